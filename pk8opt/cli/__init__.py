@@ -1,0 +1,78 @@
+"""The `pk8opt` command line.
+
+Thin by design: each command parses its arguments, calls one function of the package,
+and turns the project's own errors into one clear line and exit code 1. Heavy imports
+(polars, optuna, mlflow) happen inside command bodies so that `pk8opt --help` is instant.
+Each command group lives in its own module of this package.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from pk8opt.errors import Pk8Error
+
+app = typer.Typer(
+    name="pk8opt",
+    help=(
+        "Tune market-making and arbitrage strategies on Polymarket's 15-minute crypto "
+        "Up/Down markets.\n\n"
+        "A day with pk8opt: `record` the markets, `sweep` a strategy's parameters over the "
+        "recordings, browse the trials in the MLflow `ui`, `deploy --best` the winner as a "
+        "`.env`, and run it on paper with `live`."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+
+
+@app.command()
+def version() -> None:
+    """Print the pk8opt version."""
+    from pk8opt import __version__
+
+    typer.echo(__version__)
+
+
+def _register() -> None:
+    # Each module adds its commands to `app` on import.
+    from pk8opt.cli import (  # noqa: F401
+        backtest_cmd,
+        live_cmd,
+        record_cmd,
+        recordings_cmd,
+        simulate_cmd,
+        sweep_cmd,
+    )
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point: one exception boundary for the whole CLI."""
+    try:
+        rc = app(standalone_mode=False)
+    except Pk8Error as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click's own usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            typer.secho("aborted", err=True)
+            sys.exit(1)
+        raise
+    sys.exit(rc if isinstance(rc, int) else 0)

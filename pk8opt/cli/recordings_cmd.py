@@ -1,0 +1,5 @@
+"""CLI: recordings ls/check and simulate."""
+
+from __future__ import annotations
+
+from pk8opt.cli import app  # noqa: F401

@@ -1,0 +1,1 @@
+"""The venue edge: wire schemas, slugs, the Gamma client and the sockets."""

@@ -1,0 +1,1 @@
+"""Recorded sessions: the raw frame log, manifests, the normalizer and the catalog."""

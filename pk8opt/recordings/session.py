@@ -1,0 +1,172 @@
+"""Opening, finishing and summarizing session folders; the loaded-session type.
+
+`finish_session` is what the recorder (and the simulator) call when a window is done,
+and what the recorder calls on start-up for folders a kill left in `recording` state.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from pk8opt.recordings.manifest import Gap, Manifest, Status, read_manifest, write_manifest
+from pk8opt.recordings.raw import BadLine, compress_frames, frames_path, iter_lines, decode_frame
+
+_any = msgspec.json.Decoder()
+
+
+def classify(ch: str, raw: str) -> list[str]:
+    """Count keys for one frame: the market socket's event types (`book` for a snapshot
+    without `event_type`), the live-data topics, `gamma`, `note:<kind>`, `text` for
+    non-JSON text frames such as `PONG`. An array frame gives one key per element."""
+    if ch == "gamma":
+        return ["gamma"]
+    try:
+        obj = _any.decode(raw)
+    except msgspec.DecodeError:
+        return ["text"] if ch != "note" else ["note:invalid"]
+    if ch == "note":
+        return [f"note:{obj.get('kind', '?')}" if isinstance(obj, dict) else "note:invalid"]
+    items = obj if isinstance(obj, list) else [obj]
+    keys = []
+    for item in items:
+        if not isinstance(item, dict):
+            keys.append("other")
+        elif ch == "live":
+            keys.append(str(item.get("topic") or ("empty" if not item else "other")))
+        elif "event_type" in item:
+            keys.append(str(item["event_type"]))
+        elif "bids" in item or "asks" in item or "buys" in item or "sells" in item:
+            keys.append("book")
+        else:
+            keys.append("other")
+    return keys or ["empty"]
+
+
+@dataclass
+class Summary:
+    counts: Counter[str] = field(default_factory=Counter)
+    gaps: list[Gap] = field(default_factory=list)
+    first_ns: int | None = None
+    last_ns: int | None = None
+    frames: int = 0
+    bad: list[BadLine] = field(default_factory=list)
+
+
+def summarize(session_dir: Path) -> Summary:
+    """Scan a frames file: counts per event type, gaps (from `gap` notes), time span."""
+    summary = Summary()
+    path = frames_path(session_dir)
+    if path is None:
+        return summary
+    for lineno, line, complete in iter_lines(path):
+        if not complete:
+            summary.bad.append(BadLine(path, lineno, "line cut off (file truncated mid-write)"))
+            continue
+        if not line.strip():
+            continue
+        try:
+            frame = decode_frame(line)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            summary.bad.append(BadLine(path, lineno, f"not a frame: {exc}"))
+            continue
+        summary.frames += 1
+        if summary.first_ns is None:
+            summary.first_ns = frame.t
+        summary.last_ns = frame.t
+        for key in classify(frame.ch, frame.raw):
+            summary.counts[key] += 1
+        if frame.ch == "note":
+            try:
+                note = _any.decode(frame.raw)
+            except msgspec.DecodeError:
+                continue
+            if isinstance(note, dict) and note.get("kind") == "gap":
+                summary.gaps.append(
+                    Gap(
+                        socket=str(note.get("socket", "market")),
+                        start_ns=int(note.get("start_ns", frame.t)),
+                        duration_ns=int(note.get("duration_ns", 0)),
+                    )
+                )
+    if summary.bad:
+        summary.counts["bad_line"] += len(summary.bad)
+    return summary
+
+
+def finish_session(
+    session_dir: Path,
+    manifest: Manifest | None = None,
+    status: Status = "complete",
+    **changes: Any,
+) -> Manifest:
+    """Compress the frames file atomically and write the final manifest.
+
+    `manifest` defaults to the one on disk; `changes` (e.g. `resolution=...`) are
+    applied on top; counts, gaps, first/last, frames and sha256 are computed from the
+    frames themselves, so the manifest always describes the file beside it.
+    """
+    session_dir = Path(session_dir)
+    if manifest is None:
+        manifest = read_manifest(session_dir)
+    summary = summarize(session_dir)
+    sha: str | None = None
+    frames_file = manifest.frames_file
+    if frames_path(session_dir) is not None:
+        gz, sha = compress_frames(session_dir)
+        frames_file = gz.name
+    notes = list(manifest.notes)
+    if summary.bad:
+        notes.append(f"{len(summary.bad)} bad line(s); first: {summary.bad[0]}")
+    final = msgspec.structs.replace(
+        manifest,
+        counts=dict(sorted(summary.counts.items())),
+        gaps=summary.gaps,
+        first_ns=summary.first_ns,
+        last_ns=summary.last_ns,
+        frames=summary.frames,
+        frames_file=frames_file,
+        sha256=sha,
+        status=status,
+        notes=notes,
+        **changes,
+    )
+    write_manifest(session_dir, final)
+    return final
+
+
+def recover_session(session_dir: Path) -> Manifest | None:
+    """Close a session a kill left in `recording` state: mark it incomplete, keep it."""
+    manifest = read_manifest(session_dir)
+    if manifest.status != "recording":
+        return None
+    return finish_session(session_dir, manifest, status="incomplete")
+
+
+@dataclass
+class LoadedSession:
+    """A normalized session ready for replay: plain numpy columns, no Polymarket dicts.
+
+    `events` holds one array per column of `schema.EVENTS_SCHEMA`, `underlying` one per
+    column of `schema.UNDERLYING_SCHEMA`. `problems` counts what the normalizer skipped
+    (bad lines, unknown event types, non-JSON text, foreign assets ...), by kind.
+    """
+
+    path: Path
+    manifest: Manifest
+    events: dict[str, np.ndarray]
+    underlying: dict[str, np.ndarray]
+    problems: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        return self.manifest.slug
+
+    @property
+    def n_events(self) -> int:
+        return int(len(self.events["kind"]))
