@@ -5,7 +5,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+
+def _find_shared() -> Path:
+    """`shared/` sits beside the repository (CI clones it there); look up the tree."""
+    for parent in REPO.parents:
+        if (parent / "shared" / "fixtures").is_dir():
+            return parent / "shared"
+    return REPO.parent / "shared"
+
+
+SHARED = _find_shared()
 FIXTURES = SHARED / "fixtures" / "polymarket"
 
 
