@@ -73,7 +73,7 @@ class SimModel:
     trade_size_sigma: float = 1.3
     trade_size_min: float = 5.0
     trade_size_max: float = 5_000.0
-    informed_beta: float = 4.0  # taker side bias towards fair value (logistic slope)
+    informed_beta: float = 1.5  # taker lean towards fair value (logistic slope per 0.01)
     # --- venue ---------------------------------------------------------------------------
     tick_extreme: float = 0.04  # best price within this of 0 or 1: tick goes to 0.001
     fee_rate: float = 0.07
