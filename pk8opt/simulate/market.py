@@ -261,10 +261,15 @@ class MarketSim:
         remaining = int(round(min(max(shares, m.trade_size_min), m.trade_size_max) * 100))
         book = self.asks if buy_up else self.bids
         fills: list[tuple[int, int, int]] = []  # (price, filled, left)
-        for p in sorted(book, reverse=not buy_up)[:3]:
-            if remaining <= 0 or len(book) - len(fills) <= 1:
+        wanted = remaining
+        for p in sorted(book, reverse=not buy_up):
+            enough = wanted - remaining >= m.trade_size_min * 100
+            if remaining <= 0 or (len(fills) >= 3 and enough):
                 break
-            filled = min(remaining, book[p])
+            last = len(book) - len(fills) == 1  # a side is never emptied: leave a share
+            filled = min(remaining, book[p] - 100 if last else book[p])
+            if filled <= 0:
+                break
             fills.append((p, filled, book[p] - filled))
             remaining -= filled
         if not fills:
