@@ -205,9 +205,9 @@ class MarketSim:
             book = self.bids if bid else self.asks
             n = self._depth(bid)
             if n < self.n_levels[0 if bid else 1]:
-                p = self._add_depth(bid)
-                if p is not None:
-                    self.set_level(t, bid, p, book.pop(p))
+                added = self._add_depth(bid)
+                if added is not None:
+                    self.set_level(t, bid, added, book.pop(added))
                     t += int(step(1, 30))
             elif n > self.m.levels_max + 2:
                 stub = self.tick if bid else 1000 - self.tick
