@@ -142,6 +142,10 @@ class MarketSim:
     def targets(self, center: float, spread_ticks: int) -> tuple[int, int]:
         t = self.tick
         c = center * 1000
+        if t == 1:  # the 0.001 grid near 0 or 1: spreads of a few ticks
+            spread_ticks *= self.m.fine_tick_spread_mult
+        elif not self.m.extreme_band < center < 1 - self.m.extreme_band:
+            spread_ticks += 1
         bb = int(math.floor((c - spread_ticks * t / 2) / t + 1e-9)) * t
         bb = min(max(bb, t), 1000 - 2 * t)
         ba = min(bb + spread_ticks * t, 1000 - t)
