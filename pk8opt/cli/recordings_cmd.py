@@ -116,7 +116,7 @@ def ls_cmd(dirs: DirsArg, as_json: JsonOpt = False) -> None:
     console.print(table)
     for r in rows:
         if "error" in r:
-            console.print(f"[red]error:[/red] {r['error']}", highlight=False)
+            console.print(f"error: {r['error']}", style="red", markup=False, soft_wrap=True)
 
 
 @recordings_app.command("check")
@@ -151,7 +151,7 @@ def check_cmd(
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2))
     else:
-        console = Console(highlight=False)
+        console = Console(highlight=False, soft_wrap=True)
         for r in results:
             mark = "[green]ok[/green]  " if r.ok else "[red]FAIL[/red]"
             info = ", ".join(f"{k} {v}" for k, v in r.info.items())
