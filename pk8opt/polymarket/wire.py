@@ -185,11 +185,11 @@ _any_decoder = msgspec.json.Decoder()
 
 def price_milli(value: str | float) -> int:
     """`"0.523"` or 0.523 -> 523."""
-    return round(float(value) * 1000)
+    return int(float(value) * 1000 + 0.5)
 
 
 def _opt_milli(value: float | None) -> int:
-    return NO_PRICE if value is None else round(value * 1000)
+    return NO_PRICE if value is None else int(value * 1000 + 0.5)
 
 
 def _ts(value: int | None) -> int:
@@ -204,7 +204,7 @@ def _levels(levels: list[_Level] | None) -> tuple[list[int], list[float]]:
     if not levels:
         return [], []
     levels = levels[::-1]
-    return [round(lv.price * 1000) for lv in levels], [lv.size for lv in levels]
+    return [int(lv.price * 1000 + 0.5) for lv in levels], [lv.size for lv in levels]
 
 
 def _changes(msg: _MarketMsg, changes: list[_Change], ts: int, out: list[MarketEvent]) -> None:
@@ -219,10 +219,10 @@ def _changes(msg: _MarketMsg, changes: list[_Change], ts: int, out: list[MarketE
                 asset,
                 ts,
                 side,
-                round(ch.price * 1000),
+                int(ch.price * 1000 + 0.5),
                 ch.size,
-                NO_PRICE if ch.best_bid is None else round(ch.best_bid * 1000),
-                NO_PRICE if ch.best_ask is None else round(ch.best_ask * 1000),
+                NO_PRICE if ch.best_bid is None else int(ch.best_bid * 1000 + 0.5),
+                NO_PRICE if ch.best_ask is None else int(ch.best_ask * 1000 + 0.5),
             )
         )
 
@@ -268,10 +268,10 @@ def _convert(msg: _MarketMsg, out: list[MarketEvent]) -> None:
                         asset,
                         ts,
                         side,
-                        round(ch.price * 1000),
+                        int(ch.price * 1000 + 0.5),
                         ch.size,
-                        NO_PRICE if bb is None else round(bb * 1000),
-                        NO_PRICE if ba is None else round(ba * 1000),
+                        NO_PRICE if bb is None else int(bb * 1000 + 0.5),
+                        NO_PRICE if ba is None else int(ba * 1000 + 0.5),
                     )
                 )
         elif msg.changes is not None:

@@ -21,8 +21,10 @@ with a few examples (`file:line: detail`); the good data around it is kept. Kind
 from __future__ import annotations
 
 import gzip
+import io
 from array import array
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -129,12 +131,21 @@ def _partial_gunzip(path: Path) -> bytes:
 def normalize_session(session_dir: Path, manifest: Manifest) -> Normalized:
     """Normalize the frames file of `session_dir` (no frames file: empty tables)."""
     path = frames_path(Path(session_dir))
-    data = read_frames_bytes(path) if path is not None else b""
-    return normalize_bytes(data, manifest, str(path) if path else str(session_dir))
+    if path is None:
+        return normalize_lines([], manifest, str(session_dir))
+    if path.suffix == ".gz":
+        return normalize_bytes(read_frames_bytes(path), manifest, str(path))
+    with open(path, "rb") as fh:
+        return normalize_lines(fh, manifest, str(path))
 
 
 def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> Normalized:
     """Normalize the content of a frames file; `name` is used in problem examples."""
+    return normalize_lines(io.BytesIO(data), manifest, name)
+
+
+def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> Normalized:
+    """Normalize frames-file lines (each ending in a newline, but for a cut last one)."""
     import numpy as np
     import polars as pl
 
@@ -177,24 +188,16 @@ def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> No
         a_vbid(vb)
         a_vask(va)
 
-    lines = data.split(b"\n")
-    tail = lines.pop() if lines else b""
-    if tail.strip():
-        lines.append(tail)
-        cut_lineno = len(lines)
-    else:
-        cut_lineno = -1
-
     for lineno, line in enumerate(lines, 1):
-        if lineno == cut_lineno:
-            add_problem("bad_line", f"{name}:{lineno}", "line cut off (file truncated mid-write)")
-            continue
-        if not line or line.isspace():
-            continue
         try:
             fr = _decode_frame(line)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            add_problem("bad_line", f"{name}:{lineno}", f"not a frame: {exc}")
+            if not line.endswith(b"\n") and line.strip():
+                add_problem(
+                    "bad_line", f"{name}:{lineno}", "line cut off (file truncated mid-write)"
+                )
+            elif line.strip():
+                add_problem("bad_line", f"{name}:{lineno}", f"not a frame: {exc}")
             continue
         ch = fr.ch
         t = fr.t
