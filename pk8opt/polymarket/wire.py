@@ -341,7 +341,7 @@ def _slow_market(text: str | bytes) -> list[MarketEvent]:
             continue
         try:
             _convert(msg, out)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             out.append(Problem("malformed", str(exc)))
     return out
 
@@ -375,8 +375,69 @@ def parse_market_frame(text: str | bytes) -> list[MarketEvent]:
                 _convert(msg, out)
         else:
             _convert(decoded, out)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         return _slow_market(text)
+    return out
+
+
+def parse_market_frame_into(
+    text: str | bytes,
+    t_ns: int,
+    frame: int,
+    tokens: dict[str, int],
+    columns: tuple,
+    level_kind: int,
+) -> list[MarketEvent]:
+    """The normalizer's fast path of `parse_market_frame`.
+
+    `price_change` entries of the assets in `tokens` (asset id -> token index) become
+    rows at once, through `columns`: ten `append` functions for (local_ns, exch_ms,
+    frame, kind, token, side, price_milli, size, venue_bid, venue_ask). Every other
+    event (other assets' entries included) is returned as by `parse_market_frame`.
+    """
+    try:
+        decoded = _market_decoder.decode(text)
+    except msgspec.ValidationError:
+        return _slow_market(text)
+    except msgspec.DecodeError:
+        return [_not_json(text)]
+    a_local, a_exch, a_frame, a_kind, a_token, a_side, a_price, a_size, a_vbid, a_vask = columns
+    sides = _SIDES
+    out: list[MarketEvent] = []
+    for msg in decoded if type(decoded) is list else (decoded,):
+        changes = msg.price_changes
+        et = msg.event_type
+        if changes is None or (et is not None and et != "price_change"):
+            try:
+                _convert(msg, out)
+            except (ValueError, TypeError, OverflowError) as exc:
+                out.append(Problem("malformed", str(exc)))
+            continue
+        ts = 0 if msg.timestamp is None else msg.timestamp
+        for ch in changes:
+            tok = tokens.get(ch.asset_id)  # type: ignore[arg-type]
+            side = sides.get(ch.side)
+            if tok is None or side is None:
+                _changes(msg, [ch], ts, out)
+                continue
+            bb, ba = ch.best_bid, ch.best_ask
+            try:
+                price = int(ch.price * 1000 + 0.5)
+                vb = NO_PRICE if bb is None else int(bb * 1000 + 0.5)
+                va = NO_PRICE if ba is None else int(ba * 1000 + 0.5)
+            except (ValueError, OverflowError) as exc:
+                out.append(Problem("malformed", str(exc)))
+                continue
+            a_local(t_ns)
+            a_exch(ts)
+            a_frame(frame)
+            a_kind(level_kind)
+            a_token(tok)
+            a_side(side)
+            a_price(price)
+            a_size(ch.size)
+            a_vbid(vb)
+            a_vask(va)
     return out
 
 

@@ -41,7 +41,7 @@ from pk8opt.polymarket.wire import (
     TickSizeChange,
     Trade,
     parse_live_frame,
-    parse_market_frame,
+    parse_market_frame_into,
 )
 from pk8opt.recordings.manifest import Manifest
 from pk8opt.recordings.raw import CHANNELS, Frame, frames_path
@@ -171,6 +171,19 @@ def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> No
     a_kind, a_token, a_side = c_kind.append, c_token.append, c_side.append
     a_price, a_size, a_vbid, a_vask = c_price.append, c_size.append, c_vbid.append, c_vask.append
 
+    level_columns = (
+        a_local,
+        a_exch,
+        a_frame,
+        a_kind,
+        a_token,
+        a_side,
+        a_price,
+        a_size,
+        a_vbid,
+        a_vask,
+    )
+
     u_local = array("q")
     u_exch = array("q")
     u_source = array("B")
@@ -202,7 +215,7 @@ def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> No
         ch = fr.ch
         t = fr.t
         if ch == "market":
-            for ev in parse_market_frame(fr.raw):
+            for ev in parse_market_frame_into(fr.raw, t, lineno, tokens, level_columns, K_LEVEL):
                 typ = type(ev)
                 if typ is LevelUpdate:
                     tok = tokens.get(ev.asset_id)
