@@ -123,8 +123,8 @@ def simulate_session(
         last_recv = max(last_recv + 1000, ts_ms * MS + _latency_ns(rng, model))
         add(last_recv, "market", raw)
     k = 1
-    while t_mc + 10 * k < t_last:
-        add(ns(t_mc + 10 * k) + 2 * _latency_ns(rng, model), "market", "PONG")
+    while t_mc + model.pong_every_s * k < t_last:
+        add(ns(t_mc + model.pong_every_s * k) + 2 * _latency_ns(rng, model), "market", "PONG")
         k += 1
 
     # live-data socket
