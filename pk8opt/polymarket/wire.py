@@ -415,7 +415,7 @@ def parse_market_frame_into(
             continue
         ts = 0 if msg.timestamp is None else msg.timestamp
         for ch in changes:
-            tok = tokens.get(ch.asset_id)  # type: ignore[arg-type]
+            tok = tokens.get(ch.asset_id)  # type: ignore[arg-type,unused-ignore]
             side = sides.get(ch.side)
             if tok is None or side is None:
                 _changes(msg, [ch], ts, out)

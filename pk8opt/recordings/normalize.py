@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -154,6 +154,7 @@ def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> No
     tokens = {manifest.token_up: 0, manifest.token_down: 1}
     condition = manifest.condition_id
     sym = manifest.symbol.lower()
+    sym_ok: dict[str, bool] = {}  # live-data symbol -> is it this session's
     last_tick = [0, 0]
 
     # Typed arrays: appends as cheap as a list's, and numpy takes them without a copy.
@@ -216,8 +217,7 @@ def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> No
         t = fr.t
         if ch == "market":
             for ev in parse_market_frame_into(fr.raw, t, lineno, tokens, level_columns, K_LEVEL):
-                typ = type(ev)
-                if typ is LevelUpdate:
+                if isinstance(ev, LevelUpdate):
                     tok = tokens.get(ev.asset_id)
                     if tok is None:
                         add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
@@ -232,13 +232,13 @@ def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> No
                     a_size(ev.size)
                     a_vbid(ev.venue_bid)
                     a_vask(ev.venue_ask)
-                elif typ is Trade:
+                elif isinstance(ev, Trade):
                     tok = tokens.get(ev.asset_id)
                     if tok is None:
                         add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
                         continue
                     row(t, ev.exch_ms, lineno, K_TRADE, tok, ev.side, ev.price, ev.size, -1, -1)
-                elif typ is BookSnapshot:
+                elif isinstance(ev, BookSnapshot):
                     tok = tokens.get(ev.asset_id)
                     if tok is None:
                         add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
@@ -263,20 +263,20 @@ def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> No
                     c_size.fromlist(ev.ask_sizes)
                     c_vbid.extend(array("i", (-1,)) * n)
                     c_vask.extend(array("i", (-1,)) * n)
-                elif typ is BestBidAsk:
+                elif isinstance(ev, BestBidAsk):
                     tok = tokens.get(ev.asset_id)
                     if tok is None:
                         add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
                         continue
                     row(t, ev.exch_ms, lineno, K_BBA, tok, NO_SIDE, NO_PRICE, 0.0, ev.bid, ev.ask)
-                elif typ is TickSizeChange:
+                elif isinstance(ev, TickSizeChange):
                     tok = tokens.get(ev.asset_id)
                     if tok is None:
                         add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
                         continue
                     last_tick[tok] = ev.tick_milli
                     row(t, ev.exch_ms, lineno, K_TICK, tok, NO_SIDE, ev.tick_milli, 0.0, -1, -1)
-                elif typ is MarketResolved:
+                elif isinstance(ev, MarketResolved):
                     tok = tokens.get(ev.winning_asset_id)
                     if tok is None and ev.market == condition:
                         tok = {"up": 0, "down": 1}.get(ev.winning_outcome.lower())
@@ -289,21 +289,24 @@ def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> No
                             add_problem("foreign_asset", f"{name}:{lineno}", ev.market[:12])
                         continue
                     row(t, ev.exch_ms, lineno, K_RESOLVED, tok, NO_SIDE, NO_PRICE, 0.0, -1, -1)
-                elif typ is Problem:
+                elif isinstance(ev, Problem):
                     add_problem(ev.kind, f"{name}:{lineno}", ev.detail)
                 # NewMarket: nothing to replay
         elif ch == "live":
-            for ev in parse_live_frame(fr.raw):
-                if type(ev) is PricePoint:
-                    if not ev.symbol.lower().startswith(sym):
-                        add_problem("foreign_symbol", f"{name}:{lineno}", ev.symbol)
+            for lev in parse_live_frame(fr.raw):
+                if isinstance(lev, PricePoint):
+                    ok = sym_ok.get(lev.symbol)
+                    if ok is None:
+                        ok = sym_ok[lev.symbol] = lev.symbol.lower().startswith(sym)
+                    if not ok:
+                        add_problem("foreign_symbol", f"{name}:{lineno}", lev.symbol)
                         continue
                     u_local.append(t)
-                    u_exch.append(ev.exch_ms)
-                    u_source.append(ev.source)
-                    u_price.append(ev.value)
+                    u_exch.append(lev.exch_ms)
+                    u_source.append(lev.source)
+                    u_price.append(lev.value)
                 else:
-                    add_problem(ev.kind, f"{name}:{lineno}", ev.detail)
+                    add_problem(lev.kind, f"{name}:{lineno}", lev.detail)
         elif ch == "note":
             try:
                 note = _decode_any(fr.raw)
@@ -324,10 +327,10 @@ def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> No
 
     np_types = {"q": np.int64, "i": np.int32, "B": np.uint8, "b": np.int8, "d": np.float64}
 
-    def col(values: array, name: str) -> pl.Series:
+    def col(values: array[Any], name: str) -> pl.Series:
         return pl.Series(name, np.frombuffer(values, dtype=np_types[values.typecode]))
 
-    ev_cols = {
+    ev_cols: dict[str, array[Any]] = {
         "local_ns": c_local,
         "exch_ms": c_exch,
         "frame": c_frame,
@@ -339,7 +342,12 @@ def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> No
         "venue_bid": c_vbid,
         "venue_ask": c_vask,
     }
-    events = pl.DataFrame([col(v, k) for k, v in ev_cols.items()]).cast(EVENTS_SCHEMA)
-    u_cols = {"local_ns": u_local, "exch_ms": u_exch, "source": u_source, "price": u_price}
-    underlying = pl.DataFrame([col(v, k) for k, v in u_cols.items()]).cast(UNDERLYING_SCHEMA)
+    events = pl.DataFrame([col(v, k) for k, v in ev_cols.items()]).cast(dict(EVENTS_SCHEMA))  # type: ignore[arg-type]
+    u_cols: dict[str, array[Any]] = {
+        "local_ns": u_local,
+        "exch_ms": u_exch,
+        "source": u_source,
+        "price": u_price,
+    }
+    underlying = pl.DataFrame([col(v, k) for k, v in u_cols.items()]).cast(dict(UNDERLYING_SCHEMA))  # type: ignore[arg-type]
     return Normalized(events, underlying, problems)
