@@ -387,13 +387,15 @@ def parse_market_frame_into(
     tokens: dict[str, int],
     columns: tuple,
     level_kind: int,
+    bba_kind: int,
 ) -> list[MarketEvent]:
     """The normalizer's fast path of `parse_market_frame`.
 
-    `price_change` entries of the assets in `tokens` (asset id -> token index) become
-    rows at once, through `columns`: ten `append` functions for (local_ns, exch_ms,
-    frame, kind, token, side, price_milli, size, venue_bid, venue_ask). Every other
-    event (other assets' entries included) is returned as by `parse_market_frame`.
+    `price_change` entries and `best_bid_ask` messages of the assets in `tokens` (asset
+    id -> token index) become rows at once (kinds `level_kind`, `bba_kind`), through
+    `columns`: ten `append` functions for (local_ns, exch_ms, frame, kind, token, side,
+    price_milli, size, venue_bid, venue_ask). Every other event (other assets' included)
+    is returned as by `parse_market_frame`.
     """
     try:
         decoded = _market_decoder.decode(text)
@@ -407,6 +409,27 @@ def parse_market_frame_into(
     for msg in decoded if type(decoded) is list else (decoded,):
         changes = msg.price_changes
         et = msg.event_type
+        if et == "best_bid_ask":
+            tok = tokens.get(msg.asset_id)  # type: ignore[arg-type,unused-ignore]
+            bb, ba = msg.best_bid, msg.best_ask
+            if tok is not None:
+                try:
+                    vb = NO_PRICE if bb is None else int(bb * 1000 + 0.5)
+                    va = NO_PRICE if ba is None else int(ba * 1000 + 0.5)
+                except (ValueError, OverflowError) as exc:
+                    out.append(Problem("malformed", str(exc)))
+                    continue
+                a_local(t_ns)
+                a_exch(0 if msg.timestamp is None else msg.timestamp)
+                a_frame(frame)
+                a_kind(bba_kind)
+                a_token(tok)
+                a_side(NO_SIDE)
+                a_price(NO_PRICE)
+                a_size(0.0)
+                a_vbid(vb)
+                a_vask(va)
+                continue
         if changes is None or (et is not None and et != "price_change"):
             try:
                 _convert(msg, out)

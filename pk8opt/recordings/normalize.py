@@ -216,7 +216,9 @@ def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> No
         ch = fr.ch
         t = fr.t
         if ch == "market":
-            for ev in parse_market_frame_into(fr.raw, t, lineno, tokens, level_columns, K_LEVEL):
+            for ev in parse_market_frame_into(
+                fr.raw, t, lineno, tokens, level_columns, K_LEVEL, K_BBA
+            ):
                 if isinstance(ev, LevelUpdate):
                     tok = tokens.get(ev.asset_id)
                     if tok is None:
