@@ -26,7 +26,7 @@ DirsArg = Annotated[
     list[Path],
     typer.Argument(
         help="Session folders, folders holding sessions (searched recursively), or globs.",
-        metavar="DIR...",
+        metavar="DIR",
         show_default=False,
     ),
 ]
