@@ -96,9 +96,10 @@ def replay_findings(events: dict, frames_name: str, col: _Collector) -> None:
     level, bba = int(Kind.LEVEL), int(Kind.BEST_BID_ASK)
     books = book.books
     n = len(kinds)
+    was_crossed = [False, False]
     for i in range(n):
         kind, tok = kinds[i], tokens[i]
-        book.apply(kind, tok, sides[i], prices[i], sizes[i])
+        book.apply(kind, tok, sides[i], prices[i], sizes[i], frames[i])
         vb, va = vbids[i], vasks[i]
         if kind in (level, bba) and (vb != NO_PRICE or va != NO_PRICE) and not book.stale[tok]:
             tb = books[tok]
@@ -113,12 +114,14 @@ def replay_findings(events: dict, frames_name: str, col: _Collector) -> None:
                 )
         if i + 1 == n or frames[i + 1] != frames[i]:
             for t in (0, 1):
-                if not book.stale[t] and books[t].crossed:
+                now = not book.stale[t] and books[t].crossed
+                if now and not was_crossed[t]:  # once per episode, where it starts
                     col.add(
                         "crossed",
                         f"{frames_name}:{frames[i]}: token {t} bid {books[t].best_bid} "
                         f">= ask {books[t].best_ask}",
                     )
+                was_crossed[t] = now
 
 
 def check_session(session_dir: str | Path, allow_gaps: bool = False) -> SessionCheck:
