@@ -238,8 +238,12 @@ class SymbolRecorder:
         quoted = tuple(f'"{tok}"' for tok in info.tokens)
         self.open[start] = OpenSession(folder, manifest, writer, info, quoted)
         self.rec.log("session_start", symbol=self.symbol, slug=slug, folder=str(folder))
+        for sock in (self.live, self.market):  # the session starts knowing its sockets
+            if sock.connected:
+                writer.note(t_ns, "connected", socket=sock.kind, url=sock.url)
+        was_connected = self.market.connected
         await self.market.add_assets(list(info.tokens))
-        if self.market.connected:
+        if was_connected:
             writer.note(t_ns, "subscribed", socket="market", assets=list(info.tokens))
 
     async def _poll_resolution(self, start: int, s: OpenSession) -> None:

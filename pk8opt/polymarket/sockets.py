@@ -177,7 +177,7 @@ class ReconnectingSocket:
                         elif self._stale:
                             reason = "missing heartbeat"
             except (OSError, TimeoutError, WebSocketException) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
+                reason = "missing heartbeat" if self._stale else f"{type(exc).__name__}: {exc}"
             self._ws = None
             if was_open:
                 self.disconnects += 1
