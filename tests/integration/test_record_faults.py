@@ -37,7 +37,9 @@ def run_with_fault(
 
     async def main() -> Recorder:
         async with serving([src]) as server:
-            rec = Recorder(config(server, tmp_path / "out", ["BTC"], sessions=1, **kw), JsonLog(None))
+            rec = Recorder(
+                config(server, tmp_path / "out", ["BTC"], sessions=1, **kw), JsonLog(None)
+            )
             task = asyncio.create_task(rec.run())
             # wait for the session to be well under way, then break something
             while not rec.symbols[0].open or rec.symbols[0].frames < 40:

@@ -135,3 +135,21 @@ def test_rollover_between_two_windows(tmp_path: Path, fixtures_dir: Path) -> Non
         src_market = [r for _, ch, r in recorded(src / folder.name) if ch == "market"]
         assert [r for _, ch, r in recorded(folder) if ch == "market"] == src_market
     assert recorded_union([first, second]) == served(server)
+
+
+def test_market_resolved_on_the_socket_finishes_the_session(
+    tmp_path: Path, fixtures_dir: Path
+) -> None:
+    from test_serve import custom_session
+
+    custom_session(tmp_path / "src", fixtures_dir)
+
+    async def main() -> Recorder:
+        async with serving([tmp_path / "src"], lead_s=20) as server:
+            return await record(config(server, tmp_path / "out", ["BTC"], sessions=1))
+
+    assert asyncio.run(main()).finished == 1
+    m = read_manifest(tmp_path / "out" / f"btc-updown-5m-{START}")
+    assert m.status == "complete"
+    assert (m.resolution.outcome, m.resolution.source) == ("Up", "market_resolved")
+    assert m.counts["market_resolved"] == 1 and m.counts["best_bid_ask"] == 1
