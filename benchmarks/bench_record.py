@@ -22,7 +22,7 @@ START = 1790658000
 BUSIEST_PER_S = 50.0  # market frames/s of one busy 15-minute market (end-of-window bursts)
 SPEED = float(os.environ.get("PK8_BENCH_SPEED", "20"))  # 20x the busiest real rate
 SPAN_S = 150.0  # venue seconds of frames per session
-LEAD_WALL_S = 2.5  # wall seconds from serve start to the first frame (recorder start-up)
+LEAD_WALL_S = 4.0  # wall seconds from serve start to the first frame (recorder start-up)
 
 
 def _pin(core: int) -> list[str]:
@@ -152,7 +152,7 @@ def main() -> None:
             f"{BUSIEST_PER_S * SPEED * len(SYMBOLS):.0f} market frames/s (+ live {2 * SPEED * len(SYMBOLS):.0f}/s)"
         )
         print(
-            f"   recorded {n_rec} of {n_src} market frames (missing {n_src - n_rec}, "
+            f"   recorded {n_rec} of {n_src} market frames (missing {n_src - n_rec} from before it subscribed, "
             f"offered at ~{rate_in:.0f} frames/s)"
         )
         print(
