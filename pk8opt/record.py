@@ -20,6 +20,7 @@ import contextlib
 import signal
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -127,6 +128,7 @@ class SymbolRecorder:
         self.done: set[int] = set()
         self.retry_at: dict[int, float] = {}  # window start -> monotonic time to ask again
         self.gap_start: dict[str, int] = {}
+        self.retired: deque[str] = deque(maxlen=8)  # quoted tokens of finished windows
         self.frames = 0
         self.garbage = 0
         # ask Gamma again after 2 s, or sooner when the venue clock runs fast
@@ -161,9 +163,12 @@ class SymbolRecorder:
         if _is_garbage(raw) and raw != "NO NEW ASSETS":
             self.garbage += 1
         targets: list[OpenSession] = list(self.open.values())
-        if kind == "market" and len(targets) > 1:
+        if kind == "market":
             named = [s for s in targets if any(q in raw for q in s.quoted)]
-            targets = named or targets
+            if named:
+                targets = named
+            elif any(q in raw for q in self.retired):
+                return  # a late frame of a finished window: it belongs to no open session
         for s in targets:
             s.write(t_ns, kind, raw)
         if kind == "market" and '"market_resolved"' in raw:
@@ -278,10 +283,10 @@ class SymbolRecorder:
         if s is None:
             return
         self.done.add(start)
+        self.retired.extend(s.quoted)
         t_ns = self.rec.cfg.clock.now_ns()
         for sock, start_ns in self.gap_start.items():  # still waiting for a reconnect
             s.writer.note(t_ns, "gap", socket=sock, start_ns=start_ns, duration_ns=t_ns - start_ns)
-        await self.market.remove_assets(list(s.info.tokens))
         s.writer.note(t_ns, "unsubscribed", socket="market", assets=list(s.info.tokens))
         s.writer.close()
         changes: dict[str, Any] = {}
@@ -289,7 +294,15 @@ class SymbolRecorder:
             changes["resolution"] = s.resolution
         if note:
             changes["notes"] = [*s.manifest.notes, note]
-        final = await asyncio.to_thread(finish_session, s.dir, s.manifest, status=status, **changes)
+        # no await before the job exists, and the job shielded: a stop at any point
+        # still ends with a finished session (shutdown waits for `pending`)
+        job = asyncio.ensure_future(
+            asyncio.to_thread(finish_session, s.dir, s.manifest, status=status, **changes)
+        )
+        self.rec.pending.add(job)
+        job.add_done_callback(self.rec.pending.discard)
+        await self.market.remove_assets(list(s.info.tokens))
+        final = await asyncio.shield(job)
         self.rec.log(
             "session_end",
             symbol=self.symbol,
@@ -311,7 +324,7 @@ class Recorder:
         self.symbols = [SymbolRecorder(self, s) for s in cfg.symbols]
         self.stop_event = asyncio.Event()
         self.finished = 0
-        self.started = time.monotonic()
+        self.pending: set[asyncio.Future[Manifest]] = set()
 
     def session_folder(self, slug: str) -> Path:
         folder = self.cfg.out / slug
@@ -359,20 +372,27 @@ class Recorder:
             from pk8opt.record_status import StatusView
 
             tasks.append(asyncio.create_task(StatusView(self).run(status_stop)))
+        loops = [asyncio.create_task(self._symbol_loop(sr)) for sr in self.symbols]
         try:
-            while not self.stop_event.is_set():
-                for sr in self.symbols:
-                    await sr.tick()
-                if self.cfg.duration_s is not None and (
-                    time.monotonic() - self.started >= self.cfg.duration_s
-                ):
-                    break
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stop_event.wait(), 0.1)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), self.cfg.duration_s)
         finally:
             status_stop.set()
+            for loop_task in loops:
+                loop_task.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
             await self.shutdown(sockets, tasks)
         return self.finished
+
+    async def _symbol_loop(self, sr: SymbolRecorder) -> None:
+        while True:
+            try:
+                await sr.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug in one tick must not end the recording
+                self.log("error", symbol=sr.symbol, error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(0.1)
 
     async def shutdown(self, sockets: list[ReconnectingSocket], tasks: list[Any]) -> None:
         for s in sockets:
@@ -380,6 +400,7 @@ class Recorder:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self.pending, return_exceptions=True)
         for sr in self.symbols:
             for start in list(sr.open):
                 s = sr.open[start]
