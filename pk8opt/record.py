@@ -148,7 +148,8 @@ class SymbolRecorder:
     def on_disconnected(self, sock: ReconnectingSocket, t_ns: int, reason: str) -> None:
         self.rec.log("disconnected", symbol=self.symbol, socket=sock.kind, reason=reason)
         self._note_all(t_ns, "disconnected", socket=sock.kind, reason=reason)
-        self.gap_start.setdefault(sock.kind, t_ns)
+        if not sock.stopped:  # our own stop is not a gap
+            self.gap_start.setdefault(sock.kind, t_ns)
 
     def on_frame(self, sock: ReconnectingSocket, t_ns: int, raw: str) -> None:
         kind = sock.kind

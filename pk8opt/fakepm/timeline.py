@@ -183,6 +183,8 @@ def load_venue(paths: list[str | Path]) -> Venue:
             if f.ch == "gamma" and gamma is None:
                 gamma = _recorded_gamma(f.raw, manifest.slug)
             elif f.ch == "market":
+                if f.raw == "PONG":  # answers the recording client's PING, not ours
+                    continue
                 try:
                     obj = _decode(f.raw)
                 except msgspec.DecodeError:

@@ -104,6 +104,10 @@ class ReconnectingSocket:
         self.disconnects = 0
 
     @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    @property
     def connected(self) -> bool:
         return self._ws is not None
 
@@ -179,6 +183,8 @@ class ReconnectingSocket:
             except (OSError, TimeoutError, WebSocketException) as exc:
                 reason = "missing heartbeat" if self._stale else f"{type(exc).__name__}: {exc}"
             self._ws = None
+            if self._stopped:
+                reason = "stopped"
             if was_open:
                 self.disconnects += 1
                 self.handler.on_disconnected(self, self.clock.now_ns(), reason)
