@@ -35,8 +35,9 @@ class StatusView:
             title=f"pk8opt record -> {self.rec.cfg.out}  (finished {self.rec.finished})",
             title_justify="left",
         )
-        for col in ("market", "frames/s", "last frame", "gaps", "bytes", "rollover in", "sockets"):
-            table.add_column(col, justify="left" if col == "market" else "right")
+        table.add_column("market", no_wrap=True, min_width=26)
+        for col in ("frames/s", "last", "gaps", "bytes", "ends in", "sock"):
+            table.add_column(col, justify="right", no_wrap=True)
         for sr in self.rec.symbols:
             sockets = f"{'M' if sr.market.connected else '-'}{'L' if sr.live.connected else '-'}"
             if not sr.open:
