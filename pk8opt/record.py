@@ -21,6 +21,7 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -32,7 +33,14 @@ from pk8opt.polymarket.endpoints import Endpoints, VenueClock
 from pk8opt.polymarket.gamma import GammaClient, MarketInfo
 from pk8opt.polymarket.slugs import slug_for, timeframe_seconds, window_start
 from pk8opt.polymarket.sockets import LiveSocket, MarketSocket, ReconnectingSocket
-from pk8opt.recordings.manifest import Manifest, Resolution, read_manifest, write_manifest
+from pk8opt.recordings.manifest import (
+    Manifest,
+    Outcome,
+    Resolution,
+    Status,
+    read_manifest,
+    write_manifest,
+)
 from pk8opt.recordings.raw import FrameWriter
 from pk8opt.recordings.session import finish_session, recover_session
 
@@ -184,6 +192,7 @@ class SymbolRecorder:
             if not isinstance(item, dict) or item.get("event_type") != "market_resolved":
                 continue
             win = str(item.get("winning_asset_id", ""))
+            outcome: Outcome
             for s in self.open.values():
                 if win == s.info.token_up:
                     outcome = "Up"
@@ -279,7 +288,7 @@ class SymbolRecorder:
             s.resolution = Resolution(outcome, "gamma", now_ns)
             await self.finish(start, "complete")
 
-    async def finish(self, start: int, status: str, note: str | None = None) -> None:
+    async def finish(self, start: int, status: Status, note: str | None = None) -> None:
         s = self.open.pop(start, None)
         if s is None:
             return
@@ -342,7 +351,7 @@ class Recorder:
 
     def recover(self) -> list[Path]:
         """Close folders a kill left in `recording` state as `incomplete`."""
-        found = []
+        found: list[Path] = []
         if not self.cfg.out.exists():
             return found
         for path in sorted(self.cfg.out.rglob("manifest.json")):
@@ -395,9 +404,9 @@ class Recorder:
                 self.log("error", symbol=sr.symbol, error=f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(0.1)
 
-    async def shutdown(self, sockets: list[ReconnectingSocket], tasks: list[Any]) -> None:
-        for s in sockets:
-            await s.stop()
+    async def shutdown(self, sockets: Sequence[ReconnectingSocket], tasks: list[Any]) -> None:
+        for sock in sockets:
+            await sock.stop()
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

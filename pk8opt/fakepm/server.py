@@ -21,7 +21,7 @@ import contextlib
 import itertools
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
@@ -126,7 +126,7 @@ class FakePolymarket:
         ):
             return None
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        status, body = HTTPStatus.OK, None
+        status, body = HTTPStatus.OK, cast(Any, None)
         now_s = self.clock.now_s()
         if url.path == "/markets":
             slugs = [s for s in query.get("slug", "").split(",") if s]

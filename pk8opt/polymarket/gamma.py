@@ -194,7 +194,8 @@ def _pick(data: Any, slug: str, timeframe_s: int | None) -> MarketInfo | None:
     for item in items:
         if not isinstance(item, dict):
             continue
-        candidates = item.get("markets") if isinstance(item.get("markets"), list) else [item]
+        markets = item.get("markets")
+        candidates: list[Any] = markets if isinstance(markets, list) else [item]
         for market in candidates:
             if isinstance(market, dict) and market.get("slug") in (slug, None):
                 try:

@@ -167,8 +167,11 @@ class ReconnectingSocket:
                     self.handler.on_connected(self, self.clock.now_ns())
                     pinger = asyncio.create_task(self._ping_loop(ws))
                     try:
-                        async for msg in ws:
-                            raw = msg if isinstance(msg, str) else msg.decode("utf-8", "replace")
+                        async for data in ws:
+                            if isinstance(data, str):
+                                raw = data
+                            else:
+                                raw = bytes(data).decode("utf-8", "replace")
                             if self._alive_on(raw):
                                 self._last_alive = time.monotonic()
                             if raw == "PONG":
