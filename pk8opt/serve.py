@@ -64,6 +64,7 @@ async def serve_async(
     print_fn: Callable[[str], None] = print,
     stop: asyncio.Event | None = None,
 ) -> None:
+    scheduled = [parse_fault(f) for f in faults]  # bad input fails before anything starts
     venue = load_venue(list(paths))
     clock = make_clock(venue.first_ns, speed, now, lead_s)
     server = FakePolymarket(venue, clock, host, port)
@@ -84,7 +85,7 @@ async def serve_async(
             loop.add_signal_handler(sig, stop.set)
     start_ns = clock.now_ns()
     tasks = []
-    for kind, at_s in map(parse_fault, faults):
+    for kind, at_s in scheduled:
 
         async def fire(kind: str = kind, at_s: float = at_s) -> None:
             await clock.sleep_until_ns(start_ns + int(at_s * 1e9))

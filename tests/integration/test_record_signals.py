@@ -20,7 +20,7 @@ PK8 = [str(Path(sys.executable).with_name("pk8opt"))]
 
 
 def start_serve(
-    src: Path, speed: float = 20.0, lead_s: float = 40.0
+    src: Path, speed: float = 20.0, lead_s: float = 40.0, *extra: str
 ) -> tuple[subprocess.Popen, dict]:
     proc = subprocess.Popen(
         [
@@ -34,6 +34,7 @@ def start_serve(
             "0",
             "--lead",
             str(lead_s),
+            *extra,
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -137,3 +138,23 @@ def test_sigkill_then_restart_marks_partial_session_incomplete(
     # the same window goes on in a new folder beside the recovered one
     m2 = read_manifest(out / f"btc-updown-5m-{START}_r2")
     assert m2.slug == m.slug and m2.status == "incomplete" and m2.frames > 0
+
+
+@pytest.mark.slow
+def test_scheduled_drop_from_the_command_line_is_one_gap(
+    tmp_path: Path, fixtures_dir: Path
+) -> None:
+    src = tmp_path / "src"
+    fixture_session(src, fixtures_dir, "BTC", START, "5m", first_offset_s=0.5, repeat=3)
+    # 100 venue s of lead (2 s wall), then the market socket is cut 100 s into the window
+    serve, env = start_serve(src, 50.0, 100.0, "--fault", "drop-market@200")
+    try:
+        rec = start_record(tmp_path / "out", env, "--sessions", "1")
+        _, err = rec.communicate(timeout=20)
+    finally:
+        serve.terminate()
+        serve.wait(5)
+    assert rec.returncode == 0, err
+    m = read_manifest(tmp_path / "out" / f"btc-updown-5m-{START}")
+    assert m.status == "complete" and m.resolution.outcome == "Up"
+    assert [g.socket for g in m.gaps] == ["market"]
