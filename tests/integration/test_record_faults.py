@@ -1,0 +1,106 @@
+"""Faults over real loopback sockets: a dropped connection, garbage, silent heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import msgspec
+import pytest
+from test_record_serve import START, config, recorded, serving
+
+from pk8opt.fakepm import FakePolymarket
+from pk8opt.fakepm.build import fixture_session
+from pk8opt.record import JsonLog, Recorder
+from pk8opt.recordings.manifest import Manifest, read_manifest
+
+
+def notes(folder: Path, kind: str) -> list[dict]:
+    out = []
+    for _, ch, raw in recorded(folder):
+        if ch == "note":
+            note = msgspec.json.decode(raw)
+            if note["kind"] == kind:
+                out.append(note)
+    return out
+
+
+def run_with_fault(
+    tmp_path: Path,
+    fixtures_dir: Path,
+    fault: Callable[[FakePolymarket, Recorder], Awaitable[None]],
+    **kw: object,
+) -> tuple[Recorder, Path, Manifest]:
+    src = tmp_path / "src"
+    fixture_session(src, fixtures_dir, "BTC", START, "5m", first_offset_s=0.5, repeat=3)
+
+    async def main() -> Recorder:
+        async with serving([src]) as server:
+            rec = Recorder(
+                config(server, tmp_path / "out", ["BTC"], sessions=1, **kw), JsonLog(None)
+            )
+            task = asyncio.create_task(rec.run())
+            # wait for the session to be well under way, then break something
+            while not rec.symbols[0].open or rec.symbols[0].frames < 40:
+                await asyncio.sleep(0.01)
+            await fault(server, rec)
+            await asyncio.wait_for(task, 15)
+            return rec
+
+    rec = asyncio.run(main())
+    folder = tmp_path / "out" / f"btc-updown-5m-{START}"
+    return rec, folder, read_manifest(folder)
+
+
+@pytest.mark.slow
+def test_dropped_connection_is_one_gap_and_recording_goes_on(
+    tmp_path: Path, fixtures_dir: Path
+) -> None:
+    async def drop(server: FakePolymarket, rec: Recorder) -> None:
+        assert server.drop("market") == 1
+
+    rec, folder, m = run_with_fault(tmp_path, fixtures_dir, drop)
+    assert m.status == "complete" and m.resolution.outcome == "Up"
+    assert len(m.gaps) == 1
+    gap = m.gaps[0]
+    assert gap.socket == "market" and gap.duration_ns > 0
+    assert rec.symbols[0].market.connects == 2
+    frames = recorded(folder)
+    gap_at = next(i for i, (_, ch, raw) in enumerate(frames) if ch == "note" and '"gap"' in raw)
+    after = [raw for _, ch, raw in frames[gap_at + 1 :] if ch == "market"]
+    # the fresh snapshot first, then the stream goes on
+    assert '"bids"' in after[0] and len(after) > 10
+    assert frames[gap_at][0] == gap.start_ns + gap.duration_ns
+    assert len(notes(folder, "disconnected")) == 1
+    assert len(notes(folder, "connected")) == 3  # market twice, live once
+
+
+@pytest.mark.slow
+def test_garbage_frames_are_recorded_counted_and_not_fatal(
+    tmp_path: Path, fixtures_dir: Path
+) -> None:
+    async def garbage(server: FakePolymarket, rec: Recorder) -> None:
+        assert await server.garbage("market", 4) == 4
+        assert await server.garbage("live", 2) == 2
+
+    rec, folder, m = run_with_fault(tmp_path, fixtures_dir, garbage)
+    assert m.status == "complete" and m.gaps == []
+    assert rec.symbols[0].garbage == 6
+    assert m.counts["text"] == 6  # verbatim in the session, counted as non-JSON text
+    assert rec.symbols[0].market.connects == 1
+
+
+@pytest.mark.slow
+def test_missing_heartbeat_reconnects(tmp_path: Path, fixtures_dir: Path) -> None:
+    async def mute(server: FakePolymarket, rec: Recorder) -> None:
+        server.mute_pong = True
+        while rec.symbols[0].market.connects < 2:
+            await asyncio.sleep(0.01)
+        server.mute_pong = False
+
+    rec, folder, m = run_with_fault(tmp_path, fixtures_dir, mute, ping_s=0.1, stale_s=0.5)
+    assert m.status == "complete"
+    assert [g.socket for g in m.gaps] == ["market"]
+    (disc,) = notes(folder, "disconnected")
+    assert disc["reason"] == "missing heartbeat"

@@ -1,0 +1,160 @@
+"""`pk8opt record` as a process: SIGTERM finishes its sessions, SIGKILL loses < 1 s."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_record_serve import START
+
+from pk8opt.fakepm.build import fixture_session
+from pk8opt.recordings.manifest import read_manifest
+from pk8opt.recordings.raw import FRAMES_GZ_NAME, FRAMES_NAME, read_frames
+
+PK8 = [str(Path(sys.executable).with_name("pk8opt"))]
+
+
+def start_serve(
+    src: Path, speed: float = 20.0, lead_s: float = 40.0, *extra: str
+) -> tuple[subprocess.Popen, dict]:
+    proc = subprocess.Popen(
+        [
+            *PK8,
+            "serve",
+            str(src),
+            "--now",
+            "--speed",
+            str(speed),
+            "--port",
+            "0",
+            "--lead",
+            str(lead_s),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    env = {}
+    assert proc.stdout is not None
+    while len(env) < 6:
+        line = proc.stdout.readline()
+        assert line, "serve exited before printing its settings"
+        if line.startswith("export "):
+            key, _, value = line.removeprefix("export ").strip().partition("=")
+            env[key] = value
+    return proc, env
+
+
+def start_record(out: Path, env: dict, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            *PK8,
+            "record",
+            "--symbols",
+            "BTC",
+            "--timeframe",
+            "5m",
+            "--out",
+            str(out),
+            "--quiet",
+            "--ping",
+            "0.5",
+            *args,
+        ],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_frames(folder: Path, n: int, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    path = folder / FRAMES_NAME
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_bytes().count(b"\n") >= n:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path}: fewer than {n} frames after {timeout_s} s")
+
+
+@pytest.fixture
+def served(tmp_path: Path, fixtures_dir: Path):
+    src = tmp_path / "src"
+    fixture_session(src, fixtures_dir, "BTC", START, "5m", first_offset_s=0.5, repeat=3)
+    proc, env = start_serve(src)
+    yield env
+    proc.terminate()
+    proc.wait(5)
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_open_sessions_as_incomplete(tmp_path: Path, served: dict) -> None:
+    out = tmp_path / "out"
+    rec = start_record(out, served)
+    folder = out / f"btc-updown-5m-{START}"
+    wait_for_frames(folder, 30)
+    rec.send_signal(signal.SIGTERM)
+    _, err = rec.communicate(timeout=10)
+    assert rec.returncode == 0, err
+    m = read_manifest(folder)
+    assert m.status == "incomplete"  # the window had not ended
+    assert not (folder / FRAMES_NAME).exists()
+    frames, bad = read_frames(folder / FRAMES_GZ_NAME)
+    assert not bad and len(frames) == m.frames >= 30
+    assert frames[-1].ch == "note" and '"unsubscribed"' in frames[-1].raw
+    assert '"event": "stop"' in err.replace('":"', '": "') or '"event":"stop"' in err
+
+
+@pytest.mark.slow
+def test_sigkill_then_restart_marks_partial_session_incomplete(
+    tmp_path: Path, served: dict
+) -> None:
+    out = tmp_path / "out"
+    rec = start_record(out, served)
+    folder = out / f"btc-updown-5m-{START}"
+    wait_for_frames(folder, 30)
+    time.sleep(0.6)  # more than the flush interval: everything up to now is on disk
+    lines_before = (folder / FRAMES_NAME).read_bytes().count(b"\n")
+    rec.kill()
+    rec.wait(5)
+    assert read_manifest(folder).status == "recording"
+    frames, bad = read_frames(folder / FRAMES_NAME)
+    assert len(bad) <= 1 and len(frames) >= lines_before - 1
+
+    again = start_record(out, served, "--duration", "1")
+    _, err = again.communicate(timeout=15)
+    assert again.returncode == 0, err
+    m = read_manifest(folder)
+    assert m.status == "incomplete"
+    recovered, bad = read_frames(folder / FRAMES_GZ_NAME)
+    assert not bad and len(recovered) == m.frames >= len(frames)
+    assert '"event":"recovered"' in err
+    # the same window goes on in a new folder beside the recovered one
+    m2 = read_manifest(out / f"btc-updown-5m-{START}_r2")
+    assert m2.slug == m.slug and m2.status == "incomplete" and m2.frames > 0
+
+
+@pytest.mark.slow
+def test_scheduled_drop_from_the_command_line_is_one_gap(
+    tmp_path: Path, fixtures_dir: Path
+) -> None:
+    src = tmp_path / "src"
+    fixture_session(src, fixtures_dir, "BTC", START, "5m", first_offset_s=0.5, repeat=3)
+    # 100 venue s of lead (2 s wall), then the market socket is cut 100 s into the window
+    serve, env = start_serve(src, 50.0, 100.0, "--fault", "drop-market@200")
+    try:
+        rec = start_record(tmp_path / "out", env, "--sessions", "1")
+        _, err = rec.communicate(timeout=20)
+    finally:
+        serve.terminate()
+        serve.wait(5)
+    assert rec.returncode == 0, err
+    m = read_manifest(tmp_path / "out" / f"btc-updown-5m-{START}")
+    assert m.status == "complete" and m.resolution.outcome == "Up"
+    assert [g.socket for g in m.gaps] == ["market"]
