@@ -54,25 +54,13 @@ _register()
 
 
 def main() -> None:
-    """Console-script entry point: one exception boundary for the whole CLI."""
+    """Console-script entry point: one exception boundary for the whole CLI.
+
+    Typer (standalone) shows its own usage errors (a bad option value, a missing
+    argument) with exit code 2; the project's errors become one `error:` line, exit 1.
+    """
     try:
-        rc = app(standalone_mode=False)
+        app()
     except Pk8Error as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         sys.exit(1)
-    except KeyboardInterrupt:
-        typer.secho("interrupted", err=True)
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click's own usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            typer.secho("aborted", err=True)
-            sys.exit(1)
-        raise
-    sys.exit(rc if isinstance(rc, int) else 0)

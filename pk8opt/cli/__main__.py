@@ -1,0 +1,3 @@
+from pk8opt.cli import main
+
+main()

@@ -1,0 +1,34 @@
+"""The CLI's error boundary, through the real console script."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+PK8 = [sys.executable, "-m", "pk8opt.cli"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*PK8, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_the_days_commands():
+    r = run("--help")
+    assert r.returncode == 0
+    for cmd in ("record", "sweep", "deploy", "live", "backtest", "recordings", "serve", "ui"):
+        assert cmd in r.stdout
+
+
+def test_bad_option_value_is_a_usage_error_not_a_traceback():
+    r = run("backtest", "--json", "--set")
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+
+
+def test_project_error_is_one_line(tmp_path: Path):
+    r = run("recordings", "ls", str(tmp_path / "nowhere"))
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "nowhere" in lines[0]
