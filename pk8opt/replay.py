@@ -211,6 +211,7 @@ def _drive_fast(cache: Any, view: ArrayView, engine: PaperEngine, trader: Trader
     trades = cache.trades
     resting = engine.resting
     nf = cache.n_frames
+    every_frame = not trader.skip  # a strategy that may read time must see every update
     ci = 0
     k = 0
     while k < nf:
@@ -226,6 +227,8 @@ def _drive_fast(cache: Any, view: ArrayView, engine: PaperEngine, trader: Trader
         while ci < len(change) and change[ci] <= k:
             ci += 1
         nk = change[ci] if ci < len(change) else nf
+        if every_frame:
+            nk = k + 1
         due = min(engine.next_due_ns(), trader.next_wake_ns)
         if due < NEVER:
             j = bisect_left(times, due)

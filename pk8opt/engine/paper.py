@@ -79,6 +79,7 @@ class PaperEngine:
 
     def end_frame(self, local_ns: int) -> None:
         """The rows of one raw frame are all in: close snapshots, check crossed orders."""
+        self.advance_to(local_ns)
         self.tracker.end_frame()
         self.check_cross()
 

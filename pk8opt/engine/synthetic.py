@@ -79,6 +79,7 @@ def random_session(
 ) -> LoadedSession:
     """A mirrored Up/Down book random walk with trades, ~4 rows per frame."""
     rng = np.random.default_rng(seed)
+    start_s = T0_S + 900 * seed if start_s is None else start_s
     rows: list[Row] = []
     t = start_s * 1_000_000_000 - 2_000_000_000
     dt = int(902e9 / n_frames)
