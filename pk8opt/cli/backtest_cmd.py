@@ -14,24 +14,35 @@ from pk8opt.cli import app
 def backtest(
     recordings: Annotated[
         list[Path],
-        typer.Argument(help="Session folders, or folders holding them (searched recursively).",
-                       show_default=False),
+        typer.Argument(
+            help="Session folders, or folders holding them (searched recursively).",
+            show_default=False,
+        ),
     ],
     strategy: Annotated[
         str | None,
-        typer.Option("--strategy", "-s", help="Strategy name (noop, fixed, balanced_arb) or "
-                     "dotted path my_pkg.mod:MyStrategy. Overrides PM_STRATEGY."),
+        typer.Option(
+            "--strategy",
+            "-s",
+            help="Strategy name (noop, fixed, balanced_arb) or "
+            "dotted path my_pkg.mod:MyStrategy. Overrides PM_STRATEGY.",
+        ),
     ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Change one parameter: name=value or PM_VAR=value, e.g. "
-                     "--set edge=0.03 --set PM_PAPER_POST_LATENCY_MS=80. Repeatable; "
-                     "applied after --env-file."),
+        typer.Option(
+            "--set",
+            help="Change one parameter: name=value or PM_VAR=value, e.g. "
+            "--set edge=0.03 --set PM_PAPER_POST_LATENCY_MS=80. Repeatable; "
+            "applied after --env-file.",
+        ),
     ] = None,
     env_file: Annotated[
         Path | None,
-        typer.Option("--env-file", help="A .env in the PM_* form (as `deploy` writes it and "
-                     "the live runner reads it)."),
+        typer.Option(
+            "--env-file",
+            help="A .env in the PM_* form (as `deploy` writes it and the live runner reads it).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     plot: Annotated[
@@ -39,8 +50,10 @@ def backtest(
     ] = None,
     event_log: Annotated[
         Path | None,
-        typer.Option("--event-log", help="Write every paper order, fill, cancel and "
-                     "settlement as JSON Lines here."),
+        typer.Option(
+            "--event-log",
+            help="Write every paper order, fill, cancel and settlement as JSON Lines here.",
+        ),
     ] = None,
 ) -> None:
     """Replay recorded sessions through the paper engine with one strategy.
@@ -80,8 +93,17 @@ def _print_table(result) -> None:  # type: ignore[no-untyped-def]
     from rich.console import Console
     from rich.table import Table
 
-    cols = ("pnl_usdc", "fees_usdc", "volume_usdc", "fills", "orders", "fill_rate", "pairs",
-            "unpaired_shares", "max_drawdown_usdc")
+    cols = (
+        "pnl_usdc",
+        "fees_usdc",
+        "volume_usdc",
+        "fills",
+        "orders",
+        "fill_rate",
+        "pairs",
+        "unpaired_shares",
+        "max_drawdown_usdc",
+    )
     table = Table(title=f"backtest: {result.strategy}")
     table.add_column("session")
     table.add_column("winner")

@@ -82,10 +82,7 @@ class LevelTracker:
             return NONE
         if self._dirty[token][side]:
             levels = self.books[token][side]
-            if not levels:
-                b = NONE
-            else:
-                b = max(levels) if side == BID else min(levels)
+            b = (max(levels) if side == BID else min(levels)) if levels else NONE
             self._best[token][side] = b
             self._dirty[token][side] = False
         return self._best[token][side]

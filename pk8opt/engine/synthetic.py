@@ -74,7 +74,7 @@ def random_session(
     *,
     n_frames: int = 20_000,
     outcome: str | None = None,
-    start_s: int = T0_S,
+    start_s: int | None = None,
     fee_rate: float = 0.07,
 ) -> LoadedSession:
     """A mirrored Up/Down book random walk with trades, ~4 rows per frame."""

@@ -13,8 +13,17 @@ T0 = 1_767_225_600 * 1_000_000_000
 
 
 def market(fee: float = 0.0) -> MarketSpec:
-    return MarketSpec("btc-updown-15m-1767225600", "BTC", "15m", "0xc", "1", "2", T0,
-                      T0 + 900 * 10**9, fee_schedule=FeeSchedule(rate=fee) if fee else None)
+    return MarketSpec(
+        "btc-updown-15m-1767225600",
+        "BTC",
+        "15m",
+        "0xc",
+        "1",
+        "2",
+        T0,
+        T0 + 900 * 10**9,
+        fee_schedule=FeeSchedule(rate=fee) if fee else None,
+    )
 
 
 def engine(**over: object) -> PaperEngine:
@@ -28,8 +37,13 @@ def frame(e: PaperEngine, t: int, *rows: tuple[int, int, int, int, float]) -> No
 
 
 def book(e: PaperEngine, t: int, bid: tuple[int, float], ask: tuple[int, float]) -> None:
-    frame(e, t, (Kind.BOOK_RESET, UP, NO_SIDE, -1, 0.0), (Kind.LEVEL, UP, BID, *bid),
-          (Kind.LEVEL, UP, ASK, *ask))
+    frame(
+        e,
+        t,
+        (Kind.BOOK_RESET, UP, NO_SIDE, -1, 0.0),
+        (Kind.LEVEL, UP, BID, *bid),
+        (Kind.LEVEL, UP, ASK, *ask),
+    )
 
 
 def test_order_behind_100_not_filled_by_60_then_filled_by_50() -> None:
@@ -103,12 +117,20 @@ def test_trade_through_and_book_through_fill_resting_order() -> None:
 
 def test_marketable_order_takes_levels_and_pays_taker_fee() -> None:
     e = engine(fee=0.07)
-    frame(e, T0, (Kind.BOOK_RESET, UP, NO_SIDE, -1, 0.0), (Kind.LEVEL, UP, BID, 480, 100.0),
-          (Kind.LEVEL, UP, ASK, 500, 6.0), (Kind.LEVEL, UP, ASK, 510, 100.0))
+    frame(
+        e,
+        T0,
+        (Kind.BOOK_RESET, UP, NO_SIDE, -1, 0.0),
+        (Kind.LEVEL, UP, BID, 480, 100.0),
+        (Kind.LEVEL, UP, ASK, 500, 6.0),
+        (Kind.LEVEL, UP, ASK, 510, 100.0),
+    )
     o = e.submit(T0, UP, 510, 10.0)
     frame(e, T0 + 60 * MS)
     assert o.status == Status.FILLED
-    fee = taker_fee_usdc(6.0, 0.5, e.market.fee_schedule) + taker_fee_usdc(4.0, 0.51, e.market.fee_schedule)
+    fee = taker_fee_usdc(6.0, 0.5, e.market.fee_schedule) + taker_fee_usdc(
+        4.0, 0.51, e.market.fee_schedule
+    )
     assert fee == pytest.approx(round(6 * 0.07 * 0.25, 5) + round(4 * 0.07 * 0.51 * 0.49, 5))
     assert e.account.fees == pytest.approx(fee)
     assert e.account.cash == pytest.approx(10000 - 6 * 0.5 - 4 * 0.51 - fee)

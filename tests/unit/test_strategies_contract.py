@@ -10,15 +10,42 @@ from pk8opt.engine.synthetic import random_session
 from pk8opt.errors import ConfigError
 from pk8opt.params import ParamSet
 from pk8opt.replay import RunConfig, run_backtest
-from pk8opt.strategies import STRATEGIES, Desired, Strategy, StrategyContext, StrategyQuote, get_strategy
+from pk8opt.strategies import (
+    STRATEGIES,
+    Desired,
+    Strategy,
+    StrategyContext,
+    StrategyQuote,
+    get_strategy,
+)
 
 
 def ctx(**over: object) -> StrategyContext:
-    base = dict(symbol="BTC", timeframe="15m", tau_seconds=400.0, window_seconds=900.0,
-                market="0xc", tok_up="1", tok_dn="2", by=0.48, ay=0.50, bn=0.49, an=0.51,
-                up_mid=0.49, down_mid=0.50, min_order_size=5.0, tick_size=0.01, tick_up=0.01,
-                tick_dn=0.01, qy=0.0, qn=0.0, cost_y=0.0, cost_n=0.0, current_exposure=0.0,
-                t_ns=0)
+    base = dict(
+        symbol="BTC",
+        timeframe="15m",
+        tau_seconds=400.0,
+        window_seconds=900.0,
+        market="0xc",
+        tok_up="1",
+        tok_dn="2",
+        by=0.48,
+        ay=0.50,
+        bn=0.49,
+        an=0.51,
+        up_mid=0.49,
+        down_mid=0.50,
+        min_order_size=5.0,
+        tick_size=0.01,
+        tick_up=0.01,
+        tick_dn=0.01,
+        qy=0.0,
+        qn=0.0,
+        cost_y=0.0,
+        cost_n=0.0,
+        current_exposure=0.0,
+        t_ns=0,
+    )
     base.update(over)
     return StrategyContext(**base)  # type: ignore[arg-type]
 
@@ -102,7 +129,7 @@ def test_balanced_arb_gates() -> None:
     assert s.quote(ctx(by=0.5, ay=0.5)).up.why == "CROSSED"
 
 
-@pytest.mark.parametrize(("a", "b"), itertools.combinations(sorted(STRATEGIES), 2))
+@pytest.mark.parametrize(("a", "b"), list(itertools.combinations(sorted(STRATEGIES), 2)))
 def test_env_vars_distinct_between_strategies(a: str, b: str) -> None:
     ea = {p.env for p in get_strategy(a).params}
     eb = {p.env for p in get_strategy(b).params}

@@ -11,10 +11,26 @@ from pk8opt.strategies import get_strategy
 
 CASES = [
     ("balanced_arb", {"edge": 0.0}),
-    ("balanced_arb", {"edge": 0.0, "join_ticks": -1, "requote_min_ticks": 0,
-                      "min_requote_seconds": 0.0, "post_latency_ms": 0.0}),
-    ("balanced_arb", {"edge": 0.0, "maker_flow": True, "flow_base": 3.0,
-                      "queue_add_ahead_frac": 0.3, "requote_max_age_seconds": 2.0}),
+    (
+        "balanced_arb",
+        {
+            "edge": 0.0,
+            "join_ticks": -1,
+            "requote_min_ticks": 0,
+            "min_requote_seconds": 0.0,
+            "post_latency_ms": 0.0,
+        },
+    ),
+    (
+        "balanced_arb",
+        {
+            "edge": 0.0,
+            "maker_flow": True,
+            "flow_base": 3.0,
+            "queue_add_ahead_frac": 0.3,
+            "requote_max_age_seconds": 2.0,
+        },
+    ),
     ("fixed", {"up_price": 0.5, "down_price": 0.5, "size": 7.0}),
 ]
 
@@ -29,8 +45,14 @@ def _summary(session, strategy, config, mode, skip, tmp_path, tag):  # type: ign
 
     path = tmp_path / f"{tag}.jsonl"
     with open(path, "w") as fh:
-        r = run_session(session, get_strategy(strategy)(**config.strategy_params), config,
-                        log=EventLog(fh), mode=mode, skip_unchanged=skip)
+        r = run_session(
+            session,
+            get_strategy(strategy)(**config.strategy_params),
+            config,
+            log=EventLog(fh),
+            mode=mode,
+            skip_unchanged=skip,
+        )
     d = r.to_dict()
     d.pop("strategy_calls")
     return d, r.equity_t, r.equity_v, path.read_bytes()
@@ -53,8 +75,9 @@ def test_shortcut_skips_strategy_calls(sessions) -> None:  # type: ignore[no-unt
     s = sessions[0]
     strat = get_strategy("balanced_arb")
     fast = run_session(s, strat(**config.strategy_params), config, mode="fast")
-    every = run_session(s, strat(**config.strategy_params), config, mode="events",
-                        skip_unchanged=False)
+    every = run_session(
+        s, strat(**config.strategy_params), config, mode="events", skip_unchanged=False
+    )
     assert fast.strategy_calls < every.strategy_calls
 
 
