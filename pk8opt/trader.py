@@ -127,6 +127,13 @@ class Trader:
     def on_frame(self, t_ns: int, top: tuple[int, int, int, int], ticks: tuple[int, int]) -> None:
         """One market update: top = (Up bid, Up ask, Down bid, Down ask) in milli, -1 none."""
         engine = self.engine
+        if self.skip and t_ns < self.next_wake_ns and self._key is not None:
+            # nothing the strategy or the requote rules read has changed: a no-op update
+            k = self._key
+            if k[0] == top and k[1] == ticks and k[2] == engine.fill_seq:
+                bp = self._bp_times
+                if k[3] == (bisect_left(bp, t_ns), bisect_right(bp, t_ns)):
+                    return
         eq_key = (top, engine.fill_seq)
         if eq_key != self._eq_key:
             self._sample_equity(t_ns, top)

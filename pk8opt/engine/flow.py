@@ -13,6 +13,7 @@ an order only after the visible size at better prices and the order's queue ahea
 from __future__ import annotations
 
 import zlib
+from bisect import bisect_right
 
 import numpy as np
 
@@ -44,13 +45,7 @@ class MakerFlow:
         k = max(t_ns, 0) // BLOCK_NS
         for _ in range(10_000):
             times, z = self._block(token, k)
-            lo, hi = 0, len(times)
-            while lo < hi:  # bisect_right
-                mid = (lo + hi) // 2
-                if times[mid] <= t_ns:
-                    lo = mid + 1
-                else:
-                    hi = mid
+            lo = bisect_right(times, t_ns)
             if lo < len(times):
                 return times[lo], z[lo]
             k += 1
