@@ -179,7 +179,7 @@ class MarketBook:
     nothing.
     """
 
-    __slots__ = ("books", "stale", "mirror", "winner", "uncrossed")
+    __slots__ = ("books", "stale", "mirror", "winner", "uncrossed", "_snapshot")
 
     def __init__(self, tick_milli: int = 10) -> None:
         self.books = (TokenBook(tick_milli), TokenBook(tick_milli))
@@ -187,21 +187,30 @@ class MarketBook:
         self.mirror = [True, True]  # token follows the other's book (no own snapshot yet)
         self.winner: int | None = None
         self.uncrossed = 0  # levels removed because a new level reached through them
+        self._snapshot: tuple[int, int] | None = None  # (token, frame) of the last reset
 
     def __getitem__(self, token: int) -> TokenBook:
         return self.books[token]
 
-    def apply(self, kind: int, token: int, side: int, price: int, size: float) -> None:
-        """Apply one row of the `events` table."""
+    def apply(
+        self, kind: int, token: int, side: int, price: int, size: float, frame: int | None = None
+    ) -> None:
+        """Apply one row of the `events` table.
+
+        Give `frame` to keep a snapshot as sent: LEVEL rows of the frame of a BOOK_RESET
+        (same token) are the snapshot's and never uncross, so a crossed snapshot shows.
+        """
         if kind == _LEVEL:
-            self.uncrossed += self.books[token].set_level(side, price, size)
+            uncross = frame is None or self._snapshot != (token, frame)
+            self.uncrossed += self.books[token].set_level(side, price, size, uncross)
             other = 1 - token
             if self.mirror[other]:
-                self.books[other].set_level(1 - side, PRICE_SCALE - price, size)
+                self.books[other].set_level(1 - side, PRICE_SCALE - price, size, uncross)
         elif kind == _BOOK_RESET:
             self.books[token].reset()
             self.stale[token] = False
             self.mirror[token] = False
+            self._snapshot = (token, frame) if frame is not None else None
             other = 1 - token
             if self.mirror[other]:
                 self.books[other].reset()
@@ -222,9 +231,10 @@ class MarketBook:
         sides = events["side"][start:stop].tolist()
         prices = events["price"][start:stop].tolist()
         sizes = events["size"][start:stop].tolist()
+        frames = events["frame"][start:stop].tolist() if "frame" in events else None
         apply = self.apply
         for i in range(len(kinds)):
-            apply(kinds[i], tokens[i], sides[i], prices[i], sizes[i])
+            apply(kinds[i], tokens[i], sides[i], prices[i], sizes[i], frames[i] if frames else None)
 
     def best_bid(self, token: int) -> int:
         """Best price at which `token` can be sold, across both books (the other
