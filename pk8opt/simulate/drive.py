@@ -71,7 +71,9 @@ def run_market(
         if pending is None:
             lbb, lba = sim.quoted
             off = max(abs(lbb - tbb), abs(lba - tba)) / sim.tick
-            if off >= inertia or spread_redraw[i]:
+            # a hole at the top (a fill, a cancel) is refilled as a target move would be
+            hole = sim.bb() < lbb or sim.ba() > lba
+            if off >= inertia or hole or spread_redraw[i]:
                 pending = t + float(rng.exponential(model.mm_react_s))
         if pending is not None and t >= pending:
             near_end = 0 <= end - t <= 60

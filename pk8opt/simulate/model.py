@@ -52,10 +52,10 @@ class SimModel:
     # --- market makers ----------------------------------------------------------------
     mm_noise: float = 0.003  # sd of the makers' view of fair value (probability units)
     mm_inertia_ticks: float = 1.0  # makers requote when the target best moves this far
-    mm_react_s: float = 0.6  # mean delay before makers react to a move (exponential)
-    spread_ticks_p: tuple[float, float, float] = (0.6, 0.28, 0.12)  # P(spread=1,2,3 ticks)
+    mm_react_s: float = 0.8  # mean delay before makers react to a move (exponential)
+    spread_ticks_p: tuple[float, float, float] = (0.7, 0.22, 0.08)  # P(spread=1,2,3 ticks)
     spread_end_extra_ticks: float = 2.0  # extra spread in the last minute
-    spread_redraw_rate: float = 0.05  # per second: makers pick a new spread
+    spread_redraw_rate: float = 0.1  # per second: makers pick a new spread
     levels_min: int = 10  # levels per side are drawn in [levels_min, levels_max]
     levels_max: int = 30
     level_fill_p: float = 0.55  # chance a tick away from the top holds a level
@@ -63,7 +63,7 @@ class SimModel:
     level_size_sigma: float = 1.0  # lognormal sigma of level sizes
     far_size_median: float = 20_000.0  # resting size at the outermost prices (0.01 / 0.99)
     # --- message rates (per second) ----------------------------------------------------
-    quote_rate: float = 0.8  # level add/cancel/resize away from a requote, when quiet
+    quote_rate: float = 0.6  # level add/cancel/resize away from a requote, when quiet
     trade_rate: float = 0.15  # taker arrivals when quiet
     busy_end_mult: float = 10.0  # extra intensity at the window end (decays over busy_end_s)
     busy_end_s: float = 60.0

@@ -311,3 +311,16 @@ def test_unknown_parameter_and_symbol_are_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="DOGE"):
         simulate_session(tmp_path, "DOGE", START, seed=1)
     assert not any(tmp_path.iterdir())
+
+
+def test_committed_samples_are_what_the_readme_command_gives(
+    sample_dir: Path, tmp_path: Path
+) -> None:
+    """recordings/sample/README.md: `--seed 2 --start 2026-10-14T14:00:00Z`."""
+    folders = sorted(p for p in sample_dir.iterdir() if (p / "manifest.json").exists())
+    assert len(folders) >= 16
+    assert {read_manifest(p).symbol for p in folders} == {"BTC", "ETH", "SOL", "XRP"}
+    assert sum(frames_path(p).stat().st_size for p in folders) < 20e6  # type: ignore[union-attr]
+    m = read_manifest(folders[0])
+    again = simulate_session(tmp_path, m.symbol, m.window_start_s, seed=2)
+    assert read_manifest(again).sha256 == m.sha256
