@@ -212,41 +212,60 @@ def _drive_fast(cache: Any, view: ArrayView, engine: PaperEngine, trader: Trader
     resting = engine.resting
     nf = cache.n_frames
     every_frame = not trader.skip  # a strategy that may read time must see every update
+    n_change = len(change)
     ci = 0
     k = 0
+    rec_next = nf  # the next frame with a record at a resting order's price
+    seen_open = -1
+    on_frame = trader.on_frame
+    advance_to = engine.advance_to
     while k < nf:
         t = times[k]
         view.frame = k - 1
-        engine.advance_to(t)
-        if resting[0] or resting[1]:
-            _apply_records(k, engine, levels, trades)
+        advance_to(t)
+        opened = engine.open_seq != seen_open
+        if opened or k == rec_next:
+            seen_open = engine.open_seq
+            if resting[0] or resting[1]:
+                _apply_records(k, engine, levels, trades)
         view.frame = k
-        engine.check_cross()
-        trader.on_frame(t, tops[k], ticks[k])
-        # the next frame where anything can happen
-        while ci < len(change) and change[ci] <= k:
+        # a cross can only appear where the top changed or an order started resting
+        while ci < n_change and change[ci] < k:
             ci += 1
-        nk = change[ci] if ci < len(change) else nf
-        if every_frame:
-            nk = k + 1
-        due = min(engine.next_due_ns(), trader.next_wake_ns)
+        at_change = ci < n_change and change[ci] == k
+        if at_change or opened:
+            engine.check_cross()
+        on_frame(t, tops[k], ticks[k])
+        # the next frame where anything can happen
+        if at_change:
+            ci += 1
+        nk = k + 1 if every_frame else (change[ci] if ci < n_change else nf)
+        due = engine.next_due_ns()
+        wake = trader.next_wake_ns
+        if wake < due:
+            due = wake
         if due < NEVER:
             j = bisect_left(times, due)
-            nk = min(nk, j if j > k else k + 1)
+            if j <= k:
+                j = k + 1
+            if j < nk:
+                nk = j
+        rec_next = nf
         for tok in (0, 1):
             if not resting[tok]:
                 continue
             tf = trades[tok][0]
             j = bisect_right(tf, k)
-            if j < len(tf) and tf[j] < nk:
-                nk = tf[j]
+            if j < len(tf) and tf[j] < rec_next:
+                rec_next = tf[j]
             for o in resting[tok]:
                 lst = levels.get(level_key(tok, 0, o.price))
                 if lst is not None:
-                    j = bisect_right(lst[0], k)
-                    if j < len(lst[0]) and lst[0][j] < nk:
-                        nk = lst[0][j]
-        k = nk
+                    lf = lst[0]
+                    j = bisect_right(lf, k)
+                    if j < len(lf) and lf[j] < rec_next:
+                        rec_next = lf[j]
+        k = rec_next if rec_next < nk else nk
 
 
 def _apply_records(k: int, engine: PaperEngine, levels: dict, trades: list) -> None:

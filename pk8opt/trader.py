@@ -81,10 +81,6 @@ EPS = 1e-9
 _NONE_TOP = (-1, -1, -1, -1)
 
 
-def _px(milli: int) -> float | None:
-    return None if milli < 0 else milli / 1000.0
-
-
 class Trader:
     def __init__(
         self,
@@ -173,31 +169,21 @@ class Trader:
     ) -> StrategyContext:
         m = self.market
         acct = self.engine.account
-        by, ay, bn, an = (_px(p) for p in top)
+        b_up, a_up, b_dn, a_dn = top
+        by = b_up / 1000.0 if b_up >= 0 else None
+        ay = a_up / 1000.0 if a_up >= 0 else None
+        bn = b_dn / 1000.0 if b_dn >= 0 else None
+        an = a_dn / 1000.0 if a_dn >= 0 else None
+        qy, qn = acct.pos
+        cy, cn = acct.cost
         return StrategyContext(
-            symbol=m.symbol,
-            timeframe=m.timeframe,
-            tau_seconds=(m.window_end_ns - t_ns) / 1e9,
-            window_seconds=self.window_s,
-            market=m.condition_id,
-            tok_up=m.token_up,
-            tok_dn=m.token_down,
-            by=by,
-            ay=ay,
-            bn=bn,
-            an=an,
-            up_mid=(by + ay) / 2 if by is not None and ay is not None else None,
-            down_mid=(bn + an) / 2 if bn is not None and an is not None else None,
-            min_order_size=m.min_order_size,
-            tick_size=max(ticks) / 1000.0,
-            tick_up=ticks[0] / 1000.0,
-            tick_dn=ticks[1] / 1000.0,
-            qy=acct.pos[0],
-            qn=acct.pos[1],
-            cost_y=acct.avg_cost(0),
-            cost_n=acct.avg_cost(1),
-            current_exposure=acct.cost[0] + acct.cost[1],
-            t_ns=t_ns,
+            m.symbol, m.timeframe, (m.window_end_ns - t_ns) / 1e9, self.window_s,
+            m.condition_id, m.token_up, m.token_down, by, ay, bn, an,
+            (b_up + a_up) / 2000.0 if by is not None and ay is not None else None,
+            (b_dn + a_dn) / 2000.0 if bn is not None and an is not None else None,
+            m.min_order_size, max(ticks) / 1000.0, ticks[0] / 1000.0, ticks[1] / 1000.0,
+            qy, qn, cy / qy if qy > 0.0 else 0.0, cn / qn if qn > 0.0 else 0.0,
+            cy + cn, t_ns,
         )
 
     def _count_gates(self, quote: StrategyQuote) -> None:

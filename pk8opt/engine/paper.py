@@ -64,6 +64,7 @@ class PaperEngine:
         self._flow_next = [(1 << 62, 0.0), (1 << 62, 0.0)]
         self.now_ns = 0
         self.fill_seq = 0  # bumps on every fill: the trader's inputs changed
+        self.open_seq = 0  # bumps whenever an order starts resting
         self.orders_accepted = 0
         self.orders_with_fill = 0
         self.rejections: Counter[str] = Counter()
@@ -335,6 +336,7 @@ class PaperEngine:
             return
         o.status = Status.OPEN
         o.open_ns = self.now_ns
+        self.open_seq += 1
         if self.log is not None:
             self.log.write(
                 "paper_order_open",

@@ -27,7 +27,8 @@ EPS = 1e-9
 
 
 def _milli(x: float) -> int:
-    return int(round(x * 1000))
+    """USDC price to milli (prices are positive: adding a half rounds to nearest)."""
+    return int(x * 1000.0 + 0.5)
 
 
 class BalancedArbStrategy(Strategy):
@@ -151,6 +152,13 @@ class BalancedArbStrategy(Strategy):
     join_ticks: int
     lag_boost_ticks: int
 
+    def __init__(self, **values: object) -> None:
+        super().__init__(**values)
+        self._limit = 1000 - int(round(self.edge * 1000))
+        self._spread = int(round(self.max_spread * 1000))
+        self._min_px = int(round(self.min_price * 1000))
+        self._max_px = int(round(self.max_price * 1000))
+
     def tau_breakpoints(self, window_seconds: float) -> tuple[float, ...]:
         return (self.stop_before_end_seconds, window_seconds - self.start_after_seconds)
 
@@ -191,21 +199,21 @@ class BalancedArbStrategy(Strategy):
     ) -> Desired:
         if bid >= ask:
             return Desired(None, 0.0, "CROSSED")
-        if ask - bid > _milli(self.max_spread):
+        if ask - bid > self._spread:
             return Desired(None, 0.0, "SPREAD")
         if q_leg >= self.max_inventory - EPS:
             return Desired(None, 0.0, "CAP")
         lead = q_leg - q_other
         if lead >= self.max_imbalance - EPS and lead > EPS:
             return Desired(None, 0.0, "IMBALANCE")
-        limit = 1000 - _milli(self.edge)
+        limit = self._limit
         lagging = q_other - q_leg > EPS
         if lagging:
             cap = math.floor((limit - cost_other * 1000) + EPS)
             px = min(px, cap // tick * tick)
         elif px + px_other > limit:
             return Desired(None, 0.0, "EDGE")
-        if px < max(_milli(self.min_price), tick) or px > _milli(self.max_price):
+        if px < self._min_px or px < tick or px > self._max_px:
             return Desired(None, 0.0, "PRICE")
         q = max(self.size, ctx.min_order_size)
         if ctx.current_exposure + q * px / 1000.0 > self.max_exposure_usdc + EPS:

@@ -8,9 +8,11 @@ from typing import Any, ClassVar
 from pk8opt.params import ParamSet
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StrategyContext:
-    """What a strategy sees at a market update. Prices in USDC (None: no such level)."""
+    """What a strategy sees at a market update. Prices in USDC (None: no such level).
+    Treat it as read-only (it is not frozen only because building it is on the hot path).
+    """
 
     symbol: str  # "BTC"
     timeframe: str  # "15m"
