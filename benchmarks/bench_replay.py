@@ -76,27 +76,32 @@ def main() -> None:
         f"{sessions[0].n_events / dt / 1e6:.2f} M events/s"
     )
     # memory of one loaded session plus its replay cache
-    tracemalloc.start()
-    src, again = _sessions() if source == "synthetic" else (source, sessions[:1])
     if source == "synthetic":
         from pk8opt.engine.synthetic import random_session
 
-        tracemalloc.stop()
         tracemalloc.start()
         one = random_session(9, n_frames=60_000)
-        base = tracemalloc.get_traced_memory()[1]
     else:
-        one = again[0]
-        base = 0
+        from pk8opt.recordings.load import load_session
+
+        tracemalloc.start()
+        one = load_session(sessions[0].path)
+    loaded = tracemalloc.get_traced_memory()
     session_cache(one)
-    peak = tracemalloc.get_traced_memory()[1]
+    cached = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     cols = sum(a.nbytes for a in one.events.values())
+    import resource
+
+    cache_held = cached[0] - loaded[0]
+    cache_peak = cached[1] - loaded[0]
     print(
-        f"   one session: {one.n_events:,} events, columns {cols / 1e6:.1f} MB, "
-        f"peak while building its cache {max(peak - base, 0) / 1e6:.1f} MB "
-        f"(incl. building the session: {peak / 1e6:.1f} MB)"
+        f"   one session ({one.n_events:,} events): event columns {cols / 1e6:.1f} MB; "
+        f"replay cache {cache_held / 1e6:.1f} MB held ({cache_peak / 1e6:.1f} MB peak while "
+        f"building); together {(cols + cache_held) / one.n_events:.0f} bytes/event"
     )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"   process max RSS after all of the above: {rss:.0f} MB")
 
 
 if __name__ == "__main__":

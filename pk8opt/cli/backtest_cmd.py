@@ -89,38 +89,67 @@ def backtest(
         typer.echo(f"equity curve: {plot}")
 
 
+def _label(slug: str) -> str:
+    """`btc-updown-15m-1791986400` -> `BTC 10-14 10:00` (UTC window start)."""
+    from datetime import UTC, datetime
+
+    parts = slug.split("-")
+    try:
+        start = datetime.fromtimestamp(int(parts[-1]), tz=UTC)
+    except (ValueError, IndexError):
+        return slug
+    return f"{parts[0].upper()} {start:%m-%d %H:%M}"
+
+
 def _print_table(result) -> None:  # type: ignore[no-untyped-def]
     from rich.console import Console
     from rich.table import Table
 
-    cols = (
-        "pnl_usdc",
-        "fees_usdc",
-        "volume_usdc",
-        "fills",
-        "orders",
-        "fill_rate",
-        "pairs",
-        "unpaired_shares",
-        "max_drawdown_usdc",
+    cols = {
+        "pnl_usdc": "P&L$",
+        "fees_usdc": "fees$",
+        "volume_usdc": "vol$",
+        "fills": "fills",
+        "orders": "ords",
+        "fill_rate": "fill%",
+        "pairs": "pairs",
+        "unpaired_shares": "unpair",
+        "max_drawdown_usdc": "maxDD$",
+    }
+    table = Table(
+        title=f"backtest: {result.strategy}",
+        caption="P&L after fees and settlement; maxDD of mark-to-market equity",
+        box=None,
+        header_style="bold underline",
+        pad_edge=False,
+        collapse_padding=True,
+        show_edge=False,
     )
-    table = Table(title=f"backtest: {result.strategy}")
-    table.add_column("session")
-    table.add_column("winner")
-    for c in cols:
-        table.add_column(c, justify="right")
+    table.add_column("session", no_wrap=True)
+    table.add_column("won", no_wrap=True)
+    for label in cols.values():
+        table.add_column(label, justify="right")
 
-    def fmt(v: object) -> str:
-        return f"{v:.4f}" if isinstance(v, float) else str(v)
+    def fmt(v: object, key: str = "") -> str:
+        if key == "fill_rate" and isinstance(v, float):
+            return f"{100 * v:.0f}"
+        if key in ("pairs", "unpaired_shares") and isinstance(v, float):
+            return f"{v:g}"
+        if isinstance(v, float):
+            return f"{v:.2f}" if abs(v) < 1000 else f"{v:.0f}"
+        return str(v)
 
     for s in result.sessions:
         m = s.metrics()
-        table.add_row(s.slug, s.winner, *(fmt(m[c]) for c in cols))
+        table.add_row(
+            _label(s.slug), {"Down": "Dn"}.get(s.winner, s.winner), *(fmt(m[c], c) for c in cols)
+        )
     agg = result.aggregate
-    table.add_row("[bold]all[/bold]", "", *(f"[bold]{fmt(agg[c])}[/bold]" for c in cols))
+    table.add_row("[bold]all[/bold]", "", *(f"[bold]{fmt(agg[c], c)}[/bold]" for c in cols))
     console = Console()
     console.print(table)
-    extra = ", ".join(f"{k}={fmt(agg[k])}" for k in ("sharpe", "sortino", "win_rate", "sessions"))
+    extra = ", ".join(f"{k}={agg[k]:.3f}" for k in ("sharpe", "sortino", "win_rate"))
+    extra += f", sessions={agg['sessions']}"
     gates = ", ".join(f"{k[5:]}={v}" for k, v in agg.items() if k.startswith("gate_") and v)
     console.print(extra)
     if gates:
