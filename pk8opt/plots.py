@@ -19,7 +19,7 @@ def plot_equity(result: Any, path: Path | str) -> Path:
     fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
     if ts:
         when = [datetime.fromtimestamp(t / 1e9, tz=UTC) for t in ts]
-        ax.step(when, vs, where="post", lw=1.2)
+        ax.step(when, vs, where="post", lw=1.2)  # type: ignore[arg-type]
         ax.axhline(0.0, color="grey", lw=0.6)
     else:
         ax.text(0.5, 0.5, "no scored sessions", ha="center", va="center", transform=ax.transAxes)

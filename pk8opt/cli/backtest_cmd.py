@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -101,7 +101,7 @@ def _label(slug: str) -> str:
     return f"{parts[0].upper()} {start:%m-%d %H:%M}"
 
 
-def _print_table(result) -> None:  # type: ignore[no-untyped-def]
+def _print_table(result: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 

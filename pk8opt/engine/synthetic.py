@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,8 +38,9 @@ def make_manifest(
         fees_enabled=fee_rate > 0,
         fee_schedule=FeeSchedule(rate=fee_rate, exponent=1.0) if fee_rate > 0 else None,
         resolution=Resolution(
-            outcome=outcome, source="simulated" if outcome != "unknown" else "none"
-        ),  # type: ignore[arg-type]
+            outcome=outcome,  # type: ignore[arg-type]
+            source="simulated" if outcome != "unknown" else "none",
+        ),
         status="complete",
         source="simulated",
     )
@@ -46,9 +48,9 @@ def make_manifest(
 
 def make_session(rows: Sequence[Row], manifest: Manifest | None = None) -> LoadedSession:
     m = manifest or make_manifest()
-    arr = list(zip(*rows, strict=True)) if rows else [[]] * 7
+    arr: list[Any] = list(zip(*rows, strict=True)) if rows else [()] * 7
     n = len(rows)
-    events = {
+    events: dict[str, np.ndarray] = {
         "local_ns": np.asarray(arr[0], dtype=np.int64),
         "exch_ms": np.asarray([r[0] // 1_000_000 for r in rows], dtype=np.int64),
         "frame": np.asarray(arr[1], dtype=np.int32),
@@ -60,7 +62,7 @@ def make_session(rows: Sequence[Row], manifest: Manifest | None = None) -> Loade
         "venue_bid": np.full(n, -1, dtype=np.int32),
         "venue_ask": np.full(n, -1, dtype=np.int32),
     }
-    underlying = {
+    underlying: dict[str, np.ndarray] = {
         "local_ns": np.zeros(0, dtype=np.int64),
         "exch_ms": np.zeros(0, dtype=np.int64),
         "source": np.zeros(0, dtype=np.uint8),
@@ -84,7 +86,12 @@ def random_session(
     t = start_s * 1_000_000_000 - 2_000_000_000
     dt = int(902e9 / n_frames)
     mid = 500
-    books = {(UP, BID): {}, (UP, ASK): {}, (DOWN, BID): {}, (DOWN, ASK): {}}
+    books: dict[tuple[int, int], dict[int, float]] = {
+        (UP, BID): {},
+        (UP, ASK): {},
+        (DOWN, BID): {},
+        (DOWN, ASK): {},
+    }
 
     def snapshot(frame: int) -> None:
         for tok in (UP, DOWN):
