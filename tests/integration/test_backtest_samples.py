@@ -69,6 +69,7 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.slow
 def test_cli_backtest_json_plot_env_and_log(samples, sample_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     env = tmp_path / ".env"
     env.write_text("PM_STRATEGY=balanced_arb\nPM_ARB_EDGE=0.01\n")
@@ -101,6 +102,7 @@ def test_cli_backtest_json_plot_env_and_log(samples, sample_dir: Path, tmp_path:
     assert table.returncode == 0 and "fixed" in table.stdout
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     r = _cli("backtest", "--env-file", str(tmp_path / "nope.env"), str(tmp_path))
     assert r.returncode == 1 and "nope.env" in r.stderr and "Traceback" not in r.stderr

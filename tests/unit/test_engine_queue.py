@@ -205,3 +205,15 @@ def test_maker_flow_depends_on_time_and_seed_only() -> None:
 
     assert run(100, 1) == run(7, 1) > 0
     assert run(100, 1) != run(100, 2)
+
+
+def test_gap_makes_books_stale_until_the_next_snapshot() -> None:
+    e = engine()
+    book(e, T0, (480, 100.0), (500, 50.0))
+    frame(e, T0 + MS, (Kind.GAP, -1, NO_SIDE, -1, 0.0))
+    assert e.tracker.best(UP, BID) == -1 and e.tracker.best(UP, ASK) == -1
+    o = e.submit(T0 + MS, UP, 500, 10.0)  # would be marketable, but the book is stale
+    frame(e, T0 + 60 * MS)
+    assert o.status == Status.OPEN and o.filled == 0.0
+    book(e, T0 + 70 * MS, (480, 100.0), (510, 50.0))
+    assert e.tracker.best(UP, ASK) == 510
