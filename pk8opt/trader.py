@@ -177,22 +177,45 @@ class Trader:
         qy, qn = acct.pos
         cy, cn = acct.cost
         return StrategyContext(
-            m.symbol, m.timeframe, (m.window_end_ns - t_ns) / 1e9, self.window_s,
-            m.condition_id, m.token_up, m.token_down, by, ay, bn, an,
+            m.symbol,
+            m.timeframe,
+            (m.window_end_ns - t_ns) / 1e9,
+            self.window_s,
+            m.condition_id,
+            m.token_up,
+            m.token_down,
+            by,
+            ay,
+            bn,
+            an,
             (b_up + a_up) / 2000.0 if by is not None and ay is not None else None,
             (b_dn + a_dn) / 2000.0 if bn is not None and an is not None else None,
-            m.min_order_size, max(ticks) / 1000.0, ticks[0] / 1000.0, ticks[1] / 1000.0,
-            qy, qn, cy / qy if qy > 0.0 else 0.0, cn / qn if qn > 0.0 else 0.0,
-            cy + cn, t_ns,
+            m.min_order_size,
+            max(ticks) / 1000.0,
+            ticks[0] / 1000.0,
+            ticks[1] / 1000.0,
+            qy,
+            qn,
+            cy / qy if qy > 0.0 else 0.0,
+            cn / qn if qn > 0.0 else 0.0,
+            cy + cn,
+            t_ns,
         )
 
     def _count_gates(self, quote: StrategyQuote) -> None:
-        for leg, d in enumerate((quote.up, quote.down)):
-            gate = d.why if d.px is None and d.why in self._gate_names else ""
-            if gate != self._last_gate[leg]:
-                if gate:
-                    self.gate_counts[gate] += 1
-                self._last_gate[leg] = gate
+        last = self._last_gate
+        d = quote.up
+        gate = d.why if d.px is None and d.why in self._gate_names else ""
+        if gate != last[0]:
+            if gate:
+                self.gate_counts[gate] += 1
+            last[0] = gate
+        d = quote.down
+        gate = d.why if d.px is None and d.why in self._gate_names else ""
+        if gate != last[1]:
+            if gate:
+                self.gate_counts[gate] += 1
+            last[1] = gate
 
     def _act(self, leg: int, d: Desired, t_ns: int, tick: int) -> int:
         """Apply the requote rules to one token; returns the next wake-up time."""

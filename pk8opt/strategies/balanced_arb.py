@@ -26,11 +26,6 @@ from pk8opt.strategies.base import Desired, Strategy, StrategyContext, StrategyQ
 EPS = 1e-9
 
 
-def _milli(x: float) -> int:
-    """USDC price to milli (prices are positive: adding a half rounds to nearest)."""
-    return int(x * 1000.0 + 0.5)
-
-
 class BalancedArbStrategy(Strategy):
     name = "balanced_arb"
     pure = True
@@ -168,22 +163,27 @@ class BalancedArbStrategy(Strategy):
             tau < self.stop_before_end_seconds
             or tau > ctx.window_seconds - self.start_after_seconds
         ):
-            gate = Desired(None, 0.0, "ZONE")
-            return StrategyQuote(gate, gate)
+            return _BOTH["ZONE"]
         if ctx.by is None or ctx.ay is None or ctx.bn is None or ctx.an is None:
-            gate = Desired(None, 0.0, "BOOK")
-            return StrategyQuote(gate, gate)
-        by, ay, bn, an = _milli(ctx.by), _milli(ctx.ay), _milli(ctx.bn), _milli(ctx.an)
-        tu, td = _milli(ctx.tick_up), _milli(ctx.tick_dn)
-        base_up = self._base(by, ay, tu, lagging=ctx.qn - ctx.qy > EPS)
-        base_dn = self._base(bn, an, td, lagging=ctx.qy - ctx.qn > EPS)
-        up = self._leg(ctx, by, ay, tu, ctx.qy, ctx.qn, ctx.cost_n, base_up, base_dn)
-        dn = self._leg(ctx, bn, an, td, ctx.qn, ctx.qy, ctx.cost_y, base_dn, base_up)
+            return _BOTH["BOOK"]
+        # prices to milli (positive: adding a half rounds to nearest)
+        by = int(ctx.by * 1000.0 + 0.5)
+        ay = int(ctx.ay * 1000.0 + 0.5)
+        bn = int(ctx.bn * 1000.0 + 0.5)
+        an = int(ctx.an * 1000.0 + 0.5)
+        tu = int(ctx.tick_up * 1000.0 + 0.5)
+        td = int(ctx.tick_dn * 1000.0 + 0.5)
+        qy, qn = ctx.qy, ctx.qn
+        join, boost = self.join_ticks, self.lag_boost_ticks
+        base_up = by + join * tu + (boost * tu if qn - qy > EPS else 0)
+        if base_up > ay - tu:
+            base_up = ay - tu
+        base_dn = bn + join * td + (boost * td if qy - qn > EPS else 0)
+        if base_dn > an - td:
+            base_dn = an - td
+        up = self._leg(ctx, by, ay, tu, qy, qn, ctx.cost_n, base_up, base_dn)
+        dn = self._leg(ctx, bn, an, td, qn, qy, ctx.cost_y, base_dn, base_up)
         return StrategyQuote(up, dn)
-
-    def _base(self, bid: int, ask: int, tick: int, *, lagging: bool) -> int:
-        px = bid + self.join_ticks * tick + (self.lag_boost_ticks * tick if lagging else 0)
-        return min(px, ask - tick)
 
     def _leg(
         self,
@@ -198,24 +198,28 @@ class BalancedArbStrategy(Strategy):
         px_other: int,
     ) -> Desired:
         if bid >= ask:
-            return Desired(None, 0.0, "CROSSED")
+            return _GATE["CROSSED"]
         if ask - bid > self._spread:
-            return Desired(None, 0.0, "SPREAD")
+            return _GATE["SPREAD"]
         if q_leg >= self.max_inventory - EPS:
-            return Desired(None, 0.0, "CAP")
+            return _GATE["CAP"]
         lead = q_leg - q_other
         if lead >= self.max_imbalance - EPS and lead > EPS:
-            return Desired(None, 0.0, "IMBALANCE")
+            return _GATE["IMBALANCE"]
         limit = self._limit
-        lagging = q_other - q_leg > EPS
+        lagging = -lead > EPS
         if lagging:
             cap = math.floor((limit - cost_other * 1000) + EPS)
             px = min(px, cap // tick * tick)
         elif px + px_other > limit:
-            return Desired(None, 0.0, "EDGE")
+            return _GATE["EDGE"]
         if px < self._min_px or px < tick or px > self._max_px:
-            return Desired(None, 0.0, "PRICE")
-        q = max(self.size, ctx.min_order_size)
+            return _GATE["PRICE"]
+        q = self.size if self.size >= ctx.min_order_size else ctx.min_order_size
         if ctx.current_exposure + q * px / 1000.0 > self.max_exposure_usdc + EPS:
-            return Desired(None, 0.0, "EXPOSURE")
+            return _GATE["EXPOSURE"]
         return Desired(px / 1000.0, q, "lag" if lagging else "entry")
+
+
+_GATE = {g: Desired(None, 0.0, g) for g in BalancedArbStrategy.gates}
+_BOTH = {g: StrategyQuote(d, d) for g, d in _GATE.items()}
