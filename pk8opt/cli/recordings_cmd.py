@@ -26,12 +26,25 @@ DirsArg = Annotated[
     list[Path],
     typer.Argument(
         help="Session folders, folders holding sessions (searched recursively), or globs.",
+        metavar="DIR",
         show_default=False,
     ),
 ]
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")
 ]
+
+
+def _sessions(dirs: list[Path]) -> list[Path]:
+    from pk8opt.errors import DataSelectionError
+    from pk8opt.recordings.catalog import find_sessions
+
+    found = find_sessions(dirs)
+    if not found:
+        raise DataSelectionError(
+            f"no sessions (folders holding a manifest.json) under {', '.join(map(str, dirs))}"
+        )
+    return found
 
 
 def _window(start_s: int, end_s: int) -> str:
@@ -51,11 +64,10 @@ def ls_cmd(dirs: DirsArg, as_json: JsonOpt = False) -> None:
     from rich.table import Table
 
     from pk8opt.errors import RecordingError
-    from pk8opt.recordings.catalog import find_sessions
     from pk8opt.recordings.manifest import read_manifest
 
     rows: list[dict] = []
-    for path in find_sessions(dirs):
+    for path in _sessions(dirs):
         try:
             m = read_manifest(path)
         except RecordingError as exc:
@@ -143,10 +155,9 @@ def check_cmd(
     """
     from rich.console import Console
 
-    from pk8opt.recordings.catalog import find_sessions
     from pk8opt.recordings.check import check_sessions
 
-    results = check_sessions(find_sessions(dirs), allow_gaps=allow_gaps)
+    results = check_sessions(_sessions(dirs), allow_gaps=allow_gaps)
     bad = [r for r in results if not r.ok]
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2))

@@ -185,11 +185,11 @@ _any_decoder = msgspec.json.Decoder()
 
 def price_milli(value: str | float) -> int:
     """`"0.523"` or 0.523 -> 523."""
-    return round(float(value) * 1000)
+    return int(float(value) * 1000 + 0.5)
 
 
 def _opt_milli(value: float | None) -> int:
-    return NO_PRICE if value is None else round(value * 1000)
+    return NO_PRICE if value is None else int(value * 1000 + 0.5)
 
 
 def _ts(value: int | None) -> int:
@@ -204,7 +204,7 @@ def _levels(levels: list[_Level] | None) -> tuple[list[int], list[float]]:
     if not levels:
         return [], []
     levels = levels[::-1]
-    return [round(lv.price * 1000) for lv in levels], [lv.size for lv in levels]
+    return [int(lv.price * 1000 + 0.5) for lv in levels], [lv.size for lv in levels]
 
 
 def _changes(msg: _MarketMsg, changes: list[_Change], ts: int, out: list[MarketEvent]) -> None:
@@ -219,10 +219,10 @@ def _changes(msg: _MarketMsg, changes: list[_Change], ts: int, out: list[MarketE
                 asset,
                 ts,
                 side,
-                round(ch.price * 1000),
+                int(ch.price * 1000 + 0.5),
                 ch.size,
-                NO_PRICE if ch.best_bid is None else round(ch.best_bid * 1000),
-                NO_PRICE if ch.best_ask is None else round(ch.best_ask * 1000),
+                NO_PRICE if ch.best_bid is None else int(ch.best_bid * 1000 + 0.5),
+                NO_PRICE if ch.best_ask is None else int(ch.best_ask * 1000 + 0.5),
             )
         )
 
@@ -268,10 +268,10 @@ def _convert(msg: _MarketMsg, out: list[MarketEvent]) -> None:
                         asset,
                         ts,
                         side,
-                        round(ch.price * 1000),
+                        int(ch.price * 1000 + 0.5),
                         ch.size,
-                        NO_PRICE if bb is None else round(bb * 1000),
-                        NO_PRICE if ba is None else round(ba * 1000),
+                        NO_PRICE if bb is None else int(bb * 1000 + 0.5),
+                        NO_PRICE if ba is None else int(ba * 1000 + 0.5),
                     )
                 )
         elif msg.changes is not None:
@@ -341,7 +341,7 @@ def _slow_market(text: str | bytes) -> list[MarketEvent]:
             continue
         try:
             _convert(msg, out)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             out.append(Problem("malformed", str(exc)))
     return out
 
@@ -375,8 +375,92 @@ def parse_market_frame(text: str | bytes) -> list[MarketEvent]:
                 _convert(msg, out)
         else:
             _convert(decoded, out)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         return _slow_market(text)
+    return out
+
+
+def parse_market_frame_into(
+    text: str | bytes,
+    t_ns: int,
+    frame: int,
+    tokens: dict[str, int],
+    columns: tuple,
+    level_kind: int,
+    bba_kind: int,
+) -> list[MarketEvent]:
+    """The normalizer's fast path of `parse_market_frame`.
+
+    `price_change` entries and `best_bid_ask` messages of the assets in `tokens` (asset
+    id -> token index) become rows at once (kinds `level_kind`, `bba_kind`), through
+    `columns`: ten `append` functions for (local_ns, exch_ms, frame, kind, token, side,
+    price_milli, size, venue_bid, venue_ask). Every other event (other assets' included)
+    is returned as by `parse_market_frame`.
+    """
+    try:
+        decoded = _market_decoder.decode(text)
+    except msgspec.ValidationError:
+        return _slow_market(text)
+    except msgspec.DecodeError:
+        return [_not_json(text)]
+    a_local, a_exch, a_frame, a_kind, a_token, a_side, a_price, a_size, a_vbid, a_vask = columns
+    sides = _SIDES
+    out: list[MarketEvent] = []
+    for msg in decoded if type(decoded) is list else (decoded,):
+        changes = msg.price_changes
+        et = msg.event_type
+        if et == "best_bid_ask":
+            tok = tokens.get(msg.asset_id)  # type: ignore[arg-type,unused-ignore]
+            bb, ba = msg.best_bid, msg.best_ask
+            if tok is not None:
+                try:
+                    vb = NO_PRICE if bb is None else int(bb * 1000 + 0.5)
+                    va = NO_PRICE if ba is None else int(ba * 1000 + 0.5)
+                except (ValueError, OverflowError) as exc:
+                    out.append(Problem("malformed", str(exc)))
+                    continue
+                a_local(t_ns)
+                a_exch(0 if msg.timestamp is None else msg.timestamp)
+                a_frame(frame)
+                a_kind(bba_kind)
+                a_token(tok)
+                a_side(NO_SIDE)
+                a_price(NO_PRICE)
+                a_size(0.0)
+                a_vbid(vb)
+                a_vask(va)
+                continue
+        if changes is None or (et is not None and et != "price_change"):
+            try:
+                _convert(msg, out)
+            except (ValueError, TypeError, OverflowError) as exc:
+                out.append(Problem("malformed", str(exc)))
+            continue
+        ts = 0 if msg.timestamp is None else msg.timestamp
+        for ch in changes:
+            tok = tokens.get(ch.asset_id)  # type: ignore[arg-type,unused-ignore]
+            side = sides.get(ch.side)
+            if tok is None or side is None:
+                _changes(msg, [ch], ts, out)
+                continue
+            bb, ba = ch.best_bid, ch.best_ask
+            try:
+                price = int(ch.price * 1000 + 0.5)
+                vb = NO_PRICE if bb is None else int(bb * 1000 + 0.5)
+                va = NO_PRICE if ba is None else int(ba * 1000 + 0.5)
+            except (ValueError, OverflowError) as exc:
+                out.append(Problem("malformed", str(exc)))
+                continue
+            a_local(t_ns)
+            a_exch(ts)
+            a_frame(frame)
+            a_kind(level_kind)
+            a_token(tok)
+            a_side(side)
+            a_price(price)
+            a_size(ch.size)
+            a_vbid(vb)
+            a_vask(va)
     return out
 
 

@@ -21,11 +21,13 @@ with a few examples (`file:line: detail`); the good data around it is kept. Kind
 from __future__ import annotations
 
 import gzip
+import io
 from array import array
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -39,7 +41,7 @@ from pk8opt.polymarket.wire import (
     TickSizeChange,
     Trade,
     parse_live_frame,
-    parse_market_frame,
+    parse_market_frame_into,
 )
 from pk8opt.recordings.manifest import Manifest
 from pk8opt.recordings.raw import CHANNELS, Frame, frames_path
@@ -129,12 +131,21 @@ def _partial_gunzip(path: Path) -> bytes:
 def normalize_session(session_dir: Path, manifest: Manifest) -> Normalized:
     """Normalize the frames file of `session_dir` (no frames file: empty tables)."""
     path = frames_path(Path(session_dir))
-    data = read_frames_bytes(path) if path is not None else b""
-    return normalize_bytes(data, manifest, str(path) if path else str(session_dir))
+    if path is None:
+        return normalize_lines([], manifest, str(session_dir))
+    if path.suffix == ".gz":
+        return normalize_bytes(read_frames_bytes(path), manifest, str(path))
+    with open(path, "rb") as fh:
+        return normalize_lines(fh, manifest, str(path))
 
 
 def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> Normalized:
     """Normalize the content of a frames file; `name` is used in problem examples."""
+    return normalize_lines(io.BytesIO(data), manifest, name)
+
+
+def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> Normalized:
+    """Normalize frames-file lines (each ending in a newline, but for a cut last one)."""
     import numpy as np
     import polars as pl
 
@@ -143,6 +154,7 @@ def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> No
     tokens = {manifest.token_up: 0, manifest.token_down: 1}
     condition = manifest.condition_id
     sym = manifest.symbol.lower()
+    sym_ok: dict[str, bool] = {}  # live-data symbol -> is it this session's
     last_tick = [0, 0]
 
     # Typed arrays: appends as cheap as a list's, and numpy takes them without a copy.
@@ -159,6 +171,19 @@ def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> No
     a_local, a_exch, a_frame = c_local.append, c_exch.append, c_frame.append
     a_kind, a_token, a_side = c_kind.append, c_token.append, c_side.append
     a_price, a_size, a_vbid, a_vask = c_price.append, c_size.append, c_vbid.append, c_vask.append
+
+    level_columns = (
+        a_local,
+        a_exch,
+        a_frame,
+        a_kind,
+        a_token,
+        a_side,
+        a_price,
+        a_size,
+        a_vbid,
+        a_vask,
+    )
 
     u_local = array("q")
     u_exch = array("q")
@@ -177,31 +202,24 @@ def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> No
         a_vbid(vb)
         a_vask(va)
 
-    lines = data.split(b"\n")
-    tail = lines.pop() if lines else b""
-    if tail.strip():
-        lines.append(tail)
-        cut_lineno = len(lines)
-    else:
-        cut_lineno = -1
-
     for lineno, line in enumerate(lines, 1):
-        if lineno == cut_lineno:
-            add_problem("bad_line", f"{name}:{lineno}", "line cut off (file truncated mid-write)")
-            continue
-        if not line or line.isspace():
-            continue
         try:
             fr = _decode_frame(line)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            add_problem("bad_line", f"{name}:{lineno}", f"not a frame: {exc}")
+            if not line.endswith(b"\n") and line.strip():
+                add_problem(
+                    "bad_line", f"{name}:{lineno}", "line cut off (file truncated mid-write)"
+                )
+            elif line.strip():
+                add_problem("bad_line", f"{name}:{lineno}", f"not a frame: {exc}")
             continue
         ch = fr.ch
         t = fr.t
         if ch == "market":
-            for ev in parse_market_frame(fr.raw):
-                typ = type(ev)
-                if typ is LevelUpdate:
+            for ev in parse_market_frame_into(
+                fr.raw, t, lineno, tokens, level_columns, K_LEVEL, K_BBA
+            ):
+                if isinstance(ev, LevelUpdate):
                     tok = tokens.get(ev.asset_id)
                     if tok is None:
                         add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
@@ -216,13 +234,13 @@ def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> No
                     a_size(ev.size)
                     a_vbid(ev.venue_bid)
                     a_vask(ev.venue_ask)
-                elif typ is Trade:
+                elif isinstance(ev, Trade):
                     tok = tokens.get(ev.asset_id)
                     if tok is None:
                         add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
                         continue
                     row(t, ev.exch_ms, lineno, K_TRADE, tok, ev.side, ev.price, ev.size, -1, -1)
-                elif typ is BookSnapshot:
+                elif isinstance(ev, BookSnapshot):
                     tok = tokens.get(ev.asset_id)
                     if tok is None:
                         add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
@@ -247,20 +265,20 @@ def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> No
                     c_size.fromlist(ev.ask_sizes)
                     c_vbid.extend(array("i", (-1,)) * n)
                     c_vask.extend(array("i", (-1,)) * n)
-                elif typ is BestBidAsk:
+                elif isinstance(ev, BestBidAsk):
                     tok = tokens.get(ev.asset_id)
                     if tok is None:
                         add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
                         continue
                     row(t, ev.exch_ms, lineno, K_BBA, tok, NO_SIDE, NO_PRICE, 0.0, ev.bid, ev.ask)
-                elif typ is TickSizeChange:
+                elif isinstance(ev, TickSizeChange):
                     tok = tokens.get(ev.asset_id)
                     if tok is None:
                         add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
                         continue
                     last_tick[tok] = ev.tick_milli
                     row(t, ev.exch_ms, lineno, K_TICK, tok, NO_SIDE, ev.tick_milli, 0.0, -1, -1)
-                elif typ is MarketResolved:
+                elif isinstance(ev, MarketResolved):
                     tok = tokens.get(ev.winning_asset_id)
                     if tok is None and ev.market == condition:
                         tok = {"up": 0, "down": 1}.get(ev.winning_outcome.lower())
@@ -273,21 +291,24 @@ def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> No
                             add_problem("foreign_asset", f"{name}:{lineno}", ev.market[:12])
                         continue
                     row(t, ev.exch_ms, lineno, K_RESOLVED, tok, NO_SIDE, NO_PRICE, 0.0, -1, -1)
-                elif typ is Problem:
+                elif isinstance(ev, Problem):
                     add_problem(ev.kind, f"{name}:{lineno}", ev.detail)
                 # NewMarket: nothing to replay
         elif ch == "live":
-            for ev in parse_live_frame(fr.raw):
-                if type(ev) is PricePoint:
-                    if not ev.symbol.lower().startswith(sym):
-                        add_problem("foreign_symbol", f"{name}:{lineno}", ev.symbol)
+            for lev in parse_live_frame(fr.raw):
+                if isinstance(lev, PricePoint):
+                    ok = sym_ok.get(lev.symbol)
+                    if ok is None:
+                        ok = sym_ok[lev.symbol] = lev.symbol.lower().startswith(sym)
+                    if not ok:
+                        add_problem("foreign_symbol", f"{name}:{lineno}", lev.symbol)
                         continue
                     u_local.append(t)
-                    u_exch.append(ev.exch_ms)
-                    u_source.append(ev.source)
-                    u_price.append(ev.value)
+                    u_exch.append(lev.exch_ms)
+                    u_source.append(lev.source)
+                    u_price.append(lev.value)
                 else:
-                    add_problem(ev.kind, f"{name}:{lineno}", ev.detail)
+                    add_problem(lev.kind, f"{name}:{lineno}", lev.detail)
         elif ch == "note":
             try:
                 note = _decode_any(fr.raw)
@@ -308,10 +329,10 @@ def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> No
 
     np_types = {"q": np.int64, "i": np.int32, "B": np.uint8, "b": np.int8, "d": np.float64}
 
-    def col(values: array, name: str) -> pl.Series:
+    def col(values: array[Any], name: str) -> pl.Series:
         return pl.Series(name, np.frombuffer(values, dtype=np_types[values.typecode]))
 
-    ev_cols = {
+    ev_cols: dict[str, array[Any]] = {
         "local_ns": c_local,
         "exch_ms": c_exch,
         "frame": c_frame,
@@ -323,7 +344,12 @@ def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> No
         "venue_bid": c_vbid,
         "venue_ask": c_vask,
     }
-    events = pl.DataFrame([col(v, k) for k, v in ev_cols.items()]).cast(EVENTS_SCHEMA)
-    u_cols = {"local_ns": u_local, "exch_ms": u_exch, "source": u_source, "price": u_price}
-    underlying = pl.DataFrame([col(v, k) for k, v in u_cols.items()]).cast(UNDERLYING_SCHEMA)
+    events = pl.DataFrame([col(v, k) for k, v in ev_cols.items()]).cast(dict(EVENTS_SCHEMA))  # type: ignore[arg-type]
+    u_cols: dict[str, array[Any]] = {
+        "local_ns": u_local,
+        "exch_ms": u_exch,
+        "source": u_source,
+        "price": u_price,
+    }
+    underlying = pl.DataFrame([col(v, k) for k, v in u_cols.items()]).cast(dict(UNDERLYING_SCHEMA))  # type: ignore[arg-type]
     return Normalized(events, underlying, problems)

@@ -142,6 +142,10 @@ class MarketSim:
     def targets(self, center: float, spread_ticks: int) -> tuple[int, int]:
         t = self.tick
         c = center * 1000
+        if t == 1:  # the 0.001 grid near 0 or 1: spreads of a few ticks
+            spread_ticks *= self.m.fine_tick_spread_mult
+        elif not self.m.extreme_band < center < 1 - self.m.extreme_band:
+            spread_ticks += 1
         bb = int(math.floor((c - spread_ticks * t / 2) / t + 1e-9)) * t
         bb = min(max(bb, t), 1000 - 2 * t)
         ba = min(bb + spread_ticks * t, 1000 - t)
@@ -205,9 +209,9 @@ class MarketSim:
             book = self.bids if bid else self.asks
             n = self._depth(bid)
             if n < self.n_levels[0 if bid else 1]:
-                p = self._add_depth(bid)
-                if p is not None:
-                    self.set_level(t, bid, p, book.pop(p))
+                added = self._add_depth(bid)
+                if added is not None:
+                    self.set_level(t, bid, added, book.pop(added))
                     t += int(step(1, 30))
             elif n > self.m.levels_max + 2:
                 stub = self.tick if bid else 1000 - self.tick
@@ -261,10 +265,15 @@ class MarketSim:
         remaining = int(round(min(max(shares, m.trade_size_min), m.trade_size_max) * 100))
         book = self.asks if buy_up else self.bids
         fills: list[tuple[int, int, int]] = []  # (price, filled, left)
-        for p in sorted(book, reverse=not buy_up)[:3]:
-            if remaining <= 0 or len(book) - len(fills) <= 1:
+        wanted = remaining
+        for p in sorted(book, reverse=not buy_up):
+            enough = wanted - remaining >= m.trade_size_min * 100
+            if remaining <= 0 or (len(fills) >= 3 and enough):
                 break
-            filled = min(remaining, book[p])
+            last = len(book) - len(fills) == 1  # a side is never emptied: leave a share
+            filled = min(remaining, book[p] - 100 if last else book[p])
+            if filled <= 0:
+                break
             fills.append((p, filled, book[p] - filled))
             remaining -= filled
         if not fills:

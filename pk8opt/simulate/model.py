@@ -56,6 +56,8 @@ class SimModel:
     spread_ticks_p: tuple[float, float, float] = (0.7, 0.22, 0.08)  # P(spread=1,2,3 ticks)
     spread_end_extra_ticks: float = 2.0  # extra spread in the last minute
     spread_redraw_rate: float = 0.1  # per second: makers pick a new spread
+    extreme_band: float = 0.1  # fair value within this of 0 or 1: one tick wider
+    fine_tick_spread_mult: int = 3  # on the 0.001 grid the spread is this many times wider
     levels_min: int = 10  # levels per side are drawn in [levels_min, levels_max]
     levels_max: int = 30
     level_fill_p: float = 0.55  # chance a tick away from the top holds a level
@@ -73,7 +75,7 @@ class SimModel:
     trade_size_sigma: float = 1.3
     trade_size_min: float = 5.0
     trade_size_max: float = 5_000.0
-    informed_beta: float = 4.0  # taker side bias towards fair value (logistic slope)
+    informed_beta: float = 1.5  # taker lean towards fair value (logistic slope per 0.01)
     # --- venue ---------------------------------------------------------------------------
     tick_extreme: float = 0.04  # best price within this of 0 or 1: tick goes to 0.001
     fee_rate: float = 0.07

@@ -90,7 +90,10 @@ def simulate_session(
     def add(t_ns: int, ch: str, raw: str, src: str | None = None) -> None:
         frames.append((t_ns, len(frames), ch, raw, src))
 
-    ns = lambda t_s: int(round(t_s * 1e9))  # noqa: E731
+    def ns(t_s: float) -> int:  # exact to the ns (t_s * 1e9 alone rounds to 256 ns)
+        whole = math.floor(t_s)
+        return whole * 1_000_000_000 + int(round((t_s - whole) * 1e9))
+
     open_bbo = sim.last_bbo or (490, 510)
     gamma_open = gamma_market(
         sym, model, ids, slug, start, end, ("0.5", "0.5"), False, open_bbo, 500
@@ -123,8 +126,8 @@ def simulate_session(
         last_recv = max(last_recv + 1000, ts_ms * MS + _latency_ns(rng, model))
         add(last_recv, "market", raw)
     k = 1
-    while t_mc + 10 * k < t_last:
-        add(ns(t_mc + 10 * k) + 2 * _latency_ns(rng, model), "market", "PONG")
+    while t_mc + model.pong_every_s * k < t_last:
+        add(ns(t_mc + model.pong_every_s * k) + 2 * _latency_ns(rng, model), "market", "PONG")
         k += 1
 
     # live-data socket

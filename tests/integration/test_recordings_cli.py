@@ -108,6 +108,9 @@ def test_missing_or_inconsistent_manifest_is_one_clear_line(sessions):
     assert r.returncode == 0 and "unreadable" in r.stdout and "not valid JSON" in r.stdout
     r = pk8opt("recordings", "check", str(sessions / "nowhere"))
     assert r.returncode == 1 and r.stderr.startswith("error: ") and "no such file" in r.stderr
+    (sessions / "empty").mkdir()
+    r = pk8opt("recordings", "ls", str(sessions / "empty"))
+    assert r.returncode == 1 and "no sessions" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_help_teaches():

@@ -69,3 +69,30 @@ def test_bad_arguments_are_one_clear_line(tmp_path: Path, args: list[str], messa
     assert "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     assert not any(tmp_path.iterdir())
+
+
+def test_simulated_sessions_load_and_pass_the_recordings_check(tmp_path: Path) -> None:
+    import numpy as np
+
+    from pk8opt.recordings.load import load_session
+    from pk8opt.recordings.schema import UP, Kind, Underlying
+
+    res = run("simulate", "--out", str(tmp_path), "--sessions", "1", "--symbols", "SOL,XRP",
+              "--seed", "12")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    check = run("recordings", "check", str(tmp_path))
+    assert check.returncode == 0, check.stdout + check.stderr
+    for folder in find_sessions([tmp_path]):
+        s = load_session(folder)
+        kinds = set(np.unique(s.events["kind"]).tolist())
+        assert {Kind.BOOK_RESET, Kind.LEVEL, Kind.TRADE, Kind.TICK_SIZE, Kind.RESOLVED} <= kinds
+        resolved = s.events["token"][s.events["kind"] == Kind.RESOLVED]
+        assert (resolved[0] == UP) == (s.manifest.resolution.outcome == "Up")
+        sources = set(np.unique(s.underlying["source"]).tolist())
+        assert sources == {Underlying.BINANCE, Underlying.CHAINLINK}
+        assert set(s.problems) <= {"text"}  # the PONG frames, skipped and counted
+
+
+def test_committed_samples_pass_the_recordings_check(sample_dir: Path) -> None:
+    check = run("recordings", "check", str(sample_dir))
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import msgspec
+import pytest
 from test_normalize import DOWN, MARKET, UP, manifest, resolved_raw, write_session
 
 from pk8opt.recordings.check import check_session
+from pk8opt.recordings.load import load_session
 from pk8opt.recordings.manifest import Resolution, read_manifest, write_manifest
 from pk8opt.recordings.raw import FRAMES_GZ_NAME, FRAMES_NAME
 from pk8opt.recordings.session import finish_session
@@ -79,3 +82,21 @@ def test_sha_mismatch_and_bad_manifest(tmp_path, fixtures_dir):
     r = check_session(d)
     assert [f.kind for f in r.findings] == ["unreadable"]
     assert "token_up is empty" in r.findings[0].examples[0]
+
+
+@pytest.mark.slow
+def test_every_sample_session_loads_and_passes_check(sample_dir, tmp_path):
+    sessions = sorted(p.parent for p in sample_dir.glob("*/manifest.json"))
+    if not sessions:
+        pytest.skip(f"no sample sessions under {sample_dir}")
+    copies = []
+    for s in sessions:  # work on copies: the caches stay out of the repository
+        shutil.copytree(s, tmp_path / s.name, ignore=shutil.ignore_patterns(".cache"))
+        copies.append(tmp_path / s.name)
+    for d in copies:
+        r = check_session(d)
+        assert r.ok, (d.name, [str(f) for f in r.findings])
+        assert r.events > 1000 and set(r.info) <= {"text"}
+        loaded = load_session(d)
+        assert loaded.n_events == r.events and len(loaded.underlying["price"]) > 100
+        assert loaded.manifest.source == "simulated"

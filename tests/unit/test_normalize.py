@@ -203,3 +203,15 @@ def test_missing_manifest_and_frames(tmp_path, fixtures_dir):
     write_manifest(e, manifest(slug=e.name, timeframe="5m", window_end_s=START + 300))
     with pytest.raises(RecordingError, match="no frames file"):
         load_session(e)
+
+
+def test_best_bid_ask_rows_carry_the_venue_best(tmp_path, fixtures_dir):
+    bba = {"event_type": "best_bid_ask", "market": MARKET, "asset_id": DOWN, "best_bid": "0.73",
+           "best_ask": "0.77", "spread": "0.04", "timestamp": "1766789469958"}  # fmt: skip
+    other = dict(bba, asset_id="123")
+    d = write_session(tmp_path, fixtures_dir, [("market", json.dumps([bba, other]))])
+    out = normalize_session(d, manifest())
+    row = out.events.filter(out.events["kind"] == Kind.BEST_BID_ASK).row(0, named=True)
+    assert (row["token"], row["venue_bid"], row["venue_ask"]) == (1, 730, 770)
+    assert row["exch_ms"] == 1766789469958 and row["price"] == -1
+    assert out.problems.counts["foreign_asset"] == 1
