@@ -1,7 +1,7 @@
 """The L2 book as the paper engine sees it, one normalized row at a time.
 
 `LevelTracker` turns normalized rows into *level records*: "(token, side, price) went
-from `old` to `new` shares" and "a trade of `size` printed at (token, price)". The
+from `old` to `new` shares" and "a trade of `size` took bids at (token, price)". The
 paper engine's queue model consumes exactly these records. The same tracker serves
 both drivers: the live runner feeds rows one by one, and replay runs it once per
 session to build the arrays in `pk8opt.engine.session_cache`, so both see identical
@@ -15,6 +15,10 @@ Rules:
   (side, price) order, so a snapshot never looks like everything was cancelled.
 - GAP marks both tokens stale (their best prices read as missing) until their next
   snapshot; sizes are kept.
+- TRADE is recorded on the bids it consumed. Up and Down books are complements (an Up
+  ask at p is a Down bid at 1 - p), so a taker *buy* of one token at p took the other
+  token's bids at 1 - p; a taker *sell* (or a trade without a side) took this token's
+  bids at p.
 - TICK_SIZE sets the token's tick (milli). RESOLVED and BEST_BID_ASK change nothing.
 """
 
@@ -60,8 +64,11 @@ class LevelTracker:
                 return
             self._set(token, side, price, size)
         elif kind == _TRADE:
-            if token in (UP, DOWN):
-                self.emit(REC_TRADE, token, side, price, 0.0, size)
+            if token in (UP, DOWN) and price > 0:
+                if side == BID:  # the taker bought: it took asks = the other token's bids
+                    self.emit(REC_TRADE, 1 - token, side, 1000 - price, 0.0, size)
+                else:  # the taker sold (or no side given): it hit this token's bids
+                    self.emit(REC_TRADE, token, side, price, 0.0, size)
         elif kind == _BOOK_RESET:
             self._snap_token = token
             self._snap = [{}, {}]

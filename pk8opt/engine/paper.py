@@ -22,6 +22,7 @@ from pk8opt.engine.orders import Order, Status
 from pk8opt.recordings.schema import ASK, BID
 
 EPS = 1e-9
+MIN_MARKETABLE_MILLI = 1000.0  # $1, in shares x milli
 _OPEN, _CANCEL_ACK, _CANCEL_CLEAR = 0, 1, 2
 TOKEN_NAMES = ("Up", "Down")
 
@@ -249,6 +250,8 @@ class PaperEngine:
             reason = "tick_size"
         elif price < tick or price > 1000 - tick:
             reason = "price_bounds"
+        elif size * price < MIN_MARKETABLE_MILLI and 0 <= self.view.best(token, ASK) <= price:
+            reason = "min_notional"  # a marketable order must be worth at least $1
         else:
             px = price / 1000.0
             need = size * px + taker_fee_usdc(size, min(px, 0.5), self.market.fee_schedule)

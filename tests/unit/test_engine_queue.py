@@ -151,6 +151,7 @@ def test_fee_rounding_and_minimum() -> None:
         (UP, 0, 10.0, "price_bounds"),
         (DOWN, 1000, 10.0, "price_bounds"),
         (UP, 500, 30000.0, "cash"),
+        (UP, 500, 1.9, "min_size"),
     ],
 )
 def test_rejections_name_their_reason(token: int, price: int, size: float, reason: str) -> None:
@@ -217,3 +218,31 @@ def test_gap_makes_books_stale_until_the_next_snapshot() -> None:
     assert o.status == Status.OPEN and o.filled == 0.0
     book(e, T0 + 70 * MS, (480, 100.0), (510, 50.0))
     assert e.tracker.best(UP, ASK) == 510
+
+
+def test_taker_buy_on_one_token_hits_the_other_tokens_bids() -> None:
+    e = engine()
+    frame(
+        e,
+        T0,
+        (Kind.BOOK_RESET, DOWN, NO_SIDE, -1, 0.0),
+        (Kind.LEVEL, DOWN, BID, 490, 0.0),
+        (Kind.LEVEL, DOWN, ASK, 520, 50.0),
+    )
+    o = e.submit(T0, DOWN, 490, 10.0)
+    frame(e, T0 + 60 * MS)
+    assert o.status == Status.OPEN and o.ahead == 0.0
+    frame(e, T0 + 70 * MS, (Kind.TRADE, UP, ASK, 510, 30.0))  # a sell of Up: not our side
+    assert o.filled == 0.0
+    frame(e, T0 + 80 * MS, (Kind.TRADE, UP, BID, 510, 4.0))  # a buy of Up at 0.51
+    assert o.filled == 4.0
+    frame(e, T0 + 90 * MS, (Kind.TRADE, UP, BID, 530, 1.0))  # Up bought above: through us
+    assert o.status == Status.FILLED
+
+
+def test_marketable_orders_must_be_worth_a_dollar() -> None:
+    e = engine()
+    book(e, T0, (100, 100.0), (150, 50.0))
+    assert e.submit(T0, UP, 150, 5.0).reason == "min_notional"  # 5 x 0.15 < $1
+    assert e.submit(T0, UP, 140, 5.0).status == Status.PENDING  # resting: allowed
+    assert e.submit(T0, UP, 200, 5.0).status == Status.PENDING  # 5 x 0.20 = $1
