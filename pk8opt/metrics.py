@@ -126,18 +126,29 @@ def sortino(pnl: list[float]) -> float:
 
 
 def _chained_equity(sessions: list[SessionResult]) -> tuple[list[int], list[float]]:
-    """Cumulative P&L over time: each session's equity minus its start, chained."""
-    ts: list[int] = []
-    vs: list[float] = []
-    offset = 0.0
-    for s in sessions:
+    """Total P&L over time: every session's equity change since its start, summed.
+
+    Sessions of different symbols run at the same time; their changes are merged in
+    time order (ties in session order), so the curve is a portfolio's.
+    """
+    steps: list[tuple[int, int, float]] = []
+    for si, s in enumerate(sessions):
         if not s.equity_v:
             continue
         start = s.equity_v[0]
+        prev = 0.0
         for t, v in zip(s.equity_t, s.equity_v, strict=True):
-            ts.append(t)
-            vs.append(offset + v - start)
-        offset += s.pnl_usdc
+            x = v - start
+            steps.append((t, si, x - prev))
+            prev = x
+    steps.sort(key=lambda step: (step[0], step[1]))
+    ts: list[int] = []
+    vs: list[float] = []
+    total = 0.0
+    for t, _, delta in steps:
+        total += delta
+        ts.append(t)
+        vs.append(total)
     return ts, vs
 
 
@@ -150,7 +161,7 @@ class BacktestResult:
     config_env: dict[str, str] = field(default_factory=dict)
 
     def equity_curve(self) -> tuple[list[int], list[float]]:
-        """(time_ns, cumulative P&L in USDC) across sessions, for plots."""
+        """(time_ns, total P&L in USDC) across sessions in time order, for plots."""
         return _chained_equity(self.sessions)
 
     def to_dict(self) -> dict[str, Any]:

@@ -94,7 +94,7 @@ def test_aggregate_keys_and_json(tmp_path) -> None:  # type: ignore[no-untyped-d
     events = [json.loads(line)["event"] for line in log.read_text().splitlines()]
     assert {"paper_order_submit", "paper_order_open", "paper_settlement"} <= set(events)
     ts, vs = result.equity_curve()
-    assert len(ts) == len(vs) > 2
+    assert len(ts) == len(vs) > 2 and ts == sorted(ts)
     assert vs[-1] == pytest.approx(agg["pnl_usdc"], abs=1e-6)
 
 
