@@ -1,0 +1,108 @@
+"""Replay throughput of balanced_arb over loaded sessions, and memory of a session.
+
+Uses recordings/sample when the loader and samples are present, otherwise synthetic
+sessions (pk8opt.engine.synthetic). Figures: one-time preparation (per session per
+worker), trial replay events/s (what a sweep trial costs), the event-by-event drive
+(what the live runner runs), and peak memory of one loaded session with its cache.
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _sessions():  # type: ignore[no-untyped-def]
+    sample = REPO / "recordings" / "sample"
+    try:
+        from pk8opt.recordings.load import load_sessions
+
+        if sample.is_dir():
+            sessions = [
+                s
+                for s in load_sessions([sample])
+                if s.manifest.resolution.outcome in ("Up", "Down")
+            ]
+            if sessions:
+                return "recordings/sample", sessions
+    except ImportError:
+        pass
+    from pk8opt.engine.synthetic import random_session
+
+    return "synthetic", [random_session(s, n_frames=60_000) for s in range(1, 5)]
+
+
+def main() -> None:
+    from pk8opt.engine.session_cache import session_cache
+    from pk8opt.replay import RunConfig, run_backtest
+
+    source, sessions = _sessions()
+    n_events = sum(s.n_events for s in sessions)
+    print(f"   sessions: {len(sessions)} from {source}, {n_events:,} events")
+    t0 = time.process_time()
+    for s in sessions:
+        session_cache(s)
+    prep = time.process_time() - t0
+    print(
+        f"   preparation (once per session per worker): {prep:.2f} s, "
+        f"{n_events / prep / 1e6:.2f} M events/s"
+    )
+    configs = {
+        "balanced_arb defaults": RunConfig("balanced_arb"),
+        "balanced_arb edge=0 (busy)": RunConfig.resolve("balanced_arb", {"edge": 0.0}),
+        "balanced_arb edge=0 + maker flow": RunConfig.resolve(
+            "balanced_arb", {"edge": 0.0, "maker_flow": True}
+        ),
+    }
+    for label, config in configs.items():
+        best = float("inf")
+        for _ in range(5):
+            t0 = time.process_time()
+            result = run_backtest(sessions, config)
+            best = min(best, time.process_time() - t0)
+        agg = result.aggregate
+        print(
+            f"   trial replay, {label}: {n_events / best / 1e6:.2f} M events/s "
+            f"({best * 1000:.0f} ms; fills={agg['fills']}, orders={agg['orders']})"
+        )
+    t0 = time.process_time()
+    run_backtest(sessions[:1], configs["balanced_arb edge=0 (busy)"], mode="events")
+    dt = time.process_time() - t0
+    print(
+        f"   event-by-event drive (live runner path): "
+        f"{sessions[0].n_events / dt / 1e6:.2f} M events/s"
+    )
+    # memory of one loaded session plus its replay cache
+    if source == "synthetic":
+        from pk8opt.engine.synthetic import random_session
+
+        tracemalloc.start()
+        one = random_session(9, n_frames=60_000)
+    else:
+        from pk8opt.recordings.load import load_session
+
+        tracemalloc.start()
+        one = load_session(sessions[0].path)
+    loaded = tracemalloc.get_traced_memory()
+    session_cache(one)
+    cached = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    cols = sum(a.nbytes for a in one.events.values())
+    import resource
+
+    cache_held = cached[0] - loaded[0]
+    cache_peak = cached[1] - loaded[0]
+    print(
+        f"   one session ({one.n_events:,} events): event columns {cols / 1e6:.1f} MB; "
+        f"replay cache {cache_held / 1e6:.1f} MB held ({cache_peak / 1e6:.1f} MB peak while "
+        f"building); together {(cols + cache_held) / one.n_events:.0f} bytes/event"
+    )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"   process max RSS after all of the above: {rss:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
