@@ -1,0 +1,185 @@
+"""Hand-computed queue, latency, fill and rejection scenarios on the event-by-event API."""
+
+from __future__ import annotations
+
+import pytest
+
+from pk8opt.engine import ENGINE_PARAMS, MarketSpec, PaperEngine, Status, taker_fee_usdc
+from pk8opt.recordings.manifest import FeeSchedule
+from pk8opt.recordings.schema import ASK, BID, DOWN, NO_SIDE, UP, Kind
+
+MS = 1_000_000
+T0 = 1_767_225_600 * 1_000_000_000
+
+
+def market(fee: float = 0.0) -> MarketSpec:
+    return MarketSpec("btc-updown-15m-1767225600", "BTC", "15m", "0xc", "1", "2", T0,
+                      T0 + 900 * 10**9, fee_schedule=FeeSchedule(rate=fee) if fee else None)
+
+
+def engine(**over: object) -> PaperEngine:
+    return PaperEngine(market(over.pop("fee", 0.0)), ENGINE_PARAMS.resolve(over, "test"))  # type: ignore[arg-type]
+
+
+def frame(e: PaperEngine, t: int, *rows: tuple[int, int, int, int, float]) -> None:
+    for kind, token, side, price, size in rows:
+        e.on_row(t, kind, token, side, price, size)
+    e.end_frame(t)
+
+
+def book(e: PaperEngine, t: int, bid: tuple[int, float], ask: tuple[int, float]) -> None:
+    frame(e, t, (Kind.BOOK_RESET, UP, NO_SIDE, -1, 0.0), (Kind.LEVEL, UP, BID, *bid),
+          (Kind.LEVEL, UP, ASK, *ask))
+
+
+def test_order_behind_100_not_filled_by_60_then_filled_by_50() -> None:
+    e = engine()
+    book(e, T0, (480, 100.0), (500, 50.0))
+    o = e.submit(T0, UP, 480, 10.0)
+    assert o.status == Status.PENDING
+    frame(e, T0 + 40 * MS)  # still within the 50 ms post latency
+    assert o.status == Status.PENDING
+    frame(e, T0 + 60 * MS)
+    assert o.status == Status.OPEN and o.ahead == 100.0
+    frame(e, T0 + 100 * MS, (Kind.TRADE, UP, ASK, 480, 60.0), (Kind.LEVEL, UP, BID, 480, 40.0))
+    assert o.filled == 0.0 and o.ahead == pytest.approx(40.0)
+    frame(e, T0 + 200 * MS, (Kind.TRADE, UP, ASK, 480, 50.0))
+    assert o.status == Status.FILLED and o.filled == 10.0
+    acct = e.account
+    assert acct.pos[UP] == 10.0 and acct.cash == pytest.approx(10000 - 4.8)
+    assert acct.fees == 0.0  # makers pay no fee
+
+
+def test_cancel_in_flight_can_still_fill() -> None:
+    e = engine(cancel_req_latency_ms=50.0, cancel_clear_latency_ms=50.0)
+    book(e, T0, (470, 100.0), (500, 50.0))
+    o = e.submit(T0, UP, 480, 10.0)  # improves the bid: nothing ahead
+    frame(e, T0 + 60 * MS)
+    assert o.status == Status.OPEN and o.ahead == 0.0
+    e.cancel(T0 + 60 * MS, o)
+    frame(e, T0 + 130 * MS, (Kind.TRADE, UP, ASK, 480, 4.0))  # after the ack, before clear
+    assert o.filled == 4.0 and o.status == Status.OPEN
+    frame(e, T0 + 300 * MS)
+    assert o.status == Status.CANCELLED
+    assert e.account.reserved == 0.0
+    assert e.account.cash == pytest.approx(10000 - 4 * 0.48)
+
+
+def test_cancel_clears_after_both_latencies() -> None:
+    e = engine(cancel_req_latency_ms=30.0, cancel_clear_latency_ms=20.0)
+    book(e, T0, (470, 100.0), (500, 50.0))
+    o = e.submit(T0, UP, 480, 10.0)
+    frame(e, T0 + 60 * MS)
+    e.cancel(T0 + 60 * MS, o)
+    frame(e, T0 + 100 * MS)
+    assert o.status == Status.OPEN
+    frame(e, T0 + 110 * MS)
+    assert o.status == Status.CANCELLED and e.account.cash == 10000.0
+
+
+def test_cancelled_size_shrinks_queue_pro_rata_and_additions_go_behind() -> None:
+    e = engine(queue_add_ahead_frac=0.5)
+    book(e, T0, (480, 100.0), (500, 50.0))
+    o = e.submit(T0, UP, 480, 10.0)
+    frame(e, T0 + 60 * MS)
+    frame(e, T0 + 70 * MS, (Kind.LEVEL, UP, BID, 480, 50.0))  # half leaves, no trade
+    assert o.ahead == pytest.approx(50.0)
+    frame(e, T0 + 80 * MS, (Kind.LEVEL, UP, BID, 480, 70.0))  # 20 added: 10 go ahead
+    assert o.ahead == pytest.approx(60.0)
+
+
+def test_trade_through_and_book_through_fill_resting_order() -> None:
+    e = engine()
+    book(e, T0, (480, 100.0), (500, 50.0))
+    o = e.submit(T0, UP, 480, 10.0)
+    frame(e, T0 + 60 * MS)
+    frame(e, T0 + 70 * MS, (Kind.TRADE, UP, ASK, 470, 1.0))  # printed below our bid
+    assert o.status == Status.FILLED and e.account.pos[UP] == 10.0
+    o2 = e.submit(T0 + 70 * MS, UP, 480, 10.0)
+    frame(e, T0 + 150 * MS)
+    frame(e, T0 + 160 * MS, (Kind.LEVEL, UP, ASK, 480, 5.0))  # the ask came down to us
+    assert o2.status == Status.FILLED
+
+
+def test_marketable_order_takes_levels_and_pays_taker_fee() -> None:
+    e = engine(fee=0.07)
+    frame(e, T0, (Kind.BOOK_RESET, UP, NO_SIDE, -1, 0.0), (Kind.LEVEL, UP, BID, 480, 100.0),
+          (Kind.LEVEL, UP, ASK, 500, 6.0), (Kind.LEVEL, UP, ASK, 510, 100.0))
+    o = e.submit(T0, UP, 510, 10.0)
+    frame(e, T0 + 60 * MS)
+    assert o.status == Status.FILLED
+    fee = taker_fee_usdc(6.0, 0.5, e.market.fee_schedule) + taker_fee_usdc(4.0, 0.51, e.market.fee_schedule)
+    assert fee == pytest.approx(round(6 * 0.07 * 0.25, 5) + round(4 * 0.07 * 0.51 * 0.49, 5))
+    assert e.account.fees == pytest.approx(fee)
+    assert e.account.cash == pytest.approx(10000 - 6 * 0.5 - 4 * 0.51 - fee)
+
+
+def test_fee_rounding_and_minimum() -> None:
+    s = FeeSchedule(rate=0.07)
+    assert taker_fee_usdc(100, 0.5, s) == 1.75
+    assert taker_fee_usdc(0.0001, 0.5, s) == 0.00001
+    assert taker_fee_usdc(100, 0.5, None) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("token", "price", "size", "reason"),
+    [
+        (UP, 480, 4.0, "min_size"),
+        (UP, 485, 10.0, "tick_size"),
+        (UP, 0, 10.0, "price_bounds"),
+        (DOWN, 1000, 10.0, "price_bounds"),
+        (UP, 500, 30000.0, "cash"),
+    ],
+)
+def test_rejections_name_their_reason(token: int, price: int, size: float, reason: str) -> None:
+    e = engine()
+    book(e, T0, (480, 100.0), (500, 50.0))
+    o = e.submit(T0, token, price, size)
+    assert o.status == Status.REJECTED and o.reason == reason
+    assert e.rejections[reason] == 1 and e.account.cash == 10000.0
+
+
+def test_tick_switch_to_0_001_allows_finer_prices() -> None:
+    e = engine()
+    book(e, T0, (480, 100.0), (500, 50.0))
+    assert e.submit(T0, UP, 485, 10.0).reason == "tick_size"
+    frame(e, T0 + MS, (Kind.TICK_SIZE, UP, NO_SIDE, 1, 0.0))
+    assert e.submit(T0 + MS, UP, 485, 10.0).status == Status.PENDING
+    assert e.submit(T0 + MS, UP, 999, 5.0).status == Status.PENDING
+    assert e.submit(T0 + MS, UP, 1000, 5.0).reason == "price_bounds"
+
+
+def test_settlement_pays_winning_shares() -> None:
+    e = engine()
+    book(e, T0, (480, 100.0), (500, 50.0))
+    e.submit(T0, UP, 500, 10.0)  # marketable: 10 Up at 0.50
+    frame(e, T0 + 60 * MS)
+    assert e.account.pos[UP] == 10.0
+    e.submit(T0 + 60 * MS, UP, 300, 10.0)  # left resting, expires at the end
+    e.close(T0 + 900 * 10**9, winner=UP)
+    assert e.account.cash == pytest.approx(10000 - 5.0 + 10.0)
+    assert e.account.reserved == 0.0 and e.account.pos == [0.0, 0.0]
+
+
+def test_snapshot_does_not_look_like_cancels() -> None:
+    e = engine()
+    book(e, T0, (480, 100.0), (500, 50.0))
+    o = e.submit(T0, UP, 480, 10.0)
+    frame(e, T0 + 60 * MS)
+    book(e, T0 + 70 * MS, (480, 100.0), (500, 50.0))  # the same book re-sent
+    assert o.ahead == 100.0
+
+
+def test_maker_flow_depends_on_time_and_seed_only() -> None:
+    def run(step_ms: int, seed: int) -> float:
+        e = engine(maker_flow=True, flow_base=20.0, flow_depth_scale=0.5, seed=seed)
+        book(e, T0, (480, 10.0), (500, 50.0))
+        e.submit(T0, UP, 480, 1000.0)
+        t = T0
+        while t < T0 + 30_000 * MS:
+            t += step_ms * MS
+            frame(e, t)
+        return e.account.pos[UP]
+
+    assert run(100, 1) == run(7, 1) > 0
+    assert run(100, 1) != run(100, 2)
