@@ -1,5 +1,165 @@
-"""CLI: recordings ls/check and simulate."""
+"""CLI: `pk8opt recordings ls` and `pk8opt recordings check`."""
 
 from __future__ import annotations
 
-from pk8opt.cli import app  # noqa: F401
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pk8opt.cli import app
+
+recordings_app = typer.Typer(
+    help=(
+        "Look at recorded sessions: list them, check they are fit for replay.\n\n"
+        "A session is a folder named after its market's slug holding `manifest.json` and "
+        "`frames.jsonl(.gz)`; see docs/recordings.md."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(recordings_app, name="recordings")
+
+DirsArg = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Session folders, folders holding sessions (searched recursively), or globs.",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")
+]
+
+
+def _window(start_s: int, end_s: int) -> str:
+    a = datetime.fromtimestamp(start_s, tz=UTC)
+    b = datetime.fromtimestamp(end_s, tz=UTC)
+    return f"{a:%Y-%m-%d %H:%M}-{b:%H:%M}"
+
+
+@recordings_app.command("ls")
+def ls_cmd(dirs: DirsArg, as_json: JsonOpt = False) -> None:
+    """List recorded sessions: slug, symbol, window (UTC), frames, gaps, resolution,
+    source and status, read from each manifest (fast: no frames are parsed).
+
+    Example: `pk8opt recordings ls recordings/sample`
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from pk8opt.errors import RecordingError
+    from pk8opt.recordings.catalog import find_sessions
+    from pk8opt.recordings.manifest import read_manifest
+
+    rows: list[dict] = []
+    for path in find_sessions(dirs):
+        try:
+            m = read_manifest(path)
+        except RecordingError as exc:
+            rows.append({"path": str(path), "slug": path.name, "error": str(exc)})
+            continue
+        rows.append(
+            {
+                "path": str(path),
+                "slug": m.slug,
+                "symbol": m.symbol,
+                "window_start_s": m.window_start_s,
+                "window_end_s": m.window_end_s,
+                "frames": m.frames,
+                "gaps": len(m.gaps),
+                "resolution": m.resolution.outcome,
+                "resolution_source": m.resolution.source,
+                "source": m.source,
+                "status": m.status,
+            }
+        )
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"{len(rows)} session(s)")
+    for name in (
+        "slug",
+        "symbol",
+        "window (UTC)",
+        "frames",
+        "gaps",
+        "resolution",
+        "source",
+        "status",
+    ):
+        table.add_column(
+            name, justify="right" if name in ("frames", "gaps") else "left", no_wrap=name == "slug"
+        )
+    for r in rows:
+        if "error" in r:
+            table.add_row(r["slug"], "", "", "", "", "", "", "[red]unreadable[/red]")
+            continue
+        res = r["resolution"] + (
+            f" ({r['resolution_source']})" if r["resolution"] != "unknown" else ""
+        )
+        table.add_row(
+            r["slug"],
+            r["symbol"],
+            _window(r["window_start_s"], r["window_end_s"]),
+            f"{r['frames']:,}",
+            str(r["gaps"]),
+            res,
+            r["source"],
+            r["status"],
+        )
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # piped: keep one session per line
+    console.print(table)
+    for r in rows:
+        if "error" in r:
+            console.print(f"[red]error:[/red] {r['error']}", highlight=False)
+
+
+@recordings_app.command("check")
+def check_cmd(
+    dirs: DirsArg,
+    as_json: JsonOpt = False,
+    allow_gaps: Annotated[
+        bool,
+        typer.Option(
+            "--allow-gaps",
+            help="Do not count socket gaps as problems (books are rebuilt after each gap).",
+        ),
+    ] = False,
+) -> None:
+    """Check sessions are fit for replay; exit 1 when any session has a problem.
+
+    Parses every frame (building the cache beside each session) and reports, with the
+    file and line: lines that are not frames, malformed messages, unknown event types,
+    socket gaps, crossed books, places where our book's best bid/ask differs from the
+    one the venue sent, a missing resolution, and a frames file whose sha256 is not the
+    manifest's. Harmless counts (PONG frames, other markets' messages) are shown as info.
+
+    Example: `pk8opt recordings check recordings/sample --json`
+    """
+    from rich.console import Console
+
+    from pk8opt.recordings.catalog import find_sessions
+    from pk8opt.recordings.check import check_sessions
+
+    results = check_sessions(find_sessions(dirs), allow_gaps=allow_gaps)
+    bad = [r for r in results if not r.ok]
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        console = Console(highlight=False)
+        for r in results:
+            mark = "[green]ok[/green]  " if r.ok else "[red]FAIL[/red]"
+            info = ", ".join(f"{k} {v}" for k, v in r.info.items())
+            console.print(f"{mark} {r.slug}  {r.events:,} events" + (f"  ({info})" if info else ""))
+            for f in r.findings:
+                console.print(f"       {f.kind} x{f.count}")
+                for ex in f.examples:
+                    console.print(f"         {ex}", markup=False)
+        console.print(f"{len(results) - len(bad)} of {len(results)} session(s) ok")
+    if bad:
+        raise typer.Exit(1)

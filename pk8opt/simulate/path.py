@@ -44,7 +44,7 @@ def _day_dev(sym: SymbolModel, model: SimModel, seed: int, day: int) -> float:
     return float(np.dot(phi ** np.arange(n - 1, -1, -1), eps))
 
 
-def _ar1_logs(rng: np.random.Generator, n: int, phi: float, sd: float) -> np.ndarray:
+def ar1(rng: np.random.Generator, n: int, phi: float, sd: float) -> np.ndarray:
     z = rng.standard_normal(n) * sd
     out = np.empty(n)
     out[0] = z[0]
@@ -62,7 +62,7 @@ def _window_anchors(
     x0 = _day_dev(sym, model, seed, day)
     x1 = _day_dev(sym, model, seed, day + 1)
     rng = rng_for(seed, symbol_code(sym.symbol), 2, day + 1_000_000, step_s)
-    v = np.exp(_ar1_logs(rng, per_day, model.regime_persistence, model.regime_vol_of_vol))
+    v = np.exp(ar1(rng, per_day, model.regime_persistence, model.regime_vol_of_vol))
     v *= math.sqrt(per_day / float(np.sum(v * v)))
     sd_w = sym.annual_vol * math.sqrt(step_s / SECONDS_PER_YEAR)
     e = rng.standard_normal(per_day) * sd_w * v
@@ -90,7 +90,7 @@ def window_path(
     n = step_s * STEPS_PER_S
     rng = rng_for(seed, symbol_code(sym.symbol), 3, start_s, step_s)
     phi = math.exp(-math.log(2) / model.intra_vol_halflife_s * DT_S)
-    s = np.exp(_ar1_logs(rng, n, phi, model.intra_vol_of_vol))
+    s = np.exp(ar1(rng, n, phi, model.intra_vol_of_vol))
     s /= math.sqrt(float(np.mean(s * s)))
     sd_w = sym.annual_vol * math.sqrt(step_s / SECONDS_PER_YEAR) * float(v[k])
     inc = rng.standard_normal(n) * s * (sd_w / math.sqrt(n))

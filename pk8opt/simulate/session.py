@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import math
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,11 @@ from pk8opt.recordings.manifest import FeeSchedule, Manifest, Resolution, write_
 from pk8opt.recordings.raw import FrameWriter, note_text
 from pk8opt.recordings.session import finish_session
 from pk8opt.simulate import wire
+from pk8opt.simulate.drive import fair_values, run_market
+from pk8opt.simulate.gamma import gamma_market
 from pk8opt.simulate.market import MarketIds, MarketSim
-from pk8opt.simulate.model import SECONDS_PER_YEAR, SimModel, SymbolModel, model_for
-from pk8opt.simulate.path import DT_S, STEPS_PER_S, SessionPath, rng_for, session_path, symbol_code
+from pk8opt.simulate.model import SimModel, model_for
+from pk8opt.simulate.path import DT_S, STEPS_PER_S, rng_for, session_path, symbol_code
 
 MARKET_WS = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
 LIVE_WS = "wss://ws-live-data.polymarket.com"
@@ -38,164 +39,9 @@ def _ids(rng: np.random.Generator) -> MarketIds:
     )
 
 
-def _phi(x: np.ndarray) -> np.ndarray:
-    return 0.5 * np.array([math.erfc(-v / math.sqrt(2)) for v in x.tolist()])
-
-
-def _fair(
-    path: SessionPath, sym: SymbolModel, times: np.ndarray, start: int, end: int
-) -> np.ndarray:
-    """P(Chainlink at end >= Chainlink at start) as the makers see it at each time."""
-    x = path.log_price[
-        np.clip(((times - path.t0_s) * STEPS_PER_S).round().astype(int), 0, len(path.log_price) - 1)
-    ]
-    s0 = math.log(path.chainlink_at(start))
-    var_s = (sym.annual_vol * path.regime) ** 2 / SECONDS_PER_YEAR
-    tau = np.maximum(end - times, 0.5)
-    sd = np.sqrt(var_s * tau)
-    f = _phi((x - s0 - 0.5 * var_s * tau) / sd)
-    f = np.where(times < start, 0.5, f)
-    cl_end = math.log(path.chainlink_at(end))
-    after = 0.5 * math.erfc(-(cl_end - s0) / math.sqrt(2 * var_s * 0.5))
-    f = np.where(times >= end, after, f)
-    return np.clip(f, 0.003, 0.997)
-
-
-def _et_label(start: datetime, end: datetime) -> str:
-    try:
-        from zoneinfo import ZoneInfo
-
-        tz = ZoneInfo("America/New_York")
-        a, b = start.astimezone(tz), end.astimezone(tz)
-    except Exception:  # no tz database: Eastern standard time
-        a, b = start - timedelta(hours=5), end - timedelta(hours=5)
-
-    def hm(d: datetime) -> str:
-        return f"{d.hour % 12 or 12}:{d.minute:02d}{'AM' if d.hour < 12 else 'PM'}"
-
-    return f"{a.strftime('%B')} {a.day}, {hm(a)}-{hm(b)} ET"
-
-
-def _iso(t_s: float) -> str:
-    return datetime.fromtimestamp(t_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def gamma_market(
-    sym: SymbolModel,
-    model: SimModel,
-    ids: MarketIds,
-    slug: str,
-    start: int,
-    end: int,
-    prices: tuple[str, str],
-    closed: bool,
-    bbo: tuple[int, int],
-    last: int,
-) -> dict[str, Any]:
-    s_dt, e_dt = datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
-    stream = f"https://data.chain.link/streams/{sym.symbol.lower()}-usd"
-    obj: dict[str, Any] = {
-        "id": ids.gamma_id,
-        "question": f"{sym.name} Up or Down - {_et_label(s_dt, e_dt)}",
-        "conditionId": ids.market,
-        "slug": slug,
-        "resolutionSource": stream,
-        "endDate": _iso(end),
-        "startDate": _iso(start - 86400 + 615)[:-1] + ".861305Z",
-        "description": (
-            f'This market will resolve to "Up" if the {sym.name} price at the end of the time '
-            "range specified in the title is greater than or equal to the price at the beginning "
-            'of that range. Otherwise, it will resolve to "Down".\nThe resolution source for '
-            f"this market is information from Chainlink, specifically the {sym.symbol}/USD data "
-            f"stream available at {stream}."
-        ),
-        "outcomes": '["Up", "Down"]',
-        "outcomePrices": wire.dumps(list(prices)).replace('","', '", "'),
-        "active": True,
-        "closed": closed,
-        "questionID": "0x" + ids.market[2:][::-1],
-        "enableOrderBook": True,
-        "orderPriceMinTickSize": 0.01,
-        "orderMinSize": 5,
-        "clobTokenIds": f'["{ids.up}", "{ids.down}"]',
-        "acceptingOrders": not closed,
-        "negRisk": False,
-        "spread": round((bbo[1] - bbo[0]) / 1000, 3),
-        "lastTradePrice": last / 1000,
-        "bestBid": bbo[0] / 1000,
-        "bestAsk": bbo[1] / 1000,
-        "umaResolutionStatuses": "[]",
-        "eventStartTime": _iso(start),
-        "feesEnabled": True,
-        "feeSchedule": {
-            "exponent": 1,
-            "rate": model.fee_rate,
-            "takerOnly": True,
-            "rebateRate": 0.2,
-        },
-    }
-    if closed:
-        obj["closedTime"] = datetime.fromtimestamp(end + 60, UTC).strftime("%Y-%m-%d %H:%M:%S+00")
-        obj["automaticallyResolved"] = True
-    return obj
-
-
-def _ar1(rng: np.random.Generator, n: int, phi: float, sd: float) -> np.ndarray:
-    from pk8opt.simulate.path import _ar1_logs
-
-    return _ar1_logs(rng, n, phi, sd)
-
-
-def _run_market(
-    sim: MarketSim,
-    model: SimModel,
-    rng: np.random.Generator,
-    fair: np.ndarray,
-    times: np.ndarray,
-    end: int,
-) -> None:
-    n = len(times)
-    phi = math.exp(-math.log(2) / 5.0 * DT_S)
-    center = np.clip(fair + _ar1(rng, n, phi, model.mm_noise), 0.002, 0.998)
-    lag = 5 * STEPS_PER_S
-    moved = np.abs(fair - np.concatenate((np.full(lag, fair[0]), fair[:-lag])))
-    to_end = end - times
-    end_term = np.where(
-        to_end >= 0,
-        model.busy_end_mult * np.exp(-np.abs(to_end) / model.busy_end_s),
-        model.busy_end_mult * np.exp(to_end / model.after_end_decay_s),
-    )
-    busy = 1 + end_term + model.busy_move_mult * np.minimum(moved / 0.05, 3.0)
-    busy *= np.where(to_end < 0, np.exp(to_end / model.after_end_decay_s), 1.0)
-    quotes = rng.poisson(model.quote_rate * busy * DT_S)
-    trades = rng.poisson(model.trade_rate * busy * DT_S)
-    spread_redraw = rng.random(n) < model.spread_redraw_rate * DT_S
-    offsets = rng.integers(0, 100, size=n)
-    pending: float | None = None
-    was_near_end = False
-    clock = 0
-    inertia = model.mm_inertia_ticks
-    for i in range(n):
-        t = float(times[i])
-        clock = max(clock, int(t * 1000) + int(offsets[i]))
-        tbb, tba = sim.targets(float(center[i]), sim.spread_ticks)
-        if pending is None:
-            lbb, lba = sim.quoted
-            off = max(abs(lbb - tbb), abs(lba - tba)) / sim.tick
-            if off >= inertia or spread_redraw[i]:
-                pending = t + float(rng.exponential(model.mm_react_s))
-        if pending is not None and t >= pending:
-            near_end = 0 <= end - t <= 60
-            redraw = bool(spread_redraw[i]) or near_end != was_near_end
-            was_near_end = near_end
-            clock = sim.requote(clock, float(center[i]), near_end, redraw) + 1
-            pending = None
-        for _ in range(int(quotes[i])):
-            clock += int(rng.integers(1, 40))
-            sim.noise_quote(clock)
-        for _ in range(int(trades[i])):
-            clock += int(rng.integers(1, 40))
-            sim.trade(clock, float(fair[i]))
+def resolve_outcome(chainlink_start: float, chainlink_end: float) -> int:
+    """The winning token index: 0 (Up) if the end price is >= the start price (ties Up)."""
+    return 0 if chainlink_end >= chainlink_start else 1
 
 
 def _latency_ns(rng: np.random.Generator, model: SimModel) -> int:
@@ -230,11 +76,13 @@ def simulate_session(
     t_closed = t_res + float(rng.uniform(0.5, 4.0))
     t_last = t_closed + float(rng.uniform(0.5, 1.5))
     cl_start, cl_end = path.chainlink_at(start), path.chainlink_at(end)
-    winner = 0 if round(cl_end, 8) >= round(cl_start, 8) else 1
+    winner = resolve_outcome(round(cl_start, 8), round(cl_end, 8))
 
-    g0 = math.ceil(t_begin * STEPS_PER_S + 1) / STEPS_PER_S
+    t_mc = t_begin + 0.08 + float(rng.uniform(0, 0.1))  # market socket connected
+    dump_ms = int(t_mc * 1000) + 30  # the initial dump's venue time
+    g0 = math.ceil((dump_ms / 1000 + 0.05) * STEPS_PER_S) / STEPS_PER_S
     times = g0 + np.arange(int((t_stop - g0) * STEPS_PER_S)) * DT_S
-    fair = _fair(path, sym, times, start, end)
+    fair = fair_values(path, sym, times, start, end)
     sim = MarketSim(ids, model, rng)
     sim.seed_book(float(fair[0]))
     frames: list[tuple[int, int, str, str, str | None]] = []  # (recv ns, order, ch, raw, src)
@@ -248,19 +96,17 @@ def simulate_session(
         sym, model, ids, slug, start, end, ("0.5", "0.5"), False, open_bbo, 500
     )
     add(ns(t_begin), "gamma", wire.dumps([gamma_open]), GAMMA_URL + slug)
-    t_mc = t_begin + 0.08 + float(rng.uniform(0, 0.1))
     add(ns(t_mc), "note", note_text("connected", socket="market", url=MARKET_WS))
     add(
         ns(t_mc) + 200_000,
         "note",
         note_text("subscribed", socket="market", assets_ids=[ids.up, ids.down]),
     )
-    dump_ms = int(t_mc * 1000) + 30
     dump = wire.dumps(sim.books(dump_ms, initial=True))
     sim_out_start = (dump_ms, dump)
 
     # market frames: the initial dump, then the market's own, each after a latency
-    _run_market(sim, model, rng, fair, times, end)
+    run_market(sim, model, rng, fair, times, end)
     resolved_ms = int(t_res * 1000)
     market_out = [
         sim_out_start,
@@ -300,9 +146,9 @@ def simulate_session(
     add(ns(t_lc) + 150_000, "note", note_text("subscribed", socket="live", subscriptions=subs))
     secs = path.seconds
     first_s = int(secs[0])
-    now_s = int(t_lc)
-    back = range(max(now_s - model.backfill_s, first_s), now_s)
     t_bf = t_lc + float(rng.uniform(0.05, 0.2))
+    now_s = math.floor(t_bf - 0.1) + 1  # the backfill holds the seconds before this
+    back = range(max(now_s - model.backfill_s, first_s), now_s)
     bin_pts = [{"timestamp": s * 1000, "value": float(path.binance[s - first_s])} for s in back]
     add(
         ns(t_bf),

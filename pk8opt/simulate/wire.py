@@ -37,10 +37,9 @@ def levels(book: dict[int, int], bids: bool, flip: bool) -> list[dict[str, str]]
 
     `book` is a side of the Up book; `flip` gives the Down view (price 1 - p) of it.
     """
-    prices = sorted(book, reverse=not bids)  # bids ascending, asks descending: best last
-    if flip:
-        return [{"price": fmt_price(1000 - p), "size": fmt_size(book[p])} for p in prices]
-    return [{"price": fmt_price(p), "size": fmt_size(book[p])} for p in prices]
+    items = [(1000 - p, s) for p, s in book.items()] if flip else list(book.items())
+    items.sort(reverse=not bids)  # bids ascending, asks descending: the best is last
+    return [{"price": fmt_price(p), "size": fmt_size(s)} for p, s in items]
 
 
 def book_msg(

@@ -1,0 +1,181 @@
+"""`recordings check`: is a session fit for replay?
+
+A session has a problem when any of these holds (each reported with `file:line` where
+there is one):
+
+    unreadable     the manifest is missing, invalid or does not match its folder
+    sha256         the frames file is not the one the manifest was written for
+    bad_line ...   the normalizer's serious problems (bad lines, malformed messages,
+                   unknown event types, live-data error bodies)
+    gap            the market socket dropped (a `gap`/`disconnected` note)
+    crossed        our book of a token has best bid >= best ask after a whole frame
+    disagreement   our best bid/ask differs from the one the venue sent with a level
+                   update or a `best_bid_ask` message
+    resolution     no resolution known (neither `market_resolved` nor the manifest),
+                   or the two disagree
+
+Harmless counts (PONG text frames, other markets' messages on a shared socket, unused
+live-data topics) are listed as information only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pk8opt.errors import RecordingError
+from pk8opt.recordings.normalize import HARMLESS, Problems
+from pk8opt.recordings.raw import frames_path, sha256_file
+from pk8opt.recordings.schema import NO_PRICE, PRICE_SCALE, Kind
+
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class Finding:
+    kind: str
+    count: int
+    examples: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        first = f"; first: {self.examples[0]}" if self.examples else ""
+        return f"{self.kind} x{self.count}{first}"
+
+
+@dataclass
+class SessionCheck:
+    path: str
+    slug: str
+    findings: list[Finding] = field(default_factory=list)
+    info: dict[str, int] = field(default_factory=dict)
+    events: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["ok"] = self.ok
+        return d
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.found: dict[str, Finding] = {}
+
+    def add(self, kind: str, example: str, count: int = 1) -> None:
+        f = self.found.get(kind)
+        if f is None:
+            f = self.found[kind] = Finding(kind, 0)
+        f.count += count
+        if len(f.examples) < MAX_EXAMPLES:
+            f.examples.append(example)
+
+
+def _same(ours: int, venue: int, empty: int) -> bool:
+    """Compare a best price; the venue may send 0 (bid) or 1 (ask) for an empty side."""
+    if ours == NO_PRICE:
+        ours = empty
+    return ours == venue
+
+
+def replay_findings(events: dict, frames_name: str, col: _Collector) -> None:
+    """Replay the events through a `MarketBook`: crossed books, disagreements."""
+    from pk8opt.book import MarketBook
+
+    book = MarketBook()
+    kinds = events["kind"].tolist()
+    tokens = events["token"].tolist()
+    sides = events["side"].tolist()
+    prices = events["price"].tolist()
+    sizes = events["size"].tolist()
+    vbids = events["venue_bid"].tolist()
+    vasks = events["venue_ask"].tolist()
+    frames = events["frame"].tolist()
+    level, bba = int(Kind.LEVEL), int(Kind.BEST_BID_ASK)
+    books = book.books
+    n = len(kinds)
+    for i in range(n):
+        kind, tok = kinds[i], tokens[i]
+        book.apply(kind, tok, sides[i], prices[i], sizes[i])
+        vb, va = vbids[i], vasks[i]
+        if kind in (level, bba) and (vb != NO_PRICE or va != NO_PRICE) and not book.stale[tok]:
+            tb = books[tok]
+            bid, ask = tb.best_bid, tb.best_ask
+            if (vb != NO_PRICE and not _same(bid, vb, 0)) or (
+                va != NO_PRICE and not _same(ask, va, PRICE_SCALE)
+            ):
+                col.add(
+                    "disagreement",
+                    f"{frames_name}:{frames[i]}: token {tok} ours {bid}/{ask} "
+                    f"venue {vb}/{va} (milli)",
+                )
+        if i + 1 == n or frames[i + 1] != frames[i]:
+            for t in (0, 1):
+                if not book.stale[t] and books[t].crossed:
+                    col.add(
+                        "crossed",
+                        f"{frames_name}:{frames[i]}: token {t} bid {books[t].best_bid} "
+                        f">= ask {books[t].best_ask}",
+                    )
+
+
+def check_session(session_dir: str | Path, allow_gaps: bool = False) -> SessionCheck:
+    from pk8opt.recordings.load import load_session_report
+
+    session_dir = Path(session_dir)
+    result = SessionCheck(path=str(session_dir), slug=session_dir.name)
+    col = _Collector()
+    try:
+        loaded, problems = load_session_report(session_dir)
+    except RecordingError as exc:
+        result.findings.append(Finding("unreadable", 1, [str(exc)]))
+        return result
+    manifest = loaded.manifest
+    result.slug = manifest.slug
+    result.events = loaded.n_events
+    frames = frames_path(session_dir)
+    assert frames is not None  # load_session_report checked
+    if manifest.status != "recording" and manifest.sha256:
+        if frames.name != manifest.frames_file:
+            col.add("sha256", f"{frames}: manifest describes {manifest.frames_file!r}")
+        elif sha256_file(frames) != manifest.sha256:
+            col.add("sha256", f"{frames}: sha256 differs from the manifest's (file changed?)")
+    _problem_findings(problems, col)
+    result.info = {k: v for k, v in sorted(problems.counts.items()) if k in HARMLESS}
+
+    ev = loaded.events
+    gap_rows = (ev["kind"] == int(Kind.GAP)).nonzero()[0]
+    if not allow_gaps:
+        for g in manifest.gaps:
+            col.add("gap", f"{g.socket} socket: {g.duration_ns / 1e9:.1f} s from {g.start_ns}")
+        if not manifest.gaps:
+            for i in gap_rows.tolist():
+                col.add("gap", f"{frames}:{int(ev['frame'][i])}: market socket dropped")
+    replay_findings(ev, str(frames), col)
+
+    resolved = (ev["kind"] == int(Kind.RESOLVED)).nonzero()[0]
+    outcome = manifest.resolution.outcome
+    if len(resolved):
+        winner = ("Up", "Down")[int(ev["token"][resolved[-1]])]
+        if outcome != "unknown" and outcome != winner:
+            col.add(
+                "resolution",
+                f"{frames}:{int(ev['frame'][resolved[-1]])}: market_resolved says {winner}, "
+                f"manifest says {outcome}",
+            )
+    elif outcome == "unknown":
+        col.add("resolution", f"{session_dir / 'manifest.json'}: no resolution known")
+    result.findings = list(col.found.values())
+    return result
+
+
+def _problem_findings(problems: Problems, col: _Collector) -> None:
+    for kind, count in sorted(problems.serious.items()):
+        examples = problems.examples.get(kind, [])
+        col.found[kind] = Finding(kind, count, list(examples))
+
+
+def check_sessions(session_dirs: list[Path], allow_gaps: bool = False) -> list[SessionCheck]:
+    return [check_session(p, allow_gaps=allow_gaps) for p in session_dirs]
