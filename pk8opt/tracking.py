@@ -40,6 +40,8 @@ class TrialRecord:
 
 
 def _quiet() -> None:
+    import mlflow  # noqa: F401  (its import configures the "mlflow" logger; override after)
+
     for name in ("alembic", "mlflow", "alembic.runtime.migration"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

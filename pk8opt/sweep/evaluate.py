@@ -22,7 +22,10 @@ OnSession = Callable[[int, Any], None]
 
 def session_value(result: Any, metric: str) -> float | None:
     """A metric of one session's result, whatever shape the result has."""
-    for source in (getattr(result, "metrics", None), result):
+    metrics = getattr(result, "metrics", None)
+    if callable(metrics):
+        metrics = metrics()
+    for source in (metrics, result):
         if isinstance(source, Mapping) and metric in source:
             return float(source[metric])
     if hasattr(result, metric):
@@ -57,11 +60,9 @@ class BacktestEvaluator:
     """The real thing: `pk8opt.replay.run_backtest` with a `RunConfig` per trial."""
 
     def param_sets(self, strategy: str) -> tuple[ParamSet, ParamSet, ParamSet]:
-        from pk8opt.engine import ENGINE_PARAMS
-        from pk8opt.strategies import get_strategy
-        from pk8opt.trader import TRADER_PARAMS
+        from pk8opt.replay import RunConfig
 
-        return get_strategy(strategy).params, ENGINE_PARAMS, TRADER_PARAMS
+        return RunConfig.param_sets(strategy)
 
     def load(self, paths: list[str]) -> Any:
         from pk8opt.recordings.load import load_sessions

@@ -37,9 +37,12 @@ def top_trials(study: Any, k: int) -> list[Any]:
 def _plots(study: Any, out: Path) -> list[Path]:
     """Optimization history and parameter importances (best effort: few trials may not
     allow importances)."""
+    import warnings
+
     import matplotlib
 
     matplotlib.use("Agg")
+    warnings.filterwarnings("ignore", category=optuna_warning())
     import matplotlib.pyplot as plt
     import optuna
 
@@ -71,12 +74,22 @@ def _plots(study: Any, out: Path) -> list[Path]:
     return files
 
 
+def optuna_warning() -> type[Warning]:
+    from optuna.exceptions import ExperimentalWarning
+
+    return ExperimentalWarning
+
+
+def _short(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 def _table(rows: list[dict[str, Any]], metric: str) -> str:
     head = f"| trial | in-sample {metric} | holdout {metric} | params |\n|---|---|---|---|\n"
     body = "".join(
         f"| {r['trial']} | {r['in_sample']:.6g} | "
         f"{r['holdout'] if r['holdout'] is None else format(r['holdout'], '.6g')} | "
-        f"{', '.join(f'{k}={v}' for k, v in r['params'].items())} |\n"
+        f"{', '.join(f'{k}={_short(v)}' for k, v in r['params'].items())} |\n"
         for r in rows
     )
     return head + body

@@ -69,7 +69,7 @@ class SweepProgress:
         self.t0 = time.time()
         self.progress = Progress(
             TextColumn("[bold]trials"),
-            BarColumn(),
+            BarColumn(bar_width=20),
             MofNCompleteColumn(),
             TextColumn("{task.fields[detail]}"),
             console=console,
@@ -97,7 +97,6 @@ class SweepProgress:
         best = f"{t.best:.4g} (#{t.best_number})" if t.best is not None else "-"
         detail = (
             f"[green]{t.complete} ok[/] [yellow]{t.pruned} pruned[/] [red]{t.failed} failed[/]"
-            f"  best {self.metric} {best}"
-            f"  left {_fmt_s(left) if left is not None else '?'}"
+            f" best {best} left {_fmt_s(left) if left is not None else '?'}"
         )
         self.progress.update(self.task, completed=t.done, detail=detail)

@@ -148,7 +148,11 @@ def prepare(cfg: SweepConfig, where: str, evaluator: Any) -> tuple[ParamSet, Sel
             import cmaes  # noqa: F401
         except ImportError:
             raise ConfigError(f"{where}: sampler.type: cmaes needs `pip install cmaes`") from None
-    return sp + ep + tp, select_sessions(cfg.data, where)
+    sel = select_sessions(cfg.data, where)
+    # Load once here: a broken recording stops the sweep before any trial, and the
+    # workers then read the normalized cache instead of all building it at once.
+    evaluator.load([str(p) for p in [*sel.in_sample, *sel.holdout]])
+    return sp + ep + tp, sel
 
 
 def run_sweep(
