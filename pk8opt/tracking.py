@@ -231,6 +231,8 @@ def open_run_tags(tracking_uri: str, run_id: str) -> dict[str, str]:
 
 def find_trial_run(tracking_uri: str, study: str, number: int) -> str | None:
     """The child run id of a trial, searching every experiment of the store."""
+    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri[10:]).exists():
+        return None  # no store: do not create an empty one
     _quiet()
     from mlflow import MlflowClient
 
