@@ -46,6 +46,33 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+_TUNED: set[str] = set()
+
+
+def _tune_sqlite(db_path: Path) -> None:
+    """WAL and synchronous=NORMAL for this process's connections to the MLflow sqlite
+    file: a trial's child run costs ~30 ms instead of ~120 ms of fsyncs. A crash of the
+    machine (not of pk8opt) may lose the last few runs; the Optuna study keeps them
+    and the next sweep of the study logs them again."""
+    key = str(db_path.resolve())
+    if key in _TUNED:
+        return
+    _TUNED.add(key)
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        if not isinstance(dbapi_conn, sqlite3.Connection):
+            return
+        files = [row[2] for row in dbapi_conn.execute("PRAGMA database_list")]
+        if key in files:
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
+
 def _finite(metrics: Mapping[str, Any]) -> dict[str, float]:
     out = {}
     for k, v in metrics.items():
@@ -70,7 +97,9 @@ class Tracker:
         from mlflow import MlflowClient
 
         if tracking_uri.startswith("sqlite:///"):
-            Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            db = Path(tracking_uri.removeprefix("sqlite:///"))
+            db.parent.mkdir(parents=True, exist_ok=True)
+            _tune_sqlite(db)
         self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri=tracking_uri)
         try:

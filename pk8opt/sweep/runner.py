@@ -40,6 +40,7 @@ class SweepOutcome:
     interrupted: bool
     worker_times: list[dict[str, float]]
     mlflow_s: float
+    fanout_s: float = 0.0  # wall time from starting the workers to the last trial
 
 
 def make_storage(url: str) -> Any:
@@ -265,6 +266,7 @@ def run_sweep(
     maximize = directions[0] == "maximize"
     interrupted = False
     worker_times: list[dict[str, float]] = []
+    fanout_s = 0.0
     executor = get_reusable_executor(max_workers=cfg.workers, timeout=60)
     start_done = counted(trials, token)
     if target is not None and start_done >= target:
@@ -290,6 +292,7 @@ def run_sweep(
             )
             for i in range(cfg.workers)
         ]
+        t_fanout = time.perf_counter()
         futures: list[Future[Any]] = [executor.submit(run_worker, job) for job in jobs]
         with SweepProgress(console, target, deadline, cfg.objectives[0].metric, start_done) as bar:
             while True:
@@ -309,6 +312,7 @@ def run_sweep(
             trials = study.get_trials(deepcopy=False)
             log_new(trials)
             bar.update(tally(trials, maximize))
+        fanout_s = time.perf_counter() - t_fanout
         stop_file.unlink(missing_ok=True)
         Path(f"{stop_file}.lock").unlink(missing_ok=True)
         for f in futures:
@@ -325,6 +329,7 @@ def run_sweep(
         interrupted,
         worker_times,
         mlflow_s,
+        fanout_s,
     )
     if interrupted:
         tracker.finish_sweep(parent, "KILLED")

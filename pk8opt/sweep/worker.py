@@ -164,7 +164,6 @@ def run_worker(job: Job) -> dict[str, float]:
             trial.set_user_attr("metrics", metrics)
         if error:
             trial.set_user_attr("error", error)
-        trial.set_user_attr("duration_s", t2 - t0)
         tell_state = getattr(optuna.trial.TrialState, state)
         study.tell(trial, result if state == "COMPLETE" else None, state=tell_state)
         times["optuna_s"] += time.perf_counter() - t2 + spent["optuna"]
