@@ -2,4 +2,152 @@
 
 from __future__ import annotations
 
-from pk8opt.cli import app  # noqa: F401
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pk8opt.cli import app
+
+
+@app.command()
+def sweep(
+    config: Annotated[
+        Path, typer.Argument(help="The sweep config, e.g. configs/balanced_arb.yaml.")
+    ],
+    trials: Annotated[
+        int | None, typer.Option(help="Total trials the study should hold (overrides `trials:`).")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Stop starting trials after this many seconds.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (one per core is a good start).")
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Optuna storage: a journal file path or a database URL "
+            "(postgresql://...) so several machines join one study."
+        ),
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI (default sqlite under experiments/).")
+    ] = None,
+    study_name: Annotated[
+        str | None, typer.Option("--study-name", help="Override the config's `study:` name.")
+    ] = None,
+) -> None:
+    """Search a strategy's parameters over recorded sessions.
+
+    Every worker loads the sessions once and runs trials against one shared Optuna
+    study; each finished trial appears in MLflow as a child run of the sweep. Ctrl-C
+    stops cleanly; running the same command again resumes toward the trial count.
+    When the sweep ends, the best trials are re-run on the holdout sessions.
+
+    Example: `pk8opt sweep configs/balanced_arb.yaml --trials 200 --workers 8`
+    """
+    from pk8opt.sweep.config import apply_overrides, load_config
+    from pk8opt.sweep.runner import run_sweep
+
+    cfg = apply_overrides(
+        load_config(config),
+        trials=trials,
+        timeout_s=timeout,
+        workers=workers,
+        storage=storage,
+        tracking_uri=tracking_uri,
+        study=study_name,
+    )
+    out = run_sweep(cfg, str(config))
+    t = out.tally
+    typer.echo(
+        f"study {out.study}: {t.complete} complete, {t.pruned} pruned, {t.failed} failed"
+        + (f"; best {t.best:.6g} (trial {t.best_number})" if t.best is not None else "")
+    )
+    if out.interrupted:
+        typer.echo(f"stopped. Resume with: pk8opt sweep {config}")
+        raise typer.Exit(130)
+    ui = "make ui" if out.tracking_uri == cfg.tracking_uri() else "pk8opt ui"
+    typer.echo(f"browse the trials:   {ui}   (pk8opt ui --tracking-uri {out.tracking_uri})")
+    typer.echo(f"deploy the best:     pk8opt deploy --best --study {out.study} --env-file .env")
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow store to open (default sqlite:///experiments/mlflow.db)."),
+    ] = None,
+) -> None:
+    """Open the MLflow UI on the sweep's tracking store (http://127.0.0.1:PORT).
+
+    Each sweep is a parent run; expand it to see one child run per trial, compare
+    parameters and metrics, and open the best trial's plots under Artifacts.
+
+    Example: `pk8opt ui --port 5001`
+    """
+    import subprocess
+
+    from pk8opt.sweep.config import default_tracking_uri
+    from pk8opt.tracking import ui_command
+
+    uri = tracking_uri or default_tracking_uri()
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        from pk8opt.errors import ConfigError
+
+        raise ConfigError(f"{uri}: no tracking store yet; run a sweep first (make sweep)")
+    typer.echo(f"MLflow UI on http://127.0.0.1:{port}  (Ctrl-C to stop)")
+    try:
+        raise typer.Exit(subprocess.call(ui_command(uri, port)))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+@app.command()
+def deploy(
+    best: Annotated[bool, typer.Option("--best", help="Deploy the study's best trial.")] = False,
+    run_id: Annotated[
+        str | None, typer.Option(help="Deploy the trial of this MLflow child run instead.")
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option(help="Study name (needed when the storage holds several).")
+    ] = None,
+    env_file: Annotated[Path, typer.Option(help="The .env to write.")] = Path(".env"),
+    storage: Annotated[
+        str | None, typer.Option(help="Optuna storage (default experiments/optuna.journal).")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow store (default sqlite under experiments/).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Show the diff, write nothing.")] = False,
+) -> None:
+    """Write a trial's parameters to a .env for the live runner.
+
+    Writes PM_STRATEGY and every strategy, paper-engine and trade-loop parameter in
+    its PM_* form under a header naming the study, trial, MLflow run, objective and
+    data window. Other lines of the file (credentials) are kept; the old file is
+    backed up as .env.bak-<time>; the diff is shown.
+
+    Example: `pk8opt deploy --best --env-file .env --dry-run`
+    """
+    from pk8opt.deploy import deploy_trial
+    from pk8opt.errors import ConfigError
+
+    if best == (run_id is not None):
+        raise ConfigError("deploy: give exactly one of --best or --run-id ID")
+    result = deploy_trial(
+        env_file=env_file,
+        study=study,
+        run_id=run_id,
+        storage=storage,
+        tracking_uri=tracking_uri,
+        dry_run=dry_run,
+    )
+    typer.echo(result.diff or "(no change)")
+    if dry_run:
+        typer.echo(f"dry run: {env_file} not written")
+    else:
+        where = f" (backup {result.backup})" if result.backup else ""
+        typer.echo(f"wrote {env_file}{where}: study {result.study}, trial {result.trial}")

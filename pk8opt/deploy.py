@@ -1,0 +1,190 @@
+"""`pk8opt deploy`: a trial's parameters -> the `.env` the live runner reads.
+
+The parameters are written as one managed block, between two marker comments, under a
+header that says where they come from. The next deploy replaces that block; every
+other line of the file (credentials, comments) stays as it was, except a line setting
+one of the block's variables, which is commented out so the block's value is the
+only one. The previous file is kept as `<name>.bak-<time>`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pk8opt.errors import ConfigError
+from pk8opt.sweep.config import DEFAULT_STORAGE_PATH, default_tracking_uri
+
+BEGIN = "# >>> pk8opt deploy: managed block, rewritten by the next `pk8opt deploy`"
+END = "# <<< pk8opt deploy"
+_KEY = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
+
+
+@dataclass
+class Deployed:
+    study: str
+    trial: int
+    run_id: str | None
+    env: dict[str, str]
+    text: str
+    diff: str
+    backup: Path | None
+
+
+def _quote(value: str) -> str:
+    if value == "" or re.search(r"[\s#'\"\\$]", value):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return value
+
+
+def render_block(env: dict[str, str], header: list[str]) -> list[str]:
+    return [BEGIN, *(f"# {h}" for h in header), *(f"{k}={_quote(v)}" for k, v in env.items()), END]
+
+
+def merge_env(old_text: str, block: list[str], keys: set[str]) -> str:
+    """`old_text` with the managed block replaced (or appended) and clashing lines
+    commented out; every other line byte-for-byte as it was."""
+    lines = old_text.splitlines()
+    out: list[str] = []
+    inside = False
+    placed = False
+    for line in lines:
+        if line.strip() == BEGIN:
+            inside = True
+            continue
+        if inside:
+            if line.strip() == END:
+                inside = False
+                if not placed:
+                    out.extend(block)
+                    placed = True
+            continue
+        m = _KEY.match(line)
+        if m and m.group(1) in keys:
+            out.append(f"# (replaced by pk8opt deploy) {line}")
+        else:
+            out.append(line)
+    if not placed:
+        if out and out[-1].strip():
+            out.append("")
+        out.extend(block)
+    return "\n".join(out) + "\n"
+
+
+def _pick_study(storage: Any, study: str | None, where: str) -> str:
+    import optuna
+
+    names = optuna.get_all_study_names(storage)
+    if study is not None:
+        if study not in names:
+            raise ConfigError(
+                f"--study {study}: not in {where} (it holds: {', '.join(names) or 'none'})"
+            )
+        return study
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise ConfigError(f"{where}: holds no study; run `pk8opt sweep CONFIG` first")
+    raise ConfigError(f"{where}: holds several studies ({', '.join(names)}); pick one with --study")
+
+
+def _fmt(v: Any) -> str:
+    return "n/a" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def deploy_trial(
+    env_file: Path,
+    *,
+    study: str | None = None,
+    run_id: str | None = None,
+    number: int | None = None,
+    storage: str | None = None,
+    tracking_uri: str | None = None,
+    dry_run: bool = False,
+    evaluator: str | None = None,
+) -> Deployed:
+    import optuna
+
+    from pk8opt.sweep.evaluate import load_evaluator
+    from pk8opt.sweep.holdout import top_trials
+    from pk8opt.sweep.runner import make_storage
+    from pk8opt.tracking import STUDY, TRIAL, find_trial_run, open_run_tags
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage_url = storage or str(DEFAULT_STORAGE_PATH)
+    if "://" not in storage_url and not Path(storage_url).exists():
+        raise ConfigError(f"{storage_url}: no study storage here; run `pk8opt sweep CONFIG` first")
+    tracking_uri = tracking_uri or default_tracking_uri()
+    if run_id is not None:
+        tags = open_run_tags(tracking_uri, run_id)
+        if TRIAL not in tags:
+            raise ConfigError(f"--run-id {run_id}: not a trial run (pick a child run of a sweep)")
+        study, number = tags[STUDY], int(tags[TRIAL])
+    st = make_storage(storage_url)
+    name = _pick_study(st, study, storage_url)
+    s = optuna.load_study(study_name=name, storage=st)
+    if number is None:
+        top = top_trials(s, 1)
+        if not top:
+            raise ConfigError(f"study {name}: no completed trial to deploy")
+        trial = top[0]
+    else:
+        matches = [t for t in s.get_trials(deepcopy=False) if t.number == number]
+        if not matches or matches[0].state.name != "COMPLETE":
+            raise ConfigError(f"study {name}: trial {number} did not complete; pick another")
+        trial = matches[0]
+    meta = s.user_attrs.get("pk8opt") or {}
+    if "strategy" not in meta:
+        raise ConfigError(f"study {name}: was not created by `pk8opt sweep` (no pk8opt metadata)")
+    overrides = {**meta.get("overrides", {}), **trial.params}
+    config = load_evaluator(evaluator).config(meta["strategy"], overrides)
+    env = dict(config.to_env())
+    run_id = run_id or find_trial_run(meta.get("tracking_uri", tracking_uri), name, trial.number)
+    objectives = (meta.get("config") or {}).get("objective")
+    objectives = objectives if isinstance(objectives, list) else [objectives or {}]
+    holdout = (s.user_attrs.get("holdout") or {}).get(str(trial.number)) or {}
+    obj_lines = [
+        f"objective: {o.get('direction', '?')} {o.get('metric', '?')}: in-sample "
+        f"{_fmt(trial.values[i])}, holdout {_fmt(holdout.get(o.get('metric', '')))}"
+        for i, o in enumerate(objectives)
+    ]
+    header = [
+        f"study {name}, trial {trial.number}, MLflow run {run_id or 'n/a'} ({meta.get('tracking_uri', tracking_uri)})",
+        *obj_lines,
+        f"in-sample: {meta.get('in_sample_window', '?')}",
+        f"holdout:   {meta.get('holdout_window', '?')}",
+        f"data fingerprint {meta.get('fingerprint', '?')}, code {meta.get('code_version', '?')}",
+        f"deployed {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
+    ]
+    env_file = Path(env_file)
+    old = env_file.read_text() if env_file.exists() else ""
+    new = merge_env(old, render_block(env, header), set(env))
+    diff = "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=f"{env_file} (before)",
+            tofile=f"{env_file} (deployed)",
+        )
+    )
+    backup = None
+    if not dry_run:
+        if env_file.exists():
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            backup = env_file.with_name(f"{env_file.name}.bak-{stamp}")
+            n = 1
+            while backup.exists():
+                backup = env_file.with_name(f"{env_file.name}.bak-{stamp}-{n}")
+                n += 1
+            shutil.copy2(env_file, backup)
+        tmp = env_file.with_name(f".{env_file.name}.tmp")
+        tmp.write_text(new)
+        os.chmod(tmp, (env_file.stat().st_mode & 0o777) if env_file.exists() else 0o600)
+        os.replace(tmp, env_file)
+    return Deployed(name, trial.number, run_id, env, new, diff, backup)

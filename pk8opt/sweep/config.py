@@ -1,0 +1,278 @@
+"""The sweep config file: its schema, loading, and every check made before work starts.
+
+A config is YAML read into frozen msgspec structs that reject unknown fields. Checks that
+need the strategy (declared parameters, ranges) live in `validate`, which takes the
+strategy's name and its `ParamSet`s so it can be tested without the engine.
+Every problem is one `ConfigError` line: `<file>: <field>: <what is wrong>`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import yaml
+
+from pk8opt.errors import ConfigError
+from pk8opt.params import ParamSet
+
+Direction = Literal["maximize", "minimize"]
+SamplerName = Literal["tpe", "random", "cmaes", "nsga2", "grid"]
+PrunerName = Literal["none", "median", "percentile", "successive_halving", "hyperband"]
+
+# The aggregate metrics a backtest reports (plus `gate_<NAME>` counters).
+METRICS = (
+    "pnl_usdc",
+    "fees_usdc",
+    "volume_usdc",
+    "fills",
+    "orders",
+    "fill_rate",
+    "pairs",
+    "unpaired_shares",
+    "max_drawdown_usdc",
+    "sharpe",
+    "sortino",
+    "win_rate",
+    "sessions",
+)
+DEFAULT_STORAGE_PATH = Path("experiments") / "optuna.journal"
+DEFAULT_TRACKING_DB = Path("experiments") / "mlflow.db"
+DEFAULT_ARTIFACTS = Path("experiments") / "mlartifacts"
+
+
+class Objective(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    metric: str
+    direction: Direction = "maximize"
+
+
+class Dimension(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One searched parameter: a range (`low`, `high`, optional `step` or `log`) or
+    a list of `choices`. Its type (int, float, bool, str) is the declared one."""
+
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: list[str | int | float | bool] | None = None
+
+
+class Holdout(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    fraction: float = 0.25  # the latest sessions (by window start) kept out of the search
+    start: datetime | None = None  # or: every session starting at/after this time
+    top_k: int = 3  # trials re-run on the holdout sessions at the end
+
+
+class Data(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    paths: list[str]
+    symbols: list[str] = []
+    start: datetime | None = None
+    end: datetime | None = None
+    holdout: Holdout = Holdout()
+
+
+class Sampler(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    type: SamplerName = "tpe"
+    seed: int | None = None
+    startup_trials: int | None = None  # TPE: random trials before modelling
+
+
+class Pruner(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    type: PrunerName = "median"
+    startup_trials: int = 5  # trials that always run to the end first
+    warmup_sessions: int = 1  # sessions a trial always plays before it can be pruned
+    percentile: float = 25.0  # for type: percentile
+
+
+class Mlflow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    tracking_uri: str | None = None  # default: sqlite under experiments/
+    experiment: str | None = None  # default: the study name
+
+
+class SweepConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    study: str
+    strategy: str
+    space: dict[str, Dimension]
+    data: Data
+    objective: Objective | list[Objective]
+    fixed: dict[str, Any] = {}
+    engine: dict[str, Any] = {}
+    trader: dict[str, Any] = {}
+    sampler: Sampler = Sampler()
+    pruner: Pruner = Pruner()
+    trials: int | None = 50
+    timeout_s: float | None = None
+    workers: int = 1
+    storage: str | None = None
+    mlflow: Mlflow = Mlflow()
+
+    @property
+    def objectives(self) -> list[Objective]:
+        return list(self.objective) if isinstance(self.objective, list) else [self.objective]
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """Every fixed setting, by parameter name (strategy, engine, trader)."""
+        return {**self.engine, **self.trader, **self.fixed}
+
+    def storage_url(self) -> str:
+        return self.storage or str(DEFAULT_STORAGE_PATH)
+
+    def tracking_uri(self) -> str:
+        return self.mlflow.tracking_uri or default_tracking_uri()
+
+    def experiment_name(self) -> str:
+        return self.mlflow.experiment or self.study
+
+
+def default_tracking_uri() -> str:
+    return f"sqlite:///{DEFAULT_TRACKING_DB}"
+
+
+_AT = re.compile(r"^(.*) - at `\$(.*)`$")
+
+
+def _field(path: str) -> str:
+    """msgspec's `$.data.paths[0]` -> `data.paths[0]`."""
+    return path.lstrip(".") or "(top level)"
+
+
+def _one_line(exc: msgspec.ValidationError, where: str) -> ConfigError:
+    text = str(exc)
+    m = _AT.match(text)
+    msg, path = (m.group(1), m.group(2)) if m else (text, "")
+    unknown = re.match(r"Object contains unknown field `(.+)`", msg)
+    if unknown:
+        field = _field(f"{path}.{unknown.group(1)}")
+        return ConfigError(f"{where}: {field}: unknown key (check its spelling and level)")
+    missing = re.match(r"Object missing required field `(.+)`", msg)
+    if missing:
+        return ConfigError(f"{where}: {_field(f'{path}.{missing.group(1)}')}: required")
+    return ConfigError(f"{where}: {_field(path)}: {msg[0].lower()}{msg[1:]}")
+
+
+def parse_config(data: Any, where: str) -> SweepConfig:
+    """Build a `SweepConfig` from a decoded YAML document (checks types and keys only)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of settings (study:, strategy:, ...)")
+    try:
+        return msgspec.convert(data, SweepConfig, strict=False)
+    except msgspec.ValidationError as exc:
+        raise _one_line(exc, where) from None
+
+
+def load_config(path: str | Path) -> SweepConfig:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{line} not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return parse_config(data, str(path))
+
+
+def apply_overrides(cfg: SweepConfig, **changes: Any) -> SweepConfig:
+    """Command-line values (`None` = not given) replace the file's."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    tracking_uri = changes.pop("tracking_uri", None)
+    if tracking_uri is not None:
+        changes["mlflow"] = msgspec.structs.replace(cfg.mlflow, tracking_uri=tracking_uri)
+    return msgspec.structs.replace(cfg, **changes)
+
+
+def as_utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+def validate(
+    cfg: SweepConfig,
+    where: str,
+    strategy_params: ParamSet,
+    engine_params: ParamSet,
+    trader_params: ParamSet,
+) -> None:
+    """Every check that does not need the data: declared parameters, ranges, budget."""
+    from pk8opt.sweep.space import check_dimension
+
+    for section, pset in (
+        ("fixed", strategy_params),
+        ("engine", engine_params),
+        ("trader", trader_params),
+    ):
+        values = getattr(cfg, section)
+        for name, raw in values.items():
+            if name not in pset:
+                hint = f"{cfg.strategy} declares: {', '.join(pset.by_name)}"
+                if section != "fixed":
+                    hint = f"{section} settings are: {', '.join(pset.by_name)}"
+                raise ConfigError(f"{where}: {section}.{name}: unknown parameter ({hint})")
+            pset.get(name, where).parse(raw, f"{where}: {section}.{name}")
+    every = strategy_params + engine_params + trader_params
+    if not cfg.space:
+        raise ConfigError(f"{where}: space: empty; list at least one parameter to search")
+    for name, dim in cfg.space.items():
+        if name not in every:
+            raise ConfigError(
+                f"{where}: space.{name}: {cfg.strategy} declares no parameter {name!r} "
+                f"(strategy parameters: {', '.join(strategy_params.by_name)})"
+            )
+        if name in cfg.overrides:
+            raise ConfigError(
+                f"{where}: space.{name}: also set as a fixed value; keep it in one place"
+            )
+        check_dimension(every.by_name[name], dim, f"{where}: space.{name}")
+    objectives = cfg.objectives
+    if not objectives:
+        raise ConfigError(f"{where}: objective: give a metric and a direction")
+    for i, obj in enumerate(objectives):
+        if obj.metric not in METRICS and not obj.metric.startswith("gate_"):
+            label = "objective" if len(objectives) == 1 else f"objective[{i}]"
+            raise ConfigError(
+                f"{where}: {label}.metric: unknown metric {obj.metric!r} "
+                f"(one of {', '.join(METRICS)} or gate_<NAME>)"
+            )
+    if len(objectives) > 1 and cfg.pruner.type != "none":
+        raise ConfigError(
+            f"{where}: pruner.type: pruning needs a single objective; set `pruner: {{type: none}}`"
+        )
+    if len(objectives) > 1 and cfg.sampler.type == "cmaes":
+        raise ConfigError(f"{where}: sampler.type: cmaes handles one objective; use nsga2 or tpe")
+    if cfg.trials is None and cfg.timeout_s is None:
+        raise ConfigError(f"{where}: trials: give trials, timeout_s, or both")
+    if cfg.trials is not None and cfg.trials < 1:
+        raise ConfigError(f"{where}: trials: {cfg.trials} must be at least 1")
+    if cfg.timeout_s is not None and cfg.timeout_s <= 0:
+        raise ConfigError(f"{where}: timeout_s: {cfg.timeout_s} must be positive")
+    if cfg.workers < 1:
+        raise ConfigError(f"{where}: workers: {cfg.workers} must be at least 1")
+    if not cfg.data.paths:
+        raise ConfigError(f"{where}: data.paths: empty; give recording folders or globs")
+    h = cfg.data.holdout
+    if h.start is None and not 0 <= h.fraction < 1:
+        raise ConfigError(f"{where}: data.holdout.fraction: {h.fraction} must be in [0, 1)")
+    if h.top_k < 0:
+        raise ConfigError(f"{where}: data.holdout.top_k: {h.top_k} must be 0 or more")
+    if cfg.data.start and cfg.data.end and as_utc(cfg.data.start) >= as_utc(cfg.data.end):
+        raise ConfigError(f"{where}: data.end: {cfg.data.end} is not after data.start")
+    if cfg.pruner.warmup_sessions < 0 or cfg.pruner.startup_trials < 0:
+        raise ConfigError(f"{where}: pruner: startup_trials and warmup_sessions must be >= 0")
+    if cfg.sampler.type == "grid":
+        for name, dim in cfg.space.items():
+            p = every.by_name[name]
+            if dim.choices is None and (p.type is float and dim.step is None):
+                raise ConfigError(
+                    f"{where}: space.{name}: the grid sampler needs choices or a step"
+                )
+
+
+def to_dict(cfg: SweepConfig) -> dict[str, Any]:
+    return msgspec.to_builtins(cfg)

@@ -1,0 +1,116 @@
+"""What a trial runs: a real backtest of the strategy over the loaded sessions.
+
+`BacktestEvaluator` is the binding between the sweep and the engine: the parameter
+declarations of a strategy, loading sessions (once per worker), and one backtest.
+The sweep only talks to this small interface, so its plumbing can be tested alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pk8opt.params import ParamSet
+
+# Metrics that add up over sessions; the others are averaged for the running score.
+ADDITIVE = {"pnl_usdc", "fees_usdc", "volume_usdc", "fills", "orders", "pairs", "sessions"}
+
+OnSession = Callable[[int, Any], None]
+
+
+def session_value(result: Any, metric: str) -> float | None:
+    """A metric of one session's result, whatever shape the result has."""
+    metrics = getattr(result, "metrics", None)
+    if callable(metrics):
+        metrics = metrics()
+    for source in (metrics, result):
+        if isinstance(source, Mapping) and metric in source:
+            return float(source[metric])
+    if hasattr(result, metric):
+        return float(getattr(result, metric))
+    to_dict = getattr(result, "to_dict", None)
+    if callable(to_dict):
+        d = to_dict()
+        if metric in d:
+            return float(d[metric])
+        if isinstance(d.get("metrics"), Mapping) and metric in d["metrics"]:
+            return float(d["metrics"][metric])
+    return None
+
+
+class RunningScore:
+    """The objective so far, after each session: a sum or a mean of session values."""
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+        self.values: list[float] = []
+
+    def add(self, result: Any) -> float | None:
+        v = session_value(result, self.metric)
+        if v is None:
+            return None
+        self.values.append(v)
+        total = sum(self.values)
+        return total if self.metric in ADDITIVE else total / len(self.values)
+
+
+class BacktestEvaluator:
+    """The real thing: `pk8opt.replay.run_backtest` with a `RunConfig` per trial."""
+
+    def param_sets(self, strategy: str) -> tuple[ParamSet, ParamSet, ParamSet]:
+        from pk8opt.replay import RunConfig
+
+        return RunConfig.param_sets(strategy)
+
+    def load(self, paths: list[str]) -> Any:
+        from pk8opt.recordings.load import load_sessions
+
+        return load_sessions([Path(p) for p in paths])
+
+    def config(self, strategy: str, overrides: Mapping[str, Any]) -> Any:
+        from pk8opt.replay import RunConfig
+
+        return RunConfig.resolve(strategy, dict(overrides))
+
+    def run(
+        self,
+        loaded: Any,
+        strategy: str,
+        overrides: Mapping[str, Any],
+        on_session: OnSession | None = None,
+    ) -> dict[str, float]:
+        from pk8opt.replay import run_backtest
+
+        result = run_backtest(loaded, self.config(strategy, overrides), on_session=on_session)
+        return {k: float(v) for k, v in result.aggregate.items() if _is_number(v)}
+
+    def report(
+        self, loaded: Any, strategy: str, overrides: Mapping[str, Any], out_dir: Path
+    ) -> dict[str, float]:
+        """Run once more and write the equity curve and per-session results to out_dir."""
+        from pk8opt.plots import plot_equity
+        from pk8opt.replay import run_backtest
+
+        result = run_backtest(loaded, self.config(strategy, overrides))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        plot_equity(result, out_dir / "best_equity.png")
+        (out_dir / "best_sessions.json").write_text(
+            json.dumps(result.to_dict(), indent=2, default=str)
+        )
+        return {k: float(v) for k, v in result.aggregate.items() if _is_number(v)}
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) or hasattr(v, "__float__")
+
+
+def load_evaluator(spec: str | None) -> Any:
+    """The evaluator named by `module:Class` (tests), or the real backtest."""
+    if spec is None:
+        return BacktestEvaluator()
+    import importlib
+
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)()

@@ -1,0 +1,339 @@
+"""`pk8opt sweep`: one Optuna study, worker processes, and the single MLflow writer.
+
+The main process validates everything, creates (or reopens) the study, starts the
+workers (loky processes, each loading the sessions once), then polls the study
+storage: every newly finished trial goes to MLflow as a child run and to the progress
+bar. On Ctrl-C it creates a stop file, waits for the workers to put their running
+trial down, logs what finished, and leaves the study ready to resume.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from pk8opt.errors import ConfigError
+from pk8opt.params import ParamSet
+from pk8opt.sweep.config import SweepConfig, to_dict, validate
+from pk8opt.sweep.data import Selection, select_sessions
+from pk8opt.sweep.progress import SweepProgress, Tally, tally
+from pk8opt.sweep.worker import Job, counted, run_worker
+
+FINISHED = ("COMPLETE", "PRUNED", "FAIL")
+POLL_S = 0.5
+
+
+@dataclass
+class SweepOutcome:
+    study: str
+    storage: str
+    tracking_uri: str
+    parent_run_id: str
+    tally: Tally
+    interrupted: bool
+    worker_times: list[dict[str, float]]
+    mlflow_s: float
+    fanout_s: float = 0.0  # wall time from starting the workers to the last trial
+
+
+def make_storage(url: str) -> Any:
+    """A database URL as is; anything else is a journal file (created if missing)."""
+    import optuna
+
+    if "://" in url:
+        return url
+    path = Path(url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+
+
+def make_sampler(cfg: SweepConfig, params: ParamSet, index: int = 0) -> Any:
+    import optuna
+
+    from pk8opt.sweep.space import grid
+
+    s = cfg.sampler
+    seed = None if s.seed is None else s.seed + index
+    if s.type == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if s.type == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed)
+    if s.type == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if s.type == "grid":
+        return optuna.samplers.GridSampler(grid(cfg.space, params), seed=seed)
+    startup = s.startup_trials if s.startup_trials is not None else 10
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
+
+
+def make_pruner(cfg: SweepConfig) -> Any:
+    import optuna
+
+    p = cfg.pruner
+    if p.type == "none" or len(cfg.objectives) > 1:
+        return optuna.pruners.NopPruner()
+    if p.type == "percentile":
+        return optuna.pruners.PercentilePruner(
+            p.percentile, n_startup_trials=p.startup_trials, n_warmup_steps=p.warmup_sessions
+        )
+    if p.type == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=max(1, p.warmup_sessions))
+    if p.type == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=max(1, p.warmup_sessions))
+    return optuna.pruners.MedianPruner(
+        n_startup_trials=p.startup_trials, n_warmup_steps=p.warmup_sessions
+    )
+
+
+def code_version() -> str:
+    """`git describe` of the source tree, or the package version outside a checkout."""
+    from pk8opt import __version__
+
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        if out.returncode == 0 and out.stdout.strip():
+            return f"{__version__}+{out.stdout.strip()}"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return __version__
+
+
+def _record(trial: Any) -> Any:
+    from pk8opt.tracking import TrialRecord
+
+    metrics = dict(trial.user_attrs.get("metrics") or {})
+    if trial.values:
+        for i, v in enumerate(trial.values):
+            metrics["objective" if i == 0 else f"objective_{i}"] = v
+    if trial.state.name == "PRUNED" and trial.intermediate_values:
+        last = max(trial.intermediate_values)
+        metrics["pruned_at_session"] = last + 1
+        metrics["running_score"] = trial.intermediate_values[last]
+
+    def ms(dt: Any) -> int | None:
+        return int(dt.timestamp() * 1000) if dt is not None else None
+
+    tags = {"pk8opt.interrupted": "1"} if trial.user_attrs.get("interrupted") else {}
+    return TrialRecord(
+        number=trial.number,
+        state=trial.state.name,
+        params=dict(trial.params),
+        metrics=metrics,
+        start_ms=ms(trial.datetime_start),
+        end_ms=ms(trial.datetime_complete),
+        error=trial.user_attrs.get("error"),
+        tags=tags,
+    )
+
+
+def prepare(cfg: SweepConfig, where: str, evaluator: Any) -> tuple[ParamSet, Selection]:
+    """Every check before work starts; returns the parameters and the sessions."""
+    sp, ep, tp = evaluator.param_sets(cfg.strategy)
+    validate(cfg, where, sp, ep, tp)
+    if cfg.sampler.type == "cmaes":
+        try:
+            import cmaes  # noqa: F401
+        except ImportError:
+            raise ConfigError(f"{where}: sampler.type: cmaes needs `pip install cmaes`") from None
+    sel = select_sessions(cfg.data, where)
+    # Load once here: a broken recording stops the sweep before any trial, and the
+    # workers then read the normalized cache instead of all building it at once.
+    evaluator.load([str(p) for p in [*sel.in_sample, *sel.holdout]])
+    return sp + ep + tp, sel
+
+
+def run_sweep(
+    cfg: SweepConfig,
+    where: str,
+    *,
+    console: Console | None = None,
+    evaluator: str | None = None,
+    experiments_dir: Path = Path("experiments"),
+) -> SweepOutcome:
+    import optuna
+    from joblib.externals.loky import get_reusable_executor
+
+    from pk8opt.sweep.evaluate import load_evaluator
+    from pk8opt.sweep.holdout import finish
+    from pk8opt.tracking import Tracker
+
+    console = console or Console()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    params, sel = prepare(cfg, where, load_evaluator(evaluator))
+    target = cfg.trials
+    if cfg.sampler.type == "grid":
+        from pk8opt.sweep.space import grid_size
+
+        target = min(target or grid_size(cfg.space, params), grid_size(cfg.space, params))
+    storage_url = cfg.storage_url()
+    storage = make_storage(storage_url)
+    directions = [o.direction for o in cfg.objectives]
+    try:
+        study = optuna.create_study(
+            study_name=cfg.study,
+            storage=storage,
+            directions=directions,
+            load_if_exists=True,
+            sampler=make_sampler(cfg, params),
+            pruner=make_pruner(cfg),
+        )
+    except Exception as exc:
+        raise ConfigError(f"storage {storage_url}: {exc}") from None
+    if [d.name.lower() for d in study.directions] != directions:
+        raise ConfigError(
+            f"{where}: objective: study {cfg.study!r} in {storage_url} was created with other "
+            "directions; change `study:` to start a new one"
+        )
+    old = study.user_attrs.get("pk8opt")
+    if old and old.get("fingerprint") != sel.fingerprint:
+        raise ConfigError(
+            f"{where}: data: study {cfg.study!r} was run on other sessions "
+            f"({old.get('in_sample_window')}); change `study:` to start a new one"
+        )
+    version = code_version()
+    meta = {
+        "strategy": cfg.strategy,
+        "overrides": cfg.overrides,
+        "config": to_dict(cfg),
+        "fingerprint": sel.fingerprint,
+        "in_sample": [str(p) for p in sel.in_sample],
+        "holdout": [str(p) for p in sel.holdout],
+        "in_sample_window": sel.window(sel.in_sample),
+        "holdout_window": sel.window(sel.holdout),
+        "code_version": version,
+        "tracking_uri": cfg.tracking_uri(),
+        "experiment": cfg.experiment_name(),
+    }
+    if not old:
+        study.set_user_attr("pk8opt", meta)
+
+    import yaml
+
+    tracker = Tracker(cfg.tracking_uri(), cfg.experiment_name())
+    parent = tracker.start_sweep(
+        cfg.study,
+        storage_url,
+        params={
+            "strategy": cfg.strategy,
+            "sampler": cfg.sampler.type,
+            "seed": cfg.sampler.seed,
+            "pruner": cfg.pruner.type,
+            "objective": ", ".join(f"{o.direction} {o.metric}" for o in cfg.objectives),
+            "trials": cfg.trials,
+            "workers": cfg.workers,
+            "in_sample_sessions": len(sel.in_sample),
+            "holdout_sessions": len(sel.holdout),
+            **{f"fixed.{k}": v for k, v in cfg.overrides.items()},
+        },
+        tags={
+            "pk8opt.fingerprint": sel.fingerprint,
+            "pk8opt.code_version": version,
+            "pk8opt.in_sample_window": sel.window(sel.in_sample),
+            "pk8opt.holdout_window": sel.window(sel.holdout),
+        },
+        texts={"config.yaml": yaml.safe_dump(to_dict(cfg), sort_keys=False)},
+    )
+    logged = tracker.logged_trials(parent)
+    mlflow_s = 0.0
+
+    def log_new(trials: list[Any]) -> None:
+        nonlocal mlflow_s
+        for t in trials:
+            if t.state.name in FINISHED and t.number not in logged:
+                t0 = time.perf_counter()
+                logged[t.number] = tracker.log_trial(parent, cfg.study, _record(t))
+                mlflow_s += time.perf_counter() - t0
+
+    token = uuid.uuid4().hex[:12]
+    experiments_dir.mkdir(parents=True, exist_ok=True)
+    stop_file = experiments_dir / f".stop-{token}"
+    deadline = time.time() + cfg.timeout_s if cfg.timeout_s else None
+    trials = study.get_trials(deepcopy=False)
+    maximize = directions[0] == "maximize"
+    interrupted = False
+    worker_times: list[dict[str, float]] = []
+    fanout_s = 0.0
+    executor = get_reusable_executor(max_workers=cfg.workers, timeout=60)
+    start_done = counted(trials, token)
+    if target is not None and start_done >= target:
+        console.print(f"study {cfg.study!r} already holds {start_done} of {target} trials")
+    else:
+        if start_done:
+            console.print(f"resuming study {cfg.study!r}: {start_done} trials already done")
+        console.print(
+            f"sweeping {cfg.strategy} over {len(sel.in_sample)} in-sample sessions "
+            f"({len(sel.holdout)} held out) with {cfg.workers} worker(s)"
+        )
+        jobs = [
+            Job(
+                config=to_dict(cfg),
+                sessions=[str(p) for p in sel.in_sample],
+                storage=storage_url,
+                token=token,
+                target=target,
+                deadline=deadline,
+                stop_file=str(stop_file),
+                evaluator=evaluator,
+                index=i,
+            )
+            for i in range(cfg.workers)
+        ]
+        t_fanout = time.perf_counter()
+        futures: list[Future[Any]] = [executor.submit(run_worker, job) for job in jobs]
+        with SweepProgress(console, target, deadline, cfg.objectives[0].metric, start_done) as bar:
+            while True:
+                try:
+                    while not all(f.done() for f in futures):
+                        trials = study.get_trials(deepcopy=False)
+                        log_new(trials)
+                        bar.update(tally(trials, maximize))
+                        time.sleep(POLL_S)
+                    break
+                except KeyboardInterrupt:
+                    if interrupted:
+                        raise
+                    interrupted = True
+                    stop_file.touch()
+                    console.print("stopping: the running trials end after their current session")
+            trials = study.get_trials(deepcopy=False)
+            log_new(trials)
+            bar.update(tally(trials, maximize))
+        fanout_s = time.perf_counter() - t_fanout
+        stop_file.unlink(missing_ok=True)
+        Path(f"{stop_file}.lock").unlink(missing_ok=True)
+        for f in futures:
+            exc = f.exception()
+            if exc is not None:
+                raise exc
+            worker_times.append(f.result())
+    outcome = SweepOutcome(
+        cfg.study,
+        storage_url,
+        cfg.tracking_uri(),
+        parent,
+        tally(trials, maximize),
+        interrupted,
+        worker_times,
+        mlflow_s,
+        fanout_s,
+    )
+    if interrupted:
+        tracker.finish_sweep(parent, "KILLED")
+        return outcome
+    finish(study, cfg, sel, tracker, parent, logged, executor, evaluator, experiments_dir, console)
+    tracker.finish_sweep(parent)
+    return outcome

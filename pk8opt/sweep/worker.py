@@ -1,0 +1,198 @@
+"""The worker process: load the sessions once, then ask/run/tell trials until done.
+
+Workers share nothing but the Optuna storage. They stop when the study holds the
+target number of trials, at the deadline, or when the stop file appears (the main
+process creates it on Ctrl-C; the running trial stops after its current session and is
+recorded as failed with `interrupted`, which a resumed sweep does not count).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from pk8opt.sweep.config import SweepConfig
+
+# Sessions loaded in this process, by their paths: loaded once, reused by every trial.
+_LOADED: dict[tuple[str, ...], Any] = {}
+
+
+@dataclass(frozen=True)
+class Job:
+    config: dict[str, Any]  # SweepConfig as builtins (picklable, small)
+    sessions: list[str]
+    storage: str
+    token: str  # this invocation's id: its RUNNING trials count toward the target
+    target: int | None
+    deadline: float | None  # time.time() after which no trial starts
+    stop_file: str
+    evaluator: str | None = None
+    index: int = 0  # offsets the sampler's seed so workers do not suggest alike
+
+
+class Interrupted(Exception):
+    """The sweep is being stopped (Ctrl-C)."""
+
+
+def loaded(evaluator: Any, paths: list[str]) -> Any:
+    key = tuple(paths)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = evaluator.load(paths)
+    return _LOADED[key]
+
+
+def counted(trials: list[Any], token: str) -> int:
+    """Trials that count toward the target: finished ones (a failure counts, an
+    interruption does not) and the ones this invocation is running now."""
+    n = 0
+    for t in trials:
+        state = t.state.name
+        if (
+            state in ("COMPLETE", "PRUNED")
+            or state == "FAIL"
+            and not t.user_attrs.get("interrupted")
+            or state == "RUNNING"
+            and t.user_attrs.get("token") == token
+        ):
+            n += 1
+    return n
+
+
+def _ask(study: Any, job: Job) -> Any:
+    """A new trial, unless the target is reached. Counting and asking happen under a
+    file lock so that the workers of this machine never overshoot the target."""
+    import fcntl
+
+    with open(job.stop_file + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            trials = study.get_trials(deepcopy=False) if job.target is not None else []
+            if job.target is not None and counted(trials, job.token) >= job.target:
+                return None
+            trial = study.ask()
+            trial.set_user_attr("token", job.token)
+            return trial
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _ignore_sigint() -> None:
+    with contextlib.suppress(ValueError):  # not the main thread of this process
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_worker(job: Job) -> dict[str, float]:
+    """The body of one worker process; returns its time split for the benchmark."""
+    import msgspec
+    import optuna
+
+    from pk8opt.sweep.evaluate import RunningScore, load_evaluator
+    from pk8opt.sweep.runner import make_pruner, make_storage
+    from pk8opt.sweep.space import suggest
+
+    _ignore_sigint()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    cfg = msgspec.convert(job.config, SweepConfig)
+    evaluator = load_evaluator(job.evaluator)
+    sp, ep, tp = evaluator.param_sets(cfg.strategy)
+    every = sp + ep + tp
+    t_load = time.perf_counter()
+    sessions = loaded(evaluator, job.sessions)
+    times = {"load_s": time.perf_counter() - t_load, "optuna_s": 0.0, "backtest_s": 0.0}
+    study = optuna.load_study(
+        study_name=cfg.study,
+        storage=make_storage(job.storage),
+        sampler=_sampler(cfg, every, job.index),
+        pruner=make_pruner(cfg),
+    )
+    objectives = cfg.objectives
+    prune = len(objectives) == 1 and cfg.pruner.type != "none"
+    while True:
+        if os.path.exists(job.stop_file):
+            break
+        if job.deadline is not None and time.time() >= job.deadline:
+            break
+        t0 = time.perf_counter()
+        trial = _ask(study, job)
+        if trial is None:
+            break
+        values = suggest(trial, cfg.space, every)
+        times["optuna_s"] += time.perf_counter() - t0
+        score = RunningScore(objectives[0].metric)
+        spent = {"optuna": 0.0}
+
+        def on_session(
+            i: int, result: Any, trial: Any = trial, score: Any = score, spent: Any = spent
+        ) -> None:
+            if os.path.exists(job.stop_file):
+                raise Interrupted
+            if not prune:
+                return
+            value = score.add(result)
+            if value is None:
+                return
+            t = time.perf_counter()
+            trial.report(value, i)
+            should = trial.should_prune()
+            spent["optuna"] += time.perf_counter() - t
+            if should:
+                raise optuna.TrialPruned(f"pruned after session {i + 1}")
+
+        t1 = time.perf_counter()
+        state, result, error = "COMPLETE", None, None
+        try:
+            metrics = evaluator.run(sessions, cfg.strategy, {**cfg.overrides, **values}, on_session)
+            result = [metrics[o.metric] for o in objectives]
+        except optuna.TrialPruned:
+            state = "PRUNED"
+        except Interrupted:
+            state = "FAIL"
+            trial.set_user_attr("interrupted", True)
+        except Exception as exc:
+            state = "FAIL"
+            error = f"{type(exc).__name__}: {exc}"
+            trial.set_user_attr("traceback", traceback.format_exc()[-4000:])
+        t2 = time.perf_counter()
+        times["backtest_s"] += t2 - t1 - spent["optuna"]
+        if state == "COMPLETE":
+            trial.set_user_attr("metrics", metrics)
+        if error:
+            trial.set_user_attr("error", error)
+        tell_state = getattr(optuna.trial.TrialState, state)
+        study.tell(trial, result if state == "COMPLETE" else None, state=tell_state)
+        times["optuna_s"] += time.perf_counter() - t2 + spent["optuna"]
+        if state == "FAIL" and trial.user_attrs.get("interrupted"):
+            break
+    return times
+
+
+def run_report(
+    evaluator_spec: str | None,
+    strategy: str,
+    paths: list[str],
+    overrides: dict[str, Any],
+    out_dir: str | None,
+) -> dict[str, float]:
+    """Re-run one parameter set on `paths` (the holdout, or the best trial's report)."""
+    from pathlib import Path
+
+    from pk8opt.sweep.evaluate import load_evaluator
+
+    _ignore_sigint()
+    evaluator = load_evaluator(evaluator_spec)
+    sessions = loaded(evaluator, paths)
+    if out_dir is not None:
+        return dict(evaluator.report(sessions, strategy, overrides, Path(out_dir)))
+    return dict(evaluator.run(sessions, strategy, overrides, None))
+
+
+def _sampler(cfg: SweepConfig, params: Any, index: int) -> Any:
+    from pk8opt.sweep.runner import make_sampler
+
+    return make_sampler(cfg, params, index)

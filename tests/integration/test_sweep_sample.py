@@ -1,0 +1,94 @@
+"""The real sweep over the sample recordings: real backtests in two loky workers, a real
+Optuna journal and a real MLflow store in a temp folder, then deploy and round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow import MlflowClient
+from rich.console import Console
+
+from pk8opt.deploy import deploy_trial
+from pk8opt.envfile import read_env_file
+from pk8opt.errors import DataSelectionError
+from pk8opt.recordings.load import load_sessions
+from pk8opt.replay import RunConfig, run_backtest
+from pk8opt.sweep.config import parse_config
+from pk8opt.sweep.runner import make_storage, run_sweep
+
+pytestmark = pytest.mark.slow
+
+
+def _doc(tmp: Path, sample: Path, **changes) -> dict:
+    doc = {
+        "study": "sample-test",
+        "strategy": "balanced_arb",
+        "fixed": {"stop_before_end_seconds": 60},
+        "space": {
+            "edge": {"low": 0.002, "high": 0.08, "log": True},
+            "size": {"low": 5, "high": 30, "step": 5},
+            "join_ticks": {"low": -3, "high": 1},
+        },
+        "data": {
+            "paths": [str(sample)],
+            "symbols": ["BTC", "ETH"],
+            "holdout": {"fraction": 0.2, "top_k": 2},
+        },
+        "engine": {"seed": 1},
+        "objective": {"metric": "pnl_usdc", "direction": "maximize"},
+        "sampler": {"type": "tpe", "seed": 7, "startup_trials": 4},
+        "pruner": {"type": "median", "startup_trials": 3, "warmup_sessions": 2},
+        "trials": 8,
+        "workers": 2,
+        "storage": str(tmp / "exp" / "optuna.journal"),
+        "mlflow": {"tracking_uri": f"sqlite:///{tmp / 'exp' / 'mlflow.db'}"},
+    }
+    doc.update(changes)
+    return doc
+
+
+def test_sweep_deploy_round_trip(tmp_path: Path, sample_dir: Path) -> None:
+    cfg = parse_config(_doc(tmp_path, sample_dir), "t.yaml")
+    out = run_sweep(cfg, "t.yaml", console=Console(quiet=True), experiments_dir=tmp_path / "exp")
+    study = optuna.load_study(study_name="sample-test", storage=make_storage(cfg.storage_url()))
+    trials = study.get_trials()
+    assert len(trials) == 8
+    assert all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
+    client = MlflowClient(tracking_uri=cfg.tracking_uri())
+    exp = client.get_experiment_by_name("sample-test")
+    runs = client.search_runs([exp.experiment_id], max_results=100)
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == out.parent_run_id]
+    assert sorted(int(r.data.tags["pk8opt.trial"]) for r in children) == list(range(8))
+    arts = {a.path for a in client.list_artifacts(out.parent_run_id)}
+    assert {"best_equity.png", "best_sessions.json", "holdout_comparison.md"} <= arts
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("POLY_API_KEY=keep-me\n# a note\nPM_ARB_EDGE=0.9\n")
+    dep = deploy_trial(env_file, storage=cfg.storage_url(), tracking_uri=cfg.tracking_uri())
+    best = study.best_trial
+    assert dep.trial == best.number
+    assert dep.run_id is not None and client.get_run(dep.run_id).data.tags["pk8opt.trial"] == str(
+        best.number
+    )
+    text = env_file.read_text()
+    assert text.startswith("POLY_API_KEY=keep-me\n# a note\n")
+    assert dep.backup is not None and dep.backup.read_text().endswith("PM_ARB_EDGE=0.9\n")
+    env = read_env_file(env_file)
+    assert env["POLY_API_KEY"] == "keep-me"
+    assert env["PM_STRATEGY"] == "balanced_arb"
+    # the deployed file reproduces the trial's in-sample result exactly
+    sessions = load_sessions([Path(p) for p in study.user_attrs["pk8opt"]["in_sample"]])
+    result = run_backtest(sessions, RunConfig.from_env(env))
+    assert result.aggregate["pnl_usdc"] == best.value
+    assert result.aggregate == best.user_attrs["metrics"]
+
+
+def test_selection_matching_nothing_stops_before_work(tmp_path: Path, sample_dir: Path) -> None:
+    cfg = parse_config(
+        _doc(tmp_path, sample_dir, data={"paths": [str(sample_dir)], "symbols": ["DOGE"]}), "t.yaml"
+    )
+    with pytest.raises(DataSelectionError, match="t.yaml: data.symbols: no session for DOGE"):
+        run_sweep(cfg, "t.yaml", console=Console(quiet=True), experiments_dir=tmp_path / "exp")
+    assert not (tmp_path / "exp" / "optuna.journal").exists()

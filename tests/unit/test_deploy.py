@@ -1,0 +1,108 @@
+"""deploy: the managed .env block, untouched credentials, backups, dry runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_sweep_config_fake import EVALUATOR, FakeConfig  # noqa: E402
+
+from pk8opt.deploy import BEGIN, END, deploy_trial, merge_env, render_block  # noqa: E402
+from pk8opt.errors import ConfigError  # noqa: E402
+from pk8opt.sweep.runner import make_storage  # noqa: E402
+
+CREDS = "# credentials\nPOLY_PRIVATE_KEY=0xabc\nexport POLY_API_SECRET='s e c'\n\nPM_TOY_EDGE=0.4\n"
+
+
+def test_merge_keeps_other_lines_and_replaces_the_block() -> None:
+    block = render_block({"PM_TOY_EDGE": "0.01", "PM_TOY_SIZE": "5"}, ["study s, trial 1"])
+    once = merge_env(CREDS, block, {"PM_TOY_EDGE", "PM_TOY_SIZE"})
+    assert once.startswith(
+        "# credentials\nPOLY_PRIVATE_KEY=0xabc\nexport POLY_API_SECRET='s e c'\n\n"
+    )
+    assert "# (replaced by pk8opt deploy) PM_TOY_EDGE=0.4" in once
+    assert once.count(BEGIN) == 1 and once.count(END) == 1
+    block2 = render_block({"PM_TOY_EDGE": "0.02"}, ["study s, trial 2"])
+    twice = merge_env(once, block2, {"PM_TOY_EDGE"})
+    assert twice.count(BEGIN) == 1 and "trial 2" in twice and "trial 1" not in twice
+    assert "PM_TOY_SIZE" not in twice
+    assert twice.split(BEGIN)[0] == once.split(BEGIN)[0]
+
+
+def _study(tmp: Path, name: str = "toy") -> str:
+    url = str(tmp / "optuna.journal")
+    study = optuna.create_study(study_name=name, storage=make_storage(url), direction="maximize")
+    study.set_user_attr(
+        "pk8opt",
+        {
+            "strategy": "toy",
+            "overrides": {"min_requote_s": 2.5},
+            "config": {"objective": {"metric": "pnl_usdc", "direction": "maximize"}},
+            "in_sample_window": "w1",
+            "holdout_window": "w2",
+            "fingerprint": "f",
+            "code_version": "v",
+            "tracking_uri": f"sqlite:///{tmp / 'none.db'}",
+        },
+    )
+    for value in (1.0, 5.0, 2.0):
+        t = study.ask({"edge": optuna.distributions.FloatDistribution(0.0, 0.1)})
+        study.tell(t, value)
+    study.set_user_attr("holdout", {"1": {"pnl_usdc": 0.5}})
+    return url
+
+
+def test_deploy_best_writes_env_with_header_backup_and_diff(tmp_path: Path) -> None:
+    url = _study(tmp_path)
+    env_file = tmp_path / ".env"
+    env_file.write_text(CREDS)
+    dep = deploy_trial(
+        env_file, storage=url, evaluator=EVALUATOR, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}"
+    )
+    study = optuna.load_study(study_name="toy", storage=make_storage(url))
+    assert dep.trial == study.best_trial.number == 1
+    text = env_file.read_text()
+    assert "# study toy, trial 1" in text
+    assert "in-sample 5, holdout 0.5" in text
+    assert dep.backup is not None and dep.backup.read_text() == CREDS
+    assert "+PM_STRATEGY=toy" in dep.diff
+    from pk8opt.envfile import read_env_file
+
+    env = read_env_file(env_file)
+    assert env["POLY_PRIVATE_KEY"] == "0xabc" and env["POLY_API_SECRET"] == "s e c"
+    cfg = FakeConfig.from_env(env)
+    assert cfg.values["edge"] == study.best_trial.params["edge"]
+    assert cfg.values["min_requote_s"] == 2.5
+    assert env_file.stat().st_mode & 0o777 == (dep.backup.stat().st_mode & 0o777)
+
+
+def test_dry_run_writes_nothing(tmp_path: Path) -> None:
+    url = _study(tmp_path)
+    env_file = tmp_path / ".env"
+    env_file.write_text(CREDS)
+    dep = deploy_trial(
+        env_file,
+        storage=url,
+        evaluator=EVALUATOR,
+        dry_run=True,
+        tracking_uri=f"sqlite:///{tmp_path / 'm.db'}",
+    )
+    assert dep.diff and env_file.read_text() == CREDS
+    assert list(tmp_path.glob(".env.bak-*")) == []
+
+
+def test_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no study storage here"):
+        deploy_trial(
+            tmp_path / ".env", storage=str(tmp_path / "missing.journal"), evaluator=EVALUATOR
+        )
+    url = _study(tmp_path)
+    _study(tmp_path, "other")
+    with pytest.raises(ConfigError, match=r"holds several studies \(.*\); pick one with --study"):
+        deploy_trial(tmp_path / ".env", storage=url, evaluator=EVALUATOR)
+    with pytest.raises(ConfigError, match="--study nope: not in"):
+        deploy_trial(tmp_path / ".env", storage=url, study="nope", evaluator=EVALUATOR)

@@ -1,0 +1,108 @@
+"""A stand-in evaluator for testing the sweep's plumbing (storage, workers, MLflow,
+deploy) without the engine. Imported by the worker processes by name."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from pk8opt.params import Param, ParamSet
+from pk8opt.recordings.manifest import Manifest, write_manifest
+
+STRAT = ParamSet(
+    [
+        Param("edge", float, 0.02, "PM_TOY_EDGE", "edge", low=0.0, high=0.5),
+        Param("size", int, 10, "PM_TOY_SIZE", "size", low=1, high=1000),
+    ]
+)
+ENGINE = ParamSet([Param("seed", int, 1, "PM_PAPER_SEED", "seed")])
+TRADER = ParamSet([Param("min_requote_s", float, 1.0, "PM_MIN_REQUOTE_SECONDS", "rq", low=0)])
+ALL = STRAT + ENGINE + TRADER
+
+
+class FakeConfig:
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def to_env(self) -> dict[str, str]:
+        return {"PM_STRATEGY": "toy", **ALL.to_env(self.values)}
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> FakeConfig:
+        return cls(ALL.from_env(env))
+
+
+class FakeEvaluator:
+    def param_sets(self, strategy: str) -> tuple[ParamSet, ParamSet, ParamSet]:
+        return STRAT, ENGINE, TRADER
+
+    def load(self, paths: list[str]) -> list[str]:
+        return [Path(p).name for p in paths]
+
+    def config(self, strategy: str, overrides: dict[str, Any]) -> FakeConfig:
+        return FakeConfig(ALL.resolve(overrides, "test"))
+
+    def run(self, loaded, strategy, overrides, on_session=None) -> dict[str, float]:
+        v = self.config(strategy, overrides).values
+        if v["edge"] > 0.07:
+            raise RuntimeError("boom: edge too wide")
+        pnl = 0.0
+        for i, slug in enumerate(loaded):
+            time.sleep(float(os.environ.get("FAKE_SESSION_SLEEP", "0")))
+            s = -((v["edge"] - 0.03) ** 2) * 1000 + v["size"] * 0.01 + (len(slug) % 3) * 0.1
+            pnl += s
+            if on_session:
+                on_session(i, {"pnl_usdc": s})
+        return {"pnl_usdc": pnl, "fills": float(len(loaded)), "sessions": float(len(loaded))}
+
+    def report(self, loaded, strategy, overrides, out_dir: Path) -> dict[str, float]:
+        metrics = self.run(loaded, strategy, overrides)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "best_sessions.json").write_text("[]")
+        return metrics
+
+
+def make_sessions(root: Path, n: int = 8) -> Path:
+    t0 = 1_750_000_500 - 1_750_000_500 % 900
+    for i in range(n):
+        slug = f"btc-updown-15m-{t0 + 900 * i}"
+        d = root / slug
+        d.mkdir(parents=True)
+        write_manifest(
+            d,
+            Manifest(
+                slug=slug,
+                symbol="BTC",
+                timeframe="15m",
+                condition_id="0x",
+                token_up="1",
+                token_down="2",
+                window_start_s=t0 + 900 * i,
+                window_end_s=t0 + 900 * i + 900,
+                status="complete",
+            ),
+        )
+    return root
+
+
+def config_doc(tmp: Path, **changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "study": "toy",
+        "strategy": "toy",
+        "space": {"edge": {"low": 0.005, "high": 0.08}, "size": {"low": 5, "high": 50, "step": 5}},
+        "data": {"paths": [str(tmp / "rec")], "holdout": {"fraction": 0.25, "top_k": 2}},
+        "objective": {"metric": "pnl_usdc", "direction": "maximize"},
+        "sampler": {"type": "random", "seed": 3},
+        "pruner": {"type": "median", "startup_trials": 3, "warmup_sessions": 1},
+        "trials": 8,
+        "workers": 2,
+        "storage": str(tmp / "exp" / "optuna.journal"),
+        "mlflow": {"tracking_uri": f"sqlite:///{tmp / 'exp' / 'mlflow.db'}"},
+    }
+    doc.update(changes)
+    return doc
+
+
+EVALUATOR = "test_sweep_config_fake:FakeEvaluator"

@@ -1,0 +1,153 @@
+"""The sweep's plumbing with a stand-in evaluator: real journal storage, real loky
+workers, a real MLflow sqlite store in a temp folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow import MlflowClient
+from rich.console import Console
+from test_sweep_config_fake import EVALUATOR, config_doc, make_sessions
+
+from pk8opt.sweep.config import parse_config
+from pk8opt.sweep.runner import make_storage, run_sweep
+
+pytestmark = pytest.mark.slow
+
+
+def _sweep(tmp: Path, **changes):
+    cfg = parse_config(config_doc(tmp, **changes), "toy.yaml")
+    out = run_sweep(
+        cfg,
+        "toy.yaml",
+        console=Console(quiet=True),
+        evaluator=EVALUATOR,
+        experiments_dir=tmp / "exp",
+    )
+    return cfg, out
+
+
+def _children(tmp: Path, parent: str):
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp / 'exp' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("toy")
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    return client, [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent]
+
+
+def test_two_workers_fill_storage_and_mlflow_and_survive_failures(tmp_path: Path) -> None:
+    make_sessions(tmp_path / "rec")
+    cfg, out = _sweep(tmp_path, trials=12)
+    study = optuna.load_study(study_name="toy", storage=make_storage(cfg.storage_url()))
+    trials = study.get_trials()
+    assert len(trials) == 12
+    states = {t.state.name for t in trials}
+    assert states <= {"COMPLETE", "PRUNED", "FAIL"}
+    failed = [t for t in trials if t.state.name == "FAIL"]
+    assert all("boom" in t.user_attrs["error"] for t in failed)
+    assert any(t.params["edge"] > 0.07 for t in failed) or not failed
+    client, children = _children(tmp_path, out.parent_run_id)
+    assert sorted(int(r.data.tags["pk8opt.trial"]) for r in children) == list(range(12))
+    by_trial = {int(r.data.tags["pk8opt.trial"]): r for r in children}
+    for t in trials:
+        run = by_trial[t.number]
+        assert run.data.tags["pk8opt.state"] == t.state.name
+        assert {k: str(v) for k, v in t.params.items()} == run.data.params
+        if t.state.name == "COMPLETE":
+            assert run.data.metrics["objective"] == pytest.approx(t.value)
+        if t.state.name == "FAIL":
+            assert "boom" in run.data.tags["pk8opt.error"]
+    # two workers ran trials at the same time: both processes took part
+    assert len(out.worker_times) == 2
+    # holdout: the top trials got out-of-sample metrics, the parent a comparison
+    holdout = study.user_attrs["holdout"]
+    assert len(holdout) == 2
+    for number in holdout:
+        assert "holdout_pnl_usdc" in by_trial[int(number)].data.metrics
+    parent = client.get_run(out.parent_run_id)
+    assert parent.info.status == "FINISHED"
+    arts = {a.path for a in client.list_artifacts(out.parent_run_id)}
+    assert {"config.yaml", "best_trial.json", "holdout_comparison.md", "best_sessions.json"} <= arts
+    assert "optimization_history.png" in arts
+    local = client.download_artifacts(out.parent_run_id, "best_trial.json", str(tmp_path))
+    best = json.loads(Path(local).read_text())
+    assert best["best_trial"] == study.best_trial.number
+
+
+def test_rerun_resumes_toward_the_target(tmp_path: Path) -> None:
+    make_sessions(tmp_path / "rec")
+    _sweep(tmp_path, trials=4)
+    cfg, out = _sweep(tmp_path, trials=7)
+    study = optuna.load_study(study_name="toy", storage=make_storage(cfg.storage_url()))
+    assert len(study.get_trials()) == 7
+    _, children = _children(tmp_path, out.parent_run_id)
+    assert sorted(int(r.data.tags["pk8opt.trial"]) for r in children) == list(range(7))
+
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {unit!r})
+from rich.console import Console
+from test_sweep_config_fake import EVALUATOR, config_doc
+from pathlib import Path
+from pk8opt.sweep.config import parse_config
+from pk8opt.sweep.runner import run_sweep
+tmp = Path({tmp!r})
+cfg = parse_config(config_doc(tmp, trials={trials}), "toy.yaml")
+out = run_sweep(cfg, "toy.yaml", console=Console(), evaluator=EVALUATOR, experiments_dir=tmp / "exp")
+print("INTERRUPTED" if out.interrupted else "DONE", out.tally.done)
+"""
+
+
+def test_ctrl_c_keeps_finished_trials_and_a_rerun_completes(tmp_path: Path) -> None:
+    make_sessions(tmp_path / "rec")
+    unit = str(Path(__file__).parent)
+    script = SCRIPT.format(unit=unit, tmp=str(tmp_path), trials=10)
+    env = {**os.environ, "FAKE_SESSION_SLEEP": "0.15", "PYTHONPATH": unit}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    journal = tmp_path / "exp" / "optuna.journal"
+    storage = None
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if journal.exists():
+            storage = storage or make_storage(str(journal))
+            try:
+                trials = optuna.load_study(study_name="toy", storage=storage).get_trials()
+            except KeyError:
+                trials = []
+            if sum(t.state.name in ("COMPLETE", "PRUNED", "FAIL") for t in trials) >= 2:
+                break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert "INTERRUPTED" in stdout, stderr
+    study = optuna.load_study(study_name="toy", storage=make_storage(str(journal)))
+    kept = [t for t in study.get_trials() if t.state.name in ("COMPLETE", "PRUNED", "FAIL")]
+    assert 2 <= len(kept) < 10
+    assert not [t for t in study.get_trials() if t.state.name == "RUNNING"]
+    env["FAKE_SESSION_SLEEP"] = "0"
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert "DONE" in done.stdout, done.stderr
+    study = optuna.load_study(study_name="toy", storage=make_storage(str(journal)))
+    counted = [
+        t
+        for t in study.get_trials()
+        if t.state.name in ("COMPLETE", "PRUNED")
+        or (t.state.name == "FAIL" and not t.user_attrs.get("interrupted"))
+    ]
+    assert len(counted) == 10
