@@ -113,7 +113,7 @@ def frame_rows(frame: Frame, lineno: int, run: MarketRun) -> dict[str, Any]:
     from pk8opt.recordings.raw import encode_frame
 
     norm = normalize_bytes(encode_frame(frame), run.manifest, run.manifest.slug)
-    cols = {name: norm.events[name].to_numpy() for name in norm.events.columns}
+    cols = {name: norm.events[name].to_numpy(writable=True) for name in norm.events.columns}
     if len(cols["kind"]) == 0:
         return cols
     cols["frame"][:] = lineno
@@ -142,8 +142,9 @@ def price_or_none(milli: int) -> float | None:
 
 def open_recording(record_dir: Path, manifest: Manifest) -> FrameWriter:
     session = Path(record_dir) / manifest.slug
+    writer = FrameWriter(session)  # creates the folder
     write_manifest(session, manifest)
-    return FrameWriter(session)
+    return writer
 
 
 def close_recording(run: MarketRun, status: str = "complete") -> None:
