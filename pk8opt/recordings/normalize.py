@@ -1,0 +1,334 @@
+"""Raw frames of a session -> the columnar tables of `schema` (events, underlying).
+
+One pass over the frames file: each line is decoded (msgspec), its `raw` text parsed
+by `polymarket.wire` into domain events, and those appended as rows to plain lists;
+the polars DataFrames are built once at the end.
+
+Nothing is dropped silently. Whatever is not data is counted by kind in `Problems`
+with a few examples (`file:line: detail`); the good data around it is kept. Kinds:
+
+    bad_line       a line that is not a frame (garbage, cut off by a kill)
+    malformed      a frame or message of a known type that lacks what it needs
+    unknown_event  a market message of an event type this version does not know
+    live_status    a live-data error body (`statusCode`), e.g. a silenced subscription
+    text           a non-JSON text frame (`PONG`, `NO NEW ASSETS`)        (harmless)
+    foreign_asset  a message of another market on the same socket         (harmless)
+    foreign_symbol a live price of another symbol                          (harmless)
+    other_topic    a live-data topic we do not use (`activity`, TWAP 30 s) (harmless)
+    empty          an empty live-data frame                                (harmless)
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from pk8opt.polymarket.wire import (
+    BestBidAsk,
+    BookSnapshot,
+    LevelUpdate,
+    MarketResolved,
+    PricePoint,
+    Problem,
+    TickSizeChange,
+    Trade,
+    parse_live_frame,
+    parse_market_frame,
+)
+from pk8opt.recordings.manifest import Manifest
+from pk8opt.recordings.raw import CHANNELS, Frame, frames_path
+from pk8opt.recordings.schema import (
+    EVENTS_SCHEMA,
+    NO_PRICE,
+    NO_SIDE,
+    NO_TOKEN,
+    UNDERLYING_SCHEMA,
+    Kind,
+)
+
+if TYPE_CHECKING:
+    import polars as pl
+
+HARMLESS = frozenset({"text", "foreign_asset", "foreign_symbol", "other_topic", "empty"})
+MAX_EXAMPLES = 5
+
+_decode_frame = msgspec.json.Decoder(Frame).decode
+_decode_any = msgspec.json.Decoder().decode
+
+K_RESET, K_LEVEL, K_TRADE = int(Kind.BOOK_RESET), int(Kind.LEVEL), int(Kind.TRADE)
+K_TICK, K_RESOLVED, K_GAP, K_BBA = (
+    int(Kind.TICK_SIZE),
+    int(Kind.RESOLVED),
+    int(Kind.GAP),
+    int(Kind.BEST_BID_ASK),
+)
+
+
+@dataclass
+class Problems:
+    """Counts by kind and up to `MAX_EXAMPLES` examples (`file:line: detail`) each."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, kind: str, where: str, detail: str = "") -> None:
+        self.counts[kind] += 1
+        ex = self.examples.setdefault(kind, [])
+        if len(ex) < MAX_EXAMPLES:
+            ex.append(f"{where}: {detail}" if detail else where)
+
+    @property
+    def serious(self) -> dict[str, int]:
+        """The counts that mean something is wrong with the data."""
+        return {k: v for k, v in self.counts.items() if k not in HARMLESS}
+
+    def to_dict(self) -> dict:
+        return {"counts": dict(sorted(self.counts.items())), "examples": self.examples}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Problems:
+        return cls(Counter(d.get("counts", {})), dict(d.get("examples", {})))
+
+
+@dataclass
+class Normalized:
+    events: pl.DataFrame
+    underlying: pl.DataFrame
+    problems: Problems
+
+
+def read_frames_bytes(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if str(path).endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, gzip.BadGzipFile, OSError):
+            # a cut-off .gz: keep what decompresses
+            data = _partial_gunzip(path)
+    return data
+
+
+def _partial_gunzip(path: Path) -> bytes:
+    chunks = []
+    try:
+        with gzip.open(path, "rb") as fh:
+            while chunk := fh.read(1 << 16):
+                chunks.append(chunk)
+    except (EOFError, gzip.BadGzipFile, OSError):
+        pass
+    return b"".join(chunks)
+
+
+def normalize_session(session_dir: Path, manifest: Manifest) -> Normalized:
+    """Normalize the frames file of `session_dir` (no frames file: empty tables)."""
+    path = frames_path(Path(session_dir))
+    data = read_frames_bytes(path) if path is not None else b""
+    return normalize_bytes(data, manifest, str(path) if path else str(session_dir))
+
+
+def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> Normalized:
+    """Normalize the content of a frames file; `name` is used in problem examples."""
+    import numpy as np
+    import polars as pl
+
+    problems = Problems()
+    add_problem = problems.add
+    tokens = {manifest.token_up: 0, manifest.token_down: 1}
+    condition = manifest.condition_id
+    sym = manifest.symbol.lower()
+    last_tick = [0, 0]
+
+    c_local: list[int] = []
+    c_exch: list[int] = []
+    c_frame: list[int] = []
+    c_kind: list[int] = []
+    c_token: list[int] = []
+    c_side: list[int] = []
+    c_price: list[int] = []
+    c_size: list[float] = []
+    c_vbid: list[int] = []
+    c_vask: list[int] = []
+    a_local, a_exch, a_frame = c_local.append, c_exch.append, c_frame.append
+    a_kind, a_token, a_side = c_kind.append, c_token.append, c_side.append
+    a_price, a_size, a_vbid, a_vask = c_price.append, c_size.append, c_vbid.append, c_vask.append
+
+    u_local: list[int] = []
+    u_exch: list[int] = []
+    u_source: list[int] = []
+    u_price: list[float] = []
+
+    def row(t, ex, ln, kind, tok, side, price, size, vb, va):  # noqa: ANN001
+        a_local(t)
+        a_exch(ex)
+        a_frame(ln)
+        a_kind(kind)
+        a_token(tok)
+        a_side(side)
+        a_price(price)
+        a_size(size)
+        a_vbid(vb)
+        a_vask(va)
+
+    lines = data.split(b"\n")
+    tail = lines.pop() if lines else b""
+    if tail.strip():
+        lines.append(tail)
+        cut_lineno = len(lines)
+    else:
+        cut_lineno = -1
+
+    for lineno, line in enumerate(lines, 1):
+        if lineno == cut_lineno:
+            add_problem("bad_line", f"{name}:{lineno}", "line cut off (file truncated mid-write)")
+            continue
+        if not line or line.isspace():
+            continue
+        try:
+            fr = _decode_frame(line)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            add_problem("bad_line", f"{name}:{lineno}", f"not a frame: {exc}")
+            continue
+        ch = fr.ch
+        t = fr.t
+        if ch == "market":
+            for ev in parse_market_frame(fr.raw):
+                typ = type(ev)
+                if typ is LevelUpdate:
+                    tok = tokens.get(ev.asset_id)
+                    if tok is None:
+                        add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
+                        continue
+                    a_local(t)
+                    a_exch(ev.exch_ms)
+                    a_frame(lineno)
+                    a_kind(K_LEVEL)
+                    a_token(tok)
+                    a_side(ev.side)
+                    a_price(ev.price)
+                    a_size(ev.size)
+                    a_vbid(ev.venue_bid)
+                    a_vask(ev.venue_ask)
+                elif typ is Trade:
+                    tok = tokens.get(ev.asset_id)
+                    if tok is None:
+                        add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
+                        continue
+                    row(t, ev.exch_ms, lineno, K_TRADE, tok, ev.side, ev.price, ev.size, -1, -1)
+                elif typ is BookSnapshot:
+                    tok = tokens.get(ev.asset_id)
+                    if tok is None:
+                        add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
+                        continue
+                    ex = ev.exch_ms
+                    if ev.tick_milli and ev.tick_milli != last_tick[tok]:
+                        last_tick[tok] = ev.tick_milli
+                        row(t, ex, lineno, K_TICK, tok, NO_SIDE, ev.tick_milli, 0.0, -1, -1)
+                    row(t, ex, lineno, K_RESET, tok, NO_SIDE, NO_PRICE, 0.0, -1, -1)
+                    nb, na = len(ev.bid_prices), len(ev.ask_prices)
+                    n = nb + na
+                    c_local.extend([t] * n)
+                    c_exch.extend([ex] * n)
+                    c_frame.extend([lineno] * n)
+                    c_kind.extend([K_LEVEL] * n)
+                    c_token.extend([tok] * n)
+                    c_side.extend([0] * nb)
+                    c_side.extend([1] * na)
+                    c_price.extend(ev.bid_prices)
+                    c_price.extend(ev.ask_prices)
+                    c_size.extend(ev.bid_sizes)
+                    c_size.extend(ev.ask_sizes)
+                    c_vbid.extend([-1] * n)
+                    c_vask.extend([-1] * n)
+                elif typ is BestBidAsk:
+                    tok = tokens.get(ev.asset_id)
+                    if tok is None:
+                        add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
+                        continue
+                    row(t, ev.exch_ms, lineno, K_BBA, tok, NO_SIDE, NO_PRICE, 0.0, ev.bid, ev.ask)
+                elif typ is TickSizeChange:
+                    tok = tokens.get(ev.asset_id)
+                    if tok is None:
+                        add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
+                        continue
+                    last_tick[tok] = ev.tick_milli
+                    row(t, ev.exch_ms, lineno, K_TICK, tok, NO_SIDE, ev.tick_milli, 0.0, -1, -1)
+                elif typ is MarketResolved:
+                    tok = tokens.get(ev.winning_asset_id)
+                    if tok is None and ev.market == condition:
+                        tok = {"up": 0, "down": 1}.get(ev.winning_outcome.lower())
+                    if tok is None:
+                        if ev.market == condition:
+                            add_problem(
+                                "malformed", f"{name}:{lineno}", "market_resolved without a winner"
+                            )
+                        else:
+                            add_problem("foreign_asset", f"{name}:{lineno}", ev.market[:12])
+                        continue
+                    row(t, ev.exch_ms, lineno, K_RESOLVED, tok, NO_SIDE, NO_PRICE, 0.0, -1, -1)
+                elif typ is Problem:
+                    add_problem(ev.kind, f"{name}:{lineno}", ev.detail)
+                # NewMarket: nothing to replay
+        elif ch == "live":
+            for ev in parse_live_frame(fr.raw):
+                if type(ev) is PricePoint:
+                    if not ev.symbol.lower().startswith(sym):
+                        add_problem("foreign_symbol", f"{name}:{lineno}", ev.symbol)
+                        continue
+                    u_local.append(t)
+                    u_exch.append(ev.exch_ms)
+                    u_source.append(ev.source)
+                    u_price.append(ev.value)
+                else:
+                    add_problem(ev.kind, f"{name}:{lineno}", ev.detail)
+        elif ch == "note":
+            try:
+                note = _decode_any(fr.raw)
+            except msgspec.DecodeError:
+                add_problem("malformed", f"{name}:{lineno}", "note is not JSON")
+                continue
+            if not isinstance(note, dict):
+                add_problem("malformed", f"{name}:{lineno}", "note is not an object")
+                continue
+            if note.get("kind") in ("gap", "disconnected") and note.get("socket", "market") in (
+                "market",
+                None,
+            ):
+                row(t, 0, lineno, K_GAP, NO_TOKEN, NO_SIDE, NO_PRICE, 0.0, -1, -1)
+        elif ch not in CHANNELS:
+            add_problem("bad_line", f"{name}:{lineno}", f"unknown channel {ch!r}")
+        # gamma: nothing to replay
+
+    def col(values: list, dtype: pl.DataType, np_dtype: str) -> pl.Series:
+        return pl.Series(np.array(values, dtype=np_dtype)).cast(dtype)
+
+    ev_cols = {
+        "local_ns": (c_local, "int64"),
+        "exch_ms": (c_exch, "int64"),
+        "frame": (c_frame, "int32"),
+        "kind": (c_kind, "uint8"),
+        "token": (c_token, "int8"),
+        "side": (c_side, "int8"),
+        "price": (c_price, "int32"),
+        "size": (c_size, "float64"),
+        "venue_bid": (c_vbid, "int32"),
+        "venue_ask": (c_vask, "int32"),
+    }
+    events = pl.DataFrame(
+        {k: col(v, EVENTS_SCHEMA[k], d).alias(k) for k, (v, d) in ev_cols.items()}
+    )
+    u_cols = {
+        "local_ns": (u_local, "int64"),
+        "exch_ms": (u_exch, "int64"),
+        "source": (u_source, "uint8"),
+        "price": (u_price, "float64"),
+    }
+    underlying = pl.DataFrame(
+        {k: col(v, UNDERLYING_SCHEMA[k], d).alias(k) for k, (v, d) in u_cols.items()}
+    )
+    return Normalized(events, underlying, problems)
