@@ -218,6 +218,7 @@ class LiveRunner:
         self.current: dict[MarketSpec, MarketRun] = {}
         self.retry_at: dict[MarketSpec, float] = {}
         self.stopping = False
+        self.gap_start: dict[str, int] = {}  # socket kind -> disconnect time
         self.started_s = 0.0
         self.msock: Any = None
         self.lsock: Any = None
@@ -357,6 +358,9 @@ class LiveRunner:
             window_end_s=manifest.window_end_s,
         )
         await self.msock.add_assets(list(run.tokens))
+        if self.msock.connected:
+            raw = note_text("subscribed", socket="market", assets=list(run.tokens))
+            self.feed(run, run.number(t_ns, "note", raw), t_ns)
 
     async def poll_resolution(self, run: MarketRun, now_s: float) -> None:
         if now_s < run.next_poll_s:
@@ -371,11 +375,13 @@ class LiveRunner:
             reply = await self.gamma.market_by_slug(run.manifest.slug, run.spec.window_s)
         except ConnectionFailed:
             return
-        outcome = reply.market.outcome() if reply.market is not None else None
-        if outcome is None or run.done or run.resolved is not None:
+        if run.done or run.resolved is not None:
             return
         t_ns = self.clock.now_ns()
         self.feed(run, run.number(t_ns, "gamma", reply.body, reply.url), t_ns)
+        outcome = reply.market.outcome() if reply.market is not None else None
+        if outcome is None:
+            return
         settle_resolution(run, outcome, "gamma", t_ns)
         run.stepper.settle(outcome, t_ns)
         await self.resolved(run, outcome, "gamma", t_ns)
@@ -386,10 +392,13 @@ class LiveRunner:
 
     async def retire(self, run: MarketRun, status: str) -> None:
         run.done = True
-        run.stepper.finish(self.clock.now_ns())
-        close_recording(run, status=status)
+        t_ns = self.clock.now_ns()
+        run.stepper.finish(t_ns)
         if self.msock is not None:
             await self.msock.remove_assets(list(run.tokens))
+        raw = note_text("unsubscribed", socket="market", assets=list(run.tokens))
+        self.feed(run, run.number(t_ns, "note", raw), t_ns)
+        close_recording(run, status=status)
         if self.current.get(run.spec) is run:
             self.state.markets[str(run.spec)].status = f"resolved {run.resolved or '?'}"
 
@@ -408,6 +417,11 @@ class LiveRunner:
 
     def on_frame(self, sock: Any, t_ns: int, raw: str) -> None:
         targets = self.active_runs()
+        start = self.gap_start.pop(sock.kind, None)
+        if start is not None:  # as the recorder does: the gap, once data flows again
+            note = note_text("gap", socket=sock.kind, start_ns=start, duration_ns=t_ns - start)
+            for run in targets:
+                self.feed(run, run.number(t_ns, "note", note), t_ns)
         if sock.kind == "market":
             from pk8opt.polymarket.sockets import frame_assets
 
@@ -432,6 +446,7 @@ class LiveRunner:
 
     def on_disconnected(self, sock: Any, t_ns: int, reason: str) -> None:
         self.state.connection = f"{sock.kind} reconnecting"
+        self.gap_start.setdefault(sock.kind, t_ns)
         self.emit("feed_disconnected", t_ns, socket=sock.kind, reason=reason)
         for run in self.active_runs():
             raw = note_text("disconnected", socket=sock.kind, reason=reason)
