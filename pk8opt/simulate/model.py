@@ -1,0 +1,107 @@
+"""The simulator's parameters: one frozen object, every field documented in docs/simulator.md.
+
+`SimModel` holds what is common to all symbols; `SymbolModel` what differs per symbol
+(price level, volatility, price decimals). `model_for(symbol, **overrides)` gives the
+defaults with overrides applied; an unknown override name is an error, not ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from pk8opt.errors import ConfigError
+
+SECONDS_PER_YEAR = 365.0 * 86400.0
+
+
+@dataclass(frozen=True)
+class SymbolModel:
+    symbol: str  # "BTC"
+    binance_symbol: str  # "btcusdt" (crypto_prices)
+    chainlink_symbol: str  # "btc/usd" (crypto_prices_chainlink)
+    name: str  # "Bitcoin" (Gamma question)
+    base_price: float  # long-run price level the daily walk reverts to
+    annual_vol: float  # annualised volatility of the underlying (0.50 = 50 %)
+    binance_decimals: int  # Binance ticker decimals (2 for BTC, 4 for XRP)
+
+
+SYMBOLS: dict[str, SymbolModel] = {
+    "BTC": SymbolModel("BTC", "btcusdt", "btc/usd", "Bitcoin", 90_000.0, 0.50, 2),
+    "ETH": SymbolModel("ETH", "ethusdt", "eth/usd", "Ethereum", 3_000.0, 0.65, 2),
+    "SOL": SymbolModel("SOL", "solusdt", "sol/usd", "Solana", 150.0, 0.80, 2),
+    "XRP": SymbolModel("XRP", "xrpusdt", "xrp/usd", "XRP", 2.3, 0.80, 4),
+}
+
+
+@dataclass(frozen=True)
+class SimModel:
+    # --- underlying -------------------------------------------------------------------
+    annual_vol: float | None = None  # None: the symbol's own (SYMBOLS)
+    base_price: float | None = None  # None: the symbol's own
+    day_reversion: float = 1 / 30  # daily pull of log price towards log(base_price)
+    regime_vol_of_vol: float = 0.35  # std of log vol multiplier between windows
+    regime_persistence: float = 0.9  # AR(1) coefficient of that multiplier window to window
+    intra_vol_of_vol: float = 0.5  # std of the intra-window log vol (OU)
+    intra_vol_halflife_s: float = 120.0  # half-life of the intra-window OU
+    jumps_per_hour: float = 0.5  # Poisson rate of price jumps
+    jump_size_sd: float = 0.5  # jump sd as a multiple of the window's sd
+    binance_noise_bp: float = 0.3  # Binance print noise around the latent price (bp)
+    chainlink_lag_s: float = 0.7  # Chainlink lags the latent price by this much
+    chainlink_noise_bp: float = 0.1  # Chainlink noise (bp)
+    # --- market makers ----------------------------------------------------------------
+    mm_noise: float = 0.003  # sd of the makers' view of fair value (probability units)
+    mm_inertia_ticks: float = 1.0  # makers requote when the target best moves this far
+    mm_react_s: float = 0.6  # mean delay before makers react to a move (exponential)
+    spread_ticks_p: tuple[float, float, float] = (0.6, 0.28, 0.12)  # P(spread=1,2,3 ticks)
+    spread_end_extra_ticks: float = 2.0  # extra spread in the last minute
+    spread_redraw_rate: float = 0.05  # per second: makers pick a new spread
+    levels_min: int = 10  # levels per side are drawn in [levels_min, levels_max]
+    levels_max: int = 30
+    level_fill_p: float = 0.55  # chance a tick away from the top holds a level
+    level_size_median: float = 600.0  # median shares at a level (lognormal)
+    level_size_sigma: float = 1.0  # lognormal sigma of level sizes
+    far_size_median: float = 20_000.0  # resting size at the outermost prices (0.01 / 0.99)
+    # --- message rates (per second) ----------------------------------------------------
+    quote_rate: float = 0.8  # level add/cancel/resize away from a requote, when quiet
+    trade_rate: float = 0.15  # taker arrivals when quiet
+    busy_end_mult: float = 10.0  # extra intensity at the window end (decays over busy_end_s)
+    busy_end_s: float = 60.0
+    busy_move_mult: float = 6.0  # extra intensity per unit of |fair move| / 0.05 in 5 s
+    after_end_decay_s: float = 40.0  # activity decays after the window end
+    trade_size_median: float = 40.0  # taker size median (lognormal body)
+    trade_size_sigma: float = 1.3
+    trade_size_min: float = 5.0
+    trade_size_max: float = 5_000.0
+    informed_beta: float = 4.0  # taker side bias towards fair value (logistic slope)
+    # --- venue ---------------------------------------------------------------------------
+    tick_extreme: float = 0.04  # best price within this of 0 or 1: tick goes to 0.001
+    fee_rate: float = 0.07
+    fee_rate_bps: int = 1000  # `fee_rate_bps` on last_trade_price frames
+    latency_ms: float = 35.0  # mean one-way latency of market frames
+    latency_jitter_ms: float = 15.0
+    pong_every_s: float = 10.0  # recorder pings the market socket; PONG comes back
+    trading_after_end_s: tuple[float, float] = (80.0, 100.0)  # trading stops U(a,b) after end
+    resolve_after_end_s: tuple[float, float] = (60.0, 120.0)  # market_resolved + closed Gamma
+    preroll_s: tuple[float, float] = (1.0, 3.0)  # session starts U(a,b) s before the window
+    backfill_s: int = 60  # seconds of live-data backfill in the subscribe frames
+
+
+def model_for(symbol: str, **overrides: object) -> tuple[SymbolModel, SimModel]:
+    """Defaults for `symbol` with `overrides` (names of SimModel fields) applied."""
+    try:
+        sym = SYMBOLS[symbol.upper()]
+    except KeyError:
+        raise ConfigError(f"symbol {symbol!r} is not one of {', '.join(SYMBOLS)}") from None
+    names = {f.name for f in dataclasses.fields(SimModel)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ConfigError(f"unknown simulator parameter(s): {', '.join(unknown)}")
+    model = SimModel(**overrides)  # type: ignore[arg-type]
+    if model.annual_vol is not None:
+        sym = dataclasses.replace(sym, annual_vol=model.annual_vol)
+    if model.base_price is not None:
+        sym = dataclasses.replace(sym, base_price=model.base_price)
+    if model.levels_min < 1 or model.levels_max < model.levels_min:
+        raise ConfigError("levels_min must be >= 1 and <= levels_max")
+    return sym, model
