@@ -445,6 +445,8 @@ class LiveRunner:
             self.feed(run, run.number(t_ns, "note", note_text("connected", socket=sock.kind)), t_ns)
 
     def on_disconnected(self, sock: Any, t_ns: int, reason: str) -> None:
+        if self.stopping:  # our own close at shutdown, not a fault of the feed
+            return
         self.state.connection = f"{sock.kind} reconnecting"
         self.gap_start.setdefault(sock.kind, t_ns)
         self.emit("feed_disconnected", t_ns, socket=sock.kind, reason=reason)
