@@ -1,5 +1,142 @@
-"""CLI: record and serve."""
+"""CLI: `record` (the recorder) and `serve` (the fake Polymarket on loopback)."""
 
 from __future__ import annotations
 
-from pk8opt.cli import app  # noqa: F401
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pk8opt.cli import app
+
+
+@app.command()
+def record(
+    symbols: Annotated[
+        str, typer.Option(help="Comma-separated symbols to record, e.g. `BTC,ETH`.")
+    ] = "BTC,ETH,SOL,XRP",
+    timeframe: Annotated[
+        str, typer.Option(help="Window length of the Up/Down series: 5m, 15m or 4h.")
+    ] = "15m",
+    out: Annotated[
+        Path, typer.Option(help="Folder that receives one session folder per market window.")
+    ] = Path("recordings"),
+    duration: Annotated[
+        float | None,
+        typer.Option(help="Stop after this many (wall) seconds; open windows end incomplete."),
+    ] = None,
+    sessions: Annotated[
+        int | None,
+        typer.Option(help="Stop once this many sessions are finished with their resolution."),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option(help="No live status table (for services); the JSON log remains.")
+    ] = False,
+    log_file: Annotated[
+        Path | None,
+        typer.Option("--log", help="Write the JSON-lines log to this file instead of stderr."),
+    ] = None,
+    gamma_url: Annotated[
+        str | None, typer.Option(help="Gamma API base URL [env PK8_GAMMA_URL].")
+    ] = None,
+    clob_ws_url: Annotated[
+        str | None, typer.Option(help="CLOB market socket URL [env PK8_CLOB_WS_URL].")
+    ] = None,
+    live_ws_url: Annotated[
+        str | None, typer.Option(help="Live-data socket URL [env PK8_LIVE_WS_URL].")
+    ] = None,
+    lead: Annotated[
+        float, typer.Option(help="Seconds before a window ends to subscribe the next one.")
+    ] = 60.0,
+    ping: Annotated[float, typer.Option(help="Seconds between PINGs on the market socket.")] = 10.0,
+    stale: Annotated[
+        float,
+        typer.Option(help="Seconds without PONG (market) or any frame (live) before reconnecting."),
+    ] = 30.0,
+) -> None:
+    """Record Polymarket's Up/Down markets: every frame, every window, with its resolution.
+
+    Finds the current and next market of each symbol in Gamma, records both sockets into
+    `OUT/<slug>/` (see docs/record.md), rolls over without a gap, reconnects after faults
+    and finishes each session once its resolution is known. Stop it with Ctrl-C: open
+    windows are kept, marked incomplete. Folders a kill left behind are closed on start.
+
+    Example: `pk8opt record --symbols BTC,ETH --sessions 4`
+
+    Against `pk8opt serve`, first `eval` the `export PK8_...` lines it prints.
+    """
+    import asyncio
+
+    from pk8opt.errors import ConfigError
+    from pk8opt.polymarket.endpoints import Endpoints, VenueClock
+    from pk8opt.polymarket.slugs import parse_symbols, timeframe_seconds
+    from pk8opt.record import JsonLog, RecordConfig, Recorder
+
+    timeframe_seconds(timeframe)
+    if duration is not None and sessions is not None:
+        raise ConfigError("give --duration or --sessions, not both")
+    stream = open(log_file, "a", encoding="utf-8") if log_file else sys.stderr  # noqa: SIM115
+    cfg = RecordConfig(
+        symbols=parse_symbols(symbols),
+        timeframe=timeframe,
+        out=out,
+        duration_s=duration,
+        sessions=sessions,
+        endpoints=Endpoints.resolve(gamma_url, clob_ws_url, live_ws_url),
+        clock=VenueClock.from_env(),
+        lead_s=lead,
+        ping_s=ping,
+        stale_s=stale,
+        status=not quiet and sys.stdout.isatty(),
+    )
+    finished = asyncio.run(Recorder(cfg, JsonLog(stream)).run())
+    typer.echo(f"{finished} session(s) finished in {out}", err=True)
+
+
+@app.command()
+def serve(
+    recordings: Annotated[
+        list[Path], typer.Argument(help="Session folders, folders of them, or globs to serve.")
+    ],
+    port: Annotated[int, typer.Option(help="TCP port (0 picks a free one).")] = 8765,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    speed: Annotated[
+        float, typer.Option(help="Replay this many times faster than recorded.")
+    ] = 1.0,
+    now: Annotated[
+        bool,
+        typer.Option("--now", help="Start the venue clock just before the first recorded frame."),
+    ] = False,
+    lead: Annotated[
+        float, typer.Option(help="With --now: venue seconds between start and the first frame.")
+    ] = 10.0,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Inject a fault at venue seconds after start: drop-market@30, drop-live@30, "
+            "garbage-market@20, garbage-live@20, mute@40, unmute@80. Repeatable."
+        ),
+    ] = None,
+) -> None:
+    """Serve recorded or simulated sessions as a fake Polymarket on loopback.
+
+    Gamma (`/markets`, `/events` by slug), the CLOB market socket and the live-data socket,
+    replayed with their recorded timing (or `--speed` times faster). Prints `export PK8_...`
+    lines that point `pk8opt record` or `pk8opt live` at it, including the venue clock.
+
+    Example: `pk8opt serve recordings/sample --now --speed 10 --port 0`
+    """
+    import asyncio
+
+    from pk8opt.serve import serve_async
+
+    def emit(line: str) -> None:
+        typer.echo(line)
+        sys.stdout.flush()
+
+    asyncio.run(
+        serve_async(
+            list(recordings), port, speed, now, host, lead, list(fault or []), print_fn=emit
+        )
+    )

@@ -1,0 +1,268 @@
+"""The fake Polymarket: Gamma over HTTP and both sockets on one loopback port.
+
+    GET /markets?slug=...      Gamma markets (a list; resolution shows after the window
+    GET /events?slug=...       end + the recorded delay)
+    ws  /ws/market             CLOB market channel (subscribe, operation, PING/PONG, arrays,
+                               custom features gate best_bid_ask/new_market/market_resolved)
+    ws  /live                  live-data socket (subscribe topic + filters, `ping` ignored)
+    GET /_clock                the venue clock as PK8_CLOCK_* settings (JSON)
+    GET /_fault/drop?socket=market|live          cut every connection of that socket
+    GET /_fault/garbage?socket=market|live&n=3   send n frames that are not valid JSON
+    GET /_fault/mute?on=1|0                      stop / resume answering PING
+
+Frames are replayed verbatim at their recorded venue times on the `VenueClock`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import itertools
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+
+from pk8opt.fakepm.timeline import Venue
+from pk8opt.polymarket.endpoints import VenueClock
+
+_decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
+GARBAGE = ("{not json", "\x00\x01garbage", '[{"event_type": ', "<html>502</html>")
+
+
+@dataclass
+class Client:
+    id: int
+    socket: str
+    ws: Any
+    assets: set[str] = field(default_factory=set)
+    custom: bool = False
+    subs: set[tuple[str, str]] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
+
+
+class FakePolymarket:
+    def __init__(
+        self,
+        venue: Venue,
+        clock: VenueClock,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keep_sent: bool = False,
+    ) -> None:
+        self.venue = venue
+        self.clock = clock
+        self.host = host
+        self.port = port
+        self.clients: dict[int, Client] = {}
+        self._ids = itertools.count(1)
+        self.mute_pong = False
+        self.keep_sent = keep_sent
+        self.sent: list[tuple[int, str, int, str]] = []  # (client id, socket, venue t, raw)
+        self._server: Any = None
+        self._market_times = venue.market_times
+        self._live_times = [f.t for f in venue.live_frames]
+
+    # ---- lifecycle -------------------------------------------------------
+    async def start(self) -> None:
+        from websockets.asyncio.server import serve
+
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self.port,
+            process_request=self._http,
+            ping_interval=None,
+            max_size=None,
+            compression=None,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 3)
+
+    def env(self) -> dict[str, str]:
+        base = f"{self.host}:{self.port}"
+        out = {
+            "PK8_GAMMA_URL": f"http://{base}",
+            "PK8_CLOB_WS_URL": f"ws://{base}/ws/market",
+            "PK8_LIVE_WS_URL": f"ws://{base}/live",
+        }
+        out.update(self.clock.to_env())
+        return out
+
+    # ---- faults ------------------------------------------------------------
+    def drop(self, socket: str) -> int:
+        n = 0
+        for c in list(self.clients.values()):
+            if c.socket == socket:
+                c.ws.transport.abort()
+                n += 1
+        return n
+
+    async def garbage(self, socket: str, n: int = 3) -> int:
+        sent = 0
+        for c in list(self.clients.values()):
+            if c.socket != socket:
+                continue
+            for i in range(n):
+                await self._send(c, GARBAGE[i % len(GARBAGE)], self.clock.now_ns())
+                sent += 1
+        return sent
+
+    # ---- HTTP --------------------------------------------------------------
+    async def _http(self, connection: Any, request: Any) -> Any:
+        url = urlsplit(request.path)
+        if (
+            url.path in ("/ws/market", "/live")
+            and "upgrade" in request.headers.get("Connection", "").lower()
+        ):
+            return None
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        status, body = HTTPStatus.OK, None
+        now_s = self.clock.now_s()
+        if url.path == "/markets":
+            slugs = [s for s in query.get("slug", "").split(",") if s]
+            body = [v for s in slugs if (v := self._market_view(s, now_s)) is not None]
+        elif url.path == "/events":
+            slug = query.get("slug", "")
+            view = self._market_view(slug, now_s)
+            body = [] if view is None else [self._event(view)]
+        elif url.path == "/_clock":
+            body = self.clock.to_env() | {"now_ns": str(self.clock.now_ns())}
+        elif url.path == "/_fault/drop":
+            body = {"dropped": self.drop(query.get("socket", "market"))}
+        elif url.path == "/_fault/garbage":
+            n = await self.garbage(query.get("socket", "market"), int(query.get("n", "3")))
+            body = {"sent": n}
+        elif url.path == "/_fault/mute":
+            self.mute_pong = query.get("on", "1") not in ("0", "false")
+            body = {"mute": self.mute_pong}
+        else:
+            status, body = HTTPStatus.NOT_FOUND, {"error": f"no route {url.path}"}
+        response = connection.respond(status, _encode(body).decode())
+        del response.headers["Content-Type"]
+        response.headers["Content-Type"] = "application/json"
+        return response
+
+    def _market_view(self, slug: str, now_s: float) -> dict[str, Any] | None:
+        market = self.venue.markets.get(slug)
+        return None if market is None else market.view(now_s)
+
+    @staticmethod
+    def _event(view: dict[str, Any]) -> dict[str, Any]:
+        keys = ("slug", "startDate", "endDate", "active", "closed")
+        event = {k: view[k] for k in keys if k in view}
+        event.update(id=view.get("id"), title=view.get("question"), markets=[view])
+        return event
+
+    # ---- sockets -----------------------------------------------------------
+    async def _handle(self, ws: Any) -> None:
+        path = urlsplit(ws.request.path).path
+        socket = "market" if path == "/ws/market" else "live"
+        client = Client(next(self._ids), socket, ws)
+        self.clients[client.id] = client
+        try:
+            async for msg in ws:
+                if socket == "market":
+                    await self._on_market_msg(client, msg)
+                else:
+                    self._on_live_msg(client, msg)
+        except Exception:
+            pass
+        finally:
+            self.clients.pop(client.id, None)
+            if client.task is not None:
+                client.task.cancel()
+
+    async def _on_market_msg(self, c: Client, msg: str | bytes) -> None:
+        if msg == "PING":
+            if not self.mute_pong:
+                await c.ws.send("PONG")
+            return
+        try:
+            obj = _decode(msg)
+        except msgspec.DecodeError:
+            return
+        if not isinstance(obj, dict):
+            return
+        ids = [str(i) for i in obj.get("assets_ids") or ()]
+        if obj.get("operation") == "unsubscribe":
+            c.assets.difference_update(ids)
+            return
+        if "type" in obj or "custom_feature_enabled" in obj:
+            c.custom = bool(obj.get("custom_feature_enabled"))
+        new = [i for i in ids if i not in c.assets]
+        c.assets.update(new)
+        now = self.clock.now_ns()
+        books = [b for i in new if (b := self.venue.latest_book(i, now)) is not None]
+        if books:
+            await self._send(c, books[0] if len(books) == 1 else "[" + ",".join(books) + "]", now)
+        if c.task is None:
+            c.task = asyncio.create_task(self._stream_market(c, now))
+
+    def _on_live_msg(self, c: Client, msg: str | bytes) -> None:
+        try:
+            obj = _decode(msg)
+        except msgspec.DecodeError:
+            return  # `ping`
+        if not isinstance(obj, dict):
+            return
+        unsub = obj.get("action") == "unsubscribe"
+        for sub in obj.get("subscriptions") or ():
+            if not isinstance(sub, dict) or not sub.get("topic"):
+                continue
+            for symbol in _filter_symbols(sub.get("filters")):
+                key = (str(sub["topic"]), symbol)
+                (c.subs.discard if unsub else c.subs.add)(key)
+        if c.task is None and c.subs:
+            c.task = asyncio.create_task(self._stream_live(c, self.clock.now_ns()))
+
+    async def _send(self, c: Client, raw: str, t: int) -> None:
+        await c.ws.send(raw)
+        if self.keep_sent:
+            self.sent.append((c.id, c.socket, t, raw))
+
+    async def _stream_market(self, c: Client, start_ns: int) -> None:
+        frames = self.venue.market_frames
+        i = bisect.bisect_right(self._market_times, start_ns)
+        while i < len(frames):
+            await self.clock.sleep_until_ns(frames[i].t)
+            now = self.clock.now_ns()
+            while i < len(frames) and frames[i].t <= now:
+                f = frames[i]
+                i += 1
+                if (c.custom or not f.custom) and not c.assets.isdisjoint(f.assets):
+                    await self._send(c, f.raw, f.t)
+
+    async def _stream_live(self, c: Client, start_ns: int) -> None:
+        frames = self.venue.live_frames
+        i = bisect.bisect_right(self._live_times, start_ns)
+        while i < len(frames):
+            await self.clock.sleep_until_ns(frames[i].t)
+            now = self.clock.now_ns()
+            while i < len(frames) and frames[i].t <= now:
+                f = frames[i]
+                i += 1
+                if any(k in c.subs or (k[0], "*") in c.subs for k in f.keys):
+                    await self._send(c, f.raw, f.t)
+
+
+def _filter_symbols(filters: Any) -> list[str]:
+    if not filters:
+        return ["*"]
+    if isinstance(filters, str):
+        try:
+            filters = _decode(filters)
+        except msgspec.DecodeError:
+            return [s.strip() for s in filters.split(",") if s.strip()] or ["*"]
+    if isinstance(filters, dict) and filters.get("symbol"):
+        return [str(filters["symbol"])]
+    return ["*"]

@@ -1,0 +1,384 @@
+"""`pk8opt record`: every window of the chosen symbols on disk, complete, with its resolution.
+
+Per symbol one market socket and one live-data socket. The current window's market is
+found in Gamma by slug and subscribed; `lead_s` before it ends the next window's tokens
+are added on the same socket, and the ending session stays open until its resolution is
+known (`market_resolved`, else Gamma's `closed` + `outcomePrices` polled with backoff).
+A market frame goes to the session(s) whose token ids it names (an array naming both
+windows goes, verbatim, to both; a frame naming none goes to every open session of the
+symbol); a live frame goes to every open session of the symbol. A reconnect writes a
+`gap` note (socket, start_ns at the disconnect, duration_ns until the first frame of
+the new connection, which is the fresh snapshot).
+
+Times are venue times from `VenueClock` (the wall clock against Polymarket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from pk8opt.errors import Pk8Error
+from pk8opt.polymarket.endpoints import Endpoints, VenueClock
+from pk8opt.polymarket.gamma import GammaClient, MarketInfo
+from pk8opt.polymarket.slugs import slug_for, timeframe_seconds, window_start
+from pk8opt.polymarket.sockets import LiveSocket, MarketSocket, ReconnectingSocket
+from pk8opt.recordings.manifest import Manifest, Resolution, read_manifest, write_manifest
+from pk8opt.recordings.raw import FrameWriter
+from pk8opt.recordings.session import finish_session, recover_session
+
+_decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass
+class RecordConfig:
+    symbols: list[str]
+    timeframe: str = "15m"
+    out: Path = Path("recordings")
+    duration_s: float | None = None  # wall seconds
+    sessions: int | None = None  # stop after this many finished sessions
+    endpoints: Endpoints = field(default_factory=Endpoints)
+    clock: VenueClock = field(default_factory=VenueClock)
+    lead_s: float = 60.0  # venue seconds before a window ends to subscribe the next
+    ping_s: float = 10.0
+    live_ping_s: float = 5.0
+    stale_s: float = 30.0  # wall seconds without PONG (market) / any frame (live)
+    resolve_after_s: float = 10.0  # first Gamma poll, venue seconds after the window end
+    resolve_timeout_s: float = 1800.0  # give up waiting for a resolution (venue seconds)
+    status: bool = False  # show the live status table on stdout
+
+
+class JsonLog:
+    """Structured log: one JSON object per line."""
+
+    def __init__(self, stream: IO[str] | None) -> None:
+        self.stream = stream
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        if self.stream is None:
+            return
+        line = {"ts": round(time.time(), 3), "event": event, **fields}
+        self.stream.write(_encode(line).decode() + "\n")
+        self.stream.flush()
+
+
+@dataclass
+class OpenSession:
+    dir: Path
+    manifest: Manifest
+    writer: FrameWriter
+    info: MarketInfo
+    quoted: tuple[str, ...]
+    resolution: Resolution | None = None
+    next_poll_ns: int = 0
+    poll_delay_s: float = 5.0
+    last_frame_wall: float = 0.0
+    gaps: int = 0
+    garbage: int = 0
+
+    def write(self, t_ns: int, ch: str, raw: str) -> None:
+        self.writer.write(t_ns, ch, raw)
+        self.last_frame_wall = time.monotonic()
+
+
+def _is_garbage(raw: str) -> bool:
+    if raw[:1] not in ("{", "["):
+        return True
+    try:
+        _decode(raw)
+    except msgspec.DecodeError:
+        return True
+    return False
+
+
+class SymbolRecorder:
+    """One symbol: its two sockets, its open sessions, its rollovers."""
+
+    def __init__(self, rec: Recorder, symbol: str) -> None:
+        self.rec = rec
+        self.symbol = symbol
+        cfg = rec.cfg
+        self.step_s = timeframe_seconds(cfg.timeframe)
+        self.market = MarketSocket(
+            cfg.endpoints.clob_ws_url,
+            self,
+            cfg.clock,
+            ping_interval_s=cfg.ping_s,
+            stale_after_s=cfg.stale_s,
+        )
+        self.live = LiveSocket(
+            cfg.endpoints.live_ws_url,
+            self,
+            cfg.clock,
+            symbols=[symbol],
+            ping_interval_s=cfg.live_ping_s,
+            stale_after_s=cfg.stale_s,
+        )
+        self.open: dict[int, OpenSession] = {}  # by window start
+        self.done: set[int] = set()
+        self.retry_at: dict[int, float] = {}  # window start -> monotonic time to ask again
+        self.gap_start: dict[str, int] = {}
+        self.frames = 0
+        self.garbage = 0
+        # ask Gamma again after 2 s, or sooner when the venue clock runs fast
+        self.retry_s = max(0.05, min(2.0, cfg.clock.wall_seconds(10.0)))
+
+    # ---- socket events -----------------------------------------------------
+    def _note_all(self, t_ns: int, kind: str, **fields: Any) -> None:
+        for s in self.open.values():
+            s.writer.note(t_ns, kind, **fields)
+
+    def on_connected(self, sock: ReconnectingSocket, t_ns: int) -> None:
+        self.rec.log("connected", symbol=self.symbol, socket=sock.kind, url=sock.url)
+        self._note_all(t_ns, "connected", socket=sock.kind, url=sock.url)
+        if sock.kind == "market":
+            self._note_all(t_ns, "subscribed", socket="market", assets=list(self.market.assets))
+
+    def on_disconnected(self, sock: ReconnectingSocket, t_ns: int, reason: str) -> None:
+        self.rec.log("disconnected", symbol=self.symbol, socket=sock.kind, reason=reason)
+        self._note_all(t_ns, "disconnected", socket=sock.kind, reason=reason)
+        self.gap_start.setdefault(sock.kind, t_ns)
+
+    def on_frame(self, sock: ReconnectingSocket, t_ns: int, raw: str) -> None:
+        kind = sock.kind
+        self.frames += 1
+        start = self.gap_start.pop(kind, None)
+        if start is not None:
+            duration = t_ns - start
+            for s in self.open.values():
+                s.gaps += 1
+                s.writer.note(t_ns, "gap", socket=kind, start_ns=start, duration_ns=duration)
+            self.rec.log("gap", symbol=self.symbol, socket=kind, duration_ns=duration)
+        if _is_garbage(raw) and raw != "NO NEW ASSETS":
+            self.garbage += 1
+        targets: list[OpenSession] = list(self.open.values())
+        if kind == "market" and len(targets) > 1:
+            named = [s for s in targets if any(q in raw for q in s.quoted)]
+            targets = named or targets
+        for s in targets:
+            s.write(t_ns, kind, raw)
+        if kind == "market" and '"market_resolved"' in raw:
+            self._resolved(t_ns, raw)
+
+    def _resolved(self, t_ns: int, raw: str) -> None:
+        try:
+            obj = _decode(raw)
+        except msgspec.DecodeError:
+            return
+        for item in obj if isinstance(obj, list) else [obj]:
+            if not isinstance(item, dict) or item.get("event_type") != "market_resolved":
+                continue
+            win = str(item.get("winning_asset_id", ""))
+            for s in self.open.values():
+                if win == s.info.token_up:
+                    outcome = "Up"
+                elif win == s.info.token_down:
+                    outcome = "Down"
+                elif item.get("market") == s.info.condition_id and item.get("winning_outcome") in (
+                    "Up",
+                    "Down",
+                ):
+                    outcome = item["winning_outcome"]
+                else:
+                    continue
+                s.resolution = Resolution(outcome, "market_resolved", t_ns)
+
+    # ---- the schedule ------------------------------------------------------
+    async def tick(self) -> None:
+        clock = self.rec.cfg.clock
+        now_s = clock.now_s()
+        cur = window_start(now_s, self.rec.cfg.timeframe)
+        await self._ensure(cur)
+        if now_s >= cur + self.step_s - self.rec.cfg.lead_s:
+            await self._ensure(cur + self.step_s)
+        for start, s in list(self.open.items()):
+            if s.resolution is not None:
+                await self.finish(start, "complete")
+            elif now_s >= s.info.window_end_s:
+                await self._poll_resolution(start, s)
+            if start in self.open:
+                s.writer.flush_if_due()
+
+    async def _ensure(self, start: int) -> None:
+        if start in self.open or start in self.done:
+            return
+        if time.monotonic() < self.retry_at.get(start, 0.0):
+            return
+        slug = slug_for(self.symbol, self.rec.cfg.timeframe, start)
+        try:
+            reply = await self.rec.gamma.market_by_slug(slug, self.step_s)
+        except Pk8Error as exc:
+            self.rec.log("gamma_error", symbol=self.symbol, slug=slug, error=str(exc))
+            self.retry_at[start] = time.monotonic() + self.retry_s
+            return
+        t_ns = self.rec.cfg.clock.now_ns()
+        if reply.market is None:
+            self.rec.log("no_market", symbol=self.symbol, slug=slug)
+            self.retry_at[start] = time.monotonic() + self.retry_s
+            return
+        info = reply.market
+        if t_ns / 1e9 >= info.window_end_s or start in self.open:
+            self.done.add(start)
+            return
+        folder = self.rec.session_folder(slug)
+        manifest = info.manifest(self.symbol, self.rec.cfg.timeframe)
+        folder.mkdir(parents=True)
+        write_manifest(folder, manifest)
+        writer = FrameWriter(folder)
+        writer.write(t_ns, "gamma", reply.body, src=reply.url)
+        quoted = tuple(f'"{tok}"' for tok in info.tokens)
+        self.open[start] = OpenSession(folder, manifest, writer, info, quoted)
+        self.rec.log("session_start", symbol=self.symbol, slug=slug, folder=str(folder))
+        await self.market.add_assets(list(info.tokens))
+        if self.market.connected:
+            writer.note(t_ns, "subscribed", socket="market", assets=list(info.tokens))
+
+    async def _poll_resolution(self, start: int, s: OpenSession) -> None:
+        cfg = self.rec.cfg
+        now_ns = cfg.clock.now_ns()
+        if now_ns / 1e9 > s.info.window_end_s + cfg.resolve_timeout_s:
+            self.rec.log("resolution_timeout", symbol=self.symbol, slug=s.info.slug)
+            await self.finish(start, "complete", note="resolution not known in time")
+            return
+        if not s.next_poll_ns:
+            s.next_poll_ns = int((s.info.window_end_s + cfg.resolve_after_s) * 1e9)
+        if now_ns < s.next_poll_ns:
+            return
+        try:
+            reply = await self.rec.gamma.market_by_slug(s.info.slug, self.step_s)
+        except Pk8Error as exc:
+            self.rec.log("gamma_error", symbol=self.symbol, slug=s.info.slug, error=str(exc))
+            reply = None
+        now_ns = cfg.clock.now_ns()
+        s.next_poll_ns = now_ns + int(s.poll_delay_s * 1e9)
+        s.poll_delay_s = min(s.poll_delay_s * 2, 60.0)
+        if reply is None or start not in self.open:
+            return
+        s.writer.write(now_ns, "gamma", reply.body, src=reply.url)
+        outcome = reply.market.outcome() if reply.market else None
+        if outcome is not None:
+            s.resolution = Resolution(outcome, "gamma", now_ns)
+            await self.finish(start, "complete")
+
+    async def finish(self, start: int, status: str, note: str | None = None) -> None:
+        s = self.open.pop(start, None)
+        if s is None:
+            return
+        self.done.add(start)
+        t_ns = self.rec.cfg.clock.now_ns()
+        for sock, start_ns in self.gap_start.items():  # still waiting for a reconnect
+            s.writer.note(t_ns, "gap", socket=sock, start_ns=start_ns, duration_ns=t_ns - start_ns)
+        await self.market.remove_assets(list(s.info.tokens))
+        s.writer.note(t_ns, "unsubscribed", socket="market", assets=list(s.info.tokens))
+        s.writer.close()
+        changes: dict[str, Any] = {}
+        if s.resolution is not None:
+            changes["resolution"] = s.resolution
+        if note:
+            changes["notes"] = [*s.manifest.notes, note]
+        final = await asyncio.to_thread(finish_session, s.dir, s.manifest, status=status, **changes)
+        self.rec.log(
+            "session_end",
+            symbol=self.symbol,
+            slug=s.info.slug,
+            status=final.status,
+            outcome=final.resolution.outcome,
+            frames=final.frames,
+            gaps=len(final.gaps),
+        )
+        if final.status == "complete":
+            self.rec.session_finished()
+
+
+class Recorder:
+    def __init__(self, cfg: RecordConfig, log: JsonLog | None = None) -> None:
+        self.cfg = cfg
+        self.log = log or JsonLog(sys.stderr)
+        self.gamma = GammaClient(cfg.endpoints.gamma_url)
+        self.symbols = [SymbolRecorder(self, s) for s in cfg.symbols]
+        self.stop_event = asyncio.Event()
+        self.finished = 0
+        self.started = time.monotonic()
+
+    def session_folder(self, slug: str) -> Path:
+        folder = self.cfg.out / slug
+        n = 1
+        while folder.exists():
+            n += 1
+            folder = self.cfg.out / f"{slug}_r{n}"
+        return folder
+
+    def session_finished(self) -> None:
+        self.finished += 1
+        if self.cfg.sessions is not None and self.finished >= self.cfg.sessions:
+            self.stop_event.set()
+
+    def recover(self) -> list[Path]:
+        """Close folders a kill left in `recording` state as `incomplete`."""
+        found = []
+        if not self.cfg.out.exists():
+            return found
+        for path in sorted(self.cfg.out.rglob("manifest.json")):
+            try:
+                if read_manifest(path.parent).status != "recording":
+                    continue
+                recover_session(path.parent)
+            except Pk8Error as exc:
+                self.log("recover_error", folder=str(path.parent), error=str(exc))
+                continue
+            self.log("recovered", folder=str(path.parent), status="incomplete")
+            found.append(path.parent)
+        return found
+
+    async def run(self) -> int:
+        """Record until stopped, `duration_s` or `sessions`; return finished sessions."""
+        self.cfg.out.mkdir(parents=True, exist_ok=True)
+        self.recover()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.stop_event.set)
+        self.log("start", symbols=self.cfg.symbols, out=str(self.cfg.out))
+        sockets = [s for sr in self.symbols for s in (sr.market, sr.live)]
+        tasks = [asyncio.create_task(s.run()) for s in sockets]
+        status_stop = asyncio.Event()
+        if self.cfg.status:
+            from pk8opt.record_status import StatusView
+
+            tasks.append(asyncio.create_task(StatusView(self).run(status_stop)))
+        try:
+            while not self.stop_event.is_set():
+                for sr in self.symbols:
+                    await sr.tick()
+                if self.cfg.duration_s is not None and (
+                    time.monotonic() - self.started >= self.cfg.duration_s
+                ):
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop_event.wait(), 0.1)
+        finally:
+            status_stop.set()
+            await self.shutdown(sockets, tasks)
+        return self.finished
+
+    async def shutdown(self, sockets: list[ReconnectingSocket], tasks: list[Any]) -> None:
+        for s in sockets:
+            await s.stop()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for sr in self.symbols:
+            for start in list(sr.open):
+                s = sr.open[start]
+                await sr.finish(start, "complete" if s.resolution else "incomplete")
+        await self.gamma.aclose()
+        self.log("stop", finished=self.finished)
