@@ -50,12 +50,12 @@ class BookSnapshot(msgspec.Struct, gc=False):
     @property
     def bids(self) -> list[tuple[int, float]]:
         """(price_milli, size) pairs, best (highest) first."""
-        return list(zip(self.bid_prices, self.bid_sizes))
+        return list(zip(self.bid_prices, self.bid_sizes, strict=True))
 
     @property
     def asks(self) -> list[tuple[int, float]]:
         """(price_milli, size) pairs, best (lowest) first."""
-        return list(zip(self.ask_prices, self.ask_sizes))
+        return list(zip(self.ask_prices, self.ask_sizes, strict=True))
 
 
 class LevelUpdate(msgspec.Struct, gc=False):
@@ -125,7 +125,7 @@ class Problem(msgspec.Struct, gc=False):
     detail: str = ""
 
 
-MarketEvent = Union[
+MarketEvent = Union[  # noqa: UP007
     BookSnapshot,
     LevelUpdate,
     Trade,
@@ -179,7 +179,7 @@ class _MarketMsg(msgspec.Struct):
 
 
 # strict=False: the wire's strings ("0.523", "1790658661234") decode straight to numbers
-_market_decoder = msgspec.json.Decoder(Union[_MarketMsg, list[_MarketMsg]], strict=False)
+_market_decoder = msgspec.json.Decoder(_MarketMsg | list[_MarketMsg], strict=False)
 _any_decoder = msgspec.json.Decoder()
 
 
@@ -250,10 +250,30 @@ def _infer_type(msg: _MarketMsg) -> str:
 
 def _convert(msg: _MarketMsg, out: list[MarketEvent]) -> None:
     et = msg.event_type or _infer_type(msg)
-    ts = _ts(msg.timestamp)
+    ts = 0 if msg.timestamp is None else msg.timestamp
     if et == "price_change":
-        if msg.price_changes is not None:
-            _changes(msg, msg.price_changes, ts, out)
+        changes = msg.price_changes
+        if changes is not None:
+            # the hot path (most frames): inlined `_changes`
+            append = out.append
+            for ch in changes:
+                side = _SIDES.get(ch.side)
+                asset = ch.asset_id
+                if side is None or asset is None:
+                    _changes(msg, [ch], ts, out)
+                    continue
+                bb, ba = ch.best_bid, ch.best_ask
+                append(
+                    LevelUpdate(
+                        asset,
+                        ts,
+                        side,
+                        round(ch.price * 1000),
+                        ch.size,
+                        NO_PRICE if bb is None else round(bb * 1000),
+                        NO_PRICE if ba is None else round(ba * 1000),
+                    )
+                )
         elif msg.changes is not None:
             _changes(msg, msg.changes, ts, out)
         elif msg.price is not None and msg.side is not None:
@@ -384,8 +404,8 @@ class _LiveMsg(msgspec.Struct):
     statusCode: int | None = None  # noqa: N815 (wire name)
 
 
-_live_decoder = msgspec.json.Decoder(Union[_LiveMsg, list[_LiveMsg]], strict=False)
-LiveEvent = Union[PricePoint, Problem]
+_live_decoder = msgspec.json.Decoder(_LiveMsg | list[_LiveMsg], strict=False)
+LiveEvent = PricePoint | Problem
 
 
 def _live_convert(msg: _LiveMsg, out: list[LiveEvent]) -> None:

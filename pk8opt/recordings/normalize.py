@@ -21,6 +21,7 @@ with a few examples (`file:line: detail`); the good data around it is kept. Kind
 from __future__ import annotations
 
 import gzip
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,24 +145,25 @@ def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> No
     sym = manifest.symbol.lower()
     last_tick = [0, 0]
 
-    c_local: list[int] = []
-    c_exch: list[int] = []
-    c_frame: list[int] = []
-    c_kind: list[int] = []
-    c_token: list[int] = []
-    c_side: list[int] = []
-    c_price: list[int] = []
-    c_size: list[float] = []
-    c_vbid: list[int] = []
-    c_vask: list[int] = []
+    # Typed arrays: appends as cheap as a list's, and numpy takes them without a copy.
+    c_local = array("q")
+    c_exch = array("q")
+    c_frame = array("i")
+    c_kind = array("B")
+    c_token = array("b")
+    c_side = array("b")
+    c_price = array("i")
+    c_size = array("d")
+    c_vbid = array("i")
+    c_vask = array("i")
     a_local, a_exch, a_frame = c_local.append, c_exch.append, c_frame.append
     a_kind, a_token, a_side = c_kind.append, c_token.append, c_side.append
     a_price, a_size, a_vbid, a_vask = c_price.append, c_size.append, c_vbid.append, c_vask.append
 
-    u_local: list[int] = []
-    u_exch: list[int] = []
-    u_source: list[int] = []
-    u_price: list[float] = []
+    u_local = array("q")
+    u_exch = array("q")
+    u_source = array("B")
+    u_price = array("d")
 
     def row(t, ex, ln, kind, tok, side, price, size, vb, va):  # noqa: ANN001
         a_local(t)
@@ -232,19 +234,19 @@ def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> No
                     row(t, ex, lineno, K_RESET, tok, NO_SIDE, NO_PRICE, 0.0, -1, -1)
                     nb, na = len(ev.bid_prices), len(ev.ask_prices)
                     n = nb + na
-                    c_local.extend([t] * n)
-                    c_exch.extend([ex] * n)
-                    c_frame.extend([lineno] * n)
-                    c_kind.extend([K_LEVEL] * n)
-                    c_token.extend([tok] * n)
-                    c_side.extend([0] * nb)
-                    c_side.extend([1] * na)
-                    c_price.extend(ev.bid_prices)
-                    c_price.extend(ev.ask_prices)
-                    c_size.extend(ev.bid_sizes)
-                    c_size.extend(ev.ask_sizes)
-                    c_vbid.extend([-1] * n)
-                    c_vask.extend([-1] * n)
+                    c_local.extend(array("q", (t,)) * n)
+                    c_exch.extend(array("q", (ex,)) * n)
+                    c_frame.extend(array("i", (lineno,)) * n)
+                    c_kind.extend(array("B", (K_LEVEL,)) * n)
+                    c_token.extend(array("b", (tok,)) * n)
+                    c_side.extend(array("b", (0,)) * nb)
+                    c_side.extend(array("b", (1,)) * na)
+                    c_price.fromlist(ev.bid_prices)
+                    c_price.fromlist(ev.ask_prices)
+                    c_size.fromlist(ev.bid_sizes)
+                    c_size.fromlist(ev.ask_sizes)
+                    c_vbid.extend(array("i", (-1,)) * n)
+                    c_vask.extend(array("i", (-1,)) * n)
                 elif typ is BestBidAsk:
                     tok = tokens.get(ev.asset_id)
                     if tok is None:
@@ -304,31 +306,24 @@ def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> No
             add_problem("bad_line", f"{name}:{lineno}", f"unknown channel {ch!r}")
         # gamma: nothing to replay
 
-    def col(values: list, dtype: pl.DataType, np_dtype: str) -> pl.Series:
-        return pl.Series(np.array(values, dtype=np_dtype)).cast(dtype)
+    np_types = {"q": np.int64, "i": np.int32, "B": np.uint8, "b": np.int8, "d": np.float64}
+
+    def col(values: array, name: str) -> pl.Series:
+        return pl.Series(name, np.frombuffer(values, dtype=np_types[values.typecode]))
 
     ev_cols = {
-        "local_ns": (c_local, "int64"),
-        "exch_ms": (c_exch, "int64"),
-        "frame": (c_frame, "int32"),
-        "kind": (c_kind, "uint8"),
-        "token": (c_token, "int8"),
-        "side": (c_side, "int8"),
-        "price": (c_price, "int32"),
-        "size": (c_size, "float64"),
-        "venue_bid": (c_vbid, "int32"),
-        "venue_ask": (c_vask, "int32"),
+        "local_ns": c_local,
+        "exch_ms": c_exch,
+        "frame": c_frame,
+        "kind": c_kind,
+        "token": c_token,
+        "side": c_side,
+        "price": c_price,
+        "size": c_size,
+        "venue_bid": c_vbid,
+        "venue_ask": c_vask,
     }
-    events = pl.DataFrame(
-        {k: col(v, EVENTS_SCHEMA[k], d).alias(k) for k, (v, d) in ev_cols.items()}
-    )
-    u_cols = {
-        "local_ns": (u_local, "int64"),
-        "exch_ms": (u_exch, "int64"),
-        "source": (u_source, "uint8"),
-        "price": (u_price, "float64"),
-    }
-    underlying = pl.DataFrame(
-        {k: col(v, UNDERLYING_SCHEMA[k], d).alias(k) for k, (v, d) in u_cols.items()}
-    )
+    events = pl.DataFrame([col(v, k) for k, v in ev_cols.items()]).cast(EVENTS_SCHEMA)
+    u_cols = {"local_ns": u_local, "exch_ms": u_exch, "source": u_source, "price": u_price}
+    underlying = pl.DataFrame([col(v, k) for k, v in u_cols.items()]).cast(UNDERLYING_SCHEMA)
     return Normalized(events, underlying, problems)

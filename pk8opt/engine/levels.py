@@ -1,0 +1,132 @@
+"""The L2 book as the paper engine sees it, one normalized row at a time.
+
+`LevelTracker` turns normalized rows into *level records*: "(token, side, price) went
+from `old` to `new` shares" and "a trade of `size` printed at (token, price)". The
+paper engine's queue model consumes exactly these records. The same tracker serves
+both drivers: the live runner feeds rows one by one, and replay runs it once per
+session to build the arrays in `pk8opt.engine.session_cache`, so both see identical
+records in identical order.
+
+Rules:
+- LEVEL sets the total size at a level (0 removes it).
+- BOOK_RESET opens a snapshot of its token; the LEVEL rows that follow (until another
+  kind of row, another token, or the end of the frame) are its levels. When the
+  snapshot closes, every level that changed is recorded as one change (old -> new), in
+  (side, price) order, so a snapshot never looks like everything was cancelled.
+- GAP marks both tokens stale (their best prices read as missing) until their next
+  snapshot; sizes are kept.
+- TICK_SIZE sets the token's tick (milli). RESOLVED and BEST_BID_ASK change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pk8opt.recordings.schema import ASK, BID, DOWN, UP, Kind
+
+REC_LEVEL, REC_TRADE = 0, 1
+NONE = -1
+
+# emit(rec_kind, token, side, price_milli, old_size, new_size_or_trade_size)
+Emit = Callable[[int, int, int, int, float, float], None]
+
+_BOOK_RESET = int(Kind.BOOK_RESET)
+_LEVEL = int(Kind.LEVEL)
+_TRADE = int(Kind.TRADE)
+_TICK = int(Kind.TICK_SIZE)
+_GAP = int(Kind.GAP)
+
+
+class LevelTracker:
+    def __init__(self, emit: Emit, tick_milli: int = 10) -> None:
+        self.emit = emit
+        # books[token][side] : price_milli -> size (only positive sizes)
+        self.books: list[list[dict[int, float]]] = [[{}, {}], [{}, {}]]
+        self.tick = [tick_milli, tick_milli]
+        self.stale = [False, False]
+        self._best = [[NONE, NONE], [NONE, NONE]]
+        self._dirty = [[True, True], [True, True]]
+        self._snap_token = NONE
+        self._snap: list[dict[int, float]] = [{}, {}]
+
+    # -- rows ---------------------------------------------------------------------------
+    def row(self, kind: int, token: int, side: int, price: int, size: float) -> None:
+        if self._snap_token != NONE and (kind != _LEVEL or token != self._snap_token):
+            self._close_snapshot()
+        if kind == _LEVEL:
+            if token == self._snap_token:
+                if size > 0.0:
+                    self._snap[side][price] = size
+                return
+            self._set(token, side, price, size)
+        elif kind == _TRADE:
+            if token in (UP, DOWN):
+                self.emit(REC_TRADE, token, side, price, 0.0, size)
+        elif kind == _BOOK_RESET:
+            self._snap_token = token
+            self._snap = [{}, {}]
+        elif kind == _TICK:
+            if token in (UP, DOWN) and price > 0:
+                self.tick[token] = price
+        elif kind == _GAP:
+            self.stale[UP] = self.stale[DOWN] = True
+
+    def end_frame(self) -> None:
+        if self._snap_token != NONE:
+            self._close_snapshot()
+
+    # -- queries ------------------------------------------------------------------------
+    def best(self, token: int, side: int) -> int:
+        """Best price (milli) of one side, or -1 when empty or stale."""
+        if self.stale[token]:
+            return NONE
+        if self._dirty[token][side]:
+            levels = self.books[token][side]
+            if not levels:
+                b = NONE
+            else:
+                b = max(levels) if side == BID else min(levels)
+            self._best[token][side] = b
+            self._dirty[token][side] = False
+        return self._best[token][side]
+
+    def size(self, token: int, side: int, price: int) -> float:
+        return self.books[token][side].get(price, 0.0)
+
+    def tick_of(self, token: int) -> int:
+        return self.tick[token]
+
+    # -- internals ----------------------------------------------------------------------
+    def _set(self, token: int, side: int, price: int, size: float) -> None:
+        levels = self.books[token][side]
+        old = levels.get(price, 0.0)
+        if size == old:
+            return
+        if size > 0.0:
+            levels[price] = size
+        else:
+            del levels[price]
+        self._touch(token, side, price)
+        self.emit(REC_LEVEL, token, side, price, old, size if size > 0.0 else 0.0)
+
+    def _touch(self, token: int, side: int, price: int) -> None:
+        if self._dirty[token][side]:
+            return
+        b = self._best[token][side]
+        if b == NONE or (price >= b if side == BID else price <= b):
+            self._dirty[token][side] = True
+
+    def _close_snapshot(self) -> None:
+        token = self._snap_token
+        self._snap_token = NONE
+        for side in (BID, ASK):
+            old_levels = self.books[token][side]
+            new_levels = self._snap[side]
+            for price in sorted(old_levels.keys() | new_levels.keys()):
+                old = old_levels.get(price, 0.0)
+                new = new_levels.get(price, 0.0)
+                if old != new:
+                    self.emit(REC_LEVEL, token, side, price, old, new)
+            self.books[token][side] = dict(new_levels)
+            self._dirty[token][side] = True
+        self.stale[token] = False

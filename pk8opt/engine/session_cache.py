@@ -1,0 +1,157 @@
+"""Per-session arrays for fast replay, built once and cached on the loaded session.
+
+Everything here is independent of trial parameters: the level records of
+`LevelTracker` (the very records the event-by-event engine consumes), indexed by
+(token, side, price) so an order's queue events are found by bisection, the trades per
+token, and the top of book and ticks at the end of every frame.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import Any
+
+from pk8opt.engine.levels import REC_LEVEL, LevelTracker
+from pk8opt.engine.market import MarketSpec
+from pk8opt.recordings.schema import BID
+
+CACHE_ATTR = "_pk8opt_replay_cache"
+
+
+def level_key(token: int, side: int, price: int) -> int:
+    return ((token << 1) | side) << 12 | price
+
+
+class SessionCache:
+    def __init__(self, session: Any) -> None:
+        spec = MarketSpec.from_manifest(session.manifest)
+        self.spec = spec
+        ev = session.events
+        local = ev["local_ns"].tolist()
+        frames = ev["frame"].tolist()
+        kinds = ev["kind"].tolist()
+        tokens = ev["token"].tolist()
+        sides = ev["side"].tolist()
+        prices = ev["price"].tolist()
+        sizes = ev["size"].tolist()
+        # key -> (frames, seqs, olds, news); token -> (frames, seqs, prices, sizes)
+        levels: dict[int, tuple[list[int], list[int], list[float], list[float]]] = {}
+        trades: list[tuple[list[int], list[int], list[int], list[float]]] = [
+            ([], [], [], []),
+            ([], [], [], []),
+        ]
+        state = [0, 0]  # frame index, record seq
+
+        def emit(rec: int, token: int, side: int, price: int, old: float, new: float) -> None:
+            seq = state[1]
+            state[1] = seq + 1
+            if rec == REC_LEVEL:
+                if side != BID:
+                    return
+                key = level_key(token, side, price)
+                lst = levels.get(key)
+                if lst is None:
+                    lst = levels[key] = ([], [], [], [])
+                lst[0].append(state[0])
+                lst[1].append(seq)
+                lst[2].append(old)
+                lst[3].append(new)
+            else:
+                tr = trades[token]
+                tr[0].append(state[0])
+                tr[1].append(seq)
+                tr[2].append(price)
+                tr[3].append(new)
+
+        tracker = LevelTracker(emit, spec.tick_milli)
+        self.frame_time: list[int] = []
+        self.top: list[tuple[int, int, int, int]] = []
+        self.ticks: list[tuple[int, int]] = []
+        # ask-side sizes are needed only for marketable orders: keep their own index
+        ask_levels: dict[int, tuple[list[int], list[float]]] = {}
+        row = tracker.row
+        n = len(kinds)
+        cur = frames[0] if n else 0
+        best = tracker.best
+
+        def close(t: int) -> None:
+            tracker.end_frame()
+            self.frame_time.append(t)
+            self.top.append((best(0, 0), best(0, 1), best(1, 0), best(1, 1)))
+            self.ticks.append((tracker.tick[0], tracker.tick[1]))
+            state[0] += 1
+
+        def emit_all(rec: int, token: int, side: int, price: int, old: float, new: float) -> None:
+            if rec == REC_LEVEL and side != BID:
+                key = level_key(token, side, price)
+                lst = ask_levels.get(key)
+                if lst is None:
+                    lst = ask_levels[key] = ([], [])
+                lst[0].append(state[0])
+                lst[1].append(new)
+            emit(rec, token, side, price, old, new)
+
+        tracker.emit = emit_all
+        for i in range(n):
+            f = frames[i]
+            if f != cur:
+                close(local[i - 1])
+                cur = f
+            row(kinds[i], tokens[i], sides[i], prices[i], sizes[i])
+        if n:
+            close(local[n - 1])
+        self.levels = levels
+        self.ask_levels = ask_levels
+        self.trades = trades
+        self.n_events = n
+        self.n_frames = len(self.frame_time)
+        change = []
+        prev_top: tuple[int, ...] = ()
+        prev_ticks: tuple[int, ...] = ()
+        for k in range(self.n_frames):
+            if self.top[k] != prev_top or self.ticks[k] != prev_ticks:
+                change.append(k)
+                prev_top = self.top[k]
+                prev_ticks = self.ticks[k]
+        self.change_frames = change
+        self.last_ns = local[-1] if n else spec.window_end_ns
+
+
+def session_cache(session: Any) -> SessionCache:
+    """The cache of a loaded session, built on first use."""
+    cache = session.__dict__.get(CACHE_ATTR)
+    if cache is None:
+        cache = SessionCache(session)
+        session.__dict__[CACHE_ATTR] = cache
+    return cache
+
+
+class ArrayView:
+    """The book as of the end of frame `frame` (-1: before the first frame)."""
+
+    def __init__(self, cache: SessionCache) -> None:
+        self.c = cache
+        self.frame = -1
+        self._tick0 = (cache.spec.tick_milli, cache.spec.tick_milli)
+
+    def best(self, token: int, side: int) -> int:
+        if self.frame < 0:
+            return -1
+        return self.c.top[self.frame][2 * token + side]
+
+    def size(self, token: int, side: int, price: int) -> float:
+        key = level_key(token, side, price)
+        if side == BID:
+            lst = self.c.levels.get(key)
+            if lst is None:
+                return 0.0
+            j = bisect_right(lst[0], self.frame) - 1
+            return lst[3][j] if j >= 0 else 0.0
+        alst = self.c.ask_levels.get(key)
+        if alst is None:
+            return 0.0
+        j = bisect_right(alst[0], self.frame) - 1
+        return alst[1][j] if j >= 0 else 0.0
+
+    def tick_of(self, token: int) -> int:
+        return self._tick0[token] if self.frame < 0 else self.c.ticks[self.frame][token]

@@ -1,0 +1,131 @@
+"""Small hand-made and random sessions for tests and benchmarks (no files needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from pk8opt.recordings.manifest import FeeSchedule, Manifest, Resolution
+from pk8opt.recordings.schema import ASK, BID, DOWN, NO_SIDE, UP, Kind
+from pk8opt.recordings.session import LoadedSession
+
+T0_S = 1_767_225_600  # a window start (multiple of 900)
+Row = tuple[int, int, int, int, int, int, float]  # local_ns, frame, kind, token, side, price, size
+
+
+def make_manifest(
+    *,
+    outcome: str = "Up",
+    start_s: int = T0_S,
+    length_s: int = 900,
+    fee_rate: float = 0.0,
+    tick: float = 0.01,
+    slug: str | None = None,
+) -> Manifest:
+    return Manifest(
+        slug=slug or f"btc-updown-15m-{start_s}",
+        symbol="BTC",
+        timeframe="15m",
+        condition_id="0xcond",
+        token_up="111",
+        token_down="222",
+        window_start_s=start_s,
+        window_end_s=start_s + length_s,
+        tick_size=tick,
+        fees_enabled=fee_rate > 0,
+        fee_schedule=FeeSchedule(rate=fee_rate, exponent=1.0) if fee_rate > 0 else None,
+        resolution=Resolution(
+            outcome=outcome, source="simulated" if outcome != "unknown" else "none"
+        ),  # type: ignore[arg-type]
+        status="complete",
+        source="simulated",
+    )
+
+
+def make_session(rows: Sequence[Row], manifest: Manifest | None = None) -> LoadedSession:
+    m = manifest or make_manifest()
+    arr = list(zip(*rows, strict=True)) if rows else [[]] * 7
+    n = len(rows)
+    events = {
+        "local_ns": np.asarray(arr[0], dtype=np.int64),
+        "exch_ms": np.asarray([r[0] // 1_000_000 for r in rows], dtype=np.int64),
+        "frame": np.asarray(arr[1], dtype=np.int32),
+        "kind": np.asarray(arr[2], dtype=np.uint8),
+        "token": np.asarray(arr[3], dtype=np.int8),
+        "side": np.asarray(arr[4], dtype=np.int8),
+        "price": np.asarray(arr[5], dtype=np.int32),
+        "size": np.asarray(arr[6], dtype=np.float64),
+        "venue_bid": np.full(n, -1, dtype=np.int32),
+        "venue_ask": np.full(n, -1, dtype=np.int32),
+    }
+    underlying = {
+        "local_ns": np.zeros(0, dtype=np.int64),
+        "exch_ms": np.zeros(0, dtype=np.int64),
+        "source": np.zeros(0, dtype=np.uint8),
+        "price": np.zeros(0, dtype=np.float64),
+    }
+    return LoadedSession(Path(m.slug), m, events, underlying)
+
+
+def random_session(
+    seed: int,
+    *,
+    n_frames: int = 20_000,
+    outcome: str | None = None,
+    start_s: int = T0_S,
+    fee_rate: float = 0.07,
+) -> LoadedSession:
+    """A mirrored Up/Down book random walk with trades, ~4 rows per frame."""
+    rng = np.random.default_rng(seed)
+    rows: list[Row] = []
+    t = start_s * 1_000_000_000 - 2_000_000_000
+    dt = int(902e9 / n_frames)
+    mid = 500
+    books = {(UP, BID): {}, (UP, ASK): {}, (DOWN, BID): {}, (DOWN, ASK): {}}
+
+    def snapshot(frame: int) -> None:
+        for tok in (UP, DOWN):
+            m = mid if tok == UP else 1000 - mid
+            rows.append((t, frame, int(Kind.BOOK_RESET), tok, NO_SIDE, -1, 0.0))
+            books[(tok, BID)] = {m - 10 * i - 5: float(rng.integers(20, 400)) for i in range(8)}
+            books[(tok, ASK)] = {m + 10 * i + 5: float(rng.integers(20, 400)) for i in range(8)}
+            for side in (BID, ASK):
+                for p, s in books[(tok, side)].items():
+                    rows.append((t, frame, int(Kind.LEVEL), tok, side, p, s))
+
+    mid = 505
+    snapshot(0)
+    for frame in range(1, n_frames):
+        t += dt
+        r = rng.random()
+        if r < 0.03:  # mid moves by a tick: fresh snapshot
+            mid = int(np.clip(mid + rng.choice((-10, 10)), 105, 895))
+            snapshot(frame)
+            continue
+        tok = UP if rng.random() < 0.5 else DOWN
+        side = BID if rng.random() < 0.5 else ASK
+        levels = books[(tok, side)]
+        price = list(levels)[int(rng.integers(0, min(3, len(levels))))]
+        if r < 0.10:  # a trade on the best level
+            best = max(books[(tok, BID)])
+            size = float(rng.integers(1, 60))
+            rows.append((t, frame, int(Kind.TRADE), tok, ASK, best, size))
+            new = max(books[(tok, BID)][best] - size, 1.0)
+            books[(tok, BID)][best] = new
+            rows.append((t, frame, int(Kind.LEVEL), tok, BID, best, new))
+            mirror = books[(1 - tok, ASK)]
+            mirror[1000 - best] = new
+            rows.append((t, frame, int(Kind.LEVEL), 1 - tok, ASK, 1000 - best, new))
+            continue
+        new = max(levels[price] + float(rng.integers(-50, 60)), 1.0)
+        levels[price] = new
+        rows.append((t, frame, int(Kind.LEVEL), tok, side, price, new))
+        other = books[(1 - tok, 1 - side)]
+        other[1000 - price] = new
+        rows.append((t, frame, int(Kind.LEVEL), 1 - tok, 1 - side, 1000 - price, new))
+    win = outcome or ("Up" if mid >= 500 else "Down")
+    return make_session(
+        rows, make_manifest(outcome=win, start_s=start_s, fee_rate=fee_rate, tick=0.005)
+    )

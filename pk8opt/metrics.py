@@ -1,0 +1,166 @@
+"""Per-session and aggregate results of a backtest.
+
+Aggregate keys (the sweep's objectives refer to them): pnl_usdc, fees_usdc, volume_usdc,
+fills, orders, fill_rate, pairs, unpaired_shares, max_drawdown_usdc, sharpe, sortino,
+win_rate, sessions, and gate_<NAME> for each gate of the strategy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+SESSION_KEYS = (
+    "pnl_usdc",
+    "fees_usdc",
+    "volume_usdc",
+    "fills",
+    "orders",
+    "fill_rate",
+    "pairs",
+    "unpaired_shares",
+    "max_drawdown_usdc",
+)
+AGGREGATE_KEYS = (*SESSION_KEYS, "sharpe", "sortino", "win_rate", "sessions")
+
+
+def max_drawdown(values: list[float]) -> float:
+    peak = -math.inf
+    worst = 0.0
+    for v in values:
+        if v > peak:
+            peak = v
+        elif peak - v > worst:
+            worst = peak - v
+    return worst
+
+
+def _r(x: float) -> float:
+    """Round for stable output (sub-micro-dollar float noise is not information)."""
+    return round(float(x), 9) + 0.0
+
+
+@dataclass
+class SessionResult:
+    slug: str
+    winner: str
+    pnl_usdc: float
+    fees_usdc: float
+    volume_usdc: float
+    fills: int
+    orders: int
+    fill_rate: float  # share of accepted orders that filled at least partly
+    pairs: float  # min(Up, Down) shares held at settlement: completed pairs
+    unpaired_shares: float  # |Up - Down| shares held at settlement
+    max_drawdown_usdc: float  # of mark-to-market equity within the session
+    events: int
+    strategy_calls: int
+    orders_filled: int = 0
+    rejections: dict[str, int] = field(default_factory=dict)
+    gates: dict[str, int] = field(default_factory=dict)
+    equity_t: list[int] = field(default_factory=list, repr=False)
+    equity_v: list[float] = field(default_factory=list, repr=False)
+
+    def metrics(self) -> dict[str, float]:
+        out = {
+            k: _r(getattr(self, k)) if isinstance(getattr(self, k), float) else getattr(self, k)
+            for k in SESSION_KEYS
+        }
+        out.update({f"gate_{g}": n for g, n in sorted(self.gates.items())})
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "winner": self.winner,
+            **self.metrics(),
+            "events": self.events,
+            "strategy_calls": self.strategy_calls,
+            "rejections": dict(sorted(self.rejections.items())),
+        }
+
+
+def aggregate(sessions: list[SessionResult], gate_names: tuple[str, ...]) -> dict[str, float]:
+    pnl = [s.pnl_usdc for s in sessions]
+    n = len(sessions)
+    orders = sum(s.orders for s in sessions)
+    filled_orders = sum(s.orders_filled for s in sessions)
+    agg: dict[str, float] = {
+        "pnl_usdc": _r(sum(pnl)),
+        "fees_usdc": _r(sum(s.fees_usdc for s in sessions)),
+        "volume_usdc": _r(sum(s.volume_usdc for s in sessions)),
+        "fills": sum(s.fills for s in sessions),
+        "orders": orders,
+        "fill_rate": _r(filled_orders / orders) if orders else 0.0,
+        "pairs": _r(sum(s.pairs for s in sessions)),
+        "unpaired_shares": _r(sum(s.unpaired_shares for s in sessions)),
+        "max_drawdown_usdc": _r(max_drawdown(_chained_equity(sessions)[1])),
+        "sharpe": _r(sharpe(pnl)),
+        "sortino": _r(sortino(pnl)),
+        "win_rate": _r(sum(1 for p in pnl if p > 0) / n) if n else 0.0,
+        "sessions": n,
+    }
+    for g in gate_names:
+        agg[f"gate_{g}"] = sum(s.gates.get(g, 0) for s in sessions)
+    return agg
+
+
+def sharpe(pnl: list[float]) -> float:
+    """Mean over sample standard deviation of session P&L; 0 when undefined."""
+    if len(pnl) < 2:
+        return 0.0
+    mean = sum(pnl) / len(pnl)
+    var = sum((p - mean) ** 2 for p in pnl) / (len(pnl) - 1)
+    return mean / math.sqrt(var) if var > 1e-18 else 0.0
+
+
+def sortino(pnl: list[float]) -> float:
+    """Mean over downside deviation (root mean square of losses); 0 when no losses."""
+    if len(pnl) < 2:
+        return 0.0
+    mean = sum(pnl) / len(pnl)
+    down = math.sqrt(sum(min(p, 0.0) ** 2 for p in pnl) / len(pnl))
+    return mean / down if down > 1e-12 else 0.0
+
+
+def _chained_equity(sessions: list[SessionResult]) -> tuple[list[int], list[float]]:
+    """Cumulative P&L over time: each session's equity minus its start, chained."""
+    ts: list[int] = []
+    vs: list[float] = []
+    offset = 0.0
+    for s in sessions:
+        if not s.equity_v:
+            continue
+        start = s.equity_v[0]
+        for t, v in zip(s.equity_t, s.equity_v, strict=True):
+            ts.append(t)
+            vs.append(offset + v - start)
+        offset += s.pnl_usdc
+    return ts, vs
+
+
+@dataclass
+class BacktestResult:
+    sessions: list[SessionResult]
+    skipped: list[tuple[str, str]]
+    aggregate: dict[str, float]
+    strategy: str = ""
+    config_env: dict[str, str] = field(default_factory=dict)
+
+    def equity_curve(self) -> tuple[list[int], list[float]]:
+        """(time_ns, cumulative P&L in USDC) across sessions, for plots."""
+        return _chained_equity(self.sessions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "config": dict(sorted(self.config_env.items())),
+            "aggregate": self.aggregate,
+            "sessions": [s.to_dict() for s in self.sessions],
+            "skipped": [{"slug": slug, "reason": reason} for slug, reason in self.skipped],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)

@@ -1,0 +1,80 @@
+"""The strategy interface: a context in, a desired buy order per token out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pk8opt.params import ParamSet
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyContext:
+    """What a strategy sees at a market update. Prices in USDC (None: no such level)."""
+
+    symbol: str  # "BTC"
+    timeframe: str  # "15m"
+    tau_seconds: float  # seconds left until the window's end (negative after it)
+    window_seconds: float  # length of the window
+    market: str  # condition id
+    tok_up: str
+    tok_dn: str
+    by: float | None  # best bid Up
+    ay: float | None  # best ask Up
+    bn: float | None  # best bid Down
+    an: float | None  # best ask Down
+    up_mid: float | None
+    down_mid: float | None
+    min_order_size: float
+    tick_size: float  # the coarser of the two tokens' ticks
+    tick_up: float
+    tick_dn: float
+    qy: float  # Up shares held
+    qn: float  # Down shares held
+    cost_y: float  # average cost of the Up shares (0 when none)
+    cost_n: float
+    current_exposure: float  # USDC paid for the shares held (fees excluded)
+    t_ns: int  # the update's timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class Desired:
+    """A buy order wanted on one token: price (None: no order), shares, reason or gate."""
+
+    px: float | None
+    q: float = 0.0
+    why: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyQuote:
+    up: Desired
+    down: Desired
+
+
+class Strategy:
+    """Base class. Subclasses set `name`, `params`, `gates` and implement `quote`.
+
+    `pure = True` promises that `quote` depends only on the context's fields other than
+    `tau_seconds`/`t_ns`, plus on tau only through `tau_breakpoints`: the answer may change
+    only where tau crosses one of them. The trade loop then skips calls whose inputs
+    did not change. Leave it False (the default) for anything else.
+    """
+
+    name: ClassVar[str] = ""
+    params: ClassVar[ParamSet] = ParamSet([])
+    gates: ClassVar[tuple[str, ...]] = ()
+    pure: ClassVar[bool] = False
+
+    def __init__(self, **values: Any) -> None:
+        self.values = type(self).params.resolve(
+            values, f"strategy {self.name or type(self).__name__}"
+        )
+        for key, value in self.values.items():
+            setattr(self, key, value)
+
+    def quote(self, ctx: StrategyContext) -> StrategyQuote:
+        raise NotImplementedError
+
+    def tau_breakpoints(self, window_seconds: float) -> tuple[float, ...]:
+        return ()

@@ -1,0 +1,15 @@
+"""noop: never quotes (the default strategy, as in ORIGIN.md)."""
+
+from __future__ import annotations
+
+from pk8opt.strategies.base import Desired, Strategy, StrategyContext, StrategyQuote
+
+_NONE = StrategyQuote(Desired(None, 0.0, "noop"), Desired(None, 0.0, "noop"))
+
+
+class NoopStrategy(Strategy):
+    name = "noop"
+    pure = True
+
+    def quote(self, ctx: StrategyContext) -> StrategyQuote:
+        return _NONE
