@@ -69,7 +69,13 @@ class EventLog:
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.counts: dict[str, int] = {}
 
-    def write(self, event: dict[str, Any]) -> None:
+    def write(self, event: dict[str, Any] | str) -> None:
+        """An event as a dict, or a JSON line as the engine's `EventLog` writes it."""
+        if isinstance(event, str):
+            if not event.strip():
+                return
+            event = _decode(event)
+            assert isinstance(event, dict)
         self._fh.write(_encode_line(event) + b"\n")
         name = str(event.get("event", "?"))
         self.counts[name] = self.counts.get(name, 0) + 1
@@ -191,6 +197,91 @@ class BookStepper:
         pass
 
 
+class EngineStepper:
+    """Replay's per-row stepping (`replay._drive_events`) of one live window: the paper
+    engine takes every row, the trade loop decides at each frame boundary."""
+
+    traded = True
+
+    def __init__(self, manifest: Manifest, config: Any, log_sink: EventLog, traded: bool) -> None:
+        from pk8opt.engine.eventlog import EventLog as EngineLog
+        from pk8opt.engine.market import MarketSpec as EngineMarket
+        from pk8opt.engine.paper import PaperEngine
+        from pk8opt.strategies import get_strategy
+        from pk8opt.trader import Trader
+
+        spec = EngineMarket.from_manifest(manifest)
+        self.engine = PaperEngine(spec, config.engine_params, log=EngineLog(log_sink))  # type: ignore[arg-type]
+        strategy = get_strategy(config.strategy)(**config.strategy_params)
+        self.trader = Trader(self.engine, strategy, config.trader_params)
+        self.trader.enabled = self.trader.enabled and traded
+        self.traded = traded
+        self.book = _TrackerBook(self.engine.tracker)
+        self.label = manifest.symbol
+        self.closed = False
+
+    def on_frame(self, rows: dict[str, Any], t_ns: int) -> None:
+        n = len(rows["kind"])
+        if n == 0 or self.closed:
+            return
+        local = rows["local_ns"].tolist()
+        kinds, toks = rows["kind"].tolist(), rows["token"].tolist()
+        sides, prices, sizes = rows["side"].tolist(), rows["price"].tolist(), rows["size"].tolist()
+        on_row = self.engine.on_row
+        for i in range(n):
+            on_row(local[i], kinds[i], toks[i], sides[i], prices[i], sizes[i])
+        t = local[n - 1]
+        self.engine.end_frame(t)
+        best, tracker = self.engine.tracker.best, self.engine.tracker
+        top = (best(0, 0), best(0, 1), best(1, 0), best(1, 1))
+        self.trader.on_frame(t, top, (tracker.tick[0], tracker.tick[1]))
+
+    def set_paused(self, paused: bool) -> None:
+        self.trader.enabled = self.traded and not paused
+
+    def settle(self, outcome: str, t_ns: int) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.engine.close(t_ns, 0 if outcome == "Up" else 1)
+        self.trader.finish(t_ns)
+
+    def finish(self, t_ns: int) -> None:
+        if not self.closed:
+            self.engine.advance_to(t_ns)
+
+    def portfolio_view(self) -> Any:
+        from pk8opt.dashboard import PortfolioView, PositionView
+
+        acct = self.engine.account
+        positions = []
+        for tok, name in ((0, "UP"), (1, "DOWN")):
+            shares = acct.pos[tok]
+            if shares:
+                mark = price_or_none(self.book.best_bid(tok))
+                positions.append(
+                    PositionView(f"{self.label} {name}", shares, acct.avg_cost(tok), mark)
+                )
+        return PortfolioView(
+            cash=acct.cash,
+            reserved=getattr(acct, "reserved", 0.0),
+            realized_pnl=acct.cash - acct.starting_cash,
+            fees=acct.fees,
+            positions=positions,
+        )
+
+
+class _TrackerBook:
+    def __init__(self, tracker: Any) -> None:
+        self.tracker = tracker
+
+    def best_bid(self, token: int) -> int:
+        return int(self.tracker.best(token, 0))
+
+    def best_ask(self, token: int) -> int:
+        return int(self.tracker.best(token, 1))
+
+
 class LiveRunner:
     """Discovery, rollover, sockets, per-frame stepping, settlement, dashboard."""
 
@@ -232,7 +323,9 @@ class LiveRunner:
 
     # ---- events -------------------------------------------------------------------
     def emit(self, event: str, t_ns: int, **fields: Any) -> None:
-        self.log.write({"event": event, "ts": t_ns, **fields})
+        from pk8opt.engine.eventlog import iso_ns
+
+        self.log.write({"event": event, "ts": iso_ns(t_ns), "ts_ns": t_ns, **fields})
 
     def _show(self, ev: dict[str, Any]) -> None:
         name = str(ev.get("event", ""))
@@ -411,6 +504,7 @@ class LiveRunner:
             if len(hits):
                 outcome = "Up" if int(rows["token"][hits[0]]) == 0 else "Down"
                 settle_resolution(run, outcome, "market_resolved", t_ns)
+                run.stepper.settle(outcome, t_ns)
                 asyncio.get_running_loop().create_task(
                     self.resolved(run, outcome, "market_resolved", t_ns)
                 )
@@ -538,6 +632,11 @@ class _Screen:
 def run_live(settings: LiveSettings, options: LiveOptions) -> dict[str, int]:
     """Run until `--duration`, `q` or Ctrl-C; return the count of each event written."""
     runner = LiveRunner(settings, options)
+    if settings.run_config is not None:
+        config = settings.run_config
+        runner.make_stepper = lambda run, traded: EngineStepper(
+            run.manifest, config, runner.log, traded
+        )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(runner.run())
     return dict(runner.log.counts)

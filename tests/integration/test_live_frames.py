@@ -117,7 +117,8 @@ def test_per_frame_rows_equal_whole_file_rows(fixtures_dir: Path, tmp_path: Path
     for name in whole.columns:
         np.testing.assert_array_equal(live[name], whole[name].to_numpy(), err_msg=name)
     assert run.lines == len(data.splitlines())
-    assert (whole["kind"].to_numpy() == 5).sum() == 1  # the GAP of the dropped connection
+    # the drop: a `disconnected` note, then a `gap` note with the next frame (as recorded)
+    assert (whole["kind"].to_numpy() == 5).sum() == 2
     assert (whole["kind"].to_numpy() == 3).sum() == 1  # the tick size, once
     events = [json.loads(x) for x in (tmp_path / "logs" / EVENTS_LOG_NAME).read_text().splitlines()]
     assert [e["event"] for e in events] == ["feed_connected", "feed_disconnected"]

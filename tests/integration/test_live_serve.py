@@ -126,6 +126,9 @@ def test_discovers_rolls_over_settles_and_records(tmp_path: Path, served) -> Non
     assert resolved == {m.slug: m.resolution.outcome for m in manifests}
     assert names[0] == "live_started" and names[-1] == "live_stopped"
     assert "feed_connected" in names
+    # the paper engine quoted, filled and settled each window
+    assert "paper_order_submit" in names and "paper_fill" in names
+    assert names.count("paper_settlement") == 2
     # one compact line per event on stdout
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     assert len(lines) == len(events)
