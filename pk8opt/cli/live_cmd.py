@@ -2,4 +2,104 @@
 
 from __future__ import annotations
 
-from pk8opt.cli import app  # noqa: F401
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pk8opt.cli import app
+
+
+@app.command(
+    epilog=(
+        "Example, after `pk8opt deploy --best --out .env`:  \n"
+        "`pk8opt live --env-file .env --record recordings/live/`  \n"
+        "On a server: `pk8opt live --headless --duration 3600 | tee live.txt`"
+    )
+)
+def live(
+    env_file: Annotated[
+        Path,
+        typer.Option(
+            "--env-file",
+            help="The `.env` written by `pk8opt deploy --best`: PM_STRATEGY, its PM_* "
+            "parameters, the paper engine's, PM_WATCHLIST, PM_TRADELIST. PM_* variables "
+            "set in the environment override the file.",
+        ),
+    ] = Path(".env"),
+    headless: Annotated[
+        bool,
+        typer.Option(
+            "--headless",
+            help="No dashboard: print one compact line per event (orders, fills, "
+            "settlements, gates, connections). For servers, CI and pipes.",
+        ),
+    ] = False,
+    record: Annotated[
+        Path | None,
+        typer.Option(
+            "--record",
+            help="Also write every frame received as a recording under DIR (one session "
+            "folder per market window, the format `record` writes), so the day can be "
+            "replayed with `pk8opt backtest DIR`.",
+            metavar="DIR",
+        ),
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            "--duration",
+            help="Stop after this many seconds of venue time (default: run until `q` or "
+            "Ctrl-C). Open positions are reported, not settled.",
+            metavar="S",
+            min=0.0,
+        ),
+    ] = None,
+    log_dir: Annotated[
+        Path,
+        typer.Option(
+            "--log-dir",
+            help="Where the logs go: `live_console_events.jsonl` (every engine event, the "
+            "names a backtest writes) and `paper/metrics/*.jsonl` (one line per fill).",
+        ),
+    ] = Path("logs"),
+    gamma_url: Annotated[
+        str | None,
+        typer.Option(help="Gamma API base URL (default: $PK8_GAMMA_URL or Polymarket's)."),
+    ] = None,
+    clob_ws_url: Annotated[
+        str | None,
+        typer.Option(help="CLOB market socket URL (default: $PK8_CLOB_WS_URL or Polymarket's)."),
+    ] = None,
+    live_ws_url: Annotated[
+        str | None,
+        typer.Option(help="Live-data socket URL (default: $PK8_LIVE_WS_URL or Polymarket's)."),
+    ] = None,
+) -> None:
+    """Trade the live markets **on paper** with the strategy and parameters of a `.env`.
+
+    Discovers the current window of each market of PM_WATCHLIST the way `record` does,
+    feeds every frame through the same normalizer, trade loop and paper engine as
+    `backtest`, quotes on PM_TRADELIST, rolls over to the next window, and settles each
+    ended market when its resolution arrives. A live day and its replay write the same
+    event names, so they can be compared line by line.
+
+    Real-money trading is out of scope: PM_PAPER_TRADING=0 or PM_DRY_RUN=0 is refused.
+    Keys on the dashboard: `p` pause/resume quoting, `q` quit.
+    """
+    from pk8opt.live import LiveOptions, run_live
+    from pk8opt.live_settings import load_live_settings
+
+    settings = load_live_settings(env_file)
+    run_live(
+        settings,
+        LiveOptions(
+            headless=headless,
+            record_dir=record,
+            duration_s=duration,
+            log_dir=log_dir,
+            gamma_url=gamma_url,
+            clob_ws_url=clob_ws_url,
+            live_ws_url=live_ws_url,
+        ),
+    )

@@ -1,0 +1,642 @@
+"""The live paper runner: Polymarket's sockets in, the backtest's own machinery inside.
+
+`pk8opt live` is a second driver of the code a backtest runs. For each watched series
+(`BTC:15m` ...) it finds the current window with the recorder's Gamma client, listens
+with the recorder's sockets (heartbeats, reconnects, backoff) and, for every frame:
+
+1. numbers it as the line it is (or would be) in that window's recording, and with
+   `--record DIR` writes it there in the raw format;
+2. turns it into normalized event rows with the normalizer a backtest uses;
+3. hands those rows, at the frame boundary, to the same per-session stepper replay
+   uses (trade loop, strategy, paper engine), which writes the engine's events.
+
+Time is the venue clock (`VenueClock`, the wall clock against Polymarket, a faster
+one against `pk8opt serve --speed X`); nothing below this module reads a clock. So a
+live window recorded with `--record` and replayed with `backtest` takes the same
+decisions and fills, frame for frame (docs/live.md lists what real time changes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from pk8opt.dashboard import DashboardState, KeyReader, MarketView, event_line, render
+from pk8opt.errors import ConnectionFailed
+from pk8opt.live_settings import LiveSettings, MarketSpec
+from pk8opt.polymarket.slugs import slug_for, window_start
+from pk8opt.recordings.manifest import Manifest, Resolution, write_manifest
+from pk8opt.recordings.raw import Frame, FrameWriter, note_text
+from pk8opt.recordings.schema import PRICE_SCALE, Kind
+
+EVENTS_LOG_NAME = "live_console_events.jsonl"
+METRICS_DIR = Path("paper") / "metrics"
+RESOLUTION_POLL_S = 10.0  # venue seconds between Gamma polls for an ended market
+RESOLUTION_GIVE_UP_S = 900.0  # stop waiting for a resolution this long after the end
+DISCOVERY_RETRY_S = 5.0
+
+_decode = msgspec.json.Decoder().decode
+_encode_line = msgspec.json.Encoder().encode
+
+
+@dataclass
+class LiveOptions:
+    headless: bool = False
+    record_dir: Path | None = None
+    duration_s: float | None = None
+    log_dir: Path = Path("logs")
+    gamma_url: str | None = None
+    clob_ws_url: str | None = None
+    live_ws_url: str | None = None
+    out: Callable[[str], None] | None = None  # headless line printer (default: stdout)
+
+
+class EventLog:
+    """`logs/live_console_events.jsonl`: one JSON object per engine event, as replay
+    writes them, plus the runner's own (connections, discovery, settlement).
+    Listeners (the headless printer, the dashboard) see each event as it is written."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fh = open(path, "ab", buffering=0)  # noqa: SIM115
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.counts: dict[str, int] = {}
+
+    def write(self, event: dict[str, Any] | str) -> None:
+        """An event as a dict, or a JSON line as the engine's `EventLog` writes it."""
+        if isinstance(event, str):
+            if not event.strip():
+                return
+            event = _decode(event)
+            assert isinstance(event, dict)
+        self._fh.write(_encode_line(event) + b"\n")
+        name = str(event.get("event", "?"))
+        self.counts[name] = self.counts.get(name, 0) + 1
+        for listener in self.listeners:
+            listener(event)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+@dataclass
+class MarketRun:
+    """One market window while it is live: its numbering, recording and stepper."""
+
+    spec: MarketSpec
+    manifest: Manifest
+    traded: bool
+    stepper: Any
+    writer: FrameWriter | None = None
+    lines: int = 0  # frames numbered so far (= lines of its recording)
+    last_tick: list[int] = field(default_factory=lambda: [0, 0])
+    resolved: str | None = None
+    next_poll_s: float = 0.0
+    done: bool = False
+
+    @property
+    def tokens(self) -> tuple[str, str]:
+        return (self.manifest.token_up, self.manifest.token_down)
+
+    def number(self, t_ns: int, ch: str, raw: str, src: str | None = None) -> Frame:
+        self.lines += 1
+        if self.writer is not None:
+            self.writer.write(t_ns, ch, raw, src)
+        return Frame(t=t_ns, ch=ch, raw=raw, src=src)
+
+
+def frame_rows(frame: Frame, lineno: int, run: MarketRun) -> dict[str, Any]:
+    """The normalized event rows of one frame, exactly as the whole-file normalizer
+    gives them for line `lineno` of the session (columns as numpy arrays)."""
+    from pk8opt.recordings.normalize import normalize_bytes
+    from pk8opt.recordings.raw import encode_frame
+
+    norm = normalize_bytes(encode_frame(frame), run.manifest, run.manifest.slug)
+    cols = {name: norm.events[name].to_numpy(writable=True) for name in norm.events.columns}
+    if len(cols["kind"]) == 0:
+        return cols
+    cols["frame"][:] = lineno
+    # The whole-file normalizer emits a book's tick size only when it changes; it
+    # remembers the last one per token across frames, so this does too.
+    keep = []
+    kinds, tokens, prices = cols["kind"], cols["token"], cols["price"]
+    for i in range(len(kinds)):
+        if kinds[i] == Kind.TICK_SIZE:
+            tok = int(tokens[i])
+            from_book = (
+                i + 1 < len(kinds) and kinds[i + 1] == Kind.BOOK_RESET and tokens[i + 1] == tok
+            )
+            if from_book and int(prices[i]) == run.last_tick[tok]:
+                continue
+            run.last_tick[tok] = int(prices[i])
+        keep.append(i)
+    if len(keep) != len(kinds):
+        cols = {k: v[keep] for k, v in cols.items()}
+    return cols
+
+
+def price_or_none(milli: int) -> float | None:
+    return None if milli < 0 else milli / PRICE_SCALE
+
+
+def open_recording(record_dir: Path, manifest: Manifest) -> FrameWriter:
+    session = Path(record_dir) / manifest.slug
+    writer = FrameWriter(session)  # creates the folder
+    write_manifest(session, manifest)
+    return writer
+
+
+def close_recording(run: MarketRun, status: str = "complete") -> None:
+    from pk8opt.recordings.session import finish_session
+
+    if run.writer is None:
+        return
+    run.writer.close()
+    changes: dict[str, Any] = {}
+    if run.manifest.resolution.outcome != "unknown":
+        changes["resolution"] = run.manifest.resolution
+    finish_session(run.writer.session_dir, run.manifest, status=status, **changes)  # type: ignore[arg-type]
+    run.writer = None
+
+
+def window_of(spec: MarketSpec, now_s: float) -> tuple[str, int]:
+    start = window_start(now_s, spec.timeframe)
+    return slug_for(spec.symbol, spec.timeframe, start), start
+
+
+def settle_resolution(run: MarketRun, outcome: str, source: str, t_ns: int) -> None:
+    run.manifest.resolution = Resolution(outcome=outcome, source=source, known_at_ns=t_ns)  # type: ignore[arg-type]
+    run.resolved = outcome
+
+
+class BookStepper:
+    """Watch-only stepper: keeps the market's book for the dashboard, never trades."""
+
+    traded = False
+
+    def __init__(self, manifest: Manifest) -> None:
+        from pk8opt.book import MarketBook
+
+        self.book = MarketBook(int(round(manifest.tick_size * PRICE_SCALE)))
+
+    def on_frame(self, rows: dict[str, Any], t_ns: int) -> None:
+        if len(rows["kind"]):
+            self.book.apply_rows(rows)
+
+    def settle(self, outcome: str, t_ns: int) -> None:
+        pass
+
+    def finish(self, t_ns: int) -> None:
+        pass
+
+
+class EngineStepper:
+    """Replay's per-row stepping (`replay._drive_events`) of one live window: the paper
+    engine takes every row, the trade loop decides at each frame boundary."""
+
+    traded = True
+
+    def __init__(self, manifest: Manifest, config: Any, log_sink: EventLog, traded: bool) -> None:
+        from pk8opt.engine.eventlog import EventLog as EngineLog
+        from pk8opt.engine.market import MarketSpec as EngineMarket
+        from pk8opt.engine.paper import PaperEngine
+        from pk8opt.strategies import get_strategy
+        from pk8opt.trader import Trader
+
+        spec = EngineMarket.from_manifest(manifest)
+        self.engine = PaperEngine(spec, config.engine_params, log=EngineLog(log_sink))  # type: ignore[arg-type]
+        strategy = get_strategy(config.strategy)(**config.strategy_params)
+        self.trader = Trader(self.engine, strategy, config.trader_params)
+        self.trader.enabled = self.trader.enabled and traded
+        self.traded = traded
+        self.book = _TrackerBook(self.engine.tracker)
+        self.label = manifest.symbol
+        self.closed = False
+
+    def on_frame(self, rows: dict[str, Any], t_ns: int) -> None:
+        n = len(rows["kind"])
+        if n == 0 or self.closed:
+            return
+        local = rows["local_ns"].tolist()
+        kinds, toks = rows["kind"].tolist(), rows["token"].tolist()
+        sides, prices, sizes = rows["side"].tolist(), rows["price"].tolist(), rows["size"].tolist()
+        on_row = self.engine.on_row
+        for i in range(n):
+            on_row(local[i], kinds[i], toks[i], sides[i], prices[i], sizes[i])
+        t = local[n - 1]
+        self.engine.end_frame(t)
+        best, tracker = self.engine.tracker.best, self.engine.tracker
+        top = (best(0, 0), best(0, 1), best(1, 0), best(1, 1))
+        self.trader.on_frame(t, top, (tracker.tick[0], tracker.tick[1]))
+
+    def set_paused(self, paused: bool) -> None:
+        self.trader.enabled = self.traded and not paused
+
+    def settle(self, outcome: str, t_ns: int) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.engine.close(t_ns, 0 if outcome == "Up" else 1)
+        self.trader.finish(t_ns)
+
+    def finish(self, t_ns: int) -> None:
+        if not self.closed:
+            self.engine.advance_to(t_ns)
+
+    def portfolio_view(self) -> Any:
+        from pk8opt.dashboard import PortfolioView, PositionView
+
+        acct = self.engine.account
+        positions = []
+        for tok, name in ((0, "UP"), (1, "DOWN")):
+            shares = acct.pos[tok]
+            if shares:
+                mark = price_or_none(self.book.best_bid(tok))
+                positions.append(
+                    PositionView(f"{self.label} {name}", shares, acct.avg_cost(tok), mark)
+                )
+        return PortfolioView(
+            cash=acct.cash,
+            reserved=getattr(acct, "reserved", 0.0),
+            realized_pnl=acct.cash - acct.starting_cash,
+            fees=acct.fees,
+            positions=positions,
+        )
+
+
+class _TrackerBook:
+    def __init__(self, tracker: Any) -> None:
+        self.tracker = tracker
+
+    def best_bid(self, token: int) -> int:
+        return int(self.tracker.best(token, 0))
+
+    def best_ask(self, token: int) -> int:
+        return int(self.tracker.best(token, 1))
+
+
+class LiveRunner:
+    """Discovery, rollover, sockets, per-frame stepping, settlement, dashboard."""
+
+    def __init__(
+        self,
+        settings: LiveSettings,
+        options: LiveOptions,
+        make_stepper: Callable[[MarketRun, bool], Any] | None = None,
+        clock: Any = None,
+    ) -> None:
+        from pk8opt.polymarket.endpoints import Endpoints, VenueClock
+
+        self.settings = settings
+        self.options = options
+        self.endpoints = Endpoints.resolve(
+            options.gamma_url, options.clob_ws_url, options.live_ws_url
+        )
+        self.clock = clock if clock is not None else VenueClock.from_env()
+        self.make_stepper = make_stepper or (lambda run, traded: BookStepper(run.manifest))
+        self.log = EventLog(Path(options.log_dir) / EVENTS_LOG_NAME)
+        self.state = DashboardState(
+            strategy=settings.strategy, trade_enabled=settings.trade_enabled
+        )
+        self.runs: dict[str, MarketRun] = {}  # by slug
+        self.current: dict[MarketSpec, MarketRun] = {}
+        self.retry_at: dict[MarketSpec, float] = {}
+        self.stopping = False
+        self.gap_start: dict[str, int] = {}  # socket kind -> disconnect time
+        self.started_s = 0.0
+        self.msock: Any = None
+        self.lsock: Any = None
+        self.gamma: Any = None
+        if options.headless:
+            out = options.out or (lambda line: print(line, flush=True))
+            self.log.listeners.append(lambda ev: out(event_line(ev)))
+        self.log.listeners.append(self._show)
+        for spec in settings.watchlist:
+            self.state.markets[str(spec)] = MarketView(str(spec), traded=settings.is_traded(spec))
+
+    # ---- events -------------------------------------------------------------------
+    def emit(self, event: str, t_ns: int, **fields: Any) -> None:
+        from pk8opt.engine.eventlog import iso_ns
+
+        self.log.write({"event": event, "ts": iso_ns(t_ns), "ts_ns": t_ns, **fields})
+
+    def _show(self, ev: dict[str, Any]) -> None:
+        name = str(ev.get("event", ""))
+        if name == "paper_fill":
+            self.state.fills += 1
+        kind = (
+            "paper"
+            if name.startswith("paper_")
+            else "gate"
+            if "gate" in name
+            else "trade"
+            if name in ("decision", "quote", "trade_decision")
+            else "feed"
+            if name.startswith("feed_")
+            else "info"
+        )
+        text = event_line(ev)
+        self.state.log(kind, text.split(" ", 1)[1] if " " in text else text)
+
+    # ---- the loop -----------------------------------------------------------------
+    async def run(self) -> None:
+        from pk8opt.polymarket.gamma import GammaClient
+        from pk8opt.polymarket.sockets import LiveSocket, MarketSocket
+
+        self.gamma = GammaClient(self.endpoints.gamma_url)
+        self.msock = MarketSocket(self.endpoints.clob_ws_url, self, self.clock)
+        symbols = sorted({s.symbol for s in self.settings.watchlist})
+        self.lsock = LiveSocket(self.endpoints.live_ws_url, self, self.clock, symbols=symbols)
+        self.started_s = self.clock.now_s()
+        self.emit(
+            "live_started",
+            self.clock.now_ns(),
+            strategy=self.settings.strategy,
+            watchlist=",".join(map(str, self.settings.watchlist)),
+            tradelist=",".join(map(str, self.settings.tradelist)),
+            trade_enabled=self.settings.trade_enabled,
+        )
+        tasks = [asyncio.create_task(self.msock.run()), asyncio.create_task(self.lsock.run())]
+        screen = None if self.options.headless else _Screen(self.state)
+        try:
+            with KeyReader() if not self.options.headless else KeyReader(_NoTty()) as keys:
+                if screen:
+                    screen.start()
+                while not self.stopping:
+                    await self.step(keys.read_key())
+                    if screen:
+                        screen.refresh()
+                    for task in tasks:
+                        if task.done() and task.exception():
+                            raise task.exception()  # type: ignore[misc]
+                    await asyncio.sleep(0.05)
+        finally:
+            if screen:
+                screen.stop()
+            await self.shutdown(tasks)
+
+    async def step(self, key: str | None) -> None:
+        now_s = self.clock.now_s()
+        self.state.now_s = now_s
+        if key == "q":
+            self.stopping = True
+            return
+        if key == "p":
+            self.state.paused = not self.state.paused
+            for run in self.active_runs():
+                if hasattr(run.stepper, "set_paused"):
+                    run.stepper.set_paused(self.state.paused)
+            self.emit(
+                "quoting_paused" if self.state.paused else "quoting_resumed", self.clock.now_ns()
+            )
+        if (
+            self.options.duration_s is not None
+            and now_s - self.started_s >= self.options.duration_s
+        ):
+            self.stopping = True
+            return
+        for spec in self.settings.watchlist:
+            run = self.current.get(spec)
+            if (run is None or now_s >= run.manifest.window_end_s) and now_s >= self.retry_at.get(
+                spec, 0.0
+            ):
+                slug, _ = window_of(spec, now_s)
+                if slug not in self.runs:
+                    await self.discover(spec, slug, now_s)
+        for run in self.active_runs():
+            if now_s >= run.manifest.window_end_s and run.resolved is None:
+                await self.poll_resolution(run, now_s)
+        self.refresh_views()
+
+    def active_runs(self) -> list[MarketRun]:
+        return [r for r in self.runs.values() if not r.done]
+
+    async def discover(self, spec: MarketSpec, slug: str, now_s: float) -> None:
+        try:
+            reply = await self.gamma.market_by_slug(slug, spec.window_s)
+        except ConnectionFailed as exc:
+            reply = None
+            self.emit("discovery_failed", self.clock.now_ns(), slug=slug, reason=str(exc))
+        if reply is None or reply.market is None:
+            self.retry_at[spec] = now_s + DISCOVERY_RETRY_S
+            self.state.markets[str(spec)].status = f"waiting for {slug}"
+            return
+        t_ns = self.clock.now_ns()
+        manifest = reply.market.manifest(spec.symbol, spec.timeframe)
+        traded = self.settings.is_traded(spec)
+        run = MarketRun(spec=spec, manifest=manifest, traded=traded, stepper=None)
+        if self.options.record_dir is not None:
+            run.writer = open_recording(self.options.record_dir, manifest)
+        run.stepper = self.make_stepper(run, traded)
+        self.runs[slug] = run
+        self.current[spec] = run
+        self.feed(run, run.number(t_ns, "gamma", reply.body, reply.url), t_ns)
+        view = self.state.markets[str(spec)]
+        view.slug, view.end_s = slug, float(manifest.window_end_s)
+        view.status = "quoting" if traded else "watching"
+        self.emit(
+            "market_discovered",
+            t_ns,
+            symbol=spec.symbol,
+            timeframe=spec.timeframe,
+            slug=slug,
+            traded=traded,
+            window_end_s=manifest.window_end_s,
+        )
+        await self.msock.add_assets(list(run.tokens))
+        if self.msock.connected:
+            raw = note_text("subscribed", socket="market", assets=list(run.tokens))
+            self.feed(run, run.number(t_ns, "note", raw), t_ns)
+
+    async def poll_resolution(self, run: MarketRun, now_s: float) -> None:
+        if now_s < run.next_poll_s:
+            return
+        run.next_poll_s = now_s + RESOLUTION_POLL_S
+        if now_s > run.manifest.window_end_s + RESOLUTION_GIVE_UP_S:
+            self.emit("resolution_missing", self.clock.now_ns(), slug=run.manifest.slug)
+            await self.retire(run, status="incomplete")
+            return
+        self.state.markets[str(run.spec)].status = "awaiting resolution"
+        try:
+            reply = await self.gamma.market_by_slug(run.manifest.slug, run.spec.window_s)
+        except ConnectionFailed:
+            return
+        if run.done or run.resolved is not None:
+            return
+        t_ns = self.clock.now_ns()
+        self.feed(run, run.number(t_ns, "gamma", reply.body, reply.url), t_ns)
+        outcome = reply.market.outcome() if reply.market is not None else None
+        if outcome is None:
+            return
+        settle_resolution(run, outcome, "gamma", t_ns)
+        run.stepper.settle(outcome, t_ns)
+        await self.resolved(run, outcome, "gamma", t_ns)
+
+    async def resolved(self, run: MarketRun, outcome: str, source: str, t_ns: int) -> None:
+        self.emit("market_resolved", t_ns, slug=run.manifest.slug, winner=outcome, source=source)
+        await self.retire(run, status="complete")
+
+    async def retire(self, run: MarketRun, status: str) -> None:
+        run.done = True
+        t_ns = self.clock.now_ns()
+        run.stepper.finish(t_ns)
+        if self.msock is not None:
+            await self.msock.remove_assets(list(run.tokens))
+        raw = note_text("unsubscribed", socket="market", assets=list(run.tokens))
+        self.feed(run, run.number(t_ns, "note", raw), t_ns)
+        close_recording(run, status=status)
+        if self.current.get(run.spec) is run:
+            self.state.markets[str(run.spec)].status = f"resolved {run.resolved or '?'}"
+
+    # ---- frames -------------------------------------------------------------------
+    def feed(self, run: MarketRun, frame: Frame, t_ns: int) -> None:
+        rows = frame_rows(frame, run.lines, run)
+        run.stepper.on_frame(rows, t_ns)
+        if run.resolved is None and len(rows["kind"]):
+            hits = (rows["kind"] == Kind.RESOLVED).nonzero()[0]
+            if len(hits):
+                outcome = "Up" if int(rows["token"][hits[0]]) == 0 else "Down"
+                settle_resolution(run, outcome, "market_resolved", t_ns)
+                run.stepper.settle(outcome, t_ns)
+                asyncio.get_running_loop().create_task(
+                    self.resolved(run, outcome, "market_resolved", t_ns)
+                )
+
+    def on_frame(self, sock: Any, t_ns: int, raw: str) -> None:
+        targets = self.active_runs()
+        start = self.gap_start.pop(sock.kind, None)
+        if start is not None:  # as the recorder does: the gap, once data flows again
+            note = note_text("gap", socket=sock.kind, start_ns=start, duration_ns=t_ns - start)
+            for run in targets:
+                self.feed(run, run.number(t_ns, "note", note), t_ns)
+        if sock.kind == "market":
+            from pk8opt.polymarket.sockets import frame_assets
+
+            try:
+                assets = frame_assets(_decode(raw))
+            except msgspec.DecodeError:
+                assets = set()
+            if assets:
+                targets = [r for r in targets if assets & set(r.tokens)]
+        else:
+            symbol = _live_symbol(raw)
+            if symbol:
+                targets = [r for r in targets if symbol.startswith(r.spec.symbol.lower())]
+        for run in targets:
+            self.feed(run, run.number(t_ns, sock.kind, raw), t_ns)
+
+    def on_connected(self, sock: Any, t_ns: int) -> None:
+        self.state.connection = "live"
+        self.emit("feed_connected", t_ns, socket=sock.kind, url=sock.url)
+        for run in self.active_runs():
+            self.feed(run, run.number(t_ns, "note", note_text("connected", socket=sock.kind)), t_ns)
+
+    def on_disconnected(self, sock: Any, t_ns: int, reason: str) -> None:
+        if self.stopping:  # our own close at shutdown, not a fault of the feed
+            return
+        self.state.connection = f"{sock.kind} reconnecting"
+        self.gap_start.setdefault(sock.kind, t_ns)
+        self.emit("feed_disconnected", t_ns, socket=sock.kind, reason=reason)
+        for run in self.active_runs():
+            raw = note_text("disconnected", socket=sock.kind, reason=reason)
+            self.feed(run, run.number(t_ns, "note", raw), t_ns)
+
+    # ---- views and shutdown -------------------------------------------------------
+    def refresh_views(self) -> None:
+        for spec, run in self.current.items():
+            view = self.state.markets[str(spec)]
+            book = getattr(run.stepper, "book", None)
+            if book is not None and not run.done:
+                view.up_bid = price_or_none(book.best_bid(0))
+                view.up_ask = price_or_none(book.best_ask(0))
+                view.down_bid = price_or_none(book.best_bid(1))
+                view.down_ask = price_or_none(book.best_ask(1))
+        for run in self.active_runs():
+            portfolio = getattr(run.stepper, "portfolio_view", None)
+            if portfolio is not None:
+                self.state.portfolio = portfolio()
+                break
+
+    async def shutdown(self, tasks: list[asyncio.Task[Any]]) -> None:
+        t_ns = self.clock.now_ns()
+        for run in self.active_runs():
+            run.done = True
+            run.stepper.finish(t_ns)
+            close_recording(run, status="incomplete")
+        for sock in (self.msock, self.lsock):
+            if sock is not None:
+                await sock.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.gamma is not None:
+            await self.gamma.aclose()
+        self.emit("live_stopped", t_ns, **{f"n_{k}": v for k, v in sorted(self.log.counts.items())})
+        self.log.close()
+
+
+def _live_symbol(raw: str) -> str:
+    """The lower-case symbol a live-data frame is about (`btcusdt`, `btc/usd`), or ''."""
+    try:
+        obj = _decode(raw)
+    except msgspec.DecodeError:
+        return ""
+    payload = obj.get("payload") if isinstance(obj, dict) else None
+    if isinstance(payload, dict):
+        symbol = payload.get("symbol")
+        if isinstance(symbol, str):
+            return symbol.lower()
+    return ""
+
+
+class _NoTty:
+    def isatty(self) -> bool:
+        return False
+
+
+class _Screen:
+    """The rich `Live` display of the dashboard, repainted a few times a second."""
+
+    def __init__(self, state: DashboardState) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.state = state
+        self.console = Console()
+        self.live = Live(console=self.console, screen=self.console.is_terminal, auto_refresh=False)
+        self._last = 0.0
+
+    def start(self) -> None:
+        self.live.start()
+
+    def refresh(self) -> None:
+        import time
+
+        now = time.monotonic()
+        if now - self._last >= 0.25:  # 4 repaints a second are plenty for a human
+            self._last = now
+            self.live.update(render(self.state, self.console.height), refresh=True)
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.live.stop()
+
+
+def run_live(settings: LiveSettings, options: LiveOptions) -> dict[str, int]:
+    """Run until `--duration`, `q` or Ctrl-C; return the count of each event written."""
+    runner = LiveRunner(settings, options)
+    if settings.run_config is not None:
+        config = settings.run_config
+        runner.make_stepper = lambda run, traded: EngineStepper(
+            run.manifest, config, runner.log, traded
+        )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(runner.run())
+    return dict(runner.log.counts)

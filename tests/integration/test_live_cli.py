@@ -1,0 +1,83 @@
+"""`pk8opt live` refuses bad settings with one line naming the variable, before connecting."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PK8OPT = [str(Path(sys.executable).parent / "pk8opt")]
+
+
+def run_live(tmp_path: Path, env_text: str | None, *args: str, **env: str):
+    env_file = tmp_path / ".env"
+    if env_text is not None:
+        env_file.write_text(env_text)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PM_", "PK8_"))}
+    clean.update(env)
+    # Endpoints nobody listens on: a run that got past the settings would fail to connect.
+    return subprocess.run(
+        [
+            *PK8OPT,
+            "live",
+            "--env-file",
+            str(env_file),
+            "--headless",
+            "--duration",
+            "1",
+            "--log-dir",
+            str(tmp_path / "logs"),
+            "--gamma-url",
+            "http://127.0.0.1:9",
+            "--clob-ws-url",
+            "ws://127.0.0.1:9",
+            "--live-ws-url",
+            "ws://127.0.0.1:9",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=clean,
+        timeout=60,
+    )
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ") and "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def test_missing_env_file(tmp_path: Path) -> None:
+    line = one_error_line(run_live(tmp_path, None))
+    assert ".env: no such .env file" in line and "deploy --best" in line
+
+
+@pytest.mark.parametrize("var", ["PM_PAPER_TRADING", "PM_DRY_RUN"])
+def test_real_money_refused(tmp_path: Path, var: str) -> None:
+    line = one_error_line(run_live(tmp_path, f"PM_STRATEGY=balanced_arb\n{var}=0\n"))
+    assert var in line and "real-money trading is out of scope" in line
+
+
+def test_real_money_refused_from_the_environment_too(tmp_path: Path) -> None:
+    proc = run_live(tmp_path, "PM_STRATEGY=balanced_arb\n", PM_DRY_RUN="0")
+    assert "PM_DRY_RUN" in one_error_line(proc)
+
+
+@pytest.mark.parametrize(
+    ("text", "var"),
+    [
+        ("PM_WATCHLIST=BTC:15m\n", "PM_STRATEGY"),
+        ("PM_STRATEGY=balanced_arb\nPM_WATCHLIST=DOGE:15m\n", "PM_WATCHLIST"),
+        ("PM_STRATEGY=balanced_arb\nPM_TRADELIST=ETH:15m\n", "PM_TRADELIST"),
+        ("PM_STRATEGY=balanced_arb\nPM_TRADE_ENABLED=perhaps\n", "PM_TRADE_ENABLED"),
+        ("PM_STRATEGY=no_such_strategy\n", "PM_STRATEGY"),
+    ],
+)
+def test_bad_settings_name_the_variable(tmp_path: Path, text: str, var: str) -> None:
+    assert var in one_error_line(run_live(tmp_path, text))

@@ -1,0 +1,156 @@
+"""`pk8opt live --headless` against `pk8opt serve` of simulated sessions, over real sockets.
+
+Two consecutive 5-minute BTC windows are simulated and served at high speed; the runner
+must discover the first, roll over to the second, settle each when its resolution
+arrives, write its logs and record what it received as sessions the backtest can read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pk8opt.recordings.manifest import read_manifest
+
+pytest.importorskip("pk8opt.serve")
+simulate = pytest.importorskip("pk8opt.simulate")
+
+BIN = Path(sys.executable).parent
+START = 1767200400  # a multiple of 300 and 900
+SPEED = 60
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PM_", "PK8_"))}
+
+
+@pytest.fixture
+def served(tmp_path: Path, request: pytest.FixtureRequest):
+    """Simulate two windows, serve them; yields (env with PK8_* of the server, manifests)."""
+    src = tmp_path / "served"
+    folders = [
+        simulate.simulate_session(src, "BTC", START + i * 300, seed=7, timeframe="5m")
+        for i in range(2)
+    ]
+    faults = getattr(request, "param", [])
+    proc = subprocess.Popen(
+        [
+            str(BIN / "pk8opt"),
+            "serve",
+            str(src),
+            "--now",
+            "--speed",
+            str(SPEED),
+            "--port",
+            "0",
+            "--lead",
+            "5",
+            *[f"--fault={f}" for f in faults],
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    env = clean_env()
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("export "):
+            key, _, value = line[len("export ") :].strip().partition("=")
+            env[key] = value
+        if line.startswith("# serving"):
+            break
+    assert "PK8_GAMMA_URL" in env and "PK8_CLOCK_SPEED" in env, proc.stderr.read()
+    try:
+        yield env, [read_manifest(f) for f in folders]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def run_live(tmp_path: Path, env: dict[str, str], duration_s: float, *extra: str):
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "PM_STRATEGY=balanced_arb\nPM_WATCHLIST=BTC:5m\nPM_TRADELIST=BTC:5m\n"
+        "PM_PAPER_TRADING=1\nPM_DRY_RUN=1\n"
+    )
+    proc = subprocess.run(
+        [
+            str(BIN / "pk8opt"),
+            "live",
+            "--env-file",
+            str(env_file),
+            "--headless",
+            "--duration",
+            str(duration_s),
+            "--log-dir",
+            str(tmp_path / "logs"),
+            "--record",
+            str(tmp_path / "live_rec"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    events = [
+        json.loads(line)
+        for line in (tmp_path / "logs" / "live_console_events.jsonl").read_text().splitlines()
+    ]
+    return proc, events
+
+
+def duration_for(manifests) -> float:
+    last = manifests[-1]
+    known = (last.resolution.known_at_ns or (last.window_end_s + 120) * 10**9) / 1e9
+    # from the server's start (about 5 s before the first frame) to the last resolution
+    return known - last.window_start_s + 300 + 30
+
+
+@pytest.mark.slow
+def test_discovers_rolls_over_settles_and_records(tmp_path: Path, served) -> None:
+    env, manifests = served
+    proc, events = run_live(tmp_path, env, duration_for(manifests))
+    names = [e["event"] for e in events]
+    slugs = [m.slug for m in manifests]
+    discovered = [e["slug"] for e in events if e["event"] == "market_discovered"]
+    assert discovered == slugs  # the first window, then the rollover to the next
+    resolved = {e["slug"]: e["winner"] for e in events if e["event"] == "market_resolved"}
+    assert resolved == {m.slug: m.resolution.outcome for m in manifests}
+    assert names[0] == "live_started" and names[-1] == "live_stopped"
+    assert "feed_connected" in names
+    # the paper engine quoted, filled and settled each window
+    assert "paper_order_submit" in names and "paper_fill" in names
+    assert names.count("paper_settlement") == 2
+    # one compact line per event on stdout
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert len(lines) == len(events)
+    assert any(" market_resolved " in line for line in lines)
+    # the recording is a finished session per window, in the recorder's format
+    for m in manifests:
+        rec = read_manifest(tmp_path / "live_rec" / m.slug)
+        assert rec.status == "complete"
+        assert rec.resolution.outcome == m.resolution.outcome
+        assert (rec.token_up, rec.token_down) == (m.token_up, m.token_down)
+        assert rec.counts.get("price_change", 0) > 0 and rec.frames > 100
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("served", [["drop-market@200"]], indirect=True)
+def test_dropped_connection_reconnects_and_marks_a_gap(tmp_path: Path, served) -> None:
+    env, manifests = served
+    _, events = run_live(tmp_path, env, 260)
+    names = [e["event"] for e in events]
+    assert names.count("feed_disconnected") >= 1
+    drop = names.index("feed_disconnected")
+    assert "feed_connected" in names[drop:]  # reconnected after the drop
+    rec = read_manifest(tmp_path / "live_rec" / manifests[0].slug)
+    assert rec.gaps and rec.gaps[0].socket == "market"
+    assert rec.counts.get("note:disconnected", 0) >= 1
