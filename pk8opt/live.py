@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +96,7 @@ class MarketRun:
     stepper: Any
     writer: FrameWriter | None = None
     lines: int = 0  # frames numbered so far (= lines of its recording)
-    last_tick: list[int] = field(default_factory=lambda: [0, 0])
+    normalizer: Any = None  # its FrameNormalizer, made at the first frame
     resolved: str | None = None
     next_poll_s: float = 0.0
     done: bool = False
@@ -115,31 +115,13 @@ class MarketRun:
 def frame_rows(frame: Frame, lineno: int, run: MarketRun) -> dict[str, Any]:
     """The normalized event rows of one frame, exactly as the whole-file normalizer
     gives them for line `lineno` of the session (columns as numpy arrays)."""
-    from pk8opt.recordings.normalize import normalize_bytes
-    from pk8opt.recordings.raw import encode_frame
+    if run.normalizer is None:
+        from pk8opt.recordings.normalize import FrameNormalizer
 
-    norm = normalize_bytes(encode_frame(frame), run.manifest, run.manifest.slug)
-    cols = {name: norm.events[name].to_numpy(writable=True) for name in norm.events.columns}
-    if len(cols["kind"]) == 0:
-        return cols
-    cols["frame"][:] = lineno
-    # The whole-file normalizer emits a book's tick size only when it changes; it
-    # remembers the last one per token across frames, so this does too.
-    keep = []
-    kinds, tokens, prices = cols["kind"], cols["token"], cols["price"]
-    for i in range(len(kinds)):
-        if kinds[i] == Kind.TICK_SIZE:
-            tok = int(tokens[i])
-            from_book = (
-                i + 1 < len(kinds) and kinds[i + 1] == Kind.BOOK_RESET and tokens[i + 1] == tok
-            )
-            if from_book and int(prices[i]) == run.last_tick[tok]:
-                continue
-            run.last_tick[tok] = int(prices[i])
-        keep.append(i)
-    if len(keep) != len(kinds):
-        cols = {k: v[keep] for k, v in cols.items()}
-    return cols
+        run.normalizer = FrameNormalizer(run.manifest, run.manifest.slug)
+    rows = run.normalizer.feed(frame, lineno)
+    run.normalizer.drop_underlying()  # the runner does not use the underlying prices
+    return rows
 
 
 def price_or_none(milli: int) -> float | None:

@@ -24,7 +24,7 @@ import gzip
 import io
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,10 +146,113 @@ def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> No
 
 def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> Normalized:
     """Normalize frames-file lines (each ending in a newline, but for a cut last one)."""
-    import numpy as np
-    import polars as pl
+    norm = FrameNormalizer(manifest, name)
+    add_problem = norm.problems.add
+    step = norm.step
+    decode = _decode_frame
+    for lineno, line in enumerate(lines, 1):
+        try:
+            fr = decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            if not line.endswith(b"\n") and line.strip():
+                add_problem(
+                    "bad_line", f"{name}:{lineno}", "line cut off (file truncated mid-write)"
+                )
+            elif line.strip():
+                add_problem("bad_line", f"{name}:{lineno}", f"not a frame: {exc}")
+            continue
+        step(fr, lineno)
+    return norm.tables()
 
-    problems = Problems()
+
+_NP_TYPES = {"q": "int64", "i": "int32", "B": "uint8", "b": "int8", "d": "float64"}
+EVENT_TYPECODES = {
+    "local_ns": "q",
+    "exch_ms": "q",
+    "frame": "i",
+    "kind": "B",
+    "token": "b",
+    "side": "b",
+    "price": "i",
+    "size": "d",
+    "venue_bid": "i",
+    "venue_ask": "i",
+}
+UNDERLYING_TYPECODES = {"local_ns": "q", "exch_ms": "q", "source": "B", "price": "d"}
+
+
+class FrameNormalizer:
+    """The normalizer one frame at a time, for a feed that arrives frame by frame.
+
+    `feed(frame, lineno)` returns the event rows of that frame (numpy columns of
+    `EVENTS_SCHEMA`), exactly the rows the whole-file normalizer gives for line
+    `lineno` of the session: both run `step`, which keeps what spans frames (the last
+    tick size per token, the symbol check) between calls. Underlying prices are kept
+    in `underlying` (columns as typed arrays) until `take_underlying()`.
+    """
+
+    def __init__(self, manifest: Manifest, name: str = "frames") -> None:
+        self.problems = Problems()
+        self.events = {k: array(code) for k, code in EVENT_TYPECODES.items()}
+        self.underlying = {k: array(code) for k, code in UNDERLYING_TYPECODES.items()}
+        self.step = _frame_step(manifest, name, self.problems, self.events, self.underlying)
+
+    def feed(self, frame: Frame, lineno: int) -> dict[str, Any]:
+        """The event rows of one decoded frame, line `lineno` of its session."""
+        import numpy as np
+
+        self.step(frame, lineno)
+        cols = self.events
+        if not cols["kind"]:
+            return {k: np.empty(0, dtype=_NP_TYPES[c]) for k, c in EVENT_TYPECODES.items()}
+        out = {}
+        for k, values in cols.items():
+            out[k] = np.array(values, dtype=_NP_TYPES[values.typecode])
+            del values[:]
+        return out
+
+    def drop_underlying(self) -> None:
+        """Forget the underlying price rows gathered so far (a feed that has no use
+        for them calls this after each frame)."""
+        for values in self.underlying.values():
+            del values[:]
+
+    def take_underlying(self) -> dict[str, Any]:
+        """The underlying price rows gathered since the last call (numpy columns)."""
+        import numpy as np
+
+        out = {}
+        for k, values in self.underlying.items():
+            out[k] = np.array(values, dtype=_NP_TYPES[values.typecode])
+            del values[:]
+        return out
+
+    def tables(self) -> Normalized:
+        """Everything stepped so far as the polars tables of `schema`."""
+        import numpy as np
+        import polars as pl
+
+        def col(values: array[Any], name: str) -> pl.Series:
+            return pl.Series(name, np.frombuffer(values, dtype=_NP_TYPES[values.typecode]))
+
+        events = pl.DataFrame([col(v, k) for k, v in self.events.items()]).cast(
+            dict(EVENTS_SCHEMA)  # type: ignore[arg-type]
+        )
+        underlying = pl.DataFrame([col(v, k) for k, v in self.underlying.items()]).cast(
+            dict(UNDERLYING_SCHEMA)  # type: ignore[arg-type]
+        )
+        return Normalized(events, underlying, self.problems)
+
+
+def _frame_step(
+    manifest: Manifest,
+    name: str,
+    problems: Problems,
+    ev_cols: dict[str, array[Any]],
+    u_cols: dict[str, array[Any]],
+) -> Callable[[Frame, int], None]:
+    """The per-frame normalizer: a closure over the output columns and the state that
+    spans frames, so the whole-file loop and `FrameNormalizer.feed` run the same code."""
     add_problem = problems.add
     tokens = {manifest.token_up: 0, manifest.token_down: 1}
     condition = manifest.condition_id
@@ -158,16 +261,16 @@ def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> No
     last_tick = [0, 0]
 
     # Typed arrays: appends as cheap as a list's, and numpy takes them without a copy.
-    c_local = array("q")
-    c_exch = array("q")
-    c_frame = array("i")
-    c_kind = array("B")
-    c_token = array("b")
-    c_side = array("b")
-    c_price = array("i")
-    c_size = array("d")
-    c_vbid = array("i")
-    c_vask = array("i")
+    c_local = ev_cols["local_ns"]
+    c_exch = ev_cols["exch_ms"]
+    c_frame = ev_cols["frame"]
+    c_kind = ev_cols["kind"]
+    c_token = ev_cols["token"]
+    c_side = ev_cols["side"]
+    c_price = ev_cols["price"]
+    c_size = ev_cols["size"]
+    c_vbid = ev_cols["venue_bid"]
+    c_vask = ev_cols["venue_ask"]
     a_local, a_exch, a_frame = c_local.append, c_exch.append, c_frame.append
     a_kind, a_token, a_side = c_kind.append, c_token.append, c_side.append
     a_price, a_size, a_vbid, a_vask = c_price.append, c_size.append, c_vbid.append, c_vask.append
@@ -185,10 +288,10 @@ def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> No
         a_vask,
     )
 
-    u_local = array("q")
-    u_exch = array("q")
-    u_source = array("B")
-    u_price = array("d")
+    u_local = u_cols["local_ns"]
+    u_exch = u_cols["exch_ms"]
+    u_source = u_cols["source"]
+    u_price = u_cols["price"]
 
     def row(t, ex, ln, kind, tok, side, price, size, vb, va):  # noqa: ANN001
         a_local(t)
@@ -202,17 +305,7 @@ def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> No
         a_vbid(vb)
         a_vask(va)
 
-    for lineno, line in enumerate(lines, 1):
-        try:
-            fr = _decode_frame(line)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            if not line.endswith(b"\n") and line.strip():
-                add_problem(
-                    "bad_line", f"{name}:{lineno}", "line cut off (file truncated mid-write)"
-                )
-            elif line.strip():
-                add_problem("bad_line", f"{name}:{lineno}", f"not a frame: {exc}")
-            continue
+    def step(fr: Frame, lineno: int) -> None:
         ch = fr.ch
         t = fr.t
         if ch == "market":
@@ -314,10 +407,10 @@ def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> No
                 note = _decode_any(fr.raw)
             except msgspec.DecodeError:
                 add_problem("malformed", f"{name}:{lineno}", "note is not JSON")
-                continue
+                return
             if not isinstance(note, dict):
                 add_problem("malformed", f"{name}:{lineno}", "note is not an object")
-                continue
+                return
             if note.get("kind") in ("gap", "disconnected") and note.get("socket", "market") in (
                 "market",
                 None,
@@ -327,29 +420,4 @@ def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> No
             add_problem("bad_line", f"{name}:{lineno}", f"unknown channel {ch!r}")
         # gamma: nothing to replay
 
-    np_types = {"q": np.int64, "i": np.int32, "B": np.uint8, "b": np.int8, "d": np.float64}
-
-    def col(values: array[Any], name: str) -> pl.Series:
-        return pl.Series(name, np.frombuffer(values, dtype=np_types[values.typecode]))
-
-    ev_cols: dict[str, array[Any]] = {
-        "local_ns": c_local,
-        "exch_ms": c_exch,
-        "frame": c_frame,
-        "kind": c_kind,
-        "token": c_token,
-        "side": c_side,
-        "price": c_price,
-        "size": c_size,
-        "venue_bid": c_vbid,
-        "venue_ask": c_vask,
-    }
-    events = pl.DataFrame([col(v, k) for k, v in ev_cols.items()]).cast(dict(EVENTS_SCHEMA))  # type: ignore[arg-type]
-    u_cols: dict[str, array[Any]] = {
-        "local_ns": u_local,
-        "exch_ms": u_exch,
-        "source": u_source,
-        "price": u_price,
-    }
-    underlying = pl.DataFrame([col(v, k) for k, v in u_cols.items()]).cast(dict(UNDERLYING_SCHEMA))  # type: ignore[arg-type]
-    return Normalized(events, underlying, problems)
+    return step
