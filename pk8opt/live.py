@@ -34,6 +34,7 @@ from pk8opt.polymarket.slugs import slug_for, window_start
 from pk8opt.recordings.manifest import Manifest, Resolution, write_manifest
 from pk8opt.recordings.raw import Frame, FrameWriter, note_text
 from pk8opt.recordings.schema import PRICE_SCALE, Kind
+from pk8opt.replay import SessionStepper
 
 EVENTS_LOG_NAME = "live_console_events.jsonl"
 METRICS_DIR = Path("paper") / "metrics"
@@ -179,58 +180,29 @@ class BookStepper:
         pass
 
 
-class EngineStepper:
-    """Replay's per-row stepping (`replay._drive_events`) of one live window: the paper
-    engine takes every row, the trade loop decides at each frame boundary."""
-
-    traded = True
+class EngineStepper(SessionStepper):
+    """Replay's `SessionStepper` for one live window, with what the dashboard needs:
+    the book, the portfolio, and pausing."""
 
     def __init__(self, manifest: Manifest, config: Any, log_sink: EventLog, traded: bool) -> None:
         from pk8opt.engine.eventlog import EventLog as EngineLog
-        from pk8opt.engine.market import MarketSpec as EngineMarket
-        from pk8opt.engine.paper import PaperEngine
-        from pk8opt.strategies import get_strategy
-        from pk8opt.trader import Trader
 
-        spec = EngineMarket.from_manifest(manifest)
-        self.engine = PaperEngine(spec, config.engine_params, log=EngineLog(log_sink))  # type: ignore[arg-type]
-        strategy = get_strategy(config.strategy)(**config.strategy_params)
-        self.trader = Trader(self.engine, strategy, config.trader_params)
-        self.trader.enabled = self.trader.enabled and traded
+        super().__init__(manifest, config, EngineLog(log_sink))  # type: ignore[arg-type]
+        self.quoting = bool(self.trader.enabled)  # PM_TRADE_ENABLED
         self.traded = traded
+        self.trader.enabled = self.quoting and traded
         self.book = _TrackerBook(self.engine.tracker)
         self.label = manifest.symbol
-        self.closed = False
 
-    def on_frame(self, rows: dict[str, Any], t_ns: int) -> None:
-        n = len(rows["kind"])
-        if n == 0 or self.closed:
-            return
-        local = rows["local_ns"].tolist()
-        kinds, toks = rows["kind"].tolist(), rows["token"].tolist()
-        sides, prices, sizes = rows["side"].tolist(), rows["price"].tolist(), rows["size"].tolist()
-        on_row = self.engine.on_row
-        for i in range(n):
-            on_row(local[i], kinds[i], toks[i], sides[i], prices[i], sizes[i])
-        t = local[n - 1]
-        self.engine.end_frame(t)
-        best, tracker = self.engine.tracker.best, self.engine.tracker
-        top = (best(0, 0), best(0, 1), best(1, 0), best(1, 1))
-        self.trader.on_frame(t, top, (tracker.tick[0], tracker.tick[1]))
+    def on_frame(self, rows: Any, t_ns: int | None = None) -> None:
+        super().on_frame(rows)
 
     def set_paused(self, paused: bool) -> None:
-        self.trader.enabled = self.traded and not paused
-
-    def settle(self, outcome: str, t_ns: int) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self.engine.close(t_ns, 0 if outcome == "Up" else 1)
-        self.trader.finish(t_ns)
-
-    def finish(self, t_ns: int) -> None:
-        if not self.closed:
-            self.engine.advance_to(t_ns)
+        """Pause: stop quoting and cancel every resting order; resume: quote again."""
+        self.trader.enabled = self.quoting and self.traded and not paused
+        self.trader.next_wake_ns = 0  # decide again at the next frame
+        if paused and not self.closed:
+            self.trader.cancel_all(self.engine.now_ns)
 
     def portfolio_view(self) -> Any:
         from pk8opt.dashboard import PortfolioView, PositionView

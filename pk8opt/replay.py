@@ -149,6 +149,113 @@ def run_backtest(
     )
 
 
+class SessionStepper:
+    """One market window stepped frame by frame: the paper engine takes every row, the
+    trade loop decides at each frame boundary. Replay's events mode and the live
+    runner both drive a window through this, so they run the same code.
+
+    `on_frame(rows)` takes the rows of one frame (columns as arrays or lists),
+    `advance_to(t_ns)` runs the engine's timers up to a time, `settle(winner, t_ns)`
+    closes the window with its winner ("Up"/"Down"), `finish(t_ns)` stops without one.
+    """
+
+    def __init__(
+        self,
+        manifest: Any,
+        config: RunConfig,
+        log: EventLog | None = None,
+        *,
+        strategy: Strategy | None = None,
+        view: ArrayView | None = None,
+        skip_unchanged: bool = True,
+    ) -> None:
+        self.spec = MarketSpec.from_manifest(manifest)
+        self.engine = PaperEngine(self.spec, config.engine_params, log=log, view=view)
+        if strategy is None:
+            strategy = get_strategy(config.strategy)(**config.strategy_params)
+        self.trader = Trader(
+            self.engine, strategy, config.trader_params, skip_unchanged=skip_unchanged
+        )
+        self.last_ns = 0
+        self.held = (0.0, 0.0)  # positions just before settlement
+        self.closed = False
+
+    def on_frame(self, rows: Mapping[str, Any]) -> None:
+        cols = [rows[k] for k in ("local_ns", "kind", "token", "side", "price", "size")]
+        cols = [c.tolist() if hasattr(c, "tolist") else c for c in cols]
+        self.step_rows(*cols, 0, len(cols[0]))
+
+    def step_rows(
+        self,
+        local: Sequence[int],
+        kinds: Sequence[int],
+        tokens: Sequence[int],
+        sides: Sequence[int],
+        prices: Sequence[int],
+        sizes: Sequence[float],
+        lo: int,
+        hi: int,
+    ) -> None:
+        """Rows `lo:hi` of the columns are one frame: feed them, then end the frame."""
+        if hi <= lo or self.closed:
+            return
+        engine = self.engine
+        on_row = engine.on_row
+        for i in range(lo, hi):
+            on_row(local[i], kinds[i], tokens[i], sides[i], prices[i], sizes[i])
+        t = local[hi - 1]
+        engine.end_frame(t)
+        best, tracker = engine.tracker.best, engine.tracker
+        top = (best(0, 0), best(0, 1), best(1, 0), best(1, 1))
+        self.trader.on_frame(t, top, (tracker.tick[0], tracker.tick[1]))
+        self.last_ns = t
+
+    def advance_to(self, t_ns: int) -> None:
+        if not self.closed:
+            self.engine.advance_to(t_ns)
+
+    def settle(self, winner: str, t_ns: int) -> None:
+        """The window's winner is known: orders expire, winning shares pay 1 each."""
+        if self.closed:
+            return
+        self.engine.advance_to(t_ns)
+        self.held = (self.engine.account.pos[0], self.engine.account.pos[1])
+        self.engine.close(t_ns, _WINNER[winner])
+        self.trader.finish(t_ns)
+        self.closed = True
+
+    def finish(self, t_ns: int) -> None:
+        """Stop without a settlement (the run ended first): timers run up to `t_ns`."""
+        self.advance_to(t_ns)
+
+    def result(self, winner: str, n_events: int) -> SessionResult:
+        """The scores of a settled window."""
+        engine, trader, acct = self.engine, self.trader, self.engine.account
+        qy, qn = self.held
+        return SessionResult(
+            slug=self.spec.slug,
+            winner=winner,
+            pnl_usdc=acct.cash - acct.starting_cash,
+            fees_usdc=acct.fees,
+            volume_usdc=acct.volume,
+            fills=acct.fills,
+            orders=engine.orders_accepted,
+            fill_rate=engine.orders_with_fill / engine.orders_accepted
+            if engine.orders_accepted
+            else 0.0,
+            pairs=min(qy, qn),
+            unpaired_shares=abs(qy - qn),
+            max_drawdown_usdc=max_drawdown(trader.equity_v),
+            events=n_events,
+            strategy_calls=trader.strategy_calls,
+            orders_filled=engine.orders_with_fill,
+            rejections=dict(engine.rejections),
+            gates={g: trader.gate_counts.get(g, 0) for g in type(trader.strategy).gates},
+            equity_t=trader.equity_t,
+            equity_v=trader.equity_v,
+        )
+
+
 def run_session(
     session: Any,
     strategy: Strategy,
@@ -158,22 +265,27 @@ def run_session(
     mode: Mode = "fast",
     skip_unchanged: bool = True,
 ) -> SessionResult:
-    spec = MarketSpec.from_manifest(session.manifest)
+    manifest = session.manifest
     if mode == "fast":
         cache = session_cache(session)
         view = ArrayView(cache)
-        engine = PaperEngine(spec, config.engine_params, log=log, view=view)
-        trader = Trader(engine, strategy, config.trader_params, skip_unchanged=skip_unchanged)
-        _drive_fast(cache, view, engine, trader)
+        stepper = SessionStepper(
+            manifest, config, log, strategy=strategy, view=view, skip_unchanged=skip_unchanged
+        )
+        _drive_fast(cache, view, stepper.engine, stepper.trader)
         last_ns = cache.last_ns
     else:
-        engine = PaperEngine(spec, config.engine_params, log=log)
-        trader = Trader(engine, strategy, config.trader_params, skip_unchanged=skip_unchanged)
-        last_ns = _drive_events(session, engine, trader)
-    return _finish(session, spec, engine, trader, max(last_ns, spec.window_end_ns))
+        stepper = SessionStepper(
+            manifest, config, log, strategy=strategy, skip_unchanged=skip_unchanged
+        )
+        _drive_events(session, stepper)
+        last_ns = stepper.last_ns
+    winner = manifest.resolution.outcome
+    stepper.settle(winner, max(last_ns, stepper.spec.window_end_ns))
+    return stepper.result(winner, session.n_events)
 
 
-def _drive_events(session: Any, engine: PaperEngine, trader: Trader) -> int:
+def _drive_events(session: Any, stepper: SessionStepper) -> None:
     ev = session.events
     local = ev["local_ns"].tolist()
     frames = ev["frame"].tolist()
@@ -184,22 +296,14 @@ def _drive_events(session: Any, engine: PaperEngine, trader: Trader) -> int:
         ev["price"].tolist(),
         ev["size"].tolist(),
     )
-    tracker = engine.tracker
-    best = tracker.best
-
-    def frame_end(t: int) -> None:
-        engine.end_frame(t)
-        top = (best(0, 0), best(0, 1), best(1, 0), best(1, 1))
-        trader.on_frame(t, top, (tracker.tick[0], tracker.tick[1]))
-
+    step = stepper.step_rows
     n = len(local)
-    for i in range(n):
-        if i and frames[i] != frames[i - 1]:
-            frame_end(local[i - 1])
-        engine.on_row(local[i], cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i])
-    if n:
-        frame_end(local[n - 1])
-    return local[n - 1] if n else 0
+    lo = 0
+    for i in range(1, n):
+        if frames[i] != frames[i - 1]:
+            step(local, *cols, lo, i)
+            lo = i
+    step(local, *cols, lo, n)
 
 
 def _drive_fast(cache: Any, view: ArrayView, engine: PaperEngine, trader: Trader) -> None:
@@ -296,36 +400,3 @@ def _apply_records(k: int, engine: PaperEngine, levels: dict, trades: list) -> N
             engine.on_trade(tok, price, new)
         else:
             engine.on_level(tok, price, old, new)
-
-
-def _finish(
-    session: Any, spec: MarketSpec, engine: PaperEngine, trader: Trader, end_ns: int
-) -> SessionResult:
-    winner = _WINNER[session.manifest.resolution.outcome]
-    acct = engine.account
-    engine.advance_to(end_ns)
-    qy, qn = acct.pos
-    engine.close(end_ns, winner)
-    trader.finish(end_ns)
-    return SessionResult(
-        slug=spec.slug,
-        winner=session.manifest.resolution.outcome,
-        pnl_usdc=acct.cash - acct.starting_cash,
-        fees_usdc=acct.fees,
-        volume_usdc=acct.volume,
-        fills=acct.fills,
-        orders=engine.orders_accepted,
-        fill_rate=engine.orders_with_fill / engine.orders_accepted
-        if engine.orders_accepted
-        else 0.0,
-        pairs=min(qy, qn),
-        unpaired_shares=abs(qy - qn),
-        max_drawdown_usdc=max_drawdown(trader.equity_v),
-        events=session.n_events,
-        strategy_calls=trader.strategy_calls,
-        orders_filled=engine.orders_with_fill,
-        rejections=dict(engine.rejections),
-        gates={g: trader.gate_counts.get(g, 0) for g in type(trader.strategy).gates},
-        equity_t=trader.equity_t,
-        equity_v=trader.equity_v,
-    )

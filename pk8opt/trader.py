@@ -158,6 +158,16 @@ class Trader:
             wake = min(wake, bp[i] if bp[i] > t_ns else bp[i] + 1)
         self.next_wake_ns = wake
 
+    def cancel_all(self, t_ns: int) -> None:
+        """Cancel every live order (quoting paused); nothing is reposted while the
+        trader is disabled. Cancels go through the engine's latency like any other."""
+        engine = self.engine
+        for o in sorted(engine.orders.values(), key=lambda o: o.id):
+            if o.live:
+                engine.cancel(t_ns, o)
+        self.working = [None, None]
+        self.next_wake_ns = 0
+
     def finish(self, t_ns: int) -> None:
         """After settlement: the final equity sample."""
         self.equity_t.append(t_ns)
