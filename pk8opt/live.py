@@ -29,6 +29,7 @@ import msgspec
 
 from pk8opt.dashboard import DashboardState, KeyReader, MarketView, event_line, render
 from pk8opt.errors import ConnectionFailed
+from pk8opt.fill_metrics import FillMetrics
 from pk8opt.live_settings import LiveSettings, MarketSpec
 from pk8opt.polymarket.slugs import slug_for, window_start
 from pk8opt.recordings.manifest import Manifest, Resolution, write_manifest
@@ -37,7 +38,6 @@ from pk8opt.recordings.schema import PRICE_SCALE, Kind
 from pk8opt.replay import SessionStepper
 
 EVENTS_LOG_NAME = "live_console_events.jsonl"
-METRICS_DIR = Path("paper") / "metrics"
 RESOLUTION_POLL_S = 10.0  # venue seconds between Gamma polls for an ended market
 RESOLUTION_GIVE_UP_S = 900.0  # stop waiting for a resolution this long after the end
 DISCOVERY_RETRY_S = 5.0
@@ -184,10 +184,18 @@ class EngineStepper(SessionStepper):
     """Replay's `SessionStepper` for one live window, with what the dashboard needs:
     the book, the portfolio, and pausing."""
 
-    def __init__(self, manifest: Manifest, config: Any, log_sink: EventLog, traded: bool) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        config: Any,
+        log_sink: EventLog,
+        traded: bool,
+        metrics: FillMetrics | None = None,
+    ) -> None:
         from pk8opt.engine.eventlog import EventLog as EngineLog
 
-        super().__init__(manifest, config, EngineLog(log_sink))  # type: ignore[arg-type]
+        log = EngineLog(log_sink)  # type: ignore[arg-type]
+        super().__init__(manifest, config, log, metrics=metrics)
         self.quoting = bool(self.trader.enabled)  # PM_TRADE_ENABLED
         self.traded = traded
         self.trader.enabled = self.quoting and traded
@@ -256,6 +264,7 @@ class LiveRunner:
         self.clock = clock if clock is not None else VenueClock.from_env()
         self.make_stepper = make_stepper or (lambda run, traded: BookStepper(run.manifest))
         self.log = EventLog(Path(options.log_dir) / EVENTS_LOG_NAME)
+        self._metrics: FillMetrics | None = None
         self.state = DashboardState(
             strategy=settings.strategy, trade_enabled=settings.trade_enabled
         )
@@ -534,6 +543,18 @@ class LiveRunner:
             await self.gamma.aclose()
         self.emit("live_stopped", t_ns, **{f"n_{k}": v for k, v in sorted(self.log.counts.items())})
         self.log.close()
+        if self._metrics is not None:
+            self._metrics.close()
+
+    @property
+    def metrics(self) -> FillMetrics:
+        """`<log-dir>/paper/metrics/live-<start, UTC>.jsonl`, opened at the first use."""
+        if self._metrics is None:
+            import time
+
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.started_s or None))
+            self._metrics = FillMetrics.in_log_dir(self.options.log_dir, f"live-{stamp}")
+        return self._metrics
 
 
 def _live_symbol(raw: str) -> str:
@@ -589,7 +610,7 @@ def run_live(settings: LiveSettings, options: LiveOptions) -> dict[str, int]:
     if settings.run_config is not None:
         config = settings.run_config
         runner.make_stepper = lambda run, traded: EngineStepper(
-            run.manifest, config, runner.log, traded
+            run.manifest, config, runner.log, traded, runner.metrics
         )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(runner.run())

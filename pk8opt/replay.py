@@ -112,17 +112,26 @@ def run_backtest(
     *,
     on_session: Callable[[int, SessionResult], None] | None = None,
     event_log: Path | None = None,
+    metrics_log: Path | None = None,
     mode: Mode = "fast",
 ) -> BacktestResult:
     """Replay each session; sessions without a known winner are skipped and reported.
 
     `on_session(i, result)` runs after each scored session, `i` its index in
     `sessions`; exceptions it raises (e.g. optuna.TrialPruned) propagate.
+    `event_log` gets the engine's events, `metrics_log` one line per fill
+    (`fill_metrics`), both JSON Lines as the live runner writes them.
     """
     cls = get_strategy(config.strategy)
     results: list[SessionResult] = []
     skipped: list[tuple[str, str]] = []
     fh = open(event_log, "w", encoding="utf-8") if event_log is not None else None  # noqa: SIM115
+    metrics = None
+    if metrics_log is not None:
+        from pk8opt.fill_metrics import FillMetrics
+
+        metrics_log.unlink(missing_ok=True)
+        metrics = FillMetrics(metrics_log)
     try:
         log = EventLog(fh) if fh is not None else None
         for i, session in enumerate(sessions):
@@ -133,13 +142,17 @@ def run_backtest(
             if session.n_events == 0:
                 skipped.append((session.slug, "no events"))
                 continue
-            result = run_session(session, cls(**config.strategy_params), config, log=log, mode=mode)
+            result = run_session(
+                session, cls(**config.strategy_params), config, log=log, mode=mode, metrics=metrics
+            )
             results.append(result)
             if on_session is not None:
                 on_session(i, result)
     finally:
         if fh is not None:
             fh.close()
+        if metrics is not None:
+            metrics.close()
     return BacktestResult(
         results,
         skipped,
@@ -168,9 +181,12 @@ class SessionStepper:
         strategy: Strategy | None = None,
         view: ArrayView | None = None,
         skip_unchanged: bool = True,
+        metrics: Any = None,
     ) -> None:
         self.spec = MarketSpec.from_manifest(manifest)
         self.engine = PaperEngine(self.spec, config.engine_params, log=log, view=view)
+        if metrics is not None:  # a fill_metrics.FillMetrics: one line per fill
+            self.engine.log = metrics.tap(log, self.engine)
         if strategy is None:
             strategy = get_strategy(config.strategy)(**config.strategy_params)
         self.trader = Trader(
@@ -264,19 +280,26 @@ def run_session(
     log: EventLog | None = None,
     mode: Mode = "fast",
     skip_unchanged: bool = True,
+    metrics: Any = None,
 ) -> SessionResult:
     manifest = session.manifest
     if mode == "fast":
         cache = session_cache(session)
         view = ArrayView(cache)
         stepper = SessionStepper(
-            manifest, config, log, strategy=strategy, view=view, skip_unchanged=skip_unchanged
+            manifest,
+            config,
+            log,
+            strategy=strategy,
+            view=view,
+            skip_unchanged=skip_unchanged,
+            metrics=metrics,
         )
         _drive_fast(cache, view, stepper.engine, stepper.trader)
         last_ns = cache.last_ns
     else:
         stepper = SessionStepper(
-            manifest, config, log, strategy=strategy, skip_unchanged=skip_unchanged
+            manifest, config, log, strategy=strategy, skip_unchanged=skip_unchanged, metrics=metrics
         )
         _drive_events(session, stepper)
         last_ns = stepper.last_ns

@@ -55,6 +55,16 @@ def backtest(
             help="Write every paper order, fill, cancel and settlement as JSON Lines here.",
         ),
     ] = None,
+    log_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-dir",
+            help="Write the logs `pk8opt live` writes, for comparing a live day with its "
+            "replay line by line: DIR/live_console_events.jsonl (the events, unless "
+            "--event-log names another file) and DIR/paper/metrics/backtest.jsonl (one "
+            "line per fill). Example: --log-dir logs/replay",
+        ),
+    ] = None,
 ) -> None:
     """Replay recorded sessions through the paper engine with one strategy.
 
@@ -76,7 +86,15 @@ def backtest(
     if set_:
         config = config.updated(parse_assignments(set_))
     sessions = load_sessions(recordings)
-    result = run_backtest(sessions, config, event_log=event_log)
+    metrics_log = None
+    if log_dir is not None:
+        from pk8opt.fill_metrics import METRICS_SUBDIR
+        from pk8opt.live import EVENTS_LOG_NAME
+
+        log_dir.mkdir(parents=True, exist_ok=True)
+        event_log = event_log or log_dir / EVENTS_LOG_NAME
+        metrics_log = log_dir / METRICS_SUBDIR / "backtest.jsonl"
+    result = run_backtest(sessions, config, event_log=event_log, metrics_log=metrics_log)
     if plot is not None:
         from pk8opt.plots import plot_equity
 
