@@ -11,7 +11,9 @@ and its replay compare line by line. Each line is the state right after the fill
     order_id
     pos_up, pos_down           shares held after the fill
     avg_up, avg_down           average cost per share after the fill (0 when flat)
-    cash, reserved             free cash and cash held for live orders after the fill
+    cash, reserved             free cash and cash held for live orders right after the
+                               fill (an order's unused reservation is released just
+                               after its last fill, so it shows on the next line)
     pairs                      min(pos_up, pos_down): complete Up+Down pairs held
     pair_cost                  avg_up + avg_down when this fill completed pairs, else null
     seconds_left               to the window's end

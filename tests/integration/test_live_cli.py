@@ -81,3 +81,35 @@ def test_real_money_refused_from_the_environment_too(tmp_path: Path) -> None:
 )
 def test_bad_settings_name_the_variable(tmp_path: Path, text: str, var: str) -> None:
     assert var in one_error_line(run_live(tmp_path, text))
+
+
+def test_backtest_log_dir_writes_the_logs_live_writes(tmp_path: Path, sample_dir: Path) -> None:
+    import json
+
+    session = sorted(p for p in sample_dir.iterdir() if p.is_dir())[0]
+    out = tmp_path / "replay"
+    proc = subprocess.run(
+        [*PK8OPT, "backtest", str(session), "-s", "balanced_arb", "--log-dir", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(x) for x in (out / "live_console_events.jsonl").read_text().splitlines()]
+    fills = [e for e in events if e["event"] == "paper_fill"]
+    metrics = [
+        json.loads(x)
+        for x in (out / "paper" / "metrics" / "backtest.jsonl").read_text().splitlines()
+    ]
+    assert fills and len(metrics) == len(fills)
+    for fill, line in zip(fills, metrics, strict=True):
+        assert (line["ts_ns"], line["order_id"], line["qty"], line["price"]) == (
+            fill["ts_ns"],
+            fill["order_id"],
+            fill["qty"],
+            fill["price"],
+        )
+        assert line["token"] == fill["outcome"] and line["liquidity"] == fill["liquidity"]
+    pairs = [m for m in metrics if m["pair_cost"] is not None]
+    assert pairs and all(0.0 < m["pair_cost"] < 2.0 for m in pairs)
+    last = metrics[-1]
+    assert last["pairs"] == min(last["pos_up"], last["pos_down"])
