@@ -15,7 +15,7 @@ import msgspec
 import numpy as np
 
 from pk8opt.recordings.manifest import Gap, Manifest, Status, read_manifest, write_manifest
-from pk8opt.recordings.raw import BadLine, compress_frames, frames_path, iter_lines, decode_frame
+from pk8opt.recordings.raw import BadLine, compress_frames, decode_frame, frames_path, iter_lines
 
 _any = msgspec.json.Decoder()
 

@@ -49,9 +49,11 @@ def make_storage(url: str) -> Any:
 
     if "://" in url:
         return url
+    from optuna.storages.journal import JournalFileBackend
+
     path = Path(url)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
 
 
 def make_sampler(cfg: SweepConfig, params: ParamSet, index: int = 0) -> Any:
@@ -316,9 +318,9 @@ def run_sweep(
         stop_file.unlink(missing_ok=True)
         Path(f"{stop_file}.lock").unlink(missing_ok=True)
         for f in futures:
-            exc = f.exception()
-            if exc is not None:
-                raise exc
+            error = f.exception()
+            if error is not None:
+                raise error
             worker_times.append(f.result())
     outcome = SweepOutcome(
         cfg.study,
