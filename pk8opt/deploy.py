@@ -120,6 +120,7 @@ def deploy_trial(
     storage_url = storage or str(DEFAULT_STORAGE_PATH)
     if "://" not in storage_url and not Path(storage_url).exists():
         raise ConfigError(f"{storage_url}: no study storage here; run `pk8opt sweep CONFIG` first")
+    explicit_tracking_uri = tracking_uri
     tracking_uri = tracking_uri or default_tracking_uri()
     if run_id is not None:
         tags = open_run_tags(tracking_uri, run_id)
@@ -145,7 +146,10 @@ def deploy_trial(
     overrides = {**meta.get("overrides", {}), **trial.params}
     config = load_evaluator(evaluator).config(meta["strategy"], overrides)
     env = dict(config.to_env())
-    run_id = run_id or find_trial_run(meta.get("tracking_uri", tracking_uri), name, trial.number)
+    # An explicit --tracking-uri wins over the one the sweep recorded (which may be
+    # relative to the folder the sweep ran in).
+    tracking_uri = explicit_tracking_uri or meta.get("tracking_uri", tracking_uri)
+    run_id = run_id or find_trial_run(tracking_uri, name, trial.number)
     objectives = (meta.get("config") or {}).get("objective")
     objectives = objectives if isinstance(objectives, list) else [objectives or {}]
     holdout = (s.user_attrs.get("holdout") or {}).get(str(trial.number)) or {}
@@ -155,7 +159,7 @@ def deploy_trial(
         for i, o in enumerate(objectives)
     ]
     header = [
-        f"study {name}, trial {trial.number}, MLflow run {run_id or 'n/a'} ({meta.get('tracking_uri', tracking_uri)})",
+        f"study {name}, trial {trial.number}, MLflow run {run_id or 'n/a'} ({tracking_uri})",
         *obj_lines,
         f"in-sample: {meta.get('in_sample_window', '?')}",
         f"holdout:   {meta.get('holdout_window', '?')}",

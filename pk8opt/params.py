@@ -7,7 +7,7 @@ space validation, the `.env` that `deploy` writes, and what the live runner read
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +89,7 @@ class ParamSet:
         if len(self.by_name) != len(self.params) or len(self.by_env) != len(self.params):
             raise ValueError("duplicate parameter name or env variable")
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Param]:
         return iter(self.params)
 
     def __contains__(self, name: object) -> bool:

@@ -65,7 +65,9 @@ class StatusView:
         from rich.console import Console
         from rich.live import Live
 
-        with Live(self.table(), console=Console(), refresh_per_second=2, transient=False) as live:
+        with Live(
+            self.table(), console=Console(emoji=False), refresh_per_second=2, transient=False
+        ) as live:
             while not stop.is_set():
                 live.update(self.table())
                 with contextlib.suppress(TimeoutError):

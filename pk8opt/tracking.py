@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ class TrialRecord:
 
 
 def _quiet() -> None:
+    # No usage telemetry leaves a trader's machine unless they ask for it.
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow  # noqa: F401  (its import configures the "mlflow" logger; override after)
 
     for name in ("alembic", "mlflow", "alembic.runtime.migration"):
@@ -194,7 +197,7 @@ class Tracker:
                 return out
 
     def log_trial(self, parent_id: str, study: str, rec: TrialRecord) -> str:
-        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.entities import Metric, Param
 
         tags = {PARENT: parent_id, STUDY: study, TRIAL: str(rec.number), **rec.tags}
         tags["pk8opt.state"] = rec.state
@@ -219,7 +222,6 @@ class Tracker:
         )
         status = {"COMPLETE": "FINISHED", "PRUNED": "KILLED"}.get(rec.state, "FAILED")
         self.client.set_terminated(run_id, status=status, end_time=rec.end_ms)
-        _ = RunTag
         return run_id
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, Any]) -> None:

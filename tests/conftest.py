@@ -6,6 +6,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+
 def _find_shared() -> Path:
     """`shared/` sits beside the repository (CI clones it there); look up the tree."""
     for parent in REPO.parents:

@@ -77,6 +77,7 @@ def backtest(
     from pk8opt.envfile import read_env_file
     from pk8opt.params import parse_assignments
     from pk8opt.recordings.load import load_sessions
+    from pk8opt.recordings.session import problems_line
     from pk8opt.replay import RunConfig, run_backtest
 
     env = read_env_file(env_file) if env_file is not None else {}
@@ -86,6 +87,10 @@ def backtest(
     if set_:
         config = config.updated(parse_assignments(set_))
     sessions = load_sessions(recordings)
+    for session in sessions:
+        line = problems_line(session)
+        if line:
+            typer.secho(f"warning: {line}", err=True, fg=typer.colors.YELLOW)
     metrics_log = None
     if log_dir is not None:
         from pk8opt.fill_metrics import METRICS_SUBDIR
@@ -164,7 +169,7 @@ def _print_table(result: Any) -> None:
         )
     agg = result.aggregate
     table.add_row("[bold]all[/bold]", "", *(f"[bold]{fmt(agg[c], c)}[/bold]" for c in cols))
-    console = Console()
+    console = Console(emoji=False)
     console.print(table)
     extra = ", ".join(f"{k}={agg[k]:.3f}" for k in ("sharpe", "sortino", "win_rate"))
     extra += f", sessions={agg['sessions']}"

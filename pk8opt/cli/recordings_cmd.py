@@ -122,9 +122,9 @@ def ls_cmd(dirs: DirsArg, as_json: JsonOpt = False) -> None:
             r["source"],
             r["status"],
         )
-    console = Console()
+    console = Console(emoji=False)
     if not console.is_terminal:
-        console = Console(width=200)  # piped: keep one session per line
+        console = Console(width=200, emoji=False)  # piped: keep one session per line
     console.print(table)
     for r in rows:
         if "error" in r:
@@ -162,7 +162,7 @@ def check_cmd(
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2))
     else:
-        console = Console(highlight=False, soft_wrap=True)
+        console = Console(highlight=False, soft_wrap=True, emoji=False)
         for r in results:
             mark = "[green]ok[/green]  " if r.ok else "[red]FAIL[/red]"
             info = ", ".join(f"{k} {v}" for k, v in r.info.items())

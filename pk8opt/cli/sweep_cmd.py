@@ -128,7 +128,7 @@ def deploy(
     Writes PM_STRATEGY and every strategy, paper-engine and trade-loop parameter in
     its PM_* form under a header naming the study, trial, MLflow run, objective and
     data window. Other lines of the file (credentials) are kept; the old file is
-    backed up as .env.bak-<time>; the diff is shown.
+    backed up as `.env.bak-<time>`; the diff is shown.
 
     Example: `pk8opt deploy --best --env-file .env --dry-run`
     """

@@ -53,11 +53,12 @@ from pk8opt.recordings.schema import (
     UNDERLYING_SCHEMA,
     Kind,
 )
+from pk8opt.recordings.session import HARMLESS_PROBLEMS
 
 if TYPE_CHECKING:
     import polars as pl
 
-HARMLESS = frozenset({"text", "foreign_asset", "foreign_symbol", "other_topic", "empty"})
+HARMLESS = HARMLESS_PROBLEMS
 MAX_EXAMPLES = 5
 
 _decode_frame = msgspec.json.Decoder(Frame).decode

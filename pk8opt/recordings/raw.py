@@ -94,9 +94,7 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
     """Yield `(lineno, line, complete)`; `complete` is False for a last line cut short."""
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rb") as fh:
-        lineno = 0
-        for line in fh:
-            lineno += 1
+        for lineno, line in enumerate(fh, start=1):
             if line.endswith(b"\n"):
                 yield lineno, line[:-1], True
             elif line:

@@ -15,9 +15,13 @@ import msgspec
 import numpy as np
 
 from pk8opt.recordings.manifest import Gap, Manifest, Status, read_manifest, write_manifest
-from pk8opt.recordings.raw import BadLine, compress_frames, frames_path, iter_lines, decode_frame
+from pk8opt.recordings.raw import BadLine, compress_frames, decode_frame, frames_path, iter_lines
 
 _any = msgspec.json.Decoder()
+
+# Problems the normalizer counts that say nothing is wrong with the data: heartbeat
+# text, the other market's frames during a rollover, topics replay does not use.
+HARMLESS_PROBLEMS = frozenset({"text", "foreign_asset", "foreign_symbol", "other_topic", "empty"})
 
 
 def classify(ch: str, raw: str) -> list[str]:
@@ -170,3 +174,20 @@ class LoadedSession:
     @property
     def n_events(self) -> int:
         return int(len(self.events["kind"]))
+
+    @property
+    def serious_problems(self) -> dict[str, int]:
+        """What the normalizer skipped that means something is wrong with the data."""
+        return {k: v for k, v in sorted(self.problems.items()) if k not in HARMLESS_PROBLEMS}
+
+
+def problems_line(session: LoadedSession) -> str | None:
+    """One line for a session whose data had problems (skipped, counted), else None."""
+    serious = session.serious_problems
+    if not serious:
+        return None
+    what = ", ".join(f"{n} {kind}" for kind, n in serious.items())
+    return (
+        f"{session.path}: skipped {what}; the rest of the session is used "
+        f"(details with file:line: pk8opt recordings check {session.path})"
+    )

@@ -51,8 +51,10 @@ def _plots(study: Any, out: Path) -> list[Path]:
     try:
         ax = optuna.visualization.matplotlib.plot_optimization_history(study, target=target)
         path = out / "optimization_history.png"
-        ax.figure.savefig(path, dpi=100, bbox_inches="tight")
-        plt.close(ax.figure)
+        fig = ax.get_figure(root=True)
+        assert fig is not None
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(fig)
         files.append(path)
     except Exception:  # noqa: S110 - a plot is optional
         pass

@@ -49,9 +49,11 @@ def make_storage(url: str) -> Any:
 
     if "://" in url:
         return url
+    from optuna.storages.journal import JournalFileBackend
+
     path = Path(url)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
 
 
 def make_sampler(cfg: SweepConfig, params: ParamSet, index: int = 0) -> Any:
@@ -140,8 +142,9 @@ def _record(trial: Any) -> Any:
     )
 
 
-def prepare(cfg: SweepConfig, where: str, evaluator: Any) -> tuple[ParamSet, Selection]:
-    """Every check before work starts; returns the parameters and the sessions."""
+def prepare(cfg: SweepConfig, where: str, evaluator: Any) -> tuple[ParamSet, Selection, list[str]]:
+    """Every check before work starts; returns the parameters, the sessions, and a
+    warning line for each session whose data had problems (skipped and counted)."""
     sp, ep, tp = evaluator.param_sets(cfg.strategy)
     validate(cfg, where, sp, ep, tp)
     if cfg.sampler.type == "cmaes":
@@ -152,8 +155,12 @@ def prepare(cfg: SweepConfig, where: str, evaluator: Any) -> tuple[ParamSet, Sel
     sel = select_sessions(cfg.data, where)
     # Load once here: a broken recording stops the sweep before any trial, and the
     # workers then read the normalized cache instead of all building it at once.
-    evaluator.load([str(p) for p in [*sel.in_sample, *sel.holdout]])
-    return sp + ep + tp, sel
+    loaded = evaluator.load([str(p) for p in [*sel.in_sample, *sel.holdout]])
+    from pk8opt.recordings.session import LoadedSession, problems_line
+
+    sessions = [s for s in loaded or [] if isinstance(s, LoadedSession)]
+    warnings = [line for s in sessions if (line := problems_line(s))]
+    return sp + ep + tp, sel, warnings
 
 
 def run_sweep(
@@ -171,9 +178,11 @@ def run_sweep(
     from pk8opt.sweep.holdout import finish
     from pk8opt.tracking import Tracker
 
-    console = console or Console()
+    console = console or Console(emoji=False)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    params, sel = prepare(cfg, where, load_evaluator(evaluator))
+    params, sel, data_warnings = prepare(cfg, where, load_evaluator(evaluator))
+    for line in data_warnings:
+        console.print(f"[yellow]warning[/yellow] {line}", highlight=False, emoji=False)
     target = cfg.trials
     if cfg.sampler.type == "grid":
         from pk8opt.sweep.space import grid_size
@@ -316,9 +325,9 @@ def run_sweep(
         stop_file.unlink(missing_ok=True)
         Path(f"{stop_file}.lock").unlink(missing_ok=True)
         for f in futures:
-            exc = f.exception()
-            if exc is not None:
-                raise exc
+            error = f.exception()
+            if error is not None:
+                raise error
             worker_times.append(f.result())
     outcome = SweepOutcome(
         cfg.study,

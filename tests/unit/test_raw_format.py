@@ -62,7 +62,9 @@ def test_cut_off_file_keeps_complete_frames_and_reports_the_cut(tmp_path):
 
 def test_garbage_line_is_reported_with_its_line_number(tmp_path):
     p = tmp_path / FRAMES_NAME
-    p.write_bytes(b'{"t":1,"ch":"market","raw":"x"}\nnot json\n{"t":2,"ch":"bogus","raw":"y"}\n{"t":3,"ch":"live","raw":"z"}\n')
+    p.write_bytes(
+        b'{"t":1,"ch":"market","raw":"x"}\nnot json\n{"t":2,"ch":"bogus","raw":"y"}\n{"t":3,"ch":"live","raw":"z"}\n'
+    )
     frames, bad = read_frames(p)
     assert [f.t for f in frames] == [1, 3]
     assert [b.lineno for b in bad] == [2, 3]
