@@ -366,10 +366,10 @@ class LiveRunner:
             self.stopping = True
             return
         for spec in self.settings.watchlist:
-            run = self.current.get(spec)
-            if (run is None or now_s >= run.manifest.window_end_s) and now_s >= self.retry_at.get(
-                spec, 0.0
-            ):
+            current = self.current.get(spec)
+            if (
+                current is None or now_s >= current.manifest.window_end_s
+            ) and now_s >= self.retry_at.get(spec, 0.0):
                 slug, _ = window_of(spec, now_s)
                 if slug not in self.runs:
                     await self.discover(spec, slug, now_s)

@@ -197,9 +197,11 @@ class SessionStepper:
         self.closed = False
 
     def on_frame(self, rows: Mapping[str, Any]) -> None:
-        cols = [rows[k] for k in ("local_ns", "kind", "token", "side", "price", "size")]
-        cols = [c.tolist() if hasattr(c, "tolist") else c for c in cols]
-        self.step_rows(*cols, 0, len(cols[0]))
+        local, kinds, tokens, sides, prices, sizes = (
+            rows[k].tolist() if hasattr(rows[k], "tolist") else rows[k]
+            for k in ("local_ns", "kind", "token", "side", "price", "size")
+        )
+        self.step_rows(local, kinds, tokens, sides, prices, sizes, 0, len(local))
 
     def step_rows(
         self,

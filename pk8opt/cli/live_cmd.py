@@ -12,7 +12,7 @@ from pk8opt.cli import app
 
 @app.command(
     epilog=(
-        "Example, after `pk8opt deploy --best --out .env`:  \n"
+        "Example, after `pk8opt deploy --best --env-file .env`:  \n"
         "`pk8opt live --env-file .env --record recordings/live/`  \n"
         "On a server: `pk8opt live --headless --duration 3600 | tee live.txt`"
     )
