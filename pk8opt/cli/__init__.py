@@ -46,6 +46,7 @@ def _register() -> None:
         record_cmd,
         recordings_cmd,
         simulate_cmd,
+        strategies_cmd,
         sweep_cmd,
     )
 

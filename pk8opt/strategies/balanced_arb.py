@@ -27,6 +27,8 @@ EPS = 1e-9
 
 
 class BalancedArbStrategy(Strategy):
+    """Buys Up and Down so a pair costs less than 1 - edge, legs kept balanced."""
+
     name = "balanced_arb"
     pure = True
     gates = ("ZONE", "BOOK", "CROSSED", "SPREAD", "CAP", "IMBALANCE", "EDGE", "PRICE", "EXPOSURE")

@@ -7,6 +7,8 @@ from pk8opt.strategies.base import Desired, Strategy, StrategyContext, StrategyQ
 
 
 class FixedStrategy(Strategy):
+    """Bids constant prices and sizes on both tokens: the reference for checking fills."""
+
     name = "fixed"
     pure = True
     params = ParamSet(

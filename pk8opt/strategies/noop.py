@@ -8,6 +8,8 @@ _NONE = StrategyQuote(Desired(None, 0.0, "noop"), Desired(None, 0.0, "noop"))
 
 
 class NoopStrategy(Strategy):
+    """Quotes nothing: the baseline, and a way to watch markets without trading."""
+
     name = "noop"
     pure = True
 

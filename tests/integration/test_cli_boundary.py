@@ -32,3 +32,21 @@ def test_project_error_is_one_line(tmp_path: Path):
     assert "Traceback" not in r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "nowhere" in lines[0]
+
+
+def test_strategies_lists_every_declared_parameter_with_its_env_variable():
+    import json
+
+    from pk8opt.replay import RunConfig
+    from pk8opt.strategies import STRATEGIES
+
+    r = run("strategies", "--json")
+    assert r.returncode == 0
+    assert [row["name"] for row in json.loads(r.stdout)] == list(STRATEGIES)
+    r = run("strategies", "balanced_arb", "--json")
+    assert r.returncode == 0
+    groups = json.loads(r.stdout)
+    declared = [p for ps in RunConfig.param_sets("balanced_arb") for p in ps]
+    listed = [row for rows in groups.values() for row in rows]
+    assert [(row["name"], row["env"]) for row in listed] == [(p.name, p.env) for p in declared]
+    assert run("strategies", "nope").returncode == 1
