@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
-from concurrent.futures import Future
+from concurrent.futures import ALL_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -316,7 +316,8 @@ def run_sweep(
                         bar.update(tally(trials, maximize))
                         poll_cpu_s += time.thread_time() - c0
                         log_new(trials)
-                        time.sleep(POLL_S)
+                        # Wakes at once when the last worker ends, not a poll later.
+                        wait(futures, timeout=POLL_S, return_when=ALL_COMPLETED)
                     break
                 except KeyboardInterrupt:
                     if interrupted:
