@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
-from concurrent.futures import Future
+from concurrent.futures import ALL_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,9 @@ class SweepOutcome:
     worker_times: list[dict[str, float]]
     mlflow_s: float
     fanout_s: float = 0.0  # wall time from starting the workers to the last trial
+    mlflow_cpu_s: float = 0.0  # CPU time of the child-run writes (main process)
+    poll_cpu_s: float = 0.0  # CPU time of reading the study for the log and the bar
+    logged_at: float = 0.0  # time.time() when the last trial of the fan-out was logged
 
 
 def make_storage(url: str) -> Any:
@@ -257,15 +260,16 @@ def run_sweep(
         texts={"config.yaml": yaml.safe_dump(to_dict(cfg), sort_keys=False)},
     )
     logged = tracker.logged_trials(parent)
-    mlflow_s = 0.0
+    mlflow_s = mlflow_cpu_s = poll_cpu_s = 0.0
 
     def log_new(trials: list[Any]) -> None:
-        nonlocal mlflow_s
+        nonlocal mlflow_s, mlflow_cpu_s
         for t in trials:
             if t.state.name in FINISHED and t.number not in logged:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.thread_time()
                 logged[t.number] = tracker.log_trial(parent, cfg.study, _record(t))
                 mlflow_s += time.perf_counter() - t0
+                mlflow_cpu_s += time.thread_time() - c0
 
     token = uuid.uuid4().hex[:12]
     experiments_dir.mkdir(parents=True, exist_ok=True)
@@ -275,7 +279,7 @@ def run_sweep(
     maximize = directions[0] == "maximize"
     interrupted = False
     worker_times: list[dict[str, float]] = []
-    fanout_s = 0.0
+    fanout_s = logged_at = 0.0
     executor = get_reusable_executor(max_workers=cfg.workers, timeout=60)
     start_done = counted(trials, token)
     if target is not None and start_done >= target:
@@ -307,10 +311,13 @@ def run_sweep(
             while True:
                 try:
                     while not all(f.done() for f in futures):
+                        c0 = time.thread_time()
                         trials = study.get_trials(deepcopy=False)
-                        log_new(trials)
                         bar.update(tally(trials, maximize))
-                        time.sleep(POLL_S)
+                        poll_cpu_s += time.thread_time() - c0
+                        log_new(trials)
+                        # Wakes at once when the last worker ends, not a poll later.
+                        wait(futures, timeout=POLL_S, return_when=ALL_COMPLETED)
                     break
                 except KeyboardInterrupt:
                     if interrupted:
@@ -320,6 +327,7 @@ def run_sweep(
                     console.print("stopping: the running trials end after their current session")
             trials = study.get_trials(deepcopy=False)
             log_new(trials)
+            logged_at = time.time()
             bar.update(tally(trials, maximize))
         fanout_s = time.perf_counter() - t_fanout
         stop_file.unlink(missing_ok=True)
@@ -339,6 +347,9 @@ def run_sweep(
         worker_times,
         mlflow_s,
         fanout_s,
+        mlflow_cpu_s,
+        poll_cpu_s,
+        logged_at,
     )
     if interrupted:
         tracker.finish_sweep(parent, "KILLED")

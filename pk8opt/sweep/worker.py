@@ -105,6 +105,7 @@ def run_worker(job: Job) -> dict[str, float]:
     t_load = time.perf_counter()
     sessions = loaded(evaluator, job.sessions)
     times = {"load_s": time.perf_counter() - t_load, "optuna_s": 0.0, "backtest_s": 0.0}
+    times.update(optuna_cpu_s=0.0, backtest_cpu_s=0.0, trials=0.0)
     study = optuna.load_study(
         study_name=cfg.study,
         storage=make_storage(job.storage),
@@ -113,19 +114,21 @@ def run_worker(job: Job) -> dict[str, float]:
     )
     objectives = cfg.objectives
     prune = len(objectives) == 1 and cfg.pruner.type != "none"
+    times["first_trial_at"] = time.time()
     while True:
         if os.path.exists(job.stop_file):
             break
         if job.deadline is not None and time.time() >= job.deadline:
             break
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         trial = _ask(study, job)
         if trial is None:
             break
         values = suggest(trial, cfg.space, every)
         times["optuna_s"] += time.perf_counter() - t0
+        times["optuna_cpu_s"] += time.thread_time() - c0
         score = RunningScore(objectives[0].metric)
-        spent = {"optuna": 0.0}
+        spent = {"optuna": 0.0, "optuna_cpu": 0.0}
 
         def on_session(
             i: int, result: Any, trial: Any = trial, score: Any = score, spent: Any = spent
@@ -137,14 +140,15 @@ def run_worker(job: Job) -> dict[str, float]:
             value = score.add(result)
             if value is None:
                 return
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             trial.report(value, i)
             should = trial.should_prune()
             spent["optuna"] += time.perf_counter() - t
+            spent["optuna_cpu"] += time.thread_time() - c
             if should:
                 raise optuna.TrialPruned(f"pruned after session {i + 1}")
 
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.thread_time()
         state, result, error = "COMPLETE", None, None
         try:
             metrics = evaluator.run(sessions, cfg.strategy, {**cfg.overrides, **values}, on_session)
@@ -158,8 +162,9 @@ def run_worker(job: Job) -> dict[str, float]:
             state = "FAIL"
             error = f"{type(exc).__name__}: {exc}"
             trial.set_user_attr("traceback", traceback.format_exc()[-4000:])
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.thread_time()
         times["backtest_s"] += t2 - t1 - spent["optuna"]
+        times["backtest_cpu_s"] += c2 - c1 - spent["optuna_cpu"]
         if state == "COMPLETE":
             trial.set_user_attr("metrics", metrics)
         if error:
@@ -167,6 +172,8 @@ def run_worker(job: Job) -> dict[str, float]:
         tell_state = getattr(optuna.trial.TrialState, state)
         study.tell(trial, result if state == "COMPLETE" else None, state=tell_state)
         times["optuna_s"] += time.perf_counter() - t2 + spent["optuna"]
+        times["optuna_cpu_s"] += time.thread_time() - c2 + spent["optuna_cpu"]
+        times["trials"] += 1
         if state == "FAIL" and trial.user_attrs.get("interrupted"):
             break
     return times
