@@ -22,7 +22,7 @@ def _range(p: Any) -> str:
     return f"{low} .. {high}" + (" (log)" if p.log else "")
 
 
-def _params_rows(params: Any) -> list[dict[str, Any]]:
+def _params_rows(params: Any) -> list[dict[str, Any]]:  # JSON-ready rows
     return [
         {
             "name": p.name,
@@ -64,7 +64,7 @@ def strategies(
 
     console = Console(emoji=False, highlight=False)
     if name is None:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "name": n,
                 "params": len(cls.params.params),
@@ -79,7 +79,7 @@ def strategies(
         for col in ("name", "params", "about"):
             table.add_column(col)
         for r in rows:
-            table.add_row(r["name"], str(r["params"]), r["about"])
+            table.add_row(str(r["name"]), str(r["params"]), str(r["about"]))
         console.print(table)
         console.print("details: pk8opt strategies NAME")
         return
@@ -96,6 +96,7 @@ def strategies(
         for col in ("name", "PM_* variable", "type", "default", "range", "meaning"):
             table.add_column(col, overflow="fold")
         for r in _params_rows(ps):
-            meaning = r["help"] + (f" [{r['unit']}]" if r["unit"] else "")
-            table.add_row(r["name"], r["env"], r["type"], str(r["default"]), r["range"], meaning)
+            meaning = str(r["help"]) + (f" [{r['unit']}]" if r["unit"] else "")
+            cells = (r["name"], r["env"], r["type"], r["default"], r["range"], meaning)
+            table.add_row(*(str(c) for c in cells))
         console.print(table)
