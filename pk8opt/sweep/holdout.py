@@ -97,6 +97,27 @@ def _table(rows: list[dict[str, Any]], metric: str) -> str:
     return head + body
 
 
+def _rich_table(rows: list[dict[str, Any]], metric: str) -> Any:
+    """The same comparison for a terminal: one row per trial, parameters below."""
+    from rich.table import Table
+
+    table = Table(
+        title="top trials, in-sample vs holdout",
+        title_justify="left",
+        box=None,
+        header_style="bold underline",
+    )
+    table.add_column("trial", justify="right")
+    table.add_column(f"in-sample {metric}", justify="right")
+    table.add_column(f"holdout {metric}", justify="right")
+    table.add_column("params", overflow="fold")
+    for r in rows:
+        holdout = "n/a" if r["holdout"] is None else format(r["holdout"], ".6g")
+        params = ", ".join(f"{k}={_short(v)}" for k, v in r["params"].items())
+        table.add_row(str(r["trial"]), format(r["in_sample"], ".6g"), holdout, params)
+    return table
+
+
 def finish(
     study: Any,
     cfg: SweepConfig,
@@ -183,4 +204,4 @@ def finish(
                 "holdout_comparison.md": _table(rows, metric),
             },
         )
-    console.print(_table(rows, metric))
+    console.print(_rich_table(rows, metric))
