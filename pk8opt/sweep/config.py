@@ -18,6 +18,7 @@ import msgspec
 import yaml
 
 from pk8opt.errors import ConfigError
+from pk8opt.metrics import AGGREGATE_KEYS
 from pk8opt.params import ParamSet
 
 Direction = Literal["maximize", "minimize"]
@@ -25,21 +26,7 @@ SamplerName = Literal["tpe", "random", "cmaes", "nsga2", "grid"]
 PrunerName = Literal["none", "median", "percentile", "successive_halving", "hyperband"]
 
 # The aggregate metrics a backtest reports (plus `gate_<NAME>` counters).
-METRICS = (
-    "pnl_usdc",
-    "fees_usdc",
-    "volume_usdc",
-    "fills",
-    "orders",
-    "fill_rate",
-    "pairs",
-    "unpaired_shares",
-    "max_drawdown_usdc",
-    "sharpe",
-    "sortino",
-    "win_rate",
-    "sessions",
-)
+METRICS = AGGREGATE_KEYS
 DEFAULT_STORAGE_PATH = Path("experiments") / "optuna.journal"
 DEFAULT_TRACKING_DB = Path("experiments") / "mlflow.db"
 DEFAULT_ARTIFACTS = Path("experiments") / "mlartifacts"
