@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import msgspec
 import yaml
@@ -128,6 +128,14 @@ def _field(path: str) -> str:
     return path.lstrip(".") or "(top level)"
 
 
+# The valid values of the config's enumerated fields, for error messages.
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "direction": get_args(Direction),
+    "sampler.type": get_args(SamplerName),
+    "pruner.type": get_args(PrunerName),
+}
+
+
 def _one_line(exc: msgspec.ValidationError, where: str) -> ConfigError:
     text = str(exc)
     m = _AT.match(text)
@@ -139,6 +147,13 @@ def _one_line(exc: msgspec.ValidationError, where: str) -> ConfigError:
     missing = re.match(r"Object missing required field `(.+)`", msg)
     if missing:
         return ConfigError(f"{where}: {_field(f'{path}.{missing.group(1)}')}: required")
+    enum = re.match(r"Invalid enum value (.+)", msg)
+    key = re.sub(r"\[\d+\]", "", path).strip(".")
+    choices = (_CHOICES.get(key) or _CHOICES.get(key.rsplit(".", 1)[-1])) if enum else None
+    if enum and choices:
+        return ConfigError(
+            f"{where}: {_field(path)}: {enum.group(1)} is not one of {', '.join(choices)}"
+        )
     return ConfigError(f"{where}: {_field(path)}: {msg[0].lower()}{msg[1:]}")
 
 
