@@ -19,6 +19,7 @@ import asyncio
 import bisect
 import contextlib
 import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, cast
@@ -231,27 +232,41 @@ class FakePolymarket:
             self.sent.append((c.id, c.socket, t, raw))
 
     async def _stream_market(self, c: Client, start_ns: int) -> None:
-        frames = self.venue.market_frames
-        i = bisect.bisect_right(self._market_times, start_ns)
-        while i < len(frames):
-            await self.clock.sleep_until_ns(frames[i].t)
-            now = self.clock.now_ns()
-            while i < len(frames) and frames[i].t <= now:
-                f = frames[i]
-                i += 1
-                if (c.custom or not f.custom) and not c.assets.isdisjoint(f.assets):
-                    await self._send(c, f.raw, f.t)
+        await self._stream(
+            c,
+            start_ns,
+            self.venue.market_frames,
+            self._market_times,
+            lambda f: (c.custom or not f.custom) and not c.assets.isdisjoint(f.assets),
+        )
 
     async def _stream_live(self, c: Client, start_ns: int) -> None:
-        frames = self.venue.live_frames
-        i = bisect.bisect_right(self._live_times, start_ns)
+        await self._stream(
+            c,
+            start_ns,
+            self.venue.live_frames,
+            self._live_times,
+            lambda f: any(k in c.subs or (k[0], "*") in c.subs for k in f.keys),
+        )
+
+    async def _stream(
+        self,
+        c: Client,
+        start_ns: int,
+        frames: Sequence[Any],
+        times: Sequence[int],
+        wanted: Callable[[Any], bool],
+    ) -> None:
+        """Send the frames after `start_ns` at their times (on the venue clock) to `c`,
+        those it subscribed to; the subscription is read anew for every frame."""
+        i = bisect.bisect_right(times, start_ns)
         while i < len(frames):
             await self.clock.sleep_until_ns(frames[i].t)
             now = self.clock.now_ns()
             while i < len(frames) and frames[i].t <= now:
                 f = frames[i]
                 i += 1
-                if any(k in c.subs or (k[0], "*") in c.subs for k in f.keys):
+                if wanted(f):
                     await self._send(c, f.raw, f.t)
 
 
