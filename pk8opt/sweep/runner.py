@@ -264,12 +264,12 @@ def run_sweep(
 
     def log_new(trials: list[Any]) -> None:
         nonlocal mlflow_s, mlflow_cpu_s
-        for t in trials:
-            if t.state.name in FINISHED and t.number not in logged:
-                t0, c0 = time.perf_counter(), time.thread_time()
-                logged[t.number] = tracker.log_trial(parent, cfg.study, _record(t))
-                mlflow_s += time.perf_counter() - t0
-                mlflow_cpu_s += time.thread_time() - c0
+        t0, c0 = time.perf_counter(), time.thread_time()
+        new = [_record(t) for t in trials if t.state.name in FINISHED and t.number not in logged]
+        if new:
+            logged.update(tracker.log_trials(parent, cfg.study, new))
+        mlflow_s += time.perf_counter() - t0
+        mlflow_cpu_s += time.thread_time() - c0
 
     token = uuid.uuid4().hex[:12]
     experiments_dir.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,4 @@
-"""MLflow tracking: the only module that imports mlflow.
-
-One parent run per sweep (tag `pk8opt.role=sweep`), one child run per trial (tag
-`mlflow.parentRunId`, `pk8opt.trial`). Only the sweep's main process writes here; the
-worker processes never touch the store. The default store is a sqlite file under
-`experiments/`, with artifacts beside it.
-"""
+"""The Tracker: parent and child runs, lookups for deploy, the UI command."""
 
 from __future__ import annotations
 
@@ -18,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pk8opt.errors import ConfigError
+from pk8opt.tracking._rows import ChildRun, insert_runs, sql_store
 
 ROLE = "pk8opt.role"
 STUDY = "pk8opt.study"
@@ -108,13 +103,21 @@ class Tracker:
         try:
             exp = self.client.get_experiment_by_name(experiment)
             if exp is None:
-                self.experiment_id = self.client.create_experiment(
-                    experiment, artifact_location=artifact_root_for(tracking_uri)
+                exp = self.client.get_experiment(
+                    self.client.create_experiment(
+                        experiment, artifact_location=artifact_root_for(tracking_uri)
+                    )
                 )
-            else:
-                self.experiment_id = exp.experiment_id
         except Exception as exc:  # the store is unreachable or not an MLflow store
             raise ConfigError(f"mlflow.tracking_uri {tracking_uri}: {exc}") from None
+        if exp.lifecycle_stage != "active":
+            raise ConfigError(
+                f"mlflow.experiment {experiment!r} is deleted in {tracking_uri}: restore it "
+                "in the MLflow UI or name another experiment"
+            )
+        self.experiment_id = exp.experiment_id
+        self._artifact_location = exp.artifact_location
+        self._store = sql_store(self.client)
 
     # -- the sweep (parent) run -------------------------------------------------------
     def start_sweep(
@@ -196,32 +199,31 @@ class Tracker:
             if not token:
                 return out
 
-    def log_trial(self, parent_id: str, study: str, rec: TrialRecord) -> str:
+    def log_trials(self, parent_id: str, study: str, recs: list[TrialRecord]) -> dict[int, str]:
+        """Finished trials as child runs of `parent_id`: trial number -> run id. On a SQL
+        store they are written together in one transaction (see `_rows`)."""
+        runs = [_child_run(parent_id, study, rec) for rec in recs]
+        if self._store is not None:
+            ids = insert_runs(self._store, self.experiment_id, self._artifact_location, runs)
+        else:
+            ids = [self.write_run(run) for run in runs]
+        return {rec.number: run_id for rec, run_id in zip(recs, ids, strict=True)}
+
+    def write_run(self, run: ChildRun) -> str:
+        """One child run through the MLflow client (any kind of store)."""
         from mlflow.entities import Metric, Param
 
-        tags = {PARENT: parent_id, STUDY: study, TRIAL: str(rec.number), **rec.tags}
-        tags["pk8opt.state"] = rec.state
-        if rec.error:
-            tags["pk8opt.error"] = rec.error[:5000]
-        run = self.client.create_run(
-            self.experiment_id,
-            start_time=rec.start_ms,
-            run_name=f"trial-{rec.number}",
-            tags=tags,
+        created = self.client.create_run(
+            self.experiment_id, start_time=run.start_ms, run_name=run.name, tags=run.tags
         )
-        run_id = run.info.run_id
-        ts = rec.end_ms or int(time.time() * 1000)
-        metrics = dict(rec.metrics)
-        if rec.start_ms and rec.end_ms:
-            metrics["duration_s"] = (rec.end_ms - rec.start_ms) / 1000
+        run_id = created.info.run_id
         self.client.log_batch(
             run_id,
-            metrics=[Metric(k, v, ts, 0) for k, v in _finite(metrics).items()],
-            params=[Param(k, str(v)) for k, v in rec.params.items()],
+            metrics=[Metric(k, v, run.end_ms, 0) for k, v in run.metrics.items()],
+            params=[Param(k, v) for k, v in run.params.items()],
             tags=[],
         )
-        status = {"COMPLETE": "FINISHED", "PRUNED": "KILLED"}.get(rec.state, "FAILED")
-        self.client.set_terminated(run_id, status=status, end_time=rec.end_ms)
+        self.client.set_terminated(run_id, status=run.status, end_time=run.end_ms)
         return run_id
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, Any]) -> None:
@@ -247,6 +249,26 @@ class Tracker:
             max_results=1,
         )
         return found[0].info.run_id if found else None
+
+
+def _child_run(parent_id: str, study: str, rec: TrialRecord) -> ChildRun:
+    tags = {PARENT: parent_id, STUDY: study, TRIAL: str(rec.number), **rec.tags}
+    tags["pk8opt.state"] = rec.state
+    if rec.error:
+        tags["pk8opt.error"] = rec.error[:5000]
+    end_ms = rec.end_ms or int(time.time() * 1000)
+    metrics = dict(rec.metrics)
+    if rec.start_ms and rec.end_ms:
+        metrics["duration_s"] = (rec.end_ms - rec.start_ms) / 1000
+    return ChildRun(
+        name=f"trial-{rec.number}",
+        tags=tags,
+        params={k: str(v) for k, v in rec.params.items()},
+        metrics=_finite(metrics),
+        status={"COMPLETE": "FINISHED", "PRUNED": "KILLED"}.get(rec.state, "FAILED"),
+        start_ms=rec.start_ms or end_ms,
+        end_ms=end_ms,
+    )
 
 
 def open_run_tags(tracking_uri: str, run_id: str) -> dict[str, str]:

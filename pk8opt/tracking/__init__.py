@@ -1,0 +1,37 @@
+"""MLflow tracking: the only package that imports mlflow.
+
+One parent run per sweep (tag `pk8opt.role=sweep`), one child run per trial (tag
+`mlflow.parentRunId`, `pk8opt.trial`). Only the sweep's main process writes here; the
+worker processes never touch the store. The default store is a sqlite file under
+`experiments/`, with artifacts beside it.
+"""
+
+from pk8opt.tracking._rows import ChildRun
+from pk8opt.tracking._tracker import (
+    PARENT,
+    ROLE,
+    STORAGE,
+    STUDY,
+    TRIAL,
+    Tracker,
+    TrialRecord,
+    artifact_root_for,
+    find_trial_run,
+    open_run_tags,
+    ui_command,
+)
+
+__all__ = [
+    "PARENT",
+    "ROLE",
+    "STORAGE",
+    "STUDY",
+    "TRIAL",
+    "ChildRun",
+    "Tracker",
+    "TrialRecord",
+    "artifact_root_for",
+    "find_trial_run",
+    "open_run_tags",
+    "ui_command",
+]
