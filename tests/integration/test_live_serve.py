@@ -162,6 +162,18 @@ ZERO_LATENCY = (
     "PM_PAPER_POST_LATENCY_MS=0\nPM_PAPER_CANCEL_REQ_LATENCY_MS=0\n"
     "PM_PAPER_CANCEL_CLEAR_LATENCY_MS=0\n"
 )
+# Paper-engine settings the agreement is checked under: time advances only with frames,
+# so latencies, queue position and seeded maker flow act alike in live and in replay.
+PAPER = {
+    "zero-latency": ZERO_LATENCY,
+    "default-latency": "",
+    "slow-queue-flow": (
+        "PM_PAPER_POST_LATENCY_MS=400\nPM_PAPER_CANCEL_REQ_LATENCY_MS=150\n"
+        "PM_PAPER_CANCEL_CLEAR_LATENCY_MS=300\nPM_PAPER_QUEUE_ADD_AHEAD_FRAC=0.5\n"
+        "PM_PAPER_MAKER_FLOW=1\n"
+    ),
+}
+POST_LATENCY_MS = {"zero-latency": 0, "default-latency": 50, "slow-queue-flow": 400}
 RUNNER_EVENTS = {
     "live_started",
     "live_stopped",
@@ -181,20 +193,33 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("paper", list(PAPER), ids=list(PAPER))
 def test_replay_of_the_live_recording_takes_the_same_decisions_and_fills(
-    tmp_path: Path, served
+    tmp_path: Path, served, paper: str
 ) -> None:
     from pk8opt.envfile import read_env_file
     from pk8opt.recordings.load import load_sessions
     from pk8opt.replay import RunConfig, run_backtest
 
     env, manifests = served
-    _, live_events = run_live(tmp_path, env, duration_for(manifests), env_lines=ZERO_LATENCY)
+    _, live_events = run_live(tmp_path, env, duration_for(manifests), env_lines=PAPER[paper])
     live_engine = [e for e in live_events if e["event"] not in RUNNER_EVENTS]
     names = [e["event"] for e in live_engine]
     assert "paper_order_submit" in names and "paper_fill" in names
     assert "paper_order_cancelled" in names
     assert names.count("paper_settlement") == 2
+    # the settings took effect live: no order rests before its post latency has passed
+    submitted = {
+        (e["slug"], e["order_id"]): e["ts_ns"]
+        for e in live_engine
+        if e["event"] == "paper_order_submit"
+    }
+    waits_ms = [
+        (e["ts_ns"] - submitted[e["slug"], e["order_id"]]) / 1e6
+        for e in live_engine
+        if e["event"] == "paper_order_open"
+    ]
+    assert waits_ms and min(waits_ms) >= POST_LATENCY_MS[paper]
     (live_metrics_path,) = (tmp_path / "logs" / "paper" / "metrics").glob("live-*.jsonl")
     live_metrics = read_jsonl(live_metrics_path)
     assert len(live_metrics) == names.count("paper_fill")
