@@ -29,10 +29,11 @@ def _pin(core: int) -> list[str]:
     return ["taskset", "-c", str(core)] if shutil.which("taskset") and os.cpu_count() > 1 else []
 
 
-def _rss_kb(pid: int) -> int:
+def _mem_kb(pid: int, field: str = "VmRSS") -> int:
+    """VmRSS (now) or VmHWM (peak since exec) of a running process, in kB."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except OSError:
         pass
@@ -114,10 +115,14 @@ def main() -> None:
             env=env,
         )
         samples: list[int] = []
+        peak = [0]
 
+        # Sampled from /proc: the rusage of wait4 would report the bench process's own
+        # memory, which the child had between fork and exec.
         def sample() -> None:
             while rec.poll() is None:
-                samples.append(_rss_kb(rec.pid))
+                samples.append(_mem_kb(rec.pid))
+                peak[0] = max(peak[0], _mem_kb(rec.pid, "VmHWM"))
                 time.sleep(0.25)
 
         sampler = threading.Thread(target=sample)
@@ -165,7 +170,7 @@ def main() -> None:
             f"p99 {lags[int(len(lags) * 0.99)] * ms:.1f} ms, max {lags[-1] * ms:.1f} ms"
         )
         print(
-            f"   recorder RSS: max {usage.ru_maxrss / 1024:.0f} MB; samples after start: first/mid/last "
+            f"   recorder RSS: peak {peak[0] / 1024:.0f} MB; samples after start: first/mid/last "
             f"{steady[0] / 1024:.0f}/{steady[len(steady) // 2] / 1024:.0f}/{steady[-1] / 1024:.0f} MB"
         )
     finally:

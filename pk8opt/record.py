@@ -324,6 +324,8 @@ class SymbolRecorder:
         )
         if final.status == "complete":
             self.rec.session_finished()
+        else:
+            self.rec.incomplete += 1
 
 
 class Recorder:
@@ -333,7 +335,8 @@ class Recorder:
         self.gamma = GammaClient(cfg.endpoints.gamma_url)
         self.symbols = [SymbolRecorder(self, s) for s in cfg.symbols]
         self.stop_event = asyncio.Event()
-        self.finished = 0
+        self.finished = 0  # complete sessions
+        self.incomplete = 0  # cut short by a stop, kept and marked `incomplete`
         self.pending: set[asyncio.Future[Manifest]] = set()
 
     def session_folder(self, slug: str) -> Path:
@@ -416,4 +419,4 @@ class Recorder:
                 s = sr.open[start]
                 await sr.finish(start, "complete" if s.resolution else "incomplete")
         await self.gamma.aclose()
-        self.log("stop", finished=self.finished)
+        self.log("stop", finished=self.finished, incomplete=self.incomplete)

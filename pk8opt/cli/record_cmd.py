@@ -90,8 +90,10 @@ def record(
         stale_s=stale,
         status=not quiet and sys.stdout.isatty(),
     )
-    finished = asyncio.run(Recorder(cfg, JsonLog(stream)).run())
-    typer.echo(f"{finished} session(s) finished in {out}", err=True)
+    recorder = Recorder(cfg, JsonLog(stream))
+    asyncio.run(recorder.run())
+    kept = f", {recorder.incomplete} incomplete (cut short, kept)" if recorder.incomplete else ""
+    typer.echo(f"{recorder.finished} complete session(s){kept} in {out}", err=True)
 
 
 @app.command()

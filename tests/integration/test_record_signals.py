@@ -109,6 +109,10 @@ def test_sigterm_finishes_open_sessions_as_incomplete(tmp_path: Path, served: di
     assert not bad and len(frames) == m.frames >= 30
     assert frames[-1].ch == "note" and '"unsubscribed"' in frames[-1].raw
     assert '"event": "stop"' in err.replace('":"', '": "') or '"event":"stop"' in err
+    # the closing line says what was kept
+    assert err.strip().splitlines()[-1] == (
+        f"0 complete session(s), 1 incomplete (cut short, kept) in {out}"
+    )
 
 
 @pytest.mark.slow
