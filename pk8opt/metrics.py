@@ -24,6 +24,15 @@ SESSION_KEYS = (
     "max_drawdown_usdc",
 )
 AGGREGATE_KEYS = (*SESSION_KEYS, "sharpe", "sortino", "win_rate", "sessions")
+# Sums over sessions: compared across session sets only per session.
+SUMMED_KEYS = frozenset(
+    ("pnl_usdc", "fees_usdc", "volume_usdc", "fills", "orders", "pairs", "unpaired_shares")
+)
+
+
+def is_summed(key: str) -> bool:
+    """Whether an aggregate metric is a sum over sessions (gate counts are too)."""
+    return key in SUMMED_KEYS or key.startswith("gate_")
 
 
 def max_drawdown(values: list[float]) -> float:

@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
+from pk8opt.sweep.charts import holdout_plot, study_plots
 from pk8opt.sweep.config import SweepConfig
 from pk8opt.sweep.data import Selection
 from pk8opt.sweep.worker import run_report
@@ -34,72 +35,54 @@ def top_trials(study: Any, k: int) -> list[Any]:
     return done[:k]
 
 
-def _plots(study: Any, out: Path) -> list[Path]:
-    """Optimization history and parameter importances (best effort: few trials may not
-    allow importances)."""
-    import warnings
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    warnings.filterwarnings("ignore", category=optuna_warning())
-    import matplotlib.pyplot as plt
-    import optuna
-
-    files: list[Path] = []
-    target = (lambda t: t.values[0]) if len(study.directions) > 1 else None
-    try:
-        ax = optuna.visualization.matplotlib.plot_optimization_history(study, target=target)
-        path = out / "optimization_history.png"
-        fig = ax.get_figure(root=True)
-        assert fig is not None
-        fig.savefig(path, dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        files.append(path)
-    except Exception:  # noqa: S110 - a plot is optional
-        pass
-    try:
-        imp = optuna.importance.get_param_importances(study, target=target)
-        path = out / "param_importances.json"
-        path.write_text(json.dumps(imp, indent=2))
-        files.append(path)
-        fig, ax = plt.subplots(figsize=(6, 0.4 * len(imp) + 1))
-        names = list(imp)[::-1]
-        ax.barh(names, [imp[n] for n in names])
-        ax.set_xlabel("importance (fANOVA)")
-        path = out / "param_importances.png"
-        fig.savefig(path, dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        files.append(path)
-    except Exception:  # noqa: S110
-        pass
-    return files
-
-
-def optuna_warning() -> type[Warning]:
-    from optuna.exceptions import ExperimentalWarning
-
-    return ExperimentalWarning
-
-
 def _short(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def _table(rows: list[dict[str, Any]], metric: str) -> str:
-    head = f"| trial | in-sample {metric} | holdout {metric} | params |\n|---|---|---|---|\n"
-    body = "".join(
-        f"| {r['trial']} | {r['in_sample']:.6g} | "
-        f"{r['holdout'] if r['holdout'] is None else format(r['holdout'], '.6g')} | "
-        f"{', '.join(f'{k}={_short(v)}' for k, v in r['params'].items())} |\n"
-        for r in rows
-    )
-    return head + body
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None else format(v, ".6g")
 
 
-def _rich_table(rows: list[dict[str, Any]], metric: str) -> Any:
-    """The same comparison for a terminal: one row per trial, parameters below."""
+def _columns(metric: str, per_session: bool) -> list[str]:
+    if per_session:
+        return [
+            "trial",
+            f"in-sample {metric}",
+            "per session",
+            f"holdout {metric}",
+            "per session",
+            "params",
+        ]
+    return ["trial", f"in-sample {metric}", f"holdout {metric}", "params"]
+
+
+def _cells(r: dict[str, Any], per_session: bool) -> list[str]:
+    params = ", ".join(f"{k}={_short(v)}" for k, v in r["params"].items())
+    if per_session:
+        return [
+            str(r["trial"]),
+            _fmt(r["in_sample"]),
+            _fmt(r["in_sample_cmp"]),
+            _fmt(r["holdout"]),
+            _fmt(r["holdout_cmp"]),
+            params,
+        ]
+    return [str(r["trial"]), _fmt(r["in_sample"]), _fmt(r["holdout"]), params]
+
+
+def _table(rows: list[dict[str, Any]], metric: str, per_session: bool) -> str:
+    cols = _columns(metric, per_session)
+    head = f"| {' | '.join(cols)} |\n|{'---|' * len(cols)}\n"
+    return head + "".join(f"| {' | '.join(_cells(r, per_session))} |\n" for r in rows)
+
+
+def _rich_table(rows: list[dict[str, Any]], metric: str, per_session: bool) -> Any:
+    """The same comparison for a terminal: the figures in a table, each trial's
+    parameters on a line of their own below it (they do not fit in a column)."""
+    from rich.console import Group
+    from rich.padding import Padding
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(
         title="top trials, in-sample vs holdout",
@@ -107,15 +90,44 @@ def _rich_table(rows: list[dict[str, Any]], metric: str) -> Any:
         box=None,
         header_style="bold underline",
     )
-    table.add_column("trial", justify="right")
-    table.add_column(f"in-sample {metric}", justify="right")
-    table.add_column(f"holdout {metric}", justify="right")
-    table.add_column("params", overflow="fold")
+    for c in _columns(metric, per_session)[:-1]:
+        table.add_column(c, justify="right")
+    lines = []
     for r in rows:
-        holdout = "n/a" if r["holdout"] is None else format(r["holdout"], ".6g")
-        params = ", ".join(f"{k}={_short(v)}" for k, v in r["params"].items())
-        table.add_row(str(r["trial"]), format(r["in_sample"], ".6g"), holdout, params)
-    return table
+        cells = _cells(r, per_session)
+        table.add_row(*cells[:-1])
+        lines.append(Padding(Text(f"#{r['trial']}: {cells[-1]}"), (0, 0, 0, 2)))
+    return Group(table, *lines)
+
+
+def _rows(
+    top: list[Any], holdout: dict[int, dict[str, float]], metric: str, n_in: int, n_out: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """One row per top trial; a metric summed over sessions (P&L, fills) is also given
+    per session, since in-sample and holdout hold different numbers of sessions."""
+    from pk8opt.metrics import is_summed
+
+    per_session = is_summed(metric)
+
+    def cmp(v: float | None, n: int) -> float | None:
+        if v is None or not per_session:
+            return v
+        return v / n if n else None
+
+    rows = []
+    for t in top:
+        out = holdout.get(t.number, {}).get(metric)
+        rows.append(
+            {
+                "trial": t.number,
+                "in_sample": t.values[0],
+                "in_sample_cmp": cmp(t.values[0], n_in),
+                "holdout": out,
+                "holdout_cmp": cmp(out, n_out),
+                "params": t.params,
+            }
+        )
+    return rows, per_session
 
 
 def finish(
@@ -170,16 +182,10 @@ def finish(
         stored = dict(study.user_attrs.get("holdout") or {})
         stored.update({str(n): m for n, m in holdout.items()})
         study.set_user_attr("holdout", stored)
-        rows = [
-            {
-                "trial": t.number,
-                "in_sample": t.values[0],
-                "holdout": holdout.get(t.number, {}).get(metric),
-                "params": t.params,
-            }
-            for t in top
-        ]
-        files = [p for p in out.iterdir() if p.is_file()] + _plots(study, out)
+        rows, per_session = _rows(top, holdout, metric, len(sel.in_sample), len(sel.holdout))
+        label = f"{metric} per session" if per_session else metric
+        files = [p for p in out.iterdir() if p.is_file()]
+        files += study_plots(study, out) + holdout_plot(rows, label, out)
         summary = {
             "best_trial": best.number,
             "best_run_id": logged.get(best.number),
@@ -201,7 +207,7 @@ def finish(
             files=files,
             texts={
                 "best_trial.json": json.dumps(summary, indent=2, default=str),
-                "holdout_comparison.md": _table(rows, metric),
+                "holdout_comparison.md": _table(rows, metric, per_session),
             },
         )
-    console.print(_rich_table(rows, metric))
+    console.print(_rich_table(rows, metric, per_session))

@@ -75,10 +75,23 @@ def test_two_workers_fill_storage_and_mlflow_and_survive_failures(tmp_path: Path
     assert parent.info.status == "FINISHED"
     arts = {a.path for a in client.list_artifacts(out.parent_run_id)}
     assert {"config.yaml", "best_trial.json", "holdout_comparison.md", "best_sessions.json"} <= arts
-    assert "optimization_history.png" in arts
+    assert {"optimization_history.png", "param_slices.png", "in_sample_vs_holdout.png"} <= arts
     local = client.download_artifacts(out.parent_run_id, "best_trial.json", str(tmp_path))
     best = json.loads(Path(local).read_text())
     assert best["best_trial"] == study.best_trial.number
+    # P&L is a sum over sessions: the comparison also gives it per session, since the
+    # in-sample and holdout sets hold different numbers of sessions
+    md = client.download_artifacts(out.parent_run_id, "holdout_comparison.md", str(tmp_path))
+    text = Path(md).read_text()
+    meta = study.user_attrs["pk8opt"]
+    n_in, n_out = len(meta["in_sample"]), len(meta["holdout"])
+    assert n_in != n_out
+    top = study.best_trial
+    pnl_out = holdout[str(top.number)]["pnl_usdc"]
+    assert (
+        f"| {top.number} | {top.value:.6g} | {top.value / n_in:.6g} | "
+        f"{pnl_out:.6g} | {pnl_out / n_out:.6g} |"
+    ) in text
 
 
 def test_rerun_resumes_toward_the_target(tmp_path: Path) -> None:

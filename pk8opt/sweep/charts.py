@@ -1,0 +1,95 @@
+"""The sweep's pictures on the parent run: how the search went, which parameters
+matter and how the objective moves with each, and the top trials in and out of sample.
+
+Each is best effort (a study with few trials may allow no importances); a picture that
+cannot be drawn is left out, never an error at the end of a long sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path, files: list[Path]) -> None:
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    _pyplot().close(fig)
+    files.append(path)
+
+
+def study_plots(study: Any, out: Path) -> list[Path]:
+    """optimization_history.png, param_importances.{png,json}, param_slices.png."""
+    import numpy as np
+    import optuna
+    from optuna.exceptions import ExperimentalWarning
+
+    warnings.filterwarnings("ignore", category=ExperimentalWarning)
+    plt = _pyplot()
+    files: list[Path] = []
+    target = (lambda t: t.values[0]) if len(study.directions) > 1 else None
+    name = "first objective" if target else "objective"
+    try:
+        ax = optuna.visualization.matplotlib.plot_optimization_history(
+            study, target=target, target_name=name
+        )
+        _save(ax.get_figure(root=True), out / "optimization_history.png", files)
+    except Exception:  # noqa: S110 - a plot is optional
+        pass
+    try:
+        imp = optuna.importance.get_param_importances(study, target=target)
+        (out / "param_importances.json").write_text(json.dumps(imp, indent=2))
+        files.append(out / "param_importances.json")
+        fig, ax = plt.subplots(figsize=(6, 0.4 * len(imp) + 1))
+        names = list(imp)[::-1]
+        ax.barh(names, [imp[n] for n in names])
+        ax.set_xlabel("importance (fANOVA)")
+        _save(fig, out / "param_importances.png", files)
+    except Exception:  # noqa: S110
+        pass
+    try:
+        axes = optuna.visualization.matplotlib.plot_slice(study, target=target, target_name=name)
+        every = list(axes.ravel()) if isinstance(axes, np.ndarray) else [axes]
+        from matplotlib.ticker import NullFormatter
+
+        for ax in every:  # log-scale axes: minor tick labels overlap
+            if ax.get_xscale() == "log":
+                ax.xaxis.set_minor_formatter(NullFormatter())
+        first = every[0]
+        _save(first.get_figure(root=True), out / "param_slices.png", files)
+    except Exception:  # noqa: S110
+        pass
+    return files
+
+
+def holdout_plot(rows: list[dict[str, Any]], label: str, out: Path) -> list[Path]:
+    """in_sample_vs_holdout.png: the top trials' objective in and out of sample, side
+    by side (`rows` as the comparison table has them, values already comparable)."""
+    scored = [r for r in rows if r["holdout_cmp"] is not None]
+    if not scored:
+        return []
+    plt = _pyplot()
+    files: list[Path] = []
+    x = range(len(scored))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(scored) + 2), 3.5))
+    ax.bar([i - 0.2 for i in x], [r["in_sample_cmp"] for r in scored], 0.4, label="in-sample")
+    ax.bar([i + 0.2 for i in x], [r["holdout_cmp"] for r in scored], 0.4, label="holdout")
+    ax.set_xticks(list(x), [f"#{r['trial']}" for r in scored])
+    ax.axhline(0.0, color="grey", lw=0.6)
+    ax.set_xlabel("trial (best first)")
+    ax.set_ylabel(label)
+    ax.set_title(f"top trials: {label}, in-sample vs holdout")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    _save(fig, out / "in_sample_vs_holdout.png", files)
+    return files
