@@ -64,11 +64,28 @@ class PositionView:
 
 @dataclass
 class PortfolioView:
+    """Paper money: each window trades its own account, so the panel adds them up:
+    cash and reservations of the open windows, P&L of the settled ones, fees and
+    estimated maker rebates of all of them, the positions held."""
+
     cash: float = 0.0
     reserved: float = 0.0
     realized_pnl: float = 0.0
     fees: float = 0.0
+    rebates_est: float = 0.0
     positions: list[PositionView] = field(default_factory=list)
+
+
+def combine_portfolios(views: list[PortfolioView]) -> PortfolioView:
+    """One panel for every window and symbol the runner trades (and has settled)."""
+    return PortfolioView(
+        cash=sum(v.cash for v in views),
+        reserved=sum(v.reserved for v in views),
+        realized_pnl=sum(v.realized_pnl for v in views),
+        fees=sum(v.fees for v in views),
+        rebates_est=sum(v.rebates_est for v in views),
+        positions=[p for v in views for p in v.positions],
+    )
 
 
 @dataclass
@@ -141,7 +158,7 @@ def portfolio_table(state: DashboardState) -> Group:
     head = Text(
         f"Cash: {_usd(pf.cash)}    Reserved: {_usd(pf.reserved)}    "
         f"Realized: {_usd(pf.realized_pnl, signed=True)}    Fees: {_usd(pf.fees)}    "
-        f"Fills: {state.fills}"
+        f"Rebates (est.): {_usd(pf.rebates_est)}    Fills: {state.fills}"
     )
     table = Table(expand=True, box=None, pad_edge=False)
     for col in ("Position", "Shares", "Avg Cost", "Current", "P&L"):

@@ -27,7 +27,14 @@ from typing import Any
 
 import msgspec
 
-from pk8opt.dashboard import DashboardState, KeyReader, MarketView, event_line, render
+from pk8opt.dashboard import (
+    DashboardState,
+    KeyReader,
+    MarketView,
+    combine_portfolios,
+    event_line,
+    render,
+)
 from pk8opt.errors import ConnectionFailed
 from pk8opt.fill_metrics import FillMetrics
 from pk8opt.live_settings import LiveSettings, MarketSpec
@@ -224,11 +231,17 @@ class EngineStepper(SessionStepper):
                 positions.append(
                     PositionView(f"{self.label} {name}", shares, acct.avg_cost(tok), mark)
                 )
+        if self.closed:  # settled: the window's P&L is realized, its cash spent
+            return PortfolioView(
+                realized_pnl=acct.cash - acct.starting_cash,
+                fees=acct.fees,
+                rebates_est=acct.rebates,
+            )
         return PortfolioView(
             cash=acct.cash,
-            reserved=getattr(acct, "reserved", 0.0),
-            realized_pnl=acct.cash - acct.starting_cash,
+            reserved=acct.reserved,
             fees=acct.fees,
+            rebates_est=acct.rebates,
             positions=positions,
         )
 
@@ -521,11 +534,13 @@ class LiveRunner:
                 view.up_ask = price_or_none(book.best_ask(0))
                 view.down_bid = price_or_none(book.best_bid(1))
                 view.down_ask = price_or_none(book.best_ask(1))
-        for run in self.active_runs():
+        views = []
+        for run in self.runs.values():  # open windows and settled ones, every symbol
             portfolio = getattr(run.stepper, "portfolio_view", None)
-            if portfolio is not None:
-                self.state.portfolio = portfolio()
-                break
+            if portfolio is not None and (not run.done or run.resolved is not None):
+                views.append(portfolio())
+        if views:
+            self.state.portfolio = combine_portfolios(views)
 
     async def shutdown(self, tasks: list[asyncio.Task[Any]]) -> None:
         t_ns = self.clock.now_ns()

@@ -1,8 +1,10 @@
 """Per-session and aggregate results of a backtest.
 
 Aggregate keys (the sweep's objectives refer to them): pnl_usdc, fees_usdc, volume_usdc,
-fills, orders, fill_rate, pairs, unpaired_shares, max_drawdown_usdc, sharpe, sortino,
-win_rate, sessions, and gate_<NAME> for each gate of the strategy.
+fills, orders, fill_rate, pairs, unpaired_shares, max_drawdown_usdc, maker_volume_usdc,
+rebate_est_usdc (maker rebates the fills would earn, paid the next day and so not in
+pnl_usdc), pnl_with_rebates_usdc, sharpe, sortino, win_rate, sessions, and gate_<NAME>
+for each gate of the strategy.
 """
 
 from __future__ import annotations
@@ -22,11 +24,26 @@ SESSION_KEYS = (
     "pairs",
     "unpaired_shares",
     "max_drawdown_usdc",
+    "maker_volume_usdc",
+    "rebate_est_usdc",
+    "pnl_with_rebates_usdc",
 )
 AGGREGATE_KEYS = (*SESSION_KEYS, "sharpe", "sortino", "win_rate", "sessions")
 # Sums over sessions: compared across session sets only per session.
 SUMMED_KEYS = frozenset(
-    ("pnl_usdc", "fees_usdc", "volume_usdc", "fills", "orders", "pairs", "unpaired_shares")
+    (
+        "pnl_usdc",
+        "fees_usdc",
+        "volume_usdc",
+        "fills",
+        "orders",
+        "pairs",
+        "unpaired_shares",
+        "sessions",
+        "maker_volume_usdc",
+        "rebate_est_usdc",
+        "pnl_with_rebates_usdc",
+    )
 )
 
 
@@ -67,10 +84,16 @@ class SessionResult:
     events: int
     strategy_calls: int
     orders_filled: int = 0
+    maker_volume_usdc: float = 0.0  # notional filled as maker
+    rebate_est_usdc: float = 0.0  # estimated maker rebates (paid later, not in pnl_usdc)
     rejections: dict[str, int] = field(default_factory=dict)
     gates: dict[str, int] = field(default_factory=dict)
     equity_t: list[int] = field(default_factory=list, repr=False)
     equity_v: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def pnl_with_rebates_usdc(self) -> float:
+        return self.pnl_usdc + self.rebate_est_usdc
 
     def metrics(self) -> dict[str, float]:
         out = {
@@ -106,6 +129,9 @@ def aggregate(sessions: list[SessionResult], gate_names: tuple[str, ...]) -> dic
         "pairs": _r(sum(s.pairs for s in sessions)),
         "unpaired_shares": _r(sum(s.unpaired_shares for s in sessions)),
         "max_drawdown_usdc": _r(max_drawdown(_chained_equity(sessions)[1])),
+        "maker_volume_usdc": _r(sum(s.maker_volume_usdc for s in sessions)),
+        "rebate_est_usdc": _r(sum(s.rebate_est_usdc for s in sessions)),
+        "pnl_with_rebates_usdc": _r(sum(s.pnl_with_rebates_usdc for s in sessions)),
         "sharpe": _r(sharpe(pnl)),
         "sortino": _r(sortino(pnl)),
         "win_rate": _r(sum(1 for p in pnl if p > 0) / n) if n else 0.0,

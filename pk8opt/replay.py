@@ -267,6 +267,8 @@ class SessionStepper:
             events=n_events,
             strategy_calls=trader.strategy_calls,
             orders_filled=engine.orders_with_fill,
+            maker_volume_usdc=acct.maker_volume,
+            rebate_est_usdc=acct.rebates,
             rejections=dict(engine.rejections),
             gates={g: trader.gate_counts.get(g, 0) for g in type(trader.strategy).gates},
             equity_t=trader.equity_t,

@@ -158,6 +158,8 @@ def _print_table(result: Any) -> None:
             return f"{100 * v:.0f}"
         if key in ("pairs", "unpaired_shares") and isinstance(v, float):
             return f"{v:g}"
+        if key == "volume_usdc" and isinstance(v, float):
+            return f"{v:.0f}"
         if isinstance(v, float):
             return f"{v:.2f}" if abs(v) < 1000 else f"{v:.0f}"
         return str(v)
@@ -175,6 +177,11 @@ def _print_table(result: Any) -> None:
     extra += f", sessions={agg['sessions']}"
     gates = ", ".join(f"{k[5:]}={v}" for k, v in agg.items() if k.startswith("gate_") and v)
     console.print(extra)
+    if agg.get("rebate_est_usdc"):
+        console.print(
+            f"maker rebates: {agg['rebate_est_usdc']:.2f} USDC estimated on "
+            f"{agg['maker_volume_usdc']:.0f} USDC filled as maker (paid the next day, not in P&L)"
+        )
     if gates:
         console.print(f"gates that blocked quotes: {gates}")
     for slug, reason in result.skipped:

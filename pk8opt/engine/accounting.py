@@ -19,6 +19,8 @@ class Account:
         "cost",
         "fees",
         "volume",
+        "maker_volume",
+        "rebates",
         "fills",
         "settled_usdc",
     )
@@ -31,6 +33,8 @@ class Account:
         self.cost = [0.0, 0.0]  # cost basis in USDC (fees excluded)
         self.fees = 0.0
         self.volume = 0.0
+        self.maker_volume = 0.0  # notional of fills as maker
+        self.rebates = 0.0  # estimated maker rebates, paid later: not in cash
         self.fills = 0
         self.settled_usdc = 0.0
 
@@ -46,7 +50,15 @@ class Account:
         order.reserved_usdc = amount
         return True
 
-    def fill(self, order: Order, qty: float, price_usdc: float, fee_usdc: float) -> None:
+    def fill(
+        self,
+        order: Order,
+        qty: float,
+        price_usdc: float,
+        fee_usdc: float,
+        rebate_usdc: float = 0.0,
+        maker: bool = False,
+    ) -> None:
         charge = qty * price_usdc + fee_usdc
         take = min(charge, order.reserved_usdc)
         order.reserved_usdc -= take
@@ -56,6 +68,9 @@ class Account:
         self.cost[order.token] += qty * price_usdc
         self.fees += fee_usdc
         self.volume += qty * price_usdc
+        if maker:
+            self.maker_volume += qty * price_usdc
+        self.rebates += rebate_usdc
         self.fills += 1
 
     def release(self, order: Order) -> None:

@@ -1,4 +1,5 @@
-"""Taker fees from the market's own fee schedule (PROTOCOL.md "Fees")."""
+"""Taker fees from the market's own fee schedule, and the maker rebate they fund
+(PROTOCOL.md "Fees")."""
 
 from __future__ import annotations
 
@@ -16,3 +17,16 @@ def taker_fee_usdc(shares: float, price: float, schedule: FeeSchedule | None) ->
         return 0.0
     raw = shares * schedule.rate * (price * (1.0 - price)) ** schedule.exponent
     return max(round(raw, 5), MIN_FEE_USDC)
+
+
+def maker_rebate_usdc(shares: float, price: float, schedule: FeeSchedule | None) -> float:
+    """Estimated rebate earned by a maker fill: `rebate_rate` of the fee its taker paid.
+
+    Makers share `rebate_rate` of the taker fees daily, pro rata of their filled maker
+    liquidity; a maker's share of the pool is then the rebate rate times the fees of the
+    trades that took its orders. It is paid the next day, so the engine counts it apart
+    from cash (`rebate_est_usdc`), never in the session's P&L.
+    """
+    if schedule is None or schedule.rebate_rate <= 0.0:
+        return 0.0
+    return schedule.rebate_rate * taker_fee_usdc(shares, price, schedule)

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from pk8opt.engine.accounting import Account
 from pk8opt.engine.eventlog import EventLog
-from pk8opt.engine.fees import taker_fee_usdc
+from pk8opt.engine.fees import maker_rebate_usdc, taker_fee_usdc
 from pk8opt.engine.flow import MakerFlow
 from pk8opt.engine.levels import NONE, REC_LEVEL, LevelTracker
 from pk8opt.engine.market import MarketSpec
@@ -205,10 +205,14 @@ class PaperEngine:
         if qty <= EPS:
             return
         px = price / 1000.0
-        fee = 0.0 if maker else taker_fee_usdc(qty, px, self.market.fee_schedule)
+        schedule = self.market.fee_schedule
+        if maker:
+            fee, rebate = 0.0, maker_rebate_usdc(qty, px, schedule)
+        else:
+            fee, rebate = taker_fee_usdc(qty, px, schedule), 0.0
         if o.filled == 0.0:
             self.orders_with_fill += 1
-        self.account.fill(o, qty, px, fee)
+        self.account.fill(o, qty, px, fee, rebate, maker)
         o.filled += qty
         self.fill_seq += 1
         if self.log is not None:
@@ -223,6 +227,7 @@ class PaperEngine:
                 qty=qty,
                 price=px,
                 fee=fee,
+                rebate_est=rebate,
                 liquidity="maker" if maker else "taker",
                 why=why,
                 remaining=o.remaining,

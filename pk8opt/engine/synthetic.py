@@ -36,7 +36,9 @@ def make_manifest(
         window_end_s=start_s + length_s,
         tick_size=tick,
         fees_enabled=fee_rate > 0,
-        fee_schedule=FeeSchedule(rate=fee_rate, exponent=1.0) if fee_rate > 0 else None,
+        fee_schedule=FeeSchedule(rate=fee_rate, exponent=1.0, rebate_rate=0.2)
+        if fee_rate > 0
+        else None,
         resolution=Resolution(
             outcome=outcome,  # type: ignore[arg-type]
             source="simulated" if outcome != "unknown" else "none",

@@ -12,10 +12,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pk8opt.metrics import is_summed
 from pk8opt.params import ParamSet
-
-# Metrics that add up over sessions; the others are averaged for the running score.
-ADDITIVE = {"pnl_usdc", "fees_usdc", "volume_usdc", "fills", "orders", "pairs", "sessions"}
 
 OnSession = Callable[[int, Any], None]
 
@@ -53,7 +51,8 @@ class RunningScore:
             return None
         self.values.append(v)
         total = sum(self.values)
-        return total if self.metric in ADDITIVE else total / len(self.values)
+        # summed metrics add up over sessions; the others are averaged
+        return total if is_summed(self.metric) else total / len(self.values)
 
 
 class BacktestEvaluator:

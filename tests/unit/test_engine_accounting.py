@@ -30,7 +30,10 @@ def check(e: PaperEngine) -> None:
     assert a.cash >= -1e-9
     assert a.fees >= 0.0 and a.reserved >= -1e-9
     total = a.cash + a.reserved + a.fees + a.cost[0] + a.cost[1]
-    assert abs(total - a.starting_cash) < 1e-6
+    assert abs(total - a.starting_cash) < 1e-6  # rebate estimates never enter cash
+    assert -1e-9 <= a.maker_volume <= a.volume + 1e-9
+    # a rebate is 20% of a fee of at most rate * 0.25 per share, and shares <= volume / 0.01
+    assert 0.0 <= a.rebates <= 0.2 * 0.25 * 0.25 * a.maker_volume / 0.01 + 1e-9
 
 
 @settings(max_examples=150, deadline=None)
@@ -51,7 +54,7 @@ def test_money_is_conserved_and_cash_never_negative(steps, fee, cash, winner, fl
         "2",
         T0,
         T0 + 900 * 10**9,
-        fee_schedule=FeeSchedule(rate=fee) if fee else None,
+        fee_schedule=FeeSchedule(rate=fee, rebate_rate=0.2) if fee else None,
     )
     params = ENGINE_PARAMS.resolve(
         {

@@ -12,7 +12,7 @@ MS = 1_000_000
 T0 = 1_767_225_600 * 1_000_000_000
 
 
-def market(fee: float = 0.0) -> MarketSpec:
+def market(fee: float = 0.0, rebate: float = 0.0) -> MarketSpec:
     return MarketSpec(
         "btc-updown-15m-1767225600",
         "BTC",
@@ -22,7 +22,7 @@ def market(fee: float = 0.0) -> MarketSpec:
         "2",
         T0,
         T0 + 900 * 10**9,
-        fee_schedule=FeeSchedule(rate=fee) if fee else None,
+        fee_schedule=FeeSchedule(rate=fee, rebate_rate=rebate) if fee else None,
     )
 
 
@@ -246,3 +246,26 @@ def test_marketable_orders_must_be_worth_a_dollar() -> None:
     assert e.submit(T0, UP, 150, 5.0).reason == "min_notional"  # 5 x 0.15 < $1
     assert e.submit(T0, UP, 140, 5.0).status == Status.PENDING  # resting: allowed
     assert e.submit(T0, UP, 200, 5.0).status == Status.PENDING  # 5 x 0.20 = $1
+
+
+def test_maker_fill_earns_a_rebate_estimate_kept_out_of_cash() -> None:
+    # PROTOCOL.md: makers share rebateRate of the taker fees, pro rata of their filled
+    # liquidity: 100 shares at 0.50 under rate 0.07 carry a taker fee of
+    # 100 * 0.07 * 0.25 = 1.75 USDC, so the maker's estimate is 0.2 * 1.75 = 0.35.
+    spec = market(fee=0.07, rebate=0.2)
+    e = PaperEngine(spec, ENGINE_PARAMS.resolve({}, "test"))
+    book(e, T0, (490, 100.0), (520, 500.0))
+    maker = e.submit(T0, UP, 500, 100.0)  # improves the bid: first in its queue
+    frame(e, T0 + 60 * MS, (Kind.TRADE, UP, ASK, 500, 100.0))
+    assert maker.status == Status.FILLED
+    acct = e.account
+    assert acct.fees == 0.0
+    assert acct.rebates == pytest.approx(0.35)
+    assert acct.maker_volume == pytest.approx(50.0)
+    assert acct.cash == pytest.approx(10000 - 50.0)  # paid the next day: not in cash
+    taker = e.submit(T0 + 100 * MS, UP, 520, 10.0)  # crosses the 0.52 ask
+    frame(e, T0 + 200 * MS)
+    assert taker.status == Status.FILLED
+    assert acct.fees == pytest.approx(taker_fee_usdc(10.0, 0.52, spec.fee_schedule))
+    assert acct.rebates == pytest.approx(0.35)  # takers earn none
+    assert acct.maker_volume == pytest.approx(50.0) and acct.volume == pytest.approx(55.2)

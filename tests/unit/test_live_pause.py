@@ -63,3 +63,38 @@ def test_pause_cancels_resting_orders_and_resume_requotes(tmp_path: Path) -> Non
     names = [json.loads(x)["event"] for x in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert names.count("paper_order_cancelled") == 2
     assert names.count("paper_order_submit") == 4
+
+
+def test_portfolio_view_of_an_open_then_a_settled_window(tmp_path: Path) -> None:
+    from pk8opt.dashboard import combine_portfolios
+    from pk8opt.engine.fees import maker_rebate_usdc
+
+    manifest = make_manifest(fee_rate=0.07)
+    t0 = manifest.window_start_s * S + 10 * S
+    config = RunConfig.resolve("fixed", {"warmup_seconds": 0, "PM_PAPER_POST_LATENCY_MS": 0})
+    log = EventLog(tmp_path / "events.jsonl")
+    stepper = EngineStepper(manifest, config, log, traded=True)
+    stepper.on_frame(make_session(book_frame(t0 + S, 1), manifest).events)
+    stepper.on_frame(make_session(book_frame(t0 + 2 * S, 2), manifest).events)
+    # sellers hit both 0.45 bids: 5 shares each, filled as maker
+    trades = [(t0 + 3 * S, 3, int(Kind.TRADE), tok, ASK, 450, 10.0) for tok in (UP, DOWN)]
+    stepper.on_frame(make_session(trades, manifest).events)
+    rebate = 2 * maker_rebate_usdc(5.0, 0.45, manifest.fee_schedule)
+    assert rebate > 0.0
+    open_view = stepper.portfolio_view()
+    assert [(p.label, p.shares) for p in open_view.positions] == [
+        ("BTC UP", 5.0),
+        ("BTC DOWN", 5.0),
+    ]
+    assert open_view.realized_pnl == 0.0  # nothing is realized before the settlement
+    assert abs(open_view.cash + open_view.reserved - (10_000 - 2 * 5 * 0.45)) < 1e-9
+    assert abs(open_view.rebates_est - rebate) < 1e-12
+
+    stepper.settle("Up", t0 + 4 * S)
+    settled = stepper.portfolio_view()
+    assert settled.positions == [] and settled.cash == 0.0 and settled.reserved == 0.0
+    assert abs(settled.realized_pnl - (5 * 1.0 - 2 * 5 * 0.45)) < 1e-9
+    both = combine_portfolios([settled, open_view])
+    assert both.realized_pnl == settled.realized_pnl and len(both.positions) == 2
+    assert abs(both.rebates_est - 2 * rebate) < 1e-12
+    log.close()

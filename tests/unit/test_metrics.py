@@ -91,8 +91,21 @@ def test_aggregate_keys_and_json(tmp_path) -> None:  # type: ignore[no-untyped-d
     }
     assert agg["pnl_usdc"] == pytest.approx(sum(s.pnl_usdc for s in result.sessions), abs=1e-6)
     assert json.loads(result.to_json())["aggregate"] == agg
-    events = [json.loads(line)["event"] for line in log.read_text().splitlines()]
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    events = [e["event"] for e in lines]
     assert {"paper_order_submit", "paper_order_open", "paper_settlement"} <= set(events)
+    # maker rebates: the estimate of every maker fill, apart from the P&L
+    fills = [e for e in lines if e["event"] == "paper_fill"]
+    makers = [e for e in fills if e["liquidity"] == "maker"]
+    assert makers and agg["rebate_est_usdc"] > 0.0
+    assert agg["rebate_est_usdc"] == pytest.approx(sum(e["rebate_est"] for e in fills), abs=1e-6)
+    assert all(e["rebate_est"] == 0.0 for e in fills if e["liquidity"] == "taker")
+    assert agg["maker_volume_usdc"] == pytest.approx(
+        sum(e["qty"] * e["price"] for e in makers), abs=1e-6
+    )
+    assert agg["pnl_with_rebates_usdc"] == pytest.approx(
+        agg["pnl_usdc"] + agg["rebate_est_usdc"], abs=1e-6
+    )
     ts, vs = result.equity_curve()
     assert len(ts) == len(vs) > 2 and ts == sorted(ts)
     assert vs[-1] == pytest.approx(agg["pnl_usdc"], abs=1e-6)
