@@ -177,18 +177,20 @@ def finish(
         holdout = {n: f.result() for n, f in runs.items()}
         report.result()
         for n, metrics in holdout.items():
-            if n in logged:
-                tracker.log_metrics(logged[n], {f"holdout_{k}": v for k, v in metrics.items()})
+            run_id = logged.get(n) or tracker.trial_run_id(cfg.study, n)  # another process's
+            if run_id:
+                tracker.log_metrics(run_id, {f"holdout_{k}": v for k, v in metrics.items()})
         stored = dict(study.user_attrs.get("holdout") or {})
         stored.update({str(n): m for n, m in holdout.items()})
         study.set_user_attr("holdout", stored)
         rows, per_session = _rows(top, holdout, metric, len(sel.in_sample), len(sel.holdout))
         label = f"{metric} per session" if per_session else metric
+        best_run = logged.get(best.number) or tracker.trial_run_id(cfg.study, best.number)
         files = [p for p in out.iterdir() if p.is_file()]
         files += study_plots(study, out) + holdout_plot(rows, label, out)
         summary = {
             "best_trial": best.number,
-            "best_run_id": logged.get(best.number),
+            "best_run_id": best_run,
             "values": best.values,
             "params": best.params,
             "metrics": best.user_attrs.get("metrics"),
@@ -202,7 +204,7 @@ def finish(
             metrics=best_metrics,
             tags={
                 "pk8opt.best_trial": str(best.number),
-                "pk8opt.best_run_id": str(logged.get(best.number)),
+                "pk8opt.best_run_id": str(best_run),
             },
             files=files,
             texts={

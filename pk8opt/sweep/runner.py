@@ -28,6 +28,7 @@ from pk8opt.sweep.worker import Job, counted, run_worker
 
 FINISHED = ("COMPLETE", "PRUNED", "FAIL")
 POLL_S = 0.5
+ORPHAN_AFTER_S = 60.0  # a finished trial no process logged for this long is logged by us
 
 
 @dataclass
@@ -115,6 +116,13 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         pass
     return __version__
+
+
+def _recent() -> Any:
+    """Trials that finished after this are left to their own process to log."""
+    from datetime import datetime, timedelta
+
+    return datetime.now() - timedelta(seconds=ORPHAN_AFTER_S)
 
 
 def _record(trial: Any) -> Any:
@@ -265,9 +273,17 @@ def run_sweep(
     def log_new(trials: list[Any]) -> None:
         nonlocal mlflow_s, mlflow_cpu_s
         t0, c0 = time.perf_counter(), time.thread_time()
-        new = [_record(t) for t in trials if t.state.name in FINISHED and t.number not in logged]
-        if new:
-            logged.update(tracker.log_trials(parent, cfg.study, new))
+        mine = [
+            t
+            for t in trials
+            if t.state.name in FINISHED
+            and t.number not in logged
+            and (t.number in earlier or t.user_attrs.get("token") == token)
+        ]
+        if mine:
+            records = [_record(t) for t in mine]
+            unique = any(t.number in earlier for t in mine)  # someone else's: check first
+            logged.update(tracker.log_trials(parent, cfg.study, records, unique=unique))
         mlflow_s += time.perf_counter() - t0
         mlflow_cpu_s += time.thread_time() - c0
 
@@ -276,6 +292,15 @@ def run_sweep(
     stop_file = experiments_dir / f".stop-{token}"
     deadline = time.time() + cfg.timeout_s if cfg.timeout_s else None
     trials = study.get_trials(deepcopy=False)
+    # This invocation logs its own trials, and those that finished a while before it
+    # started and were never logged (their process is gone). Another process on the
+    # same study (another machine) logs its own, so no trial is logged twice.
+    unlogged = {t.number: t for t in trials if t.state.name in FINISHED and t.number not in logged}
+    earlier = {
+        n
+        for n, t in unlogged.items()
+        if t.datetime_complete is None or t.datetime_complete < _recent()
+    }
     maximize = directions[0] == "maximize"
     interrupted = False
     worker_times: list[dict[str, float]] = []
@@ -284,6 +309,7 @@ def run_sweep(
     start_done = counted(trials, token)
     if target is not None and start_done >= target:
         console.print(f"study {cfg.study!r} already holds {start_done} of {target} trials")
+        log_new(trials)  # the finished trials no process logged
     else:
         if start_done:
             console.print(f"resuming study {cfg.study!r}: {start_done} trials already done")
@@ -330,6 +356,11 @@ def run_sweep(
             logged_at = time.time()
             bar.update(tally(trials, maximize))
         fanout_s = time.perf_counter() - t_fanout
+        # Trials that had just finished when this invocation started are their own
+        # process's to log; any it did not (it was killed) are logged now, checked.
+        rest = [_record(t) for n, t in unlogged.items() if n not in logged]
+        if rest:
+            logged.update(tracker.log_trials(parent, cfg.study, rest, unique=True))
         stop_file.unlink(missing_ok=True)
         Path(f"{stop_file}.lock").unlink(missing_ok=True)
         for f in futures:

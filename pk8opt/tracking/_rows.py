@@ -57,9 +57,17 @@ def _validated(run: ChildRun) -> tuple[list[Any], list[Any], list[Any]]:
 
 
 def insert_runs(
-    store: Any, experiment_id: str, artifact_location: str, runs: Sequence[ChildRun]
+    store: Any,
+    experiment_id: str,
+    artifact_location: str,
+    runs: Sequence[ChildRun],
+    unique: tuple[str, str] | None = None,
 ) -> list[str]:
-    """Insert `runs` as finished child runs in one transaction; their run ids, in order."""
+    """Insert `runs` as finished child runs in one transaction; their run ids, in order.
+
+    With `unique=(group_tag, key_tag)`, a run whose two tag values are already held by a
+    run in the store is not inserted again: its existing id is returned (another sweep
+    process on the same study may have logged the same trial)."""
     from mlflow.entities import LifecycleStage, SourceType
     from mlflow.store.tracking.dbmodels.models import (
         SqlLatestMetric,
@@ -120,7 +128,42 @@ def insert_runs(
     if not ids:
         return ids
     with store.ManagedSessionMaker(read_only=False) as session:
+        if unique is not None:
+            held = _held(session, SqlTag, unique, runs)
+            if held:
+                keep = {
+                    run_id
+                    for run_id, run in zip(ids, runs, strict=True)
+                    if (run.tags[unique[0]], run.tags[unique[1]]) not in held
+                }
+                ids = [
+                    run_id if run_id in keep else held[run.tags[unique[0]], run.tags[unique[1]]]
+                    for run_id, run in zip(ids, runs, strict=True)
+                ]
+                rows = {m: [r for r in b if r["run_uuid"] in keep] for m, b in rows.items()}
         for model, batch in rows.items():
             if batch:
                 session.execute(insert(model), batch)
     return ids
+
+
+def _held(
+    session: Any, tag_model: Any, unique: tuple[str, str], runs: Sequence[ChildRun]
+) -> dict[tuple[str, str], str]:
+    """(group value, key value) -> run id, for the runs of the batch already stored."""
+    from sqlalchemy import and_, select
+    from sqlalchemy.orm import aliased
+
+    group_key, key_key = unique
+    g, k = aliased(tag_model), aliased(tag_model)
+    found: dict[tuple[str, str], str] = {}
+    for group in {run.tags[group_key] for run in runs}:
+        values = [run.tags[key_key] for run in runs if run.tags[group_key] == group]
+        query = (
+            select(k.value, k.run_uuid)
+            .join(g, and_(g.run_uuid == k.run_uuid, g.key == group_key, g.value == group))
+            .where(k.key == key_key, k.value.in_(values))
+        )
+        for value, run_id in session.execute(query):
+            found[group, value] = run_id
+    return found

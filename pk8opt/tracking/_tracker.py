@@ -199,14 +199,27 @@ class Tracker:
             if not token:
                 return out
 
-    def log_trials(self, parent_id: str, study: str, recs: list[TrialRecord]) -> dict[int, str]:
+    def log_trials(
+        self, parent_id: str, study: str, recs: list[TrialRecord], *, unique: bool = False
+    ) -> dict[int, str]:
         """Finished trials as child runs of `parent_id`: trial number -> run id. On a SQL
-        store they are written together in one transaction (see `_rows`)."""
+        store they are written together in one transaction (see `_rows`). With `unique`,
+        a trial already logged under the parent (by another sweep process) is not logged
+        again: its run id is returned."""
         runs = [_child_run(parent_id, study, rec) for rec in recs]
         if self._store is not None:
-            ids = insert_runs(self._store, self.experiment_id, self._artifact_location, runs)
+            ids = insert_runs(
+                self._store,
+                self.experiment_id,
+                self._artifact_location,
+                runs,
+                (PARENT, TRIAL) if unique else None,
+            )
         else:
-            ids = [self.write_run(run) for run in runs]
+            ids = []
+            for rec, run in zip(recs, runs, strict=True):
+                held = self.trial_run_id(study, rec.number) if unique else None
+                ids.append(held or self.write_run(run))
         return {rec.number: run_id for rec, run_id in zip(recs, ids, strict=True)}
 
     def write_run(self, run: ChildRun) -> str:

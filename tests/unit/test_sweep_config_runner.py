@@ -113,7 +113,7 @@ from pathlib import Path
 from pk8opt.sweep.config import parse_config
 from pk8opt.sweep.runner import run_sweep
 tmp = Path({tmp!r})
-cfg = parse_config(config_doc(tmp, trials={trials}), "toy.yaml")
+cfg = parse_config(config_doc(tmp, trials={trials}, **{changes!r}), "toy.yaml")
 out = run_sweep(cfg, "toy.yaml", console=Console(), evaluator=EVALUATOR, experiments_dir=tmp / "exp")
 print("INTERRUPTED" if out.interrupted else "DONE", out.tally.done)
 """
@@ -122,7 +122,7 @@ print("INTERRUPTED" if out.interrupted else "DONE", out.tally.done)
 def test_ctrl_c_keeps_finished_trials_and_a_rerun_completes(tmp_path: Path) -> None:
     make_sessions(tmp_path / "rec")
     unit = str(Path(__file__).parent)
-    script = SCRIPT.format(unit=unit, tmp=str(tmp_path), trials=10)
+    script = SCRIPT.format(unit=unit, tmp=str(tmp_path), trials=10, changes={})
     env = {**os.environ, "FAKE_SESSION_SLEEP": "0.15", "PYTHONPATH": unit}
     proc = subprocess.Popen(
         [sys.executable, "-c", script],
@@ -164,3 +164,85 @@ def test_ctrl_c_keeps_finished_trials_and_a_rerun_completes(tmp_path: Path) -> N
         or (t.state.name == "FAIL" and not t.user_attrs.get("interrupted"))
     ]
     assert len(counted) == 10
+
+
+def test_two_machines_join_one_study_through_a_database_url(tmp_path: Path) -> None:
+    """Two sweep processes (as on two machines) on one study in an Optuna database and
+    one MLflow store: together they run the target, and every trial is one child run
+    of the one parent, whichever process ran it."""
+    make_sessions(tmp_path / "rec")
+    unit = str(Path(__file__).parent)
+    url = f"sqlite:///{tmp_path / 'exp' / 'optuna.db'}"
+    (tmp_path / "exp").mkdir()
+    script = SCRIPT.format(
+        unit=unit, tmp=str(tmp_path), trials=14, changes={"storage": url, "workers": 1}
+    )
+    env = {**os.environ, "FAKE_SESSION_SLEEP": "0.15", "PYTHONPATH": unit}
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-c", script],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    first = start()
+    deadline = time.time() + 120
+    while time.time() < deadline:  # the second joins once the first has trials done
+        try:
+            trials = optuna.load_study(study_name="toy", storage=url).get_trials()
+        except (KeyError, Exception):
+            trials = []
+        if sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) >= 2:
+            break
+        time.sleep(0.1)
+    second = start()
+    outs = [p.communicate(timeout=180) for p in (first, second)]
+    for p, (stdout, stderr) in zip((first, second), outs, strict=True):
+        assert p.returncode == 0 and "DONE" in stdout, stderr[-2000:]
+    study = optuna.load_study(study_name="toy", storage=url)
+    finished = [t for t in study.get_trials() if t.state.name in ("COMPLETE", "PRUNED", "FAIL")]
+    assert len(finished) >= 14
+    tokens = {t.user_attrs.get("token") for t in finished}
+    assert len(tokens) == 2  # both processes ran trials
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'exp' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("toy")
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("pk8opt.role") == "sweep"]
+    assert len(parents) == 1
+    numbers = [
+        int(r.data.tags["pk8opt.trial"])
+        for r in runs
+        if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id
+    ]
+    assert sorted(numbers) == sorted(t.number for t in finished)  # each once
+
+
+@pytest.mark.parametrize("orphan_after_s", [0.0, 3600.0], ids=["old", "just-finished"])
+def test_trials_finished_by_a_killed_sweep_are_logged_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, orphan_after_s: float
+) -> None:
+    """Trials a killed process finished but never logged reach MLflow from the next
+    sweep: at its start when they are old, at its end when they had just finished
+    (their own process might still have logged them meanwhile)."""
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    from pk8opt.sweep import runner
+
+    make_sessions(tmp_path / "rec")
+    cfg = parse_config(config_doc(tmp_path, trials=5), "toy.yaml")
+    study = optuna.create_study(
+        study_name="toy", storage=make_storage(cfg.storage_url()), direction="maximize"
+    )
+    space = {"edge": FloatDistribution(0.005, 0.08), "size": IntDistribution(5, 50, step=5)}
+    for i in range(3):
+        trial = study.ask(space)
+        trial.set_user_attr("token", "dead-process")
+        study.tell(trial, float(i))
+    monkeypatch.setattr(runner, "ORPHAN_AFTER_S", orphan_after_s)
+    _, out = _sweep(tmp_path, trials=5)
+    _, children = _children(tmp_path, out.parent_run_id)
+    numbers = sorted(int(r.data.tags["pk8opt.trial"]) for r in children)
+    assert numbers == [0, 1, 2, 3, 4]

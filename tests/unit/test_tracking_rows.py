@@ -122,3 +122,19 @@ def test_a_deleted_experiment_is_named_with_the_fix(tmp_path: Path) -> None:
     first.client.delete_experiment(first.experiment_id)
     with pytest.raises(ConfigError, match="experiment 'gone' is deleted .* restore it"):
         Tracker(uri, "gone")
+
+
+def test_a_trial_already_logged_under_the_parent_is_not_logged_twice(tracker: Tracker) -> None:
+    parent = tracker.start_sweep("s", "journal", {}, {}, {})
+    other = tracker.start_sweep("other", "journal", {}, {}, {})
+    first = tracker.log_trials(parent, "s", RECORDS[:2])
+    # another sweep process logs trials 3 and 4 again, and 5 for the first time
+    again = tracker.log_trials(parent, "s", RECORDS, unique=True)
+    assert again[3] == first[3] and again[4] == first[4]
+    assert tracker.logged_trials(parent) == again
+    # the same trial numbers under another parent are other trials
+    elsewhere = tracker.log_trials(other, "other", RECORDS[:1], unique=True)
+    assert set(elsewhere.values()).isdisjoint(again.values())
+    # through the client (a tracking server) the check is the same
+    tracker._store = None
+    assert tracker.log_trials(parent, "s", RECORDS, unique=True) == again
