@@ -128,14 +128,11 @@ class Tracker:
         tags: Mapping[str, str],
         texts: Mapping[str, str],
     ) -> str:
-        """The study's parent run, reopened if this study was tracked before (resume)."""
+        """The study's parent run, reopened if this study was tracked before (resume).
+        Two processes starting the same study at once agree on the first-created one."""
         from mlflow.entities import Param, RunTag
 
-        found = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.`{ROLE}` = 'sweep' and tags.`{STUDY}` = '{study}'",
-            max_results=1,
-        )
+        found = self._sweep_runs(study)
         if found:
             run_id = found[0].info.run_id
             self.client.update_run(run_id, status="RUNNING")
@@ -147,6 +144,10 @@ class Tracker:
             tags={ROLE: "sweep", STUDY: study, STORAGE: storage, **tags},
         )
         run_id = run.info.run_id
+        first = self._sweep_runs(study)[0].info.run_id
+        if first != run_id:  # another process created the study's parent meanwhile
+            self.client.delete_run(run_id)
+            return first
         self.client.log_batch(
             run_id,
             params=[Param(k, str(v)[:6000]) for k, v in params.items()],
@@ -155,6 +156,15 @@ class Tracker:
         for name, text in texts.items():
             self.client.log_text(run_id, text, name)
         return run_id
+
+    def _sweep_runs(self, study: str) -> list[Any]:
+        """The study's parent runs, first created first (normally one)."""
+        found = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{ROLE}` = 'sweep' and tags.`{STUDY}` = '{study}'",
+            max_results=100,
+        )
+        return sorted(found, key=lambda r: (r.info.start_time, r.info.run_id))
 
     def finish_sweep(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)

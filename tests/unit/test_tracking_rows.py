@@ -3,6 +3,7 @@ through the client, on a real sqlite MLflow store."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,16 @@ def test_a_trial_already_logged_under_the_parent_is_not_logged_twice(tracker: Tr
     # through the client (a tracking server) the check is the same
     tracker._store = None
     assert tracker.log_trials(parent, "s", RECORDS, unique=True) == again
+
+
+def test_two_processes_starting_a_study_at_once_agree_on_one_parent(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    a, b = Tracker(uri, "race"), Tracker(uri, "race")
+    first = a.start_sweep("s", "journal", {"x": 1}, {}, {})
+    time.sleep(0.01)  # created at least a millisecond later
+    real = b._sweep_runs
+    calls = iter([[]])  # b searched before a's parent existed, then created its own
+    b._sweep_runs = lambda study: next(calls, None) or real(study)  # type: ignore[method-assign]
+    assert b.start_sweep("s", "journal", {"x": 1}, {}, {}) == first
+    active = b.client.search_runs([b.experiment_id], filter_string="tags.`pk8opt.role` = 'sweep'")
+    assert [r.info.run_id for r in active] == [first]  # b's own was deleted
