@@ -136,6 +136,21 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+# What to write when a required key is missing (configs/balanced_arb.yaml shows all).
+_REQUIRED: dict[str, str] = {
+    "study": "; name the study, e.g. `study: my-sweep` (a new name starts a new study)",
+    "strategy": "; e.g. `strategy: balanced_arb` (`pk8opt strategies` lists them)",
+    "space": (
+        "; the parameters to search, e.g. `space: {edge: {low: 0.005, high: 0.05}}` "
+        "(`pk8opt strategies NAME` lists a strategy's parameters)"
+    ),
+    "data": "; the sessions to replay, e.g. `data: {paths: [recordings/]}`",
+    "paths": "; session folders or globs, e.g. `paths: [recordings/]`",
+    "objective": "; e.g. `objective: {metric: pnl_usdc, direction: maximize}`",
+    "metric": "; e.g. `metric: pnl_usdc`",
+}
+
+
 def _one_line(exc: msgspec.ValidationError, where: str) -> ConfigError:
     text = str(exc)
     m = _AT.match(text)
@@ -146,7 +161,11 @@ def _one_line(exc: msgspec.ValidationError, where: str) -> ConfigError:
         return ConfigError(f"{where}: {field}: unknown key (check its spelling and level)")
     missing = re.match(r"Object missing required field `(.+)`", msg)
     if missing:
-        return ConfigError(f"{where}: {_field(f'{path}.{missing.group(1)}')}: required")
+        field = _field(f"{path}.{missing.group(1)}")
+        hint = _REQUIRED.get(re.sub(r"\[\d+\]", "", field)) or _REQUIRED.get(
+            field.rsplit(".", 1)[-1], ""
+        )
+        return ConfigError(f"{where}: {field}: required{hint}")
     enum = re.match(r"Invalid enum value (.+)", msg)
     key = re.sub(r"\[\d+\]", "", path).strip(".")
     choices = (_CHOICES.get(key) or _CHOICES.get(key.rsplit(".", 1)[-1])) if enum else None

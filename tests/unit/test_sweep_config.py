@@ -90,7 +90,8 @@ def test_valid_config_passes_and_reads_defaults() -> None:
         ("fixed.edge", 0.01, "space.edge: also set as a fixed value"),
         ("engine.nope", 1, "engine.nope: unknown parameter (engine settings are"),
         ("objective", {"metric": "profit"}, "objective.metric: unknown metric 'profit'"),
-        ("objective", {"direction": "maximize"}, "objective.metric: required"),
+        ("objective", {"direction": "maximize"}, "objective.metric: required; e.g. `metric: pnl"),
+        ("data", {"symbols": ["BTC"]}, "data.paths: required; session folders or globs, e.g."),
         ("trials", 0, "trials: 0 must be at least 1"),
         ("workers", 0, "workers: 0 must be at least 1"),
         ("data.holdout.fraction", 1.0, "data.holdout.fraction: 1.0 must be in [0, 1)"),
@@ -102,6 +103,14 @@ def test_each_mistake_is_one_line_naming_the_field(path: str, value, expected: s
     msg = str(err.value)
     assert expected in msg
     assert "\n" not in msg
+
+
+@pytest.mark.parametrize("key", ["study", "strategy", "space", "data", "objective"])
+def test_a_missing_key_is_named_with_what_to_write(key: str) -> None:
+    doc = with_("trials", 5)
+    del doc[key]
+    with pytest.raises(ConfigError, match=rf"c.yaml: {key}: required; .*e\.g\. `"):
+        check(doc)
 
 
 def test_multi_objective_rejects_pruner_and_accepts_none() -> None:
