@@ -66,6 +66,8 @@ class Sampler(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     type: SamplerName = "tpe"
     seed: int | None = None
     startup_trials: int | None = None  # TPE: random trials before modelling
+    multivariate: bool | None = None  # TPE: model the parameters jointly (default: yes)
+    constant_liar: bool | None = None  # TPE: steer away from running trials; None: workers > 1
 
 
 class Pruner(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -265,6 +267,12 @@ def validate(
         raise ConfigError(
             f"{where}: pruner.type: pruning needs a single objective; set `pruner: {{type: none}}`"
         )
+    if cfg.sampler.type != "tpe":
+        for option in ("startup_trials", "multivariate", "constant_liar"):
+            if getattr(cfg.sampler, option) is not None:
+                raise ConfigError(
+                    f"{where}: sampler.{option}: a TPE option; remove it or use type: tpe"
+                )
     if len(objectives) > 1 and cfg.sampler.type == "cmaes":
         raise ConfigError(f"{where}: sampler.type: cmaes handles one objective; use nsga2 or tpe")
     if cfg.trials is None and cfg.timeout_s is None:

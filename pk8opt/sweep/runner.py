@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
+import warnings
 from concurrent.futures import ALL_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,15 @@ def make_sampler(cfg: SweepConfig, params: ParamSet, index: int = 0) -> Any:
     if s.type == "grid":
         return optuna.samplers.GridSampler(grid(cfg.space, params), seed=seed)
     startup = s.startup_trials if s.startup_trials is not None else 10
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
+    liar = s.constant_liar if s.constant_liar is not None else cfg.workers > 1
+    with warnings.catch_warnings():  # both options are marked experimental by Optuna
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=seed,
+            n_startup_trials=startup,
+            multivariate=s.multivariate is not False,
+            constant_liar=liar,
+        )
 
 
 def make_pruner(cfg: SweepConfig) -> Any:

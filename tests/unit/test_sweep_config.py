@@ -77,6 +77,11 @@ def test_valid_config_passes_and_reads_defaults() -> None:
             "c.yaml: sampler.type: 'bayes' is not one of tpe, random, cmaes, nsga2, grid",
         ),
         ("pruner.type", "asha", "pruner.type: 'asha' is not one of none, median, percentile"),
+        (
+            "sampler",
+            {"type": "random", "constant_liar": True},
+            "sampler.constant_liar: a TPE option; remove it or use type: tpe",
+        ),
         ("space.edge", {"low": 0.1, "high": 0.01}, "space.edge: empty range"),
         ("space.size", {"low": 5, "high": 5}, "space.size: empty range"),
         ("space.edgy", {"low": 0.1, "high": 0.2}, "space.edgy: toy declares no parameter 'edgy'"),
@@ -222,3 +227,21 @@ def test_selection_filters_and_splits_by_time(tmp_path: Path) -> None:
             parse_config(with_("data", {"paths": [str(tmp_path / "nope")]}), "c").data, "c"
         )
     assert select_sessions(data, "c").fingerprint == sel.fingerprint
+
+
+@pytest.mark.parametrize(
+    ("sampler", "workers", "multivariate", "liar"),
+    [
+        ({}, 1, True, False),
+        ({}, 4, True, True),  # parallel workers steer away from each other's trials
+        ({"multivariate": False, "constant_liar": False}, 4, False, False),
+        ({"constant_liar": True}, 1, True, True),
+    ],
+)
+def test_tpe_options(sampler: dict, workers: int, multivariate: bool, liar: bool) -> None:
+    from pk8opt.sweep.runner import make_sampler
+
+    cfg = parse_config(with_("workers", workers, with_("sampler", sampler)), "c.yaml")
+    made = make_sampler(cfg, STRAT)
+    assert isinstance(made, optuna.samplers.TPESampler)
+    assert (made._multivariate, made._constant_liar) == (multivariate, liar)
