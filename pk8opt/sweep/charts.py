@@ -47,13 +47,20 @@ def study_plots(study: Any, out: Path) -> list[Path]:
     except Exception:  # noqa: S110 - a plot is optional
         pass
     try:
-        imp = optuna.importance.get_param_importances(study, target=target)
+        # PED-ANOVA ranks parameters by how they lead to low target values: a maximized
+        # first objective of several is negated (a single one follows the study's direction).
+        evaluator = optuna.importance.PedAnovaImportanceEvaluator()
+        sign = -1.0 if study.directions[0].name == "MAXIMIZE" else 1.0
+        ranked = (lambda t: sign * t.values[0]) if target else None
+        with warnings.catch_warnings():  # its reminder of the above
+            warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator computes")
+            imp = optuna.importance.get_param_importances(study, evaluator=evaluator, target=ranked)
         (out / "param_importances.json").write_text(json.dumps(imp, indent=2))
         files.append(out / "param_importances.json")
         fig, ax = plt.subplots(figsize=(6, 0.4 * len(imp) + 1))
         names = list(imp)[::-1]
         ax.barh(names, [imp[n] for n in names])
-        ax.set_xlabel("importance (fANOVA)")
+        ax.set_xlabel("importance (PED-ANOVA)")
         _save(fig, out / "param_importances.png", files)
     except Exception:  # noqa: S110
         pass

@@ -75,7 +75,14 @@ def make_sampler(cfg: SweepConfig, params: ParamSet, index: int = 0) -> Any:
     if s.type == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
     if s.type == "grid":
-        return optuna.samplers.GridSampler(grid(cfg.space, params), seed=seed)
+
+        class Grid(optuna.samplers.GridSampler):
+            def after_trial(self, *args: Any) -> None:
+                # GridSampler calls study.stop() once the grid is used up, which only
+                # works inside study.optimize(); the workers stop at the grid's size.
+                return None
+
+        return Grid(grid(cfg.space, params), seed=seed)
     startup = s.startup_trials if s.startup_trials is not None else 10
     liar = s.constant_liar if s.constant_liar is not None else cfg.workers > 1
     with warnings.catch_warnings():  # both options are marked experimental by Optuna

@@ -246,3 +246,40 @@ def test_trials_finished_by_a_killed_sweep_are_logged_once(
     _, children = _children(tmp_path, out.parent_run_id)
     numbers = sorted(int(r.data.tags["pk8opt.trial"]) for r in children)
     assert numbers == [0, 1, 2, 3, 4]
+
+
+SINGLE = {"metric": "pnl_usdc", "direction": "maximize"}
+BOTH = [SINGLE, {"metric": "fills", "direction": "minimize"}]
+
+
+@pytest.mark.parametrize(
+    ("sampler", "changes"),
+    [
+        ({"type": "tpe", "seed": 1, "startup_trials": 2}, {}),
+        ({"type": "random", "seed": 1}, {}),
+        ({"type": "cmaes", "seed": 1}, {}),
+        ({"type": "nsga2", "seed": 1}, {"objective": BOTH, "pruner": {"type": "none"}}),
+        (
+            {"type": "grid"},
+            {
+                "space": {
+                    "edge": {"low": 0.01, "high": 0.05, "step": 0.02},
+                    "size": {"low": 5, "high": 10, "step": 5},
+                }
+            },
+        ),
+    ],
+    ids=lambda v: v.get("type", "") if isinstance(v, dict) else "",
+)
+def test_every_sampler_runs_a_sweep(tmp_path: Path, sampler: dict, changes: dict) -> None:
+    make_sessions(tmp_path / "rec")
+    cfg, out = _sweep(tmp_path, trials=6, workers=1, sampler=sampler, **changes)
+    study = optuna.load_study(study_name="toy", storage=make_storage(cfg.storage_url()))
+    trials = study.get_trials()
+    assert len(trials) == 6
+    for t in trials:  # the stand-in evaluator raises for edge > 0.07
+        assert t.state.name in (("FAIL",) if t.params["edge"] > 0.07 else ("COMPLETE", "PRUNED"))
+    if sampler["type"] == "grid":  # 3 edges x 2 sizes: each combination once
+        assert len({(t.params["edge"], t.params["size"]) for t in trials}) == 6
+    _, children = _children(tmp_path, out.parent_run_id)
+    assert len(children) == 6
