@@ -283,3 +283,29 @@ def test_every_sampler_runs_a_sweep(tmp_path: Path, sampler: dict, changes: dict
         assert len({(t.params["edge"], t.params["size"]) for t in trials}) == 6
     _, children = _children(tmp_path, out.parent_run_id)
     assert len(children) == 6
+
+
+@pytest.mark.parametrize(
+    "pruner",
+    [
+        {"type": "median", "startup_trials": 2, "warmup_sessions": 1},
+        {"type": "percentile", "percentile": 50.0, "startup_trials": 2},
+        {"type": "successive_halving", "warmup_sessions": 1},
+        {"type": "hyperband", "warmup_sessions": 1},
+        {"type": "none"},
+    ],
+    ids=lambda p: p["type"],
+)
+def test_every_pruner_runs_a_sweep(tmp_path: Path, pruner: dict) -> None:
+    make_sessions(tmp_path / "rec")
+    sampler = {"type": "random", "seed": 2}
+    cfg, out = _sweep(tmp_path, trials=10, workers=1, sampler=sampler, pruner=pruner)
+    study = optuna.load_study(study_name="toy", storage=make_storage(cfg.storage_url()))
+    trials = study.get_trials()
+    assert len(trials) == 10 and out.tally.done == 10
+    assert all(t.state.name in ("COMPLETE", "PRUNED", "FAIL") for t in trials)
+    pruned = [t for t in trials if t.state.name == "PRUNED"]
+    if pruner["type"] == "none":
+        assert not pruned
+    for t in pruned:  # pruned after reporting at least the warm-up sessions
+        assert len(t.intermediate_values) >= 1
