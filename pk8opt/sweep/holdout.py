@@ -174,12 +174,29 @@ def finish(
                     {**cfg.overrides, **t.params},
                     None,
                 )
-        holdout = {n: f.result() for n, f in runs.items()}
-        report.result()
-        for n, metrics in holdout.items():
+        # A trial that fails out of sample is reported and tagged; the sweep still ends
+        # with its summary.
+        holdout: dict[int, dict[str, float]] = {}
+        for n, future in runs.items():
             run_id = logged.get(n) or tracker.trial_run_id(cfg.study, n)  # another process's
+            try:
+                holdout[n] = future.result()
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                console.print(f"[yellow]warning[/yellow] trial {n} failed on the holdout: {error}")
+                if run_id:
+                    tracker.set_tags(run_id, {"pk8opt.holdout_error": error[:5000]})
+                continue
             if run_id:
-                tracker.log_metrics(run_id, {f"holdout_{k}": v for k, v in metrics.items()})
+                metrics = {f"holdout_{k}": v for k, v in holdout[n].items()}
+                tracker.log_metrics(run_id, metrics)
+        try:
+            report.result()
+        except Exception as exc:
+            console.print(
+                f"[yellow]warning[/yellow] the best trial's report (equity curve, sessions) "
+                f"failed: {type(exc).__name__}: {exc}"
+            )
         stored = dict(study.user_attrs.get("holdout") or {})
         stored.update({str(n): m for n, m in holdout.items()})
         study.set_user_attr("holdout", stored)

@@ -220,6 +220,22 @@ def test_two_machines_join_one_study_through_a_database_url(tmp_path: Path) -> N
     assert sorted(numbers) == sorted(t.number for t in finished)  # each once
 
 
+def add_trials(study, edges_values: list[tuple[float, float]]) -> None:
+    """Finished trials as a sweep process that was killed before logging them leaves."""
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    space = {"edge": FloatDistribution(0.005, 0.08), "size": IntDistribution(5, 50, step=5)}
+    for edge, value in edges_values:
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"edge": edge, "size": 10},
+                distributions=space,
+                value=value,
+                user_attrs={"token": "dead-process"},
+            )
+        )
+
+
 @pytest.mark.parametrize("orphan_after_s", [0.0, 3600.0], ids=["old", "just-finished"])
 def test_trials_finished_by_a_killed_sweep_are_logged_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, orphan_after_s: float
@@ -227,8 +243,6 @@ def test_trials_finished_by_a_killed_sweep_are_logged_once(
     """Trials a killed process finished but never logged reach MLflow from the next
     sweep: at its start when they are old, at its end when they had just finished
     (their own process might still have logged them meanwhile)."""
-    from optuna.distributions import FloatDistribution, IntDistribution
-
     from pk8opt.sweep import runner
 
     make_sessions(tmp_path / "rec")
@@ -236,11 +250,7 @@ def test_trials_finished_by_a_killed_sweep_are_logged_once(
     study = optuna.create_study(
         study_name="toy", storage=make_storage(cfg.storage_url()), direction="maximize"
     )
-    space = {"edge": FloatDistribution(0.005, 0.08), "size": IntDistribution(5, 50, step=5)}
-    for i in range(3):
-        trial = study.ask(space)
-        trial.set_user_attr("token", "dead-process")
-        study.tell(trial, float(i))
+    add_trials(study, [(0.02, 0.0), (0.03, 1.0), (0.04, 2.0)])
     monkeypatch.setattr(runner, "ORPHAN_AFTER_S", orphan_after_s)
     _, out = _sweep(tmp_path, trials=5)
     _, children = _children(tmp_path, out.parent_run_id)
@@ -309,3 +319,31 @@ def test_every_pruner_runs_a_sweep(tmp_path: Path, pruner: dict) -> None:
         assert not pruned
     for t in pruned:  # pruned after reporting at least the warm-up sessions
         assert len(t.intermediate_values) >= 1
+
+
+def test_a_trial_failing_on_the_holdout_is_reported_and_the_sweep_ends(tmp_path: Path) -> None:
+    from pk8opt.sweep import runner
+
+    make_sessions(tmp_path / "rec")
+    cfg = parse_config(config_doc(tmp_path, trials=4), "toy.yaml")
+    study = optuna.create_study(
+        study_name="toy", storage=make_storage(cfg.storage_url()), direction="maximize"
+    )
+    add_trials(study, [(0.075, 1e6)])  # the best, and the stand-in raises for edge > 0.07
+    console = Console(record=True, width=200, file=open(os.devnull, "w"))  # noqa: SIM115
+    old = runner.ORPHAN_AFTER_S
+    runner.ORPHAN_AFTER_S = 0.0
+    try:
+        out = run_sweep(
+            cfg, "toy.yaml", console=console, evaluator=EVALUATOR, experiments_dir=tmp_path / "exp"
+        )
+    finally:
+        runner.ORPHAN_AFTER_S = old
+    assert "trial 0 failed on the holdout: RuntimeError: boom" in console.export_text()
+    client, children = _children(tmp_path, out.parent_run_id)
+    by_trial = {int(r.data.tags["pk8opt.trial"]): r for r in children}
+    assert "boom" in by_trial[0].data.tags["pk8opt.holdout_error"]
+    assert client.get_run(out.parent_run_id).info.status == "FINISHED"
+    holdout = optuna.load_study(study_name="toy", storage=make_storage(cfg.storage_url()))
+    assert "0" not in holdout.user_attrs.get("holdout", {})
+    assert holdout.user_attrs["holdout"]  # the other top trial was re-run
