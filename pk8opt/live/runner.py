@@ -1,20 +1,5 @@
-"""The live paper runner: Polymarket's sockets in, the backtest's own machinery inside.
-
-`pk8opt live` is a second driver of the code a backtest runs. For each watched series
-(`BTC:15m` ...) it finds the current window with the recorder's Gamma client, listens
-with the recorder's sockets (heartbeats, reconnects, backoff) and, for every frame:
-
-1. numbers it as the line it is (or would be) in that window's recording, and with
-   `--record DIR` writes it there in the raw format;
-2. turns it into normalized event rows with the normalizer a backtest uses;
-3. hands those rows, at the frame boundary, to the same per-session stepper replay
-   uses (trade loop, strategy, paper engine), which writes the engine's events.
-
-Time is the venue clock (`VenueClock`, the wall clock against Polymarket, a faster
-one against `pk8opt serve --speed X`); nothing below this module reads a clock. So a
-live window recorded with `--record` and replayed with `backtest` takes the same
-decisions and fills, frame for frame (docs/live.md lists what real time changes).
-"""
+"""The live runner: discovery, rollover, sockets, per-frame stepping, settlement, and
+`run_live`, which `pk8opt live` calls."""
 
 from __future__ import annotations
 
@@ -33,24 +18,30 @@ from pk8opt.dashboard import (
     MarketView,
     combine_portfolios,
     event_line,
-    render,
 )
 from pk8opt.errors import ConnectionFailed
 from pk8opt.fill_metrics import FillMetrics
+from pk8opt.live.eventlog import EVENTS_LOG_NAME, EventLog
+from pk8opt.live.runs import (
+    MarketRun,
+    close_recording,
+    frame_rows,
+    open_recording,
+    price_or_none,
+    settle_resolution,
+    window_of,
+)
+from pk8opt.live.screen import _NoTty, _Screen
+from pk8opt.live.steppers import BookStepper, EngineStepper
 from pk8opt.live_settings import LiveSettings, MarketSpec
-from pk8opt.polymarket.slugs import slug_for, window_start
-from pk8opt.recordings.manifest import Manifest, Resolution, write_manifest
-from pk8opt.recordings.raw import Frame, FrameWriter, note_text
-from pk8opt.recordings.schema import PRICE_SCALE, Kind
-from pk8opt.replay import SessionStepper
+from pk8opt.recordings.raw import Frame, note_text
+from pk8opt.recordings.schema import Kind
 
-EVENTS_LOG_NAME = "live_console_events.jsonl"
 RESOLUTION_POLL_S = 10.0  # venue seconds between Gamma polls for an ended market
 RESOLUTION_GIVE_UP_S = 900.0  # stop waiting for a resolution this long after the end
 DISCOVERY_RETRY_S = 5.0
 
 _decode = msgspec.json.Decoder().decode
-_encode_line = msgspec.json.Encoder().encode
 
 
 @dataclass
@@ -63,198 +54,6 @@ class LiveOptions:
     clob_ws_url: str | None = None
     live_ws_url: str | None = None
     out: Callable[[str], None] | None = None  # headless line printer (default: stdout)
-
-
-class EventLog:
-    """`logs/live_console_events.jsonl`: one JSON object per engine event, as replay
-    writes them, plus the runner's own (connections, discovery, settlement).
-    Listeners (the headless printer, the dashboard) see each event as it is written."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._fh = open(path, "ab", buffering=0)  # noqa: SIM115
-        self.listeners: list[Callable[[dict[str, Any]], None]] = []
-        self.counts: dict[str, int] = {}
-
-    def write(self, event: dict[str, Any] | str) -> None:
-        """An event as a dict, or a JSON line as the engine's `EventLog` writes it."""
-        if isinstance(event, str):
-            if not event.strip():
-                return
-            event = _decode(event)
-            assert isinstance(event, dict)
-        self._fh.write(_encode_line(event) + b"\n")
-        name = str(event.get("event", "?"))
-        self.counts[name] = self.counts.get(name, 0) + 1
-        for listener in self.listeners:
-            listener(event)
-
-    def close(self) -> None:
-        self._fh.close()
-
-
-@dataclass
-class MarketRun:
-    """One market window while it is live: its numbering, recording and stepper."""
-
-    spec: MarketSpec
-    manifest: Manifest
-    traded: bool
-    stepper: Any
-    writer: FrameWriter | None = None
-    lines: int = 0  # frames numbered so far (= lines of its recording)
-    normalizer: Any = None  # its FrameNormalizer, made at the first frame
-    resolved: str | None = None
-    next_poll_s: float = 0.0
-    done: bool = False
-
-    @property
-    def tokens(self) -> tuple[str, str]:
-        return (self.manifest.token_up, self.manifest.token_down)
-
-    def number(self, t_ns: int, ch: str, raw: str, src: str | None = None) -> Frame:
-        self.lines += 1
-        if self.writer is not None:
-            self.writer.write(t_ns, ch, raw, src)
-        return Frame(t=t_ns, ch=ch, raw=raw, src=src)
-
-
-def frame_rows(frame: Frame, lineno: int, run: MarketRun) -> dict[str, Any]:
-    """The normalized event rows of one frame, exactly as the whole-file normalizer
-    gives them for line `lineno` of the session (columns as numpy arrays)."""
-    if run.normalizer is None:
-        from pk8opt.recordings.normalize import FrameNormalizer
-
-        run.normalizer = FrameNormalizer(run.manifest, run.manifest.slug)
-    rows = run.normalizer.feed(frame, lineno)
-    run.normalizer.drop_underlying()  # the runner does not use the underlying prices
-    return rows
-
-
-def price_or_none(milli: int) -> float | None:
-    return None if milli < 0 else milli / PRICE_SCALE
-
-
-def open_recording(record_dir: Path, manifest: Manifest) -> FrameWriter:
-    session = Path(record_dir) / manifest.slug
-    writer = FrameWriter(session)  # creates the folder
-    write_manifest(session, manifest)
-    return writer
-
-
-def close_recording(run: MarketRun, status: str = "complete") -> None:
-    from pk8opt.recordings.session import finish_session
-
-    if run.writer is None:
-        return
-    run.writer.close()
-    changes: dict[str, Any] = {}
-    if run.manifest.resolution.outcome != "unknown":
-        changes["resolution"] = run.manifest.resolution
-    finish_session(run.writer.session_dir, run.manifest, status=status, **changes)  # type: ignore[arg-type]
-    run.writer = None
-
-
-def window_of(spec: MarketSpec, now_s: float) -> tuple[str, int]:
-    start = window_start(now_s, spec.timeframe)
-    return slug_for(spec.symbol, spec.timeframe, start), start
-
-
-def settle_resolution(run: MarketRun, outcome: str, source: str, t_ns: int) -> None:
-    run.manifest.resolution = Resolution(outcome=outcome, source=source, known_at_ns=t_ns)  # type: ignore[arg-type]
-    run.resolved = outcome
-
-
-class BookStepper:
-    """Watch-only stepper: keeps the market's book for the dashboard, never trades."""
-
-    traded = False
-
-    def __init__(self, manifest: Manifest) -> None:
-        from pk8opt.book import MarketBook
-
-        self.book = MarketBook(int(round(manifest.tick_size * PRICE_SCALE)))
-
-    def on_frame(self, rows: dict[str, Any], t_ns: int) -> None:
-        if len(rows["kind"]):
-            self.book.apply_rows(rows)
-
-    def settle(self, outcome: str, t_ns: int) -> None:
-        pass
-
-    def finish(self, t_ns: int) -> None:
-        pass
-
-
-class EngineStepper(SessionStepper):
-    """Replay's `SessionStepper` for one live window, with what the dashboard needs:
-    the book, the portfolio, and pausing."""
-
-    def __init__(
-        self,
-        manifest: Manifest,
-        config: Any,
-        log_sink: EventLog,
-        traded: bool,
-        metrics: FillMetrics | None = None,
-    ) -> None:
-        from pk8opt.engine.eventlog import EventLog as EngineLog
-
-        log = EngineLog(log_sink)  # type: ignore[arg-type]
-        super().__init__(manifest, config, log, metrics=metrics)
-        self.quoting = bool(self.trader.enabled)  # PM_TRADE_ENABLED
-        self.traded = traded
-        self.trader.enabled = self.quoting and traded
-        self.book = _TrackerBook(self.engine.tracker)
-        self.label = manifest.symbol
-
-    def on_frame(self, rows: Any, t_ns: int | None = None) -> None:
-        super().on_frame(rows)
-
-    def set_paused(self, paused: bool) -> None:
-        """Pause: stop quoting and cancel every resting order; resume: quote again."""
-        self.trader.enabled = self.quoting and self.traded and not paused
-        self.trader.next_wake_ns = 0  # decide again at the next frame
-        if paused and not self.closed:
-            self.trader.cancel_all(self.engine.now_ns)
-
-    def portfolio_view(self) -> Any:
-        from pk8opt.dashboard import PortfolioView, PositionView
-
-        acct = self.engine.account
-        positions = []
-        for tok, name in ((0, "UP"), (1, "DOWN")):
-            shares = acct.pos[tok]
-            if shares:
-                mark = price_or_none(self.book.best_bid(tok))
-                positions.append(
-                    PositionView(f"{self.label} {name}", shares, acct.avg_cost(tok), mark)
-                )
-        if self.closed:  # settled: the window's P&L is realized, its cash spent
-            return PortfolioView(
-                realized_pnl=acct.cash - acct.starting_cash,
-                fees=acct.fees,
-                rebates_est=acct.rebates,
-            )
-        return PortfolioView(
-            cash=acct.cash,
-            reserved=acct.reserved,
-            fees=acct.fees,
-            rebates_est=acct.rebates,
-            positions=positions,
-        )
-
-
-class _TrackerBook:
-    def __init__(self, tracker: Any) -> None:
-        self.tracker = tracker
-
-    def best_bid(self, token: int) -> int:
-        return int(self.tracker.best(token, 0))
-
-    def best_ask(self, token: int) -> int:
-        return int(self.tracker.best(token, 1))
 
 
 class LiveRunner:
@@ -584,39 +383,6 @@ def _live_symbol(raw: str) -> str:
         if isinstance(symbol, str):
             return symbol.lower()
     return ""
-
-
-class _NoTty:
-    def isatty(self) -> bool:
-        return False
-
-
-class _Screen:
-    """The rich `Live` display of the dashboard, repainted a few times a second."""
-
-    def __init__(self, state: DashboardState) -> None:
-        from rich.console import Console
-        from rich.live import Live
-
-        self.state = state
-        self.console = Console()
-        self.live = Live(console=self.console, screen=self.console.is_terminal, auto_refresh=False)
-        self._last = 0.0
-
-    def start(self) -> None:
-        self.live.start()
-
-    def refresh(self) -> None:
-        import time
-
-        now = time.monotonic()
-        if now - self._last >= 0.25:  # 4 repaints a second are plenty for a human
-            self._last = now
-            self.live.update(render(self.state, self.console.height), refresh=True)
-
-    def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            self.live.stop()
 
 
 def run_live(settings: LiveSettings, options: LiveOptions) -> dict[str, int]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from pk8opt.record import Recorder
+    from pk8opt.record.recorder import Recorder
 
 
 def _bytes(n: int) -> str:

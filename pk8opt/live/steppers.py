@@ -1,0 +1,104 @@
+"""What a live window's frames are stepped through: a watch-only book, or replay's
+per-session stepper with the engine, the portfolio and pausing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pk8opt.fill_metrics import FillMetrics
+from pk8opt.live.eventlog import EventLog
+from pk8opt.live.runs import price_or_none
+from pk8opt.recordings.manifest import Manifest
+from pk8opt.recordings.schema import PRICE_SCALE
+from pk8opt.replay import SessionStepper
+
+
+class BookStepper:
+    """Watch-only stepper: keeps the market's book for the dashboard, never trades."""
+
+    traded = False
+
+    def __init__(self, manifest: Manifest) -> None:
+        from pk8opt.book import MarketBook
+
+        self.book = MarketBook(int(round(manifest.tick_size * PRICE_SCALE)))
+
+    def on_frame(self, rows: dict[str, Any], t_ns: int) -> None:
+        if len(rows["kind"]):
+            self.book.apply_rows(rows)
+
+    def settle(self, outcome: str, t_ns: int) -> None:
+        pass
+
+    def finish(self, t_ns: int) -> None:
+        pass
+
+
+class EngineStepper(SessionStepper):
+    """Replay's `SessionStepper` for one live window, with what the dashboard needs:
+    the book, the portfolio, and pausing."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        config: Any,
+        log_sink: EventLog,
+        traded: bool,
+        metrics: FillMetrics | None = None,
+    ) -> None:
+        from pk8opt.engine.eventlog import EventLog as EngineLog
+
+        log = EngineLog(log_sink)  # type: ignore[arg-type]
+        super().__init__(manifest, config, log, metrics=metrics)
+        self.quoting = bool(self.trader.enabled)  # PM_TRADE_ENABLED
+        self.traded = traded
+        self.trader.enabled = self.quoting and traded
+        self.book = _TrackerBook(self.engine.tracker)
+        self.label = manifest.symbol
+
+    def on_frame(self, rows: Any, t_ns: int | None = None) -> None:
+        super().on_frame(rows)
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause: stop quoting and cancel every resting order; resume: quote again."""
+        self.trader.enabled = self.quoting and self.traded and not paused
+        self.trader.next_wake_ns = 0  # decide again at the next frame
+        if paused and not self.closed:
+            self.trader.cancel_all(self.engine.now_ns)
+
+    def portfolio_view(self) -> Any:
+        from pk8opt.dashboard import PortfolioView, PositionView
+
+        acct = self.engine.account
+        positions = []
+        for tok, name in ((0, "UP"), (1, "DOWN")):
+            shares = acct.pos[tok]
+            if shares:
+                mark = price_or_none(self.book.best_bid(tok))
+                positions.append(
+                    PositionView(f"{self.label} {name}", shares, acct.avg_cost(tok), mark)
+                )
+        if self.closed:  # settled: the window's P&L is realized, its cash spent
+            return PortfolioView(
+                realized_pnl=acct.cash - acct.starting_cash,
+                fees=acct.fees,
+                rebates_est=acct.rebates,
+            )
+        return PortfolioView(
+            cash=acct.cash,
+            reserved=acct.reserved,
+            fees=acct.fees,
+            rebates_est=acct.rebates,
+            positions=positions,
+        )
+
+
+class _TrackerBook:
+    def __init__(self, tracker: Any) -> None:
+        self.tracker = tracker
+
+    def best_bid(self, token: int) -> int:
+        return int(self.tracker.best(token, 0))
+
+    def best_ask(self, token: int) -> int:
+        return int(self.tracker.best(token, 1))
