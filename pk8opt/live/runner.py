@@ -31,7 +31,7 @@ from pk8opt.live.runs import (
     settle_resolution,
     window_of,
 )
-from pk8opt.live.screen import _NoTty, _Screen
+from pk8opt.live.screen import NoTty, Screen
 from pk8opt.live.steppers import BookStepper, EngineStepper
 from pk8opt.live_settings import LiveSettings, MarketSpec
 from pk8opt.recordings.raw import Frame, note_text
@@ -139,9 +139,9 @@ class LiveRunner:
             trade_enabled=self.settings.trade_enabled,
         )
         tasks = [asyncio.create_task(self.msock.run()), asyncio.create_task(self.lsock.run())]
-        screen = None if self.options.headless else _Screen(self.state)
+        screen = None if self.options.headless else Screen(self.state)
         try:
-            with KeyReader() if not self.options.headless else KeyReader(_NoTty()) as keys:
+            with KeyReader() if not self.options.headless else KeyReader(NoTty()) as keys:
                 if screen:
                     screen.start()
                 while not self.stopping:

@@ -7,12 +7,12 @@ import contextlib
 from pk8opt.dashboard import DashboardState, render
 
 
-class _NoTty:
+class NoTty:
     def isatty(self) -> bool:
         return False
 
 
-class _Screen:
+class Screen:
     """The rich `Live` display of the dashboard, repainted a few times a second."""
 
     def __init__(self, state: DashboardState) -> None:
