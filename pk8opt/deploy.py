@@ -111,6 +111,7 @@ def deploy_trial(
 ) -> Deployed:
     import optuna
 
+    from pk8opt.metrics import is_summed
     from pk8opt.sweep.evaluate import load_evaluator
     from pk8opt.sweep.holdout import top_trials
     from pk8opt.sweep.runner import make_storage
@@ -153,11 +154,23 @@ def deploy_trial(
     objectives = (meta.get("config") or {}).get("objective")
     objectives = objectives if isinstance(objectives, list) else [objectives or {}]
     holdout = (s.user_attrs.get("holdout") or {}).get(str(trial.number)) or {}
-    obj_lines = [
-        f"objective: {o.get('direction', '?')} {o.get('metric', '?')}: in-sample "
-        f"{_fmt(trial.values[i])}, holdout {_fmt(holdout.get(o.get('metric', '')))}"
-        for i, o in enumerate(objectives)
-    ]
+    n_in, n_out = len(meta.get("in_sample") or []), len(meta.get("holdout") or [])
+
+    def per_session(v: Any, metric: str, n: int) -> str:
+        # a sum over sessions compares across the two sets only per session
+        if not isinstance(v, int | float) or not is_summed(metric) or not n:
+            return ""
+        return f" ({v / n:.4g}/session)"
+
+    obj_lines = []
+    for i, o in enumerate(objectives):
+        metric = o.get("metric", "")
+        out = holdout.get(metric)
+        obj_lines.append(
+            f"objective: {o.get('direction', '?')} {metric or '?'}: in-sample "
+            f"{_fmt(trial.values[i])}{per_session(trial.values[i], metric, n_in)}, "
+            f"holdout {_fmt(out)}{per_session(out, metric, n_out)}"
+        )
     header = [
         f"study {name}, trial {trial.number}, MLflow run {run_id or 'n/a'} ({tracking_uri})",
         *obj_lines,

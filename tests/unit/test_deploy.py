@@ -42,6 +42,8 @@ def _study(tmp: Path, name: str = "toy") -> str:
             "strategy": "toy",
             "overrides": {"min_requote_s": 2.5},
             "config": {"objective": {"metric": "pnl_usdc", "direction": "maximize"}},
+            "in_sample": ["s1", "s2", "s3", "s4"],
+            "holdout": ["s5"],
             "in_sample_window": "w1",
             "holdout_window": "w2",
             "fingerprint": "f",
@@ -67,7 +69,8 @@ def test_deploy_best_writes_env_with_header_backup_and_diff(tmp_path: Path) -> N
     assert dep.trial == study.best_trial.number == 1
     text = env_file.read_text()
     assert "# study toy, trial 1" in text
-    assert "in-sample 5, holdout 0.5" in text
+    # P&L sums over sessions: also per session, as the two sets differ in size
+    assert "in-sample 5 (1.25/session), holdout 0.5 (0.5/session)" in text
     assert dep.backup is not None and dep.backup.read_text() == CREDS
     assert "+PM_STRATEGY=toy" in dep.diff
     from pk8opt.envfile import read_env_file
