@@ -25,11 +25,10 @@ from pk8opt.params import ParamSet
 from pk8opt.sweep.config import SweepConfig, to_dict, validate
 from pk8opt.sweep.data import Selection, select_sessions
 from pk8opt.sweep.progress import SweepProgress, Tally, tally
+from pk8opt.sweep.trial_log import TrialLog
 from pk8opt.sweep.worker import Job, counted, run_worker
 
-FINISHED = ("COMPLETE", "PRUNED", "FAIL")
 POLL_S = 0.5
-ORPHAN_AFTER_S = 60.0  # a finished trial no process logged for this long is logged by us
 
 
 @dataclass
@@ -132,41 +131,6 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         pass
     return __version__
-
-
-def _recent() -> Any:
-    """Trials that finished after this are left to their own process to log."""
-    from datetime import datetime, timedelta
-
-    return datetime.now() - timedelta(seconds=ORPHAN_AFTER_S)
-
-
-def _record(trial: Any) -> Any:
-    from pk8opt.tracking import TrialRecord
-
-    metrics = dict(trial.user_attrs.get("metrics") or {})
-    if trial.values:
-        for i, v in enumerate(trial.values):
-            metrics["objective" if i == 0 else f"objective_{i}"] = v
-    if trial.state.name == "PRUNED" and trial.intermediate_values:
-        last = max(trial.intermediate_values)
-        metrics["pruned_at_session"] = last + 1
-        metrics["running_score"] = trial.intermediate_values[last]
-
-    def ms(dt: Any) -> int | None:
-        return int(dt.timestamp() * 1000) if dt is not None else None
-
-    tags = {"pk8opt.interrupted": "1"} if trial.user_attrs.get("interrupted") else {}
-    return TrialRecord(
-        number=trial.number,
-        state=trial.state.name,
-        params=dict(trial.params),
-        metrics=metrics,
-        start_ms=ms(trial.datetime_start),
-        end_ms=ms(trial.datetime_complete),
-        error=trial.user_attrs.get("error"),
-        tags=tags,
-    )
 
 
 def prepare(cfg: SweepConfig, where: str, evaluator: Any) -> tuple[ParamSet, Selection, list[str]]:
@@ -283,40 +247,13 @@ def run_sweep(
         },
         texts={"config.yaml": yaml.safe_dump(to_dict(cfg), sort_keys=False)},
     )
-    logged = tracker.logged_trials(parent)
-    mlflow_s = mlflow_cpu_s = poll_cpu_s = 0.0
-
-    def log_new(trials: list[Any]) -> None:
-        nonlocal mlflow_s, mlflow_cpu_s
-        t0, c0 = time.perf_counter(), time.thread_time()
-        mine = [
-            t
-            for t in trials
-            if t.state.name in FINISHED
-            and t.number not in logged
-            and (t.number in earlier or t.user_attrs.get("token") == token)
-        ]
-        if mine:
-            records = [_record(t) for t in mine]
-            unique = any(t.number in earlier for t in mine)  # someone else's: check first
-            logged.update(tracker.log_trials(parent, cfg.study, records, unique=unique))
-        mlflow_s += time.perf_counter() - t0
-        mlflow_cpu_s += time.thread_time() - c0
-
+    poll_cpu_s = 0.0
     token = uuid.uuid4().hex[:12]
     experiments_dir.mkdir(parents=True, exist_ok=True)
     stop_file = experiments_dir / f".stop-{token}"
     deadline = time.time() + cfg.timeout_s if cfg.timeout_s else None
     trials = study.get_trials(deepcopy=False)
-    # This invocation logs its own trials, and those that finished a while before it
-    # started and were never logged (their process is gone). Another process on the
-    # same study (another machine) logs its own, so no trial is logged twice.
-    unlogged = {t.number: t for t in trials if t.state.name in FINISHED and t.number not in logged}
-    earlier = {
-        n
-        for n, t in unlogged.items()
-        if t.datetime_complete is None or t.datetime_complete < _recent()
-    }
+    trial_log = TrialLog(tracker, parent, cfg.study, token, trials)
     maximize = directions[0] == "maximize"
     interrupted = False
     worker_times: list[dict[str, float]] = []
@@ -325,7 +262,7 @@ def run_sweep(
     start_done = counted(trials, token)
     if target is not None and start_done >= target:
         console.print(f"study {cfg.study!r} already holds {start_done} of {target} trials")
-        log_new(trials)  # the finished trials no process logged
+        trial_log.log_new(trials)  # the finished trials no process logged
     else:
         if start_done:
             console.print(f"resuming study {cfg.study!r}: {start_done} trials already done")
@@ -357,7 +294,7 @@ def run_sweep(
                         trials = study.get_trials(deepcopy=False)
                         bar.update(tally(trials, maximize))
                         poll_cpu_s += time.thread_time() - c0
-                        log_new(trials)
+                        trial_log.log_new(trials)
                         # Wakes at once when the last worker ends, not a poll later.
                         wait(futures, timeout=POLL_S, return_when=ALL_COMPLETED)
                     break
@@ -368,15 +305,11 @@ def run_sweep(
                     stop_file.touch()
                     console.print("stopping: the running trials end after their current session")
             trials = study.get_trials(deepcopy=False)
-            log_new(trials)
+            trial_log.log_new(trials)
             logged_at = time.time()
             bar.update(tally(trials, maximize))
         fanout_s = time.perf_counter() - t_fanout
-        # Trials that had just finished when this invocation started are their own
-        # process's to log; any it did not (it was killed) are logged now, checked.
-        rest = [_record(t) for n, t in unlogged.items() if n not in logged]
-        if rest:
-            logged.update(tracker.log_trials(parent, cfg.study, rest, unique=True))
+        trial_log.log_left_over()
         stop_file.unlink(missing_ok=True)
         Path(f"{stop_file}.lock").unlink(missing_ok=True)
         for f in futures:
@@ -392,15 +325,26 @@ def run_sweep(
         tally(trials, maximize),
         interrupted,
         worker_times,
-        mlflow_s,
+        trial_log.wall_s,
         fanout_s,
-        mlflow_cpu_s,
+        trial_log.cpu_s,
         poll_cpu_s,
         logged_at,
     )
     if interrupted:
         tracker.finish_sweep(parent, "KILLED")
         return outcome
-    finish(study, cfg, sel, tracker, parent, logged, executor, evaluator, experiments_dir, console)
+    finish(
+        study,
+        cfg,
+        sel,
+        tracker,
+        parent,
+        trial_log.logged,
+        executor,
+        evaluator,
+        experiments_dir,
+        console,
+    )
     tracker.finish_sweep(parent)
     return outcome

@@ -243,7 +243,7 @@ def test_trials_finished_by_a_killed_sweep_are_logged_once(
     """Trials a killed process finished but never logged reach MLflow from the next
     sweep: at its start when they are old, at its end when they had just finished
     (their own process might still have logged them meanwhile)."""
-    from pk8opt.sweep import runner
+    from pk8opt.sweep import trial_log
 
     make_sessions(tmp_path / "rec")
     cfg = parse_config(config_doc(tmp_path, trials=5), "toy.yaml")
@@ -251,7 +251,7 @@ def test_trials_finished_by_a_killed_sweep_are_logged_once(
         study_name="toy", storage=make_storage(cfg.storage_url()), direction="maximize"
     )
     add_trials(study, [(0.02, 0.0), (0.03, 1.0), (0.04, 2.0)])
-    monkeypatch.setattr(runner, "ORPHAN_AFTER_S", orphan_after_s)
+    monkeypatch.setattr(trial_log, "ORPHAN_AFTER_S", orphan_after_s)
     _, out = _sweep(tmp_path, trials=5)
     _, children = _children(tmp_path, out.parent_run_id)
     numbers = sorted(int(r.data.tags["pk8opt.trial"]) for r in children)
@@ -321,8 +321,10 @@ def test_every_pruner_runs_a_sweep(tmp_path: Path, pruner: dict) -> None:
         assert len(t.intermediate_values) >= 1
 
 
-def test_a_trial_failing_on_the_holdout_is_reported_and_the_sweep_ends(tmp_path: Path) -> None:
-    from pk8opt.sweep import runner
+def test_a_trial_failing_on_the_holdout_is_reported_and_the_sweep_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pk8opt.sweep import trial_log
 
     make_sessions(tmp_path / "rec")
     cfg = parse_config(config_doc(tmp_path, trials=4), "toy.yaml")
@@ -331,14 +333,10 @@ def test_a_trial_failing_on_the_holdout_is_reported_and_the_sweep_ends(tmp_path:
     )
     add_trials(study, [(0.075, 1e6)])  # the best, and the stand-in raises for edge > 0.07
     console = Console(record=True, width=200, file=open(os.devnull, "w"))  # noqa: SIM115
-    old = runner.ORPHAN_AFTER_S
-    runner.ORPHAN_AFTER_S = 0.0
-    try:
-        out = run_sweep(
-            cfg, "toy.yaml", console=console, evaluator=EVALUATOR, experiments_dir=tmp_path / "exp"
-        )
-    finally:
-        runner.ORPHAN_AFTER_S = old
+    monkeypatch.setattr(trial_log, "ORPHAN_AFTER_S", 0.0)
+    out = run_sweep(
+        cfg, "toy.yaml", console=console, evaluator=EVALUATOR, experiments_dir=tmp_path / "exp"
+    )
     assert "trial 0 failed on the holdout: RuntimeError: boom" in console.export_text()
     client, children = _children(tmp_path, out.parent_run_id)
     by_trial = {int(r.data.tags["pk8opt.trial"]): r for r in children}
