@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from pk8opt.cli import app
+
+
+class PickBy(StrEnum):
+    in_sample = "in-sample"
+    holdout = "holdout"
 
 
 @app.command()
@@ -122,6 +128,13 @@ def deploy(
         str | None, typer.Option(help="MLflow store (default sqlite under experiments/).")
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Show the diff, write nothing.")] = False,
+    by: Annotated[
+        PickBy,
+        typer.Option(
+            help="With --best: the best in-sample trial, or the best on the holdout among "
+            "the top trials the sweep re-ran there (less prone to overfitting).",
+        ),
+    ] = PickBy.in_sample,
 ) -> None:
     """Write a trial's parameters to a .env for the live runner.
 
@@ -130,7 +143,8 @@ def deploy(
     data window. Other lines of the file (credentials) are kept; the old file is
     backed up as `.env.bak-<time>`; the diff is shown.
 
-    Example: `pk8opt deploy --best --env-file .env --dry-run`
+    Examples: `pk8opt deploy --best --env-file .env --dry-run`,
+    `pk8opt deploy --best --by holdout`
     """
     from pk8opt.deploy import deploy_trial
     from pk8opt.errors import ConfigError
@@ -144,6 +158,7 @@ def deploy(
         storage=storage,
         tracking_uri=tracking_uri,
         dry_run=dry_run,
+        by=by.value,
     )
     typer.echo(result.diff or "(no change)")
     if dry_run:

@@ -50,3 +50,32 @@ def test_strategies_lists_every_declared_parameter_with_its_env_variable():
     listed = [row for rows in groups.values() for row in rows]
     assert [(row["name"], row["env"]) for row in listed] == [(p.name, p.env) for p in declared]
     assert run("strategies", "nope").returncode == 1
+
+
+COMMANDS = [
+    ["backtest"],
+    ["live"],
+    ["record"],
+    ["serve"],
+    ["simulate"],
+    ["strategies"],
+    ["sweep"],
+    ["ui"],
+    ["deploy"],
+    ["recordings", "ls"],
+    ["recordings", "check"],
+]
+
+
+def test_every_command_has_a_help_that_teaches():
+    from typer.testing import CliRunner
+
+    from pk8opt.cli import app
+
+    runner = CliRunner()
+    for cmd in COMMANDS:
+        r = runner.invoke(app, [*cmd, "--help"], env={"COLUMNS": "100"})
+        assert r.exit_code == 0, (cmd, r.output)
+        text = " ".join(r.output.split())
+        assert "Usage:" in text and "Options" in text, cmd
+        assert "example" in text.lower(), cmd  # every command shows how it is used

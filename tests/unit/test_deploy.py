@@ -109,3 +109,21 @@ def test_clear_errors(tmp_path: Path) -> None:
         deploy_trial(tmp_path / ".env", storage=url, evaluator=EVALUATOR)
     with pytest.raises(ConfigError, match="--study nope: not in"):
         deploy_trial(tmp_path / ".env", storage=url, study="nope", evaluator=EVALUATOR)
+
+
+def test_best_by_holdout_picks_the_best_out_of_sample(tmp_path: Path) -> None:
+    url = _study(tmp_path)  # trial values 1, 5, 2: trial 1 is the best in-sample
+    study = optuna.load_study(study_name="toy", storage=make_storage(url))
+    study.set_user_attr("holdout", {"1": {"pnl_usdc": 0.5}, "2": {"pnl_usdc": 0.9}})
+    tracking = f"sqlite:///{tmp_path / 'm.db'}"
+    env_file = tmp_path / ".env"
+    dep = deploy_trial(env_file, storage=url, evaluator=EVALUATOR, tracking_uri=tracking)
+    assert dep.trial == 1
+    dep = deploy_trial(
+        env_file, storage=url, evaluator=EVALUATOR, tracking_uri=tracking, by="holdout"
+    )
+    assert dep.trial == 2
+    assert "in-sample 2 (0.5/session), holdout 0.9 (0.9/session)" in env_file.read_text()
+    study.set_user_attr("holdout", {})
+    with pytest.raises(ConfigError, match="no holdout results to choose by; .*top_k > 0"):
+        deploy_trial(env_file, storage=url, evaluator=EVALUATOR, by="holdout")
