@@ -53,7 +53,12 @@ def sweep(
 
     Example: `pk8opt sweep configs/balanced_arb.yaml --trials 200 --workers 8`
     """
-    from pk8opt.sweep.config import apply_overrides, load_config
+    from pk8opt.sweep.config import (
+        DEFAULT_STORAGE_PATH,
+        apply_overrides,
+        default_tracking_uri,
+        load_config,
+    )
     from pk8opt.sweep.runner import run_sweep
 
     cfg = apply_overrides(
@@ -74,9 +79,22 @@ def sweep(
     if out.interrupted:
         typer.echo(f"stopped. Resume with: pk8opt sweep {config}")
         raise typer.Exit(130)
-    ui = "make ui" if out.tracking_uri == cfg.tracking_uri() else "pk8opt ui"
-    typer.echo(f"browse the trials:   {ui}   (pk8opt ui --tracking-uri {out.tracking_uri})")
-    typer.echo(f"deploy the best:     pk8opt deploy --best --study {out.study} --env-file .env")
+    # The commands that follow, pointed at the stores this sweep used.
+    stores = ""
+    if out.storage != str(DEFAULT_STORAGE_PATH):
+        stores += f" --storage {out.storage}"
+    if out.tracking_uri != default_tracking_uri():
+        stores += f" --tracking-uri {out.tracking_uri}"
+    ui = (
+        "make ui   (or pk8opt ui)"
+        if out.tracking_uri == default_tracking_uri()
+        else f"pk8opt ui --tracking-uri {out.tracking_uri}"
+    )
+    typer.echo(f"browse the trials:   {ui}")
+    deploy = f"pk8opt deploy --best --study {out.study}{stores} --env-file .env"
+    typer.echo(f"deploy the best:     {deploy}")
+    if out.holdout_best is not None and out.holdout_best != t.best_number:
+        typer.echo(f"  or, best on the holdout (trial {out.holdout_best}): {deploy} --by holdout")
 
 
 @app.command()

@@ -141,12 +141,14 @@ def finish(
     evaluator: str | None,
     experiments_dir: Path,
     console: Console,
-) -> None:
+) -> int | None:
+    """Re-run the top trials on the holdout, log the summary; the number of the top
+    trial that did best on the holdout (None without holdout results)."""
     metric = cfg.objectives[0].metric
     top = top_trials(study, max(1, cfg.data.holdout.top_k))
     if not top:
         console.print("no trial completed; nothing to summarize")
-        return
+        return None
     best = top[0]
     holdout_paths = [str(p) for p in sel.holdout]
     in_paths = [str(p) for p in sel.in_sample]
@@ -230,3 +232,8 @@ def finish(
             },
         )
     console.print(_rich_table(rows, metric, per_session))
+    scored = [r for r in rows if r["holdout"] is not None]
+    if not scored:
+        return None
+    sign = -1.0 if cfg.objectives[0].direction == "minimize" else 1.0
+    return int(max(scored, key=lambda r: (sign * r["holdout"], -r["trial"]))["trial"])

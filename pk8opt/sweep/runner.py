@@ -45,6 +45,7 @@ class SweepOutcome:
     mlflow_cpu_s: float = 0.0  # CPU time of the child-run writes (main process)
     poll_cpu_s: float = 0.0  # CPU time of reading the study for the log and the bar
     logged_at: float = 0.0  # time.time() when the last trial of the fan-out was logged
+    holdout_best: int | None = None  # the top trial that did best on the holdout
 
 
 def make_storage(url: str) -> Any:
@@ -334,7 +335,7 @@ def run_sweep(
     if interrupted:
         tracker.finish_sweep(parent, "KILLED")
         return outcome
-    finish(
+    outcome.holdout_best = finish(
         study,
         cfg,
         sel,

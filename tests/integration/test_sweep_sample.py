@@ -92,3 +92,44 @@ def test_selection_matching_nothing_stops_before_work(tmp_path: Path, sample_dir
     with pytest.raises(DataSelectionError, match="t.yaml: data.symbols: no session for DOGE"):
         run_sweep(cfg, "t.yaml", console=Console(quiet=True), experiments_dir=tmp_path / "exp")
     assert not (tmp_path / "exp" / "optuna.journal").exists()
+
+
+def test_the_commands_a_sweep_prints_work_as_printed(tmp_path: Path, sample_dir: Path) -> None:
+    """`pk8opt sweep` on the shipped config with other stores, then the deploy command it
+    prints at the end, pasted as printed."""
+    import shlex
+    import subprocess
+    import sys
+
+    repo = sample_dir.parents[1]
+    exp = tmp_path / "exp"
+    base = [sys.executable, "-m", "pk8opt.cli"]
+    sweep = subprocess.run(
+        [
+            *base,
+            "sweep",
+            "configs/balanced_arb.yaml",
+            "--trials",
+            "6",
+            "--workers",
+            "1",
+            "--storage",
+            str(exp / "o.journal"),
+            "--tracking-uri",
+            f"sqlite:///{exp / 'm.db'}",
+        ],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert sweep.returncode == 0, sweep.stderr[-3000:]
+    lines = sweep.stdout.splitlines()
+    assert f"browse the trials:   pk8opt ui --tracking-uri sqlite:///{exp / 'm.db'}" in lines
+    (deploy,) = [ln.split(":", 1)[1] for ln in lines if ln.startswith("deploy the best:")]
+    args = shlex.split(deploy)
+    assert args[:3] == ["pk8opt", "deploy", "--best"]
+    args[args.index("--env-file") + 1] = str(tmp_path / ".env")
+    done = subprocess.run([*base, *args[1:]], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "PM_STRATEGY=balanced_arb" in (tmp_path / ".env").read_text()

@@ -69,6 +69,7 @@ def test_two_workers_fill_storage_and_mlflow_and_survive_failures(tmp_path: Path
     # holdout: the top trials got out-of-sample metrics, the parent a comparison
     holdout = study.user_attrs["holdout"]
     assert len(holdout) == 2
+    assert out.holdout_best == int(max(holdout, key=lambda n: holdout[n]["pnl_usdc"]))
     for number in holdout:
         assert "holdout_pnl_usdc" in by_trial[int(number)].data.metrics
     parent = client.get_run(out.parent_run_id)
