@@ -71,7 +71,7 @@ def make_sampler(cfg: SweepConfig, params: ParamSet, index: int = 0) -> Any:
     if s.type == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if s.type == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=seed)
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     if s.type == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
     if s.type == "grid":
@@ -151,8 +151,15 @@ def prepare(cfg: SweepConfig, where: str, evaluator: Any) -> tuple[ParamSet, Sel
     from pk8opt.recordings.session import LoadedSession, problems_line
 
     sessions = [s for s in loaded or [] if isinstance(s, LoadedSession)]
-    warnings = [line for s in sessions if (line := problems_line(s))]
-    return sp + ep + tp, sel, warnings
+    notes = [line for s in sessions if (line := problems_line(s))]
+    if cfg.sampler.type == "cmaes":
+        chosen = [name for name, dim in cfg.space.items() if dim.choices is not None]
+        if chosen:  # said once here, not by Optuna at every trial
+            notes.append(
+                f"{where}: sampler.type: cmaes searches ranges only; {', '.join(chosen)} "
+                "(choices) will be drawn at random"
+            )
+    return sp + ep + tp, sel, notes
 
 
 def run_sweep(

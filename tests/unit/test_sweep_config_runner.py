@@ -346,3 +346,17 @@ def test_a_trial_failing_on_the_holdout_is_reported_and_the_sweep_ends(
     holdout = optuna.load_study(study_name="toy", storage=make_storage(cfg.storage_url()))
     assert "0" not in holdout.user_attrs.get("holdout", {})
     assert holdout.user_attrs["holdout"]  # the other top trial was re-run
+
+
+def test_cmaes_says_once_which_parameters_it_draws_at_random(tmp_path: Path) -> None:
+    from pk8opt.sweep.evaluate import load_evaluator
+    from pk8opt.sweep.runner import prepare
+
+    make_sessions(tmp_path / "rec")
+    space = {"edge": {"low": 0.005, "high": 0.05}, "size": {"choices": [5, 10]}}
+    doc = config_doc(tmp_path, sampler={"type": "cmaes"}, space=space)
+    _, _, notes = prepare(parse_config(doc, "toy.yaml"), "toy.yaml", load_evaluator(EVALUATOR))
+    assert notes == [
+        "toy.yaml: sampler.type: cmaes searches ranges only; size (choices) will be drawn "
+        "at random"
+    ]
