@@ -357,6 +357,5 @@ def test_cmaes_says_once_which_parameters_it_draws_at_random(tmp_path: Path) -> 
     doc = config_doc(tmp_path, sampler={"type": "cmaes"}, space=space)
     _, _, notes = prepare(parse_config(doc, "toy.yaml"), "toy.yaml", load_evaluator(EVALUATOR))
     assert notes == [
-        "toy.yaml: sampler.type: cmaes searches ranges only; size (choices) will be drawn "
-        "at random"
+        "toy.yaml: sampler.type: cmaes searches ranges only; size (choices) will be drawn at random"
     ]
