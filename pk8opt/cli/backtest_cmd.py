@@ -86,7 +86,7 @@ def backtest(
     config = RunConfig.from_env(env, where=str(env_file or "defaults"))
     if set_:
         config = config.updated(parse_assignments(set_))
-    sessions = load_sessions(recordings)
+    sessions = load_sessions(recordings, progress=True)
     for session in sessions:
         line = problems_line(session)
         if line:
@@ -99,7 +99,16 @@ def backtest(
         log_dir.mkdir(parents=True, exist_ok=True)
         event_log = event_log or log_dir / EVENTS_LOG_NAME
         metrics_log = log_dir / METRICS_SUBDIR / "backtest.jsonl"
-    result = run_backtest(sessions, config, event_log=event_log, metrics_log=metrics_log)
+    from pk8opt.progress import steps
+
+    with steps("replaying", len(sessions)) as advance:
+        result = run_backtest(
+            sessions,
+            config,
+            event_log=event_log,
+            metrics_log=metrics_log,
+            on_session=lambda i, r: advance(),
+        )
     if plot is not None:
         from pk8opt.plots import plot_equity
 

@@ -157,7 +157,7 @@ def check_cmd(
 
     from pk8opt.recordings.check import check_sessions
 
-    results = check_sessions(_sessions(dirs), allow_gaps=allow_gaps)
+    results = check_sessions(_sessions(dirs), allow_gaps=allow_gaps, progress=True)
     bad = [r for r in results if not r.ok]
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2))

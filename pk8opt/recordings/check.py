@@ -180,5 +180,14 @@ def _problem_findings(problems: Problems, col: _Collector) -> None:
         col.found[kind] = Finding(kind, count, list(examples))
 
 
-def check_sessions(session_dirs: list[Path], allow_gaps: bool = False) -> list[SessionCheck]:
-    return [check_session(p, allow_gaps=allow_gaps) for p in session_dirs]
+def check_sessions(
+    session_dirs: list[Path], allow_gaps: bool = False, *, progress: bool = False
+) -> list[SessionCheck]:
+    from pk8opt.progress import steps
+
+    out = []
+    with steps("checking sessions", len(session_dirs) if progress else 0) as advance:
+        for p in session_dirs:
+            out.append(check_session(p, allow_gaps=allow_gaps))
+            advance()
+    return out

@@ -164,12 +164,20 @@ def load_session(session_dir: str | Path) -> LoadedSession:
     return load_session_report(session_dir)[0]
 
 
-def load_sessions(paths: Iterable[str | Path]) -> list[LoadedSession]:
-    """Every session under `paths` (folders, folders of sessions, globs), in time order."""
+def load_sessions(paths: Iterable[str | Path], *, progress: bool = False) -> list[LoadedSession]:
+    """Every session under `paths` (folders, folders of sessions, globs), in time order.
+    With `progress`, a bar on the terminal (the first load of a session normalizes it)."""
+    from pk8opt.progress import steps
+
     paths = list(paths)
     found = find_sessions(paths)
     if not found:
         raise DataSelectionError(
             f"no sessions (folders with a manifest.json) under {', '.join(map(str, paths))}"
         )
-    return [load_session(p) for p in found]
+    out = []
+    with steps("loading sessions", len(found) if progress else 0) as advance:
+        for p in found:
+            out.append(load_session(p))
+            advance()
+    return out

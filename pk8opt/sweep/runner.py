@@ -134,7 +134,9 @@ def code_version() -> str:
     return __version__
 
 
-def prepare(cfg: SweepConfig, where: str, evaluator: Any) -> tuple[ParamSet, Selection, list[str]]:
+def prepare(
+    cfg: SweepConfig, where: str, evaluator: Any, console: Console | None = None
+) -> tuple[ParamSet, Selection, list[str]]:
     """Every check before work starts; returns the parameters, the sessions, and a
     warning line for each session whose data had problems (skipped and counted)."""
     sp, ep, tp = evaluator.param_sets(cfg.strategy)
@@ -147,7 +149,14 @@ def prepare(cfg: SweepConfig, where: str, evaluator: Any) -> tuple[ParamSet, Sel
     sel = select_sessions(cfg.data, where)
     # Load once here: a broken recording stops the sweep before any trial, and the
     # workers then read the normalized cache instead of all building it at once.
-    loaded = evaluator.load([str(p) for p in [*sel.in_sample, *sel.holdout]])
+    from pk8opt.progress import steps
+
+    paths = [str(p) for p in [*sel.in_sample, *sel.holdout]]
+    loaded: list[Any] = []
+    with steps("loading sessions", len(paths), console) as advance:
+        for path in paths:
+            loaded += evaluator.load([path]) or []
+            advance()
     from pk8opt.recordings.session import LoadedSession, problems_line
 
     sessions = [s for s in loaded or [] if isinstance(s, LoadedSession)]
@@ -179,7 +188,7 @@ def run_sweep(
 
     console = console or Console(emoji=False)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    params, sel, data_warnings = prepare(cfg, where, load_evaluator(evaluator))
+    params, sel, data_warnings = prepare(cfg, where, load_evaluator(evaluator), console)
     for line in data_warnings:
         console.print(f"[yellow]warning[/yellow] {line}", highlight=False, emoji=False)
     target = cfg.trials
