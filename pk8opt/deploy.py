@@ -98,28 +98,6 @@ def _fmt(v: Any) -> str:
     return "n/a" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
-def _best_on_holdout(study: Any, name: str) -> Any:
-    """The trial with the best out-of-sample objective among those the sweep re-ran on
-    the holdout (its top in-sample trials)."""
-    meta = study.user_attrs.get("pk8opt") or {}
-    objective = (meta.get("config") or {}).get("objective") or {}
-    first = objective[0] if isinstance(objective, list) else objective
-    metric, direction = first.get("metric", ""), first.get("direction", "maximize")
-    holdout = study.user_attrs.get("holdout") or {}
-    scored = [
-        (t, holdout[str(t.number)][metric])
-        for t in study.get_trials(deepcopy=False)
-        if t.state.name == "COMPLETE" and metric in holdout.get(str(t.number), {})
-    ]
-    if not scored:
-        raise ConfigError(
-            f"study {name}: no holdout results to choose by; the sweep re-runs its top "
-            "trials on the holdout sessions when data.holdout.top_k > 0 (or use --by in-sample)"
-        )
-    sign = -1.0 if direction == "minimize" else 1.0
-    return max(scored, key=lambda tv: (sign * tv[1], -tv[0].number))[0]
-
-
 def deploy_trial(
     env_file: Path,
     *,
@@ -136,7 +114,7 @@ def deploy_trial(
 
     from pk8opt.metrics import is_summed
     from pk8opt.sweep.evaluate import load_evaluator
-    from pk8opt.sweep.holdout import top_trials
+    from pk8opt.sweep.holdout import best_on_holdout, top_trials
     from pk8opt.sweep.runner import make_storage
     from pk8opt.tracking import STUDY, TRIAL, find_trial_run, open_run_tags
 
@@ -155,7 +133,13 @@ def deploy_trial(
     name = _pick_study(st, study, storage_url)
     s = optuna.load_study(study_name=name, storage=st)
     if number is None and by == "holdout":
-        trial = _best_on_holdout(s, name)
+        trial = best_on_holdout(s)
+        if trial is None:
+            raise ConfigError(
+                f"study {name}: no holdout results to choose by; the sweep re-runs its top "
+                "trials on the holdout sessions when data.holdout.top_k > 0 (or use --by "
+                "in-sample)"
+            )
     elif number is None:
         top = top_trials(s, 1)
         if not top:

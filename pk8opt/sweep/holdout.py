@@ -35,6 +35,25 @@ def top_trials(study: Any, k: int) -> list[Any]:
     return done[:k]
 
 
+def best_on_holdout(study: Any) -> Any | None:
+    """The trial with the best out-of-sample first objective among those a sweep of the
+    study re-ran on the holdout (its top in-sample trials); None when there are none.
+    What `deploy --by holdout` deploys, and what the sweep's closing lines suggest."""
+    meta = study.user_attrs.get("pk8opt") or {}
+    objective = (meta.get("config") or {}).get("objective") or {}
+    metric = (objective[0] if isinstance(objective, list) else objective).get("metric", "")
+    holdout = study.user_attrs.get("holdout") or {}
+    scored = [
+        (t, holdout[str(t.number)][metric])
+        for t in study.get_trials(deepcopy=False)
+        if t.state.name == "COMPLETE" and metric in holdout.get(str(t.number), {})
+    ]
+    if not scored:
+        return None
+    sign = -1.0 if study.directions[0].name == "MINIMIZE" else 1.0
+    return max(scored, key=lambda tv: (sign * tv[1], -tv[0].number))[0]
+
+
 def _short(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
@@ -232,8 +251,5 @@ def finish(
             },
         )
     console.print(_rich_table(rows, metric, per_session))
-    scored = [r for r in rows if r["holdout"] is not None]
-    if not scored:
-        return None
-    sign = -1.0 if cfg.objectives[0].direction == "minimize" else 1.0
-    return int(max(scored, key=lambda r: (sign * r["holdout"], -r["trial"]))["trial"])
+    chosen = best_on_holdout(study)
+    return None if chosen is None else int(chosen.number)
