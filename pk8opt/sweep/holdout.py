@@ -206,7 +206,7 @@ def finish(
                 error = f"{type(exc).__name__}: {exc}"
                 console.print(f"[yellow]warning[/yellow] trial {n} failed on the holdout: {error}")
                 if run_id:
-                    tracker.set_tags(run_id, {"pk8opt.holdout_error": error[:5000]})
+                    tracker.log_summary(run_id, {}, tags={"pk8opt.holdout_error": error[:5000]})
                 continue
             if run_id:
                 metrics = {f"holdout_{k}": v for k, v in holdout[n].items()}

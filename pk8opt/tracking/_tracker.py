@@ -249,11 +249,6 @@ class Tracker:
         self.client.set_terminated(run_id, status=run.status, end_time=run.end_ms)
         return run_id
 
-    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
-        from mlflow.entities import RunTag
-
-        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
-
     def log_metrics(self, run_id: str, metrics: Mapping[str, Any]) -> None:
         from mlflow.entities import Metric
 
