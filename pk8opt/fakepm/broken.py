@@ -92,7 +92,7 @@ class StatusServer(_Server):
 
 
 class Slammer:
-    """A websocket server that completes the handshake, then closes each connection."""
+    """A websocket server that accepts each connection, reads its first message, and closes it."""
 
     def __init__(self) -> None:
         self.port = 0
@@ -106,6 +106,8 @@ class Slammer:
     async def _handle(self, ws: Any) -> None:
         self.accepted += 1
         self.seen.set()
+        with contextlib.suppress(Exception):
+            await ws.recv()  # the client's subscription: it is connected, then
         await ws.close()
 
     async def __aenter__(self) -> Slammer:

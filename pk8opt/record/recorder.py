@@ -166,7 +166,7 @@ class Recorder:
             )
         kept = f", {self.incomplete} incomplete (cut short, kept)" if self.incomplete else ""
         line = f"{self.finished} complete session(s){kept} in {out}"
-        if self.finished or self.incomplete or self.started:
+        if self.reached_venue and (self.finished or self.incomplete or self.started):
             return line
         return f"{line}: {self.why_nothing()}"
 
