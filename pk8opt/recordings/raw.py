@@ -165,10 +165,18 @@ class FrameWriter:
 
     def write(self, t_ns: int, ch: str, raw: str, src: str | None = None) -> None:
         data = encode_frame(Frame(t=t_ns, ch=ch, raw=raw, src=src))
-        self._fh.write(data)
+        try:
+            self._fh.write(data)
+        except OSError as exc:
+            raise self._named(exc) from None
         self.frames_written += 1
         self.bytes_written += len(data)
         self.flush_if_due()
+
+    def _named(self, exc: OSError) -> OSError:
+        if exc.filename is None:
+            exc.filename = str(self.path)
+        return exc
 
     def note(self, t_ns: int, kind: str, **fields: Any) -> None:
         self.write(t_ns, "note", note_text(kind, **fields))
@@ -179,7 +187,10 @@ class FrameWriter:
             self.flush()
 
     def flush(self) -> None:
-        self._fh.flush()
+        try:
+            self._fh.flush()
+        except OSError as exc:
+            raise self._named(exc) from None
         self._last_flush = time.monotonic()
 
     def close(self) -> None:

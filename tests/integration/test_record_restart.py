@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import os
+import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,6 +17,7 @@ import msgspec
 import pytest
 from test_record_serve import START, config, recorded, serving
 from test_record_signals import served, start_record, wait_for_frames  # noqa: F401
+from test_record_unreachable import Events
 
 from pk8opt.fakepm.build import ids_for
 from pk8opt.record import JsonLog, Recorder
@@ -21,6 +27,7 @@ from pk8opt.recordings.raw import FRAMES_GZ_NAME, FRAMES_NAME, FrameWriter, read
 from pk8opt.recordings.session import finish_session
 
 SLUG = f"btc-updown-5m-{START}"
+PK8 = str(Path(sys.executable).with_name("pk8opt"))
 
 
 def test_second_recorder_on_the_same_folder_is_refused(
@@ -228,3 +235,112 @@ def test_recovery_leaves_a_folder_another_recorder_writes(tmp_path: Path) -> Non
     writer.close()
     assert rec.recover() == [folder]
     assert read_manifest(folder).status == "incomplete"
+
+
+class _FullDisk:
+    """A frames file on a disk that has just filled up."""
+
+    def __init__(self, fh: object) -> None:
+        self.fh = fh
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def flush(self) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def fileno(self) -> int:
+        return self.fh.fileno()  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.closed = True
+        self.fh.close()  # type: ignore[attr-defined]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_stops_the_recorder_and_keeps_what_was_written(
+    tmp_path: Path, fixtures_dir: Path
+) -> None:
+    from pk8opt.fakepm.build import fixture_session
+
+    src = tmp_path / "src"
+    fixture_session(src, fixtures_dir, "BTC", START, "5m", first_offset_s=0.5, repeat=3)
+
+    async def main() -> tuple[Recorder, Events, int]:
+        async with serving([src]) as server:
+            log = Events()
+            rec = Recorder(config(server, tmp_path / "out", ["BTC"], sessions=1), log)
+            task = asyncio.create_task(rec.run())
+            sr = rec.symbols[0]
+            async with asyncio.timeout(20):
+                while not sr.open or sr.frames < 20:
+                    await asyncio.sleep(0.01)
+            (s,) = sr.open.values()
+            s.writer.flush()
+            written = (s.dir / FRAMES_NAME).read_bytes().count(b"\n")
+            s.writer._fh = _FullDisk(s.writer._fh)  # type: ignore[assignment]
+            await asyncio.wait_for(task, 20)  # it stops by itself
+            return rec, log, written
+
+    rec, log, written = asyncio.run(main())
+    folder = tmp_path / "out" / SLUG
+    assert rec.disk_error is not None and rec.left_recording == [folder]
+    assert [e["event"] for e in log.items].count("write_failed") == 1
+    line = rec.closing_line()
+    assert line.startswith(f"stopped: No space left on device writing {folder / FRAMES_NAME}.")
+    assert "run pk8opt record again" in line
+    # what reached the disk is there, the folder is left for the next start to close
+    assert read_manifest(folder).status == "recording"
+    frames, bad = read_frames(folder / FRAMES_NAME)
+    assert not bad and len(frames) >= written
+
+
+@pytest.mark.slow
+def test_a_real_full_disk_then_a_restart_finishes_the_window(
+    tmp_path: Path,
+    served: dict,  # noqa: F811
+) -> None:
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare(1) to mount a small tmpfs")
+    out, copy1, copy2 = tmp_path / "out", tmp_path / "full", tmp_path / "after"
+    for d in (out, copy1, copy2):
+        d.mkdir()
+    record = (
+        f"{PK8} record --symbols BTC --timeframe 5m --out {out} --quiet --ping 0.5 --sessions 1"
+    )
+    script = f"""
+mount -t tmpfs -o size=48k tmpfs {out} || exit 99
+{record} 2>{tmp_path}/err1; echo $? > {tmp_path}/rc1
+cp -a {out}/. {copy1}/
+mount -o remount,size=20m {out} || exit 98
+{record} 2>{tmp_path}/err2; echo $? > {tmp_path}/rc2
+cp -a {out}/. {copy2}/
+"""
+    proc = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script],
+        env={**os.environ, **served},
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode in (1, 99) and not (tmp_path / "rc1").exists():
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()[:200]}")
+    assert proc.returncode == 0, proc.stderr
+    err1 = (tmp_path / "err1").read_text()
+    assert (tmp_path / "rc1").read_text().strip() == "1"
+    assert "Traceback" not in err1
+    last = err1.strip().splitlines()[-1]
+    assert last.startswith("stopped: No space left on device writing "), last
+    kept = copy1 / SLUG
+    assert read_manifest(kept).status == "recording"
+    frames, bad = read_frames(kept / FRAMES_NAME)
+    assert len(frames) > 0 and len(bad) <= 1
+    # space freed: the next run closes the folder and finishes the window in it
+    assert (tmp_path / "rc2").read_text().strip() == "0", (tmp_path / "err2").read_text()
+    m = read_manifest(copy2 / SLUG)
+    assert m.status == "complete" and m.counts["note:resumed"] == 1
+    after, bad_after = read_frames(copy2 / SLUG / FRAMES_GZ_NAME)
+    # a line the full disk cut stays one reported bad line; every good frame is kept
+    assert len(bad_after) == len(bad) and len(after) == m.frames > len(frames)
+    assert [f.raw for f in after[: len(frames)]] == [f.raw for f in frames]
