@@ -289,5 +289,7 @@ class Recorder:
             incomplete=self.incomplete,
             late_frames=sum(sr.late_frames for sr in self.symbols),
             early_frames=sum(sr.orphan_frames for sr in self.symbols),
+            # received while no session was open, and none opened after them
+            unwritten_frames=sum(len(sr.orphans) + sr.orphans_lost for sr in self.symbols),
             reached_venue=self.reached_venue,
         )
