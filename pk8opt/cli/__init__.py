@@ -70,6 +70,7 @@ def _register() -> None:
         simulate_cmd,
         strategies_cmd,
         sweep_cmd,
+        sweeps_cmd,
     )
 
 
