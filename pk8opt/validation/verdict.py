@@ -83,7 +83,10 @@ class Verdict:
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.3g}" if math.isfinite(v) else str(v)
+    """Three significant digits, without exponents for large USDC amounts."""
+    if not math.isfinite(v):
+        return str(v)
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 
 # (holds, operator shown in the table, operator shown when it fails)

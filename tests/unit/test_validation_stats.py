@@ -323,3 +323,11 @@ def test_lower_quartile_ranks_a_plateau_above_a_spike() -> None:
     assert lower_quartile(np.array([1.0, 2.0, 3.0, 4.0, 5.0])) == 2.0
     assert math.isnan(lower_quartile(np.array([])))
     assert math.isnan(lower_quartile(np.array([1.0, np.nan, 3.0])))
+
+
+def test_results_are_immutable() -> None:
+    r = pbo_cscv(np.array([[1, 2, 3, -2], [0, 0, 0, 0]]), blocks=4)
+    with pytest.raises(ValueError, match="read-only"):
+        r.logits[0] = 5.0
+    with pytest.raises(AttributeError):
+        r.pbo = 0.0  # type: ignore[misc]

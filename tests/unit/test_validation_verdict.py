@@ -55,6 +55,8 @@ def test_thresholds_are_inclusive_where_the_rule_says_so() -> None:
         ({"lockbox_pnl_per_window": -3.0}, "lockbox_pnl_per_window -3 < 0"),
         ({"lockbox_pnl_per_window": None}, "lockbox not run"),
         ({"active_windows": 2}, "active_windows 2 < 3"),
+        ({"oos_pnl_per_window": -12345.678}, "oos_pnl_per_window -12346 <= 0"),
+        ({"dsr": 0.000123}, "dsr 0.000123 < 0.95"),
     ],
 )
 def test_each_failing_check_names_its_reason(change: dict, reason: str) -> None:
