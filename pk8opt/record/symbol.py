@@ -211,14 +211,14 @@ class SymbolRecorder:
     async def keep_late(self) -> None:
         """Add the late frames of each finished window to its folder, once the folder
         is finished (one job at a time per folder)."""
-        for folder, job in list(self.late_jobs.items()):
-            if job.done() and folder not in self.late:
+        for folder, done_job in list(self.late_jobs.items()):
+            if done_job.done() and folder not in self.late:
                 del self.late_jobs[folder]
         if self.rec.disk_error is not None:
             return  # nothing can be written; the frames are counted in `late_frames`
         for folder in list(self.late):
-            job = self.late_jobs.get(folder)
-            if job is not None and not job.done():
+            running = self.late_jobs.get(folder)
+            if running is not None and not running.done():
                 continue
             frames = self.late.pop(folder)
             job = asyncio.ensure_future(asyncio.to_thread(add_late_frames, folder, frames))
