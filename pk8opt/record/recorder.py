@@ -179,7 +179,7 @@ class Recorder:
             if link.ever_ok or link.endpoint in seen or link.last_error is None:
                 continue
             seen.add(link.endpoint)
-            since = link.failing_since or self.started_wall
+            since = self.started_wall  # never reached: unreachable for the whole run
             reasons.append(
                 f"{names[link.endpoint]} unreachable for {time.time() - since:.0f} s: "
                 f"{link.last_error}"
