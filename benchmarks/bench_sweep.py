@@ -50,7 +50,7 @@ def _run(workers: int, tmp: Path) -> dict[str, float]:
         },
         "data": {
             "paths": [str(REPO / "recordings" / "sample")],
-            "holdout": {"fraction": 0.2, "top_k": 0},
+            "holdout": {"fraction": 0.2},
         },
         "objective": {"metric": "pnl_usdc"},
         "sampler": {"type": "tpe", "seed": 1, "startup_trials": 4},

@@ -1,0 +1,41 @@
+"""Validation: the stage after the search (stand-in statistics until the real ones land)."""
+
+from pk8opt.validation._standin import (
+    Check,
+    DSRResult,
+    Figures,
+    Fold,
+    PBOResult,
+    Thresholds,
+    Verdict,
+    WalkForwardResult,
+    cpcv_folds,
+    deflated_sharpe,
+    judge,
+    lower_quartile,
+    pbo_cscv,
+    sharpe,
+    t_stat,
+    walk_forward,
+    walk_forward_folds,
+)
+
+__all__ = [
+    "Check",
+    "DSRResult",
+    "Figures",
+    "Fold",
+    "PBOResult",
+    "Thresholds",
+    "Verdict",
+    "WalkForwardResult",
+    "cpcv_folds",
+    "deflated_sharpe",
+    "judge",
+    "lower_quartile",
+    "pbo_cscv",
+    "sharpe",
+    "t_stat",
+    "walk_forward",
+    "walk_forward_folds",
+]
