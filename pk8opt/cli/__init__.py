@@ -30,6 +30,28 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from pk8opt import __version__
+
+        typer.echo(f"pk8opt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        "-V",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the pk8opt version and exit.",
+    ),
+) -> None:
+    """Options for every command."""
+
+
 @app.command()
 def version() -> None:
     """Print the pk8opt version."""
