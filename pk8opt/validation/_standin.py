@@ -133,10 +133,17 @@ class WalkForwardResult:
 
 
 def walk_forward(
-    matrix: np.ndarray, folds: list[Fold], *, baselines: tuple[int, ...] = ()
+    matrix: np.ndarray,
+    folds: list[Fold],
+    *,
+    baselines: tuple[int, ...] = (),
+    eligible: np.ndarray | None = None,
 ) -> WalkForwardResult:
     m = np.asarray(matrix, float)
-    pick = [i for i in range(m.shape[0]) if i not in baselines]
+    ok = np.ones(m.shape[0], bool) if eligible is None else np.asarray(eligible, bool)
+    pick = [i for i in range(m.shape[0]) if ok[i]]
+    if not pick or not folds:
+        raise ValueError("nothing to choose")
     oos: list[float] = []
     chosen = []
     base: dict[int, list[float]] = {b: [] for b in baselines}

@@ -248,6 +248,7 @@ def print_verdict(v: Any, console: Console) -> None:
     from rich.text import Text
 
     params = ", ".join(f"{k}={fmt(x)}" for k, x in v.chosen.params.items())
-    console.print(check_table(v.verdict.checks, f"validation of trial {v.chosen.label}: {params}"))
+    console.print(check_table(v.verdict.checks, f"validation of trial {v.chosen.label}"))
+    console.print(Text(f"  trial {v.chosen.label}: {params}"))
     style = "bold green" if v.verdict.passed else "bold red"
     console.print(Text(f"verdict: {v.verdict.tag()}", style=style))

@@ -307,7 +307,10 @@ def run_validation(
     matrix = np.array([r.pnl for r in rows])
     baselines = tuple(i for i, r in enumerate(rows) if r.trial is None)
     pbo = _safe(pbo_cscv, matrix[: len(trading)], blocks=v.blocks) if len(trading) >= 2 else None
-    walk = _safe(wf, matrix, _folds(cfg, len(window_starts)), baselines=baselines)
+    eligible = np.array([r.trial is not None and r.active() >= v.min_active_windows for r in rows])
+    walk = _safe(
+        wf, matrix, _folds(cfg, len(window_starts)), baselines=baselines, eligible=eligible
+    )
     full = [r.pnl for r in rows if r.label != NOT_TRADING]
     full += [
         pnl

@@ -164,7 +164,8 @@ def test_the_commands_a_sweep_prints_work_as_printed(tmp_path: Path, sample_dir:
         [*base, *args[1:], "--dry-run"], cwd=repo, capture_output=True, text=True, timeout=120
     )
     assert dry.returncode == 3, dry.stderr[-3000:]
-    failing = said.split(" fail: ")[1].split(".")[0].split(", ")
+    failing = [ln.split()[0] for ln in lines if ln.rstrip().endswith(" FAIL")]
+    assert failing, sweep.stdout[-3000:]
     for name in failing:  # one table row per failing check, then one error line
         assert any(
             ln.split()[:1] == [name] and ln.rstrip().endswith("FAIL")
