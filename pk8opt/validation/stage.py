@@ -238,7 +238,7 @@ def _folds(cfg: SweepConfig, n: int) -> list[Any]:
             _safe(
                 cpcv_folds,
                 n,
-                groups=min(v.groups, n),
+                groups=v.groups,
                 test_groups=v.test_groups,
                 embargo=v.embargo_windows,
             )
