@@ -252,13 +252,6 @@ def _folds(cfg: SweepConfig, n: int) -> list[Any]:
     )
 
 
-def _sr_variance(rows: list[list[float]]) -> float:
-    from pk8opt.validation import sharpe
-
-    srs = [s for r in rows if (s := _safe(sharpe, np.array(r))) is not None and math.isfinite(s)]
-    return float(np.var(srs, ddof=1)) if len(srs) >= 2 else math.nan
-
-
 def _num(x: Any) -> float:
     return math.nan if x is None else float(x)
 
@@ -277,7 +270,14 @@ def run_validation(
     every: Any,
 ) -> Validated | None:
     """The whole stage, once, after the search; None when no trial has a score."""
-    from pk8opt.validation import Figures, Thresholds, deflated_sharpe, judge, pbo_cscv
+    from pk8opt.validation import (
+        Figures,
+        Thresholds,
+        deflated_sharpe,
+        judge,
+        pbo_cscv,
+        sr_variance,
+    )
     from pk8opt.validation import walk_forward as wf
     from pk8opt.validation.report import publish
 
@@ -317,7 +317,10 @@ def run_validation(
         for t in study.get_trials(deepcopy=False)
         if (got := complete_rows(t, members)) is not None and (pnl := got[0]) not in full
     ]
-    dsr = _safe(deflated_sharpe, np.array(chosen.pnl), n_tried(study), _sr_variance(full))
+    # V: the spread of the Sharpe ratios of every fully scored configuration (the
+    # candidates and every completed trial), rows without spread left out
+    spread = _num(_safe(sr_variance, np.array(full)))
+    dsr = _safe(deflated_sharpe, np.array(chosen.pnl), n_tried(study), spread)
 
     lockbox, seen_before = _lockbox(study, cfg, sel, chosen, replays)
     figures = Figures(
