@@ -21,6 +21,7 @@ from pk8opt.engine.config import ENGINE_PARAMS
 from pk8opt.engine.eventlog import EventLog
 from pk8opt.engine.levels import REC_TRADE
 from pk8opt.engine.market import MarketSpec
+from pk8opt.engine.markout import Mids, fills_with_markouts
 from pk8opt.engine.paper import PaperEngine
 from pk8opt.engine.session_cache import ArrayView, level_key, session_cache
 from pk8opt.errors import ConfigError
@@ -195,6 +196,9 @@ class SessionStepper:
         self.last_ns = 0
         self.held = (0.0, 0.0)  # positions just before settlement
         self.closed = False
+        # the top of book after every update that changed it (for markouts)
+        self.top_t: list[int] = []
+        self.tops: list[tuple[int, int, int, int]] = []
 
     def on_frame(self, rows: Mapping[str, Any]) -> None:
         local, kinds, tokens, sides, prices, sizes = (
@@ -225,6 +229,9 @@ class SessionStepper:
         engine.end_frame(t)
         best, tracker = engine.tracker.best, engine.tracker
         top = (best(0, 0), best(0, 1), best(1, 0), best(1, 1))
+        if not self.tops or self.tops[-1] != top:
+            self.top_t.append(t)
+            self.tops.append(top)
         self.trader.on_frame(t, top, (tracker.tick[0], tracker.tick[1]))
         self.last_ns = t
 
@@ -273,6 +280,7 @@ class SessionStepper:
             gates={g: trader.gate_counts.get(g, 0) for g in type(trader.strategy).gates},
             equity_t=trader.equity_t,
             equity_v=trader.equity_v,
+            fill_list=fills_with_markouts(engine.fill_log, Mids(self.top_t, self.tops)),
         )
 
 
@@ -301,6 +309,8 @@ def run_session(
         )
         _drive_fast(cache, view, stepper.engine, stepper.trader)
         last_ns = cache.last_ns
+        stepper.top_t = [cache.frame_time[k] for k in cache.change_frames]
+        stepper.tops = [cache.top[k] for k in cache.change_frames]
     else:
         stepper = SessionStepper(
             manifest, config, log, strategy=strategy, skip_unchanged=skip_unchanged, metrics=metrics

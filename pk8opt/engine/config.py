@@ -47,6 +47,16 @@ ENGINE_PARAMS = ParamSet(
             unit="ms",
         ),
         Param(
+            "response_latency_ms",
+            float,
+            0.0,
+            "PM_PAPER_RESPONSE_LATENCY_MS",
+            "Delay until the trade loop hears of a fill, an acknowledgement or a cancel",
+            low=0.0,
+            high=10000.0,
+            unit="ms",
+        ),
+        Param(
             "queue_add_ahead_frac",
             float,
             0.0,

@@ -19,6 +19,7 @@ from pk8opt.engine.flow import MakerFlow
 from pk8opt.engine.levels import NONE, REC_LEVEL, LevelTracker
 from pk8opt.engine.market import MarketSpec
 from pk8opt.engine.orders import Order, Status
+from pk8opt.engine.responses import DONE, FILL, OPEN, Responses
 from pk8opt.recordings.schema import ASK, BID
 
 EPS = 1e-9
@@ -51,6 +52,7 @@ class PaperEngine:
         self.cancel_req_ns = int(round(float(params["cancel_req_latency_ms"]) * 1e6))
         self.cancel_clear_ns = int(round(float(params["cancel_clear_latency_ms"]) * 1e6))
         self.add_ahead = float(params["queue_add_ahead_frac"])
+        self.responses = Responses(int(round(float(params["response_latency_ms"]) * 1e6)))
         self.flow: MakerFlow | None = None
         if params["maker_flow"] and float(params["flow_base"]) > 0:
             self.flow = MakerFlow(int(params["seed"]), market.slug, float(params["flow_base"]))
@@ -69,6 +71,8 @@ class PaperEngine:
         self.orders_accepted = 0
         self.orders_with_fill = 0
         self.rejections: Counter[str] = Counter()
+        # every fill: (t_ns, token, price_milli, qty, why, after its cancel was requested)
+        self.fill_log: list[tuple[int, int, int, float, str, bool]] = []
         self.closed = False
 
     # ------------------------------------------------------------------ driver API
@@ -115,8 +119,11 @@ class PaperEngine:
             self.now_ns = t_ns
 
     def next_due_ns(self) -> int:
-        """The time of the next timer or flow arrival that can change anything."""
+        """The time of the next timer, flow arrival or response that can change anything."""
         due = self._timers[0][0] if self._timers else 1 << 62
+        r = self.responses.next_due_ns()
+        if r < due:
+            due = r
         if self.flow is not None:
             for tok in (0, 1):
                 if self.resting[tok]:
@@ -161,7 +168,7 @@ class PaperEngine:
                 o.ahead -= used
                 rest = size - used
                 if rest > EPS:
-                    self._fill(o, min(rest, o.remaining), o.price, maker=True, why="trade")
+                    self._fill(o, min(rest, o.remaining), o.price, maker=True, why="queue")
             elif price < o.price:
                 self._fill(o, o.remaining, o.price, maker=True, why="trade_through")
 
@@ -215,6 +222,8 @@ class PaperEngine:
         self.account.fill(o, qty, px, fee, rebate, maker)
         o.filled += qty
         self.fill_seq += 1
+        self.fill_log.append((self.now_ns, o.token, price, qty, why, o.cancel_requested))
+        self.responses.send(self.now_ns, FILL, o, qty, px)
         if self.log is not None:
             self.log.write(
                 "paper_fill",
@@ -238,6 +247,7 @@ class PaperEngine:
             if o in self.resting[o.token]:
                 self.resting[o.token].remove(o)
             self.account.release(o)
+            self.responses.send(self.now_ns, DONE, o)
 
     # ------------------------------------------------------------------ trader API
     def submit(self, t_ns: int, token: int, price: int, size: float, why: str = "") -> Order:
@@ -312,13 +322,16 @@ class PaperEngine:
                 if o in self.resting[o.token]:
                     self.resting[o.token].remove(o)
                 self.account.release(o)
+                self.responses.send(t_ns, DONE, o)
                 if self.log is not None:
                     self.log.write("paper_order_expired", t_ns, self.market.slug, order_id=o.id)
         self._timers.clear()
+        self.responses.receive(t_ns)
         if winner is not None:
             acct = self.account
             held = list(acct.pos)
             payout = acct.settle(winner)
+            self.responses.settle()
             if self.log is not None:
                 self.log.write(
                     "paper_settlement",
@@ -345,6 +358,7 @@ class PaperEngine:
         o.status = Status.OPEN
         o.open_ns = self.now_ns
         self.open_seq += 1
+        self.responses.send(self.now_ns, OPEN, o)
         if self.log is not None:
             self.log.write(
                 "paper_order_open",
@@ -394,6 +408,7 @@ class PaperEngine:
         if o in self.resting[o.token]:
             self.resting[o.token].remove(o)
         self.account.release(o)
+        self.responses.send(self.now_ns, DONE, o)
         if self.log is not None:
             self.log.write(
                 "paper_order_cancelled",

@@ -32,6 +32,11 @@ CASES = [
         },
     ),
     ("fixed", {"up_price": 0.5, "down_price": 0.5, "size": 7.0}),
+    ("balanced_arb", {"edge": 0.0, "response_latency_ms": 120.0, "min_requote_seconds": 0.0}),
+    (
+        "balanced_arb",
+        {"edge": 0.0, "response_latency_ms": 40.0, "maker_flow": True, "flow_base": 3.0},
+    ),
 ]
 
 
@@ -87,3 +92,16 @@ def test_backtest_is_deterministic(sessions, tmp_path) -> None:  # type: ignore[
     b = run_backtest(sessions, config, event_log=tmp_path / "b.jsonl").to_json()
     assert a == b
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+
+
+def test_fast_and_events_give_the_same_fills_reasons_and_markouts(sessions) -> None:  # type: ignore[no-untyped-def]
+    config = RunConfig.resolve(
+        "balanced_arb", {"edge": 0.0, "maker_flow": True, "response_latency_ms": 60.0}
+    )
+    strat = get_strategy("balanced_arb")
+    for s in sessions:
+        fast = run_session(s, strat(**config.strategy_params), config, mode="fast")
+        events = run_session(s, strat(**config.strategy_params), config, mode="events")
+        assert fast.fill_list == events.fill_list
+        assert len(fast.fill_list) == fast.fills > 0
+        assert all(m is not None for f in fast.fill_list for m in f.markouts)
