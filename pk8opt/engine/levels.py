@@ -106,6 +106,10 @@ class LevelTracker:
     def tick_of(self, token: int) -> int:
         return self.tick[token]
 
+    def level_stamp(self, token: int, side: int, price: int) -> int:
+        """Changes of a level reach the engine as records; no stamp needed here."""
+        return 0
+
     # -- internals ----------------------------------------------------------------------
     def _set(self, token: int, side: int, price: int, size: float) -> None:
         levels = self.books[token][side]

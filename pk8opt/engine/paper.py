@@ -32,6 +32,7 @@ class BookView(Protocol):
     def best(self, token: int, side: int) -> int: ...
     def size(self, token: int, side: int, price: int) -> float: ...
     def tick_of(self, token: int) -> int: ...
+    def level_stamp(self, token: int, side: int, price: int) -> int: ...
 
 
 class PaperEngine:
@@ -56,6 +57,9 @@ class PaperEngine:
         self.flow: MakerFlow | None = None
         if params["maker_flow"] and float(params["flow_base"]) > 0:
             self.flow = MakerFlow(int(params["seed"]), market.slug, float(params["flow_base"]))
+        self.deplete = bool(params["take_depletes"])
+        # asks our takes consumed, by (token, price): (shares, the level's stamp then)
+        self.depleted: dict[tuple[int, int], tuple[float, int]] = {}
         self.flow_scale = float(params["flow_depth_scale"])
         self.flow_noise = float(params["flow_noise"])
         self.tracker = LevelTracker(self._on_record, market.tick_milli)
@@ -120,10 +124,13 @@ class PaperEngine:
 
     def next_due_ns(self) -> int:
         """The time of the next timer, flow arrival or response that can change anything."""
-        due = self._timers[0][0] if self._timers else 1 << 62
+        due = self.next_timer_ns()
         r = self.responses.next_due_ns()
-        if r < due:
-            due = r
+        return r if r < due else due
+
+    def next_timer_ns(self) -> int:
+        """The time of the next latency timer or maker-flow arrival."""
+        due = self._timers[0][0] if self._timers else 1 << 62
         if self.flow is not None:
             for tok in (0, 1):
                 if self.resting[tok]:
@@ -134,8 +141,11 @@ class PaperEngine:
         self, rec: int, token: int, side: int, price: int, old: float, new: float
     ) -> None:
         if rec == REC_LEVEL:
-            if side == BID and self.resting[token]:
-                self.on_level(token, price, old, new)
+            if side == BID:
+                if self.resting[token]:
+                    self.on_level(token, price, old, new)
+            elif self.depleted:  # the venue changed the level: what it shows is real again
+                self.depleted.pop((token, price), None)
         elif self.resting[token]:
             self.on_trade(token, price, new)
 
@@ -186,6 +196,8 @@ class PaperEngine:
                         o.phantom = False
                     continue
                 if o.price >= ask:
+                    if self.depleted and not self._asks_left(tok, ask, o.price):
+                        continue  # only asks our own takes consumed are at or below it
                     self._fill(o, o.remaining, o.price, maker=True, why="book_through")
 
     def _flow_arrival(self, token: int, z: float) -> None:
@@ -371,7 +383,7 @@ class PaperEngine:
         ask = self.view.best(o.token, ASK)
         if ask != NONE and ask <= o.price:
             self._take(o, ask)
-            o.phantom = o.status == Status.OPEN
+            o.phantom = o.status == Status.OPEN and not self.deplete
         if o.status == Status.OPEN:
             o.ahead = self.view.size(o.token, BID, o.price)
             if not self.resting[o.token] and self.flow is not None:
@@ -384,9 +396,37 @@ class PaperEngine:
             avail = self.view.size(o.token, ASK, p)
             if avail <= 0.0:
                 continue
-            self._fill(o, min(avail, o.remaining), p, maker=False, why="taker")
+            if self.deplete:
+                avail -= self._consumed(o.token, p)
+                if avail <= EPS:
+                    continue
+            qty = min(avail, o.remaining)
+            self._fill(o, qty, p, maker=False, why="taker")
+            if self.deplete:
+                got = self._consumed(o.token, p)
+                stamp = self.view.level_stamp(o.token, ASK, p)
+                self.depleted[(o.token, p)] = (got + qty, stamp)
             if o.status != Status.OPEN:
                 return
+
+    def _consumed(self, token: int, price: int) -> float:
+        """Shares of the visible ask at `price` our takes consumed since it last changed."""
+        got = self.depleted.get((token, price))
+        if got is None:
+            return 0.0
+        if self.view.level_stamp(token, ASK, price) != got[1]:
+            del self.depleted[(token, price)]  # the venue's book changed there since
+            return 0.0
+        return got[0]
+
+    def _asks_left(self, token: int, low: int, high: int) -> bool:
+        """Whether any visible ask from `low` to `high` is more than our takes consumed."""
+        view = self.view
+        for p in range(low, high + 1):
+            size = view.size(token, ASK, p)
+            if size > 0.0 and size - self._consumed(token, p) > EPS:
+                return True
+        return False
 
     def _cancel_ack(self, o: Order) -> None:
         if not o.live:

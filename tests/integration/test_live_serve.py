@@ -160,17 +160,20 @@ def test_dropped_connection_reconnects_and_marks_a_gap(tmp_path: Path, served) -
 
 ZERO_LATENCY = (
     "PM_PAPER_POST_LATENCY_MS=0\nPM_PAPER_CANCEL_REQ_LATENCY_MS=0\n"
-    "PM_PAPER_CANCEL_CLEAR_LATENCY_MS=0\n"
+    "PM_PAPER_CANCEL_CLEAR_LATENCY_MS=0\nPM_PAPER_FEED_CLOCK=local\n"
+    "PM_PAPER_RESPONSE_LATENCY_MS=0\n"
 )
 # Paper-engine settings the agreement is checked under: time advances only with frames,
-# so latencies, queue position and seeded maker flow act alike in live and in replay.
+# so latencies (post, cancel, feed on the venue clock, responses), queue position and
+# seeded maker flow act alike in live and in replay.
 PAPER = {
     "zero-latency": ZERO_LATENCY,
     "default-latency": "",
     "slow-queue-flow": (
         "PM_PAPER_POST_LATENCY_MS=400\nPM_PAPER_CANCEL_REQ_LATENCY_MS=150\n"
         "PM_PAPER_CANCEL_CLEAR_LATENCY_MS=300\nPM_PAPER_QUEUE_ADD_AHEAD_FRAC=0.5\n"
-        "PM_PAPER_MAKER_FLOW=1\n"
+        "PM_PAPER_MAKER_FLOW=1\nPM_PAPER_FEED_LATENCY_MS=150\n"
+        "PM_PAPER_RESPONSE_LATENCY_MS=250\n"
     ),
 }
 POST_LATENCY_MS = {"zero-latency": 0, "default-latency": 50, "slow-queue-flow": 400}

@@ -330,3 +330,30 @@ def test_the_trade_loop_hears_of_fills_and_cancels_one_response_latency_later() 
     assert e.next_due_ns() == T0 + 400 * MS
     known.receive(T0 + 400 * MS)
     assert not o.seen_live and e.next_due_ns() == 1 << 62
+
+
+@pytest.mark.parametrize("deplete", [True, False])
+def test_takes_use_up_the_asks_until_the_venue_changes_them(deplete: bool) -> None:
+    e = engine(post_latency_ms=0.0, take_depletes=deplete)
+    frame(
+        e,
+        T0,
+        (Kind.BOOK_RESET, UP, NO_SIDE, -1, 0.0),
+        (Kind.LEVEL, UP, BID, 480, 100.0),
+        (Kind.LEVEL, UP, ASK, 500, 20.0),
+        (Kind.LEVEL, UP, ASK, 510, 10.0),
+    )
+    a = e.submit(T0, UP, 510, 30.0)
+    frame(e, T0 + MS)
+    assert a.status == Status.FILLED
+    b = e.submit(T0 + MS, UP, 510, 10.0)  # the recorded book still shows those asks
+    frame(e, T0 + 2 * MS)
+    if not deplete:  # before: the same asks fill a second time
+        assert b.status == Status.FILLED
+        return
+    assert b.status == Status.OPEN and b.filled == 0.0  # nothing left: it rests
+    frame(e, T0 + 3 * MS, (Kind.LEVEL, UP, BID, 470, 5.0))  # elsewhere: still used up
+    assert b.status == Status.OPEN
+    frame(e, T0 + 4 * MS, (Kind.LEVEL, UP, ASK, 500, 25.0))  # the venue's book moves there
+    assert b.status == Status.FILLED
+    assert [f[4] for f in e.fill_log] == ["taker", "taker", "book_through"]

@@ -33,6 +33,14 @@ CASES = [
     ),
     ("fixed", {"up_price": 0.5, "down_price": 0.5, "size": 7.0}),
     ("balanced_arb", {"edge": 0.0, "response_latency_ms": 120.0, "min_requote_seconds": 0.0}),
+    ("balanced_arb", {"edge": 0.0, "feed_clock": "local", "response_latency_ms": 30.0}),
+    ("balanced_arb", {"edge": 0.0, "feed_latency_ms": 0.0, "maker_flow": True}),
+    (
+        "balanced_arb",
+        {"edge": 0.0, "feed_latency_ms": 400.0, "post_latency_ms": 0.0, "maker_flow": True},
+    ),
+    ("fixed", {"up_price": 0.5, "down_price": 0.5, "size": 7.0, "feed_latency_ms": 250.0}),
+    ("fixed", {"up_price": 0.6, "down_price": 0.6, "size": 400.0, "min_requote_seconds": 0.2}),
     (
         "balanced_arb",
         {"edge": 0.0, "response_latency_ms": 40.0, "maker_flow": True, "flow_base": 3.0},
@@ -42,7 +50,8 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def sessions():  # type: ignore[no-untyped-def]
-    return [random_session(s, n_frames=6000) for s in (3, 4)]
+    # venue stamps 9 to 81 ms before receipt, out of order at times, as on a real feed
+    return [random_session(s, n_frames=6000, feed_delay_ms=45.0) for s in (3, 4)]
 
 
 def _summary(session, strategy, config, mode, skip, tmp_path, tag):  # type: ignore[no-untyped-def]
