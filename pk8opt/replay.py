@@ -209,8 +209,8 @@ class SessionStepper:
         # decisions not yet taken: (time, top, ticks), in time order
         self.pending: deque[tuple[int, tuple[int, int, int, int], tuple[int, int]]] = deque()
         # the top of book after every update that changed it (for markouts)
-        self.top_t: list[int] = []
-        self.tops: list[tuple[int, int, int, int]] = []
+        self.top_t: Sequence[int] = []
+        self.tops: Sequence[tuple[int, int, int, int]] = []
 
     def on_frame(self, rows: Mapping[str, Any]) -> None:
         local, exch, kinds, tokens, sides, prices, sizes = (
@@ -245,9 +245,10 @@ class SessionStepper:
         engine.end_frame(t)
         best, tracker = engine.tracker.best, engine.tracker
         top = (best(0, 0), best(0, 1), best(1, 0), best(1, 1))
-        if not self.tops or self.tops[-1] != top:
-            self.top_t.append(t)
-            self.tops.append(top)
+        tops = self.tops
+        if not tops or tops[-1] != top:
+            self.top_t.append(t)  # type: ignore[attr-defined]
+            tops.append(top)  # type: ignore[attr-defined]
         self.last_ns = t
         ticks = (tracker.tick[0], tracker.tick[1])
         if clock.delay_ns == 0:
@@ -347,20 +348,20 @@ def run_session(
         else:
             close_ns = max(last_ns, stepper.spec.window_end_ns)
             _drive_fast_delayed(cache, view, stepper.engine, stepper.trader, times, delay, close_ns)
-        stepper.top_t = [times[k] for k in cache.change_frames]
-        stepper.tops = [cache.top[k] for k in cache.change_frames]
+        stepper.top_t, stepper.tops = times, cache.top  # every frame's: the same mids
     else:
         stepper = SessionStepper(
             manifest, config, log, strategy=strategy, skip_unchanged=skip_unchanged, metrics=metrics
         )
-        _drive_events(session, stepper)
+        drive_events(session, stepper)
         last_ns = stepper.last_ns
     winner = manifest.resolution.outcome
     stepper.settle(winner, max(last_ns, stepper.spec.window_end_ns))
     return stepper.result(winner, session.n_events)
 
 
-def _drive_events(session: Any, stepper: SessionStepper) -> None:
+def drive_events(session: Any, stepper: SessionStepper) -> None:
+    """Step a loaded session through `stepper` frame by frame, as the live runner does."""
     ev = session.events
     local = ev["local_ns"].tolist()
     frames = ev["frame"].tolist()
@@ -485,6 +486,7 @@ def _drive_fast_delayed(
     k_floor = 0  # decisions before this one are taken
     seen_open = -1
     seen_known = known.seq
+    rec_next = nf  # the next frame with a record at a resting order's price
     while True:
         dk = times[k] + delay if k < nf else NEVER
         if dk > close_ns:
@@ -505,7 +507,6 @@ def _drive_fast_delayed(
                 k = min(k, max(bisect_left(times, w - delay), k_floor))
             if engine.open_seq != seen_open:
                 e = min(e, last + 1)
-            e = min(e, _next_engine_frame(last, engine, change, levels, trades, asks, nf))
             continue
         if frame_first:
             # ---- the engine's frame e: the venue's update changes the book
@@ -514,7 +515,7 @@ def _drive_fast_delayed(
             advance_to(t)
             opened = engine.open_seq != seen_open
             seen_open = engine.open_seq
-            if resting[0] or resting[1]:
+            if (opened or e == rec_next) and (resting[0] or resting[1]):
                 _apply_records(e, engine, levels, trades)
             view.frame = e
             ci = bisect_left(change, e)
@@ -526,7 +527,7 @@ def _drive_fast_delayed(
             w = known.next_due_ns()
             if w < NEVER:
                 k = min(k, max(bisect_left(times, w - delay), k_floor))
-            e = _next_engine_frame(e, engine, change, levels, trades, asks, nf)
+            e, rec_next = _next_engine_frame(e, engine, change, levels, trades, asks, tops, nf)
             continue
         if dk == NEVER:
             break
@@ -546,10 +547,9 @@ def _drive_fast_delayed(
         if w < NEVER:
             nk = min(nk, max(bisect_left(times, w - delay), k_floor))
         k = nk
-        # orders posted, opened or cancelled: the engine's next frame may come sooner
+        # an order started resting: the engine's next frame may come sooner
         if engine.open_seq != seen_open:
             e = min(e, last + 1)
-        e = min(e, _next_engine_frame(last, engine, change, levels, trades, asks, nf))
 
 
 def _next_engine_frame(
@@ -559,13 +559,16 @@ def _next_engine_frame(
     levels: dict,
     trades: list,
     ask_levels: dict,
+    tops: list[tuple[int, int, int, int]],
     nf: int,
-) -> int:
-    """The first frame after `after` where the book can reach an order: a top of book
-    change (a cross) or a level/trade record at a resting order's price."""
-    ci = bisect_right(change, after)
-    nxt = change[ci] if ci < len(change) else nf
+) -> tuple[int, int]:
+    """The first frame after `after` where the book can reach an order (a top of book
+    change: a cross; a level/trade record at a resting order's price; a change of an
+    ask our takes used up), and the first of those with a record."""
     resting = engine.resting
+    if not (resting[0] or resting[1]):
+        return nf, nf  # nothing rests: no frame can touch an order (opening ones are tracked)
+    nxt = nf
     for tok in (0, 1):
         if not resting[tok]:
             continue
@@ -582,7 +585,27 @@ def _next_engine_frame(
                     nxt = lf[j]
     if engine.depleted:
         nxt = _next_depleted_change(after, engine, ask_levels, nxt)
-    return nxt
+    # the first top of book change before that where an ask reaches a resting bid
+    # (a phantom order leaves its state on any ask move: then every change counts)
+    reach = [-1, -1]
+    phantom = False
+    for tok in (0, 1):
+        for o in resting[tok]:
+            phantom = phantom or o.phantom
+            if o.price > reach[tok]:
+                reach[tok] = o.price
+    r_up, r_dn = reach
+    n_change = len(change)
+    ci = bisect_right(change, after)
+    while ci < n_change:
+        cf = change[ci]
+        if cf >= nxt:
+            break
+        top = tops[cf]
+        if phantom or 0 <= top[1] <= r_up or 0 <= top[3] <= r_dn:
+            return cf, nxt
+        ci += 1
+    return nxt, nxt
 
 
 def _next_depleted_change(after: int, engine: PaperEngine, ask_levels: dict, nxt: int) -> int:

@@ -28,24 +28,23 @@ class Fill(NamedTuple):
 
 
 class Mids:
-    """Each token's mid over time, from the top of book at the end of updates."""
+    """Each token's mid over time, from the top of book at the end of updates (`times`
+    ascending; consecutive equal tops may be left out)."""
 
     def __init__(self, times: Sequence[int], tops: Sequence[tuple[int, int, int, int]]) -> None:
-        self.t: list[list[int]] = [[], []]
-        self.mid: list[list[float]] = [[], []]
-        for t, top in zip(times, tops, strict=True):
-            for tok in (0, 1):
-                bid, ask = top[2 * tok], top[2 * tok + 1]
-                if bid >= 0 and ask >= 0:
-                    m = (bid + ask) / 2000.0
-                    mids = self.mid[tok]
-                    if not mids or mids[-1] != m:
-                        self.t[tok].append(t)
-                        mids.append(m)
+        self.times = times
+        self.tops = tops
 
     def at(self, token: int, t_ns: int) -> float | None:
-        j = bisect_right(self.t[token], t_ns) - 1
-        return self.mid[token][j] if j >= 0 else None
+        tops = self.tops
+        j = bisect_right(self.times, t_ns) - 1
+        while j >= 0:
+            top = tops[j]
+            bid, ask = top[2 * token], top[2 * token + 1]
+            if bid >= 0 and ask >= 0:
+                return (bid + ask) / 2000.0
+            j -= 1
+        return None
 
 
 def fills_with_markouts(

@@ -21,7 +21,7 @@ FILL, DONE, OPEN = 0, 1, 2
 
 
 class Responses:
-    __slots__ = ("latency_ns", "pos", "cost", "seq", "_queue")
+    __slots__ = ("latency_ns", "pos", "cost", "seq", "_queue", "_acks")
 
     def __init__(self, latency_ns: int) -> None:
         self.latency_ns = latency_ns
@@ -29,11 +29,15 @@ class Responses:
         self.cost = [0.0, 0.0]  # known cost basis (USDC, fees excluded)
         self.seq = 0  # bumps whenever the known state changes
         self._queue: deque[tuple[int, int, Order, float, float]] = deque()
+        # acknowledgements change nothing the trade loop reads: no wake-up for them
+        self._acks: deque[tuple[int, Order]] = deque()
 
     def send(self, t_ns: int, kind: int, order: Order, qty: float = 0.0, px: float = 0.0) -> None:
         """A response leaves the venue at `t_ns`; it is known `latency_ns` later."""
         if self.latency_ns == 0:
             self._apply(kind, order, qty, px)
+        elif kind == OPEN:
+            self._acks.append((t_ns + self.latency_ns, order))
         else:
             self._queue.append((t_ns + self.latency_ns, kind, order, qty, px))
 
@@ -46,10 +50,14 @@ class Responses:
         while q and q[0][0] <= t_ns:
             _, kind, order, qty, px = q.popleft()
             self._apply(kind, order, qty, px)
+        acks = self._acks
+        while acks and acks[0][0] <= t_ns:
+            acks.popleft()[1].seen_open = True
 
     def settle(self) -> None:
         """The window closed: positions are gone, nothing more arrives."""
         self._queue.clear()
+        self._acks.clear()
         self.pos = [0.0, 0.0]
         self.cost = [0.0, 0.0]
         self.seq += 1
