@@ -235,7 +235,7 @@ class SessionStepper:
         if hi <= lo or self.closed:
             return
         clock = self.clock
-        t = clock.frame(local[hi - 1], max(exch[lo:hi]) if clock.venue else 0)
+        t = clock.frame(local[hi - 1], max(exch[lo:hi])) if clock.venue else local[hi - 1]
         if self.pending:
             self._decide(t)  # decisions due at or before this frame come first
         engine = self.engine

@@ -128,7 +128,8 @@ class Trader:
         """One market update: top = (Up bid, Up ask, Down bid, Down ask) in milli, -1 none."""
         engine = self.engine
         known = engine.responses
-        known.receive(t_ns)
+        if known.latency_ns:
+            known.receive(t_ns)
         if self.skip and t_ns < self.next_wake_ns and self._key is not None:
             # nothing the strategy or the requote rules read has changed: a no-op update
             k = self._key

@@ -73,7 +73,10 @@ class LevelTracker:
                 return
             self._set(token, side, price, size)
             if size > 0.0:
-                self._uncross(token, side, price)
+                o = 1 - side
+                other = self._best_raw(token, o) if self._dirty[token][o] else self._best[token][o]
+                if other != NONE and (other <= price if side == BID else other >= price):
+                    self._uncross(token, side, price)
         elif kind == _TRADE:
             if token in (UP, DOWN) and price > 0 and 0.0 < size < _INF:
                 if side == BID:  # the taker bought: it took asks = the other token's bids
@@ -126,9 +129,6 @@ class LevelTracker:
     def _uncross(self, token: int, side: int, price: int) -> None:
         """Remove the other side's levels that the level at `price` reaches through."""
         other = 1 - side
-        best = self._best_raw(token, other)
-        if best == NONE or (best > price if side == BID else best < price):
-            return
         levels = self.books[token][other]
         crossed = sorted(p for p in levels if (p <= price if side == BID else p >= price))
         for p in crossed:

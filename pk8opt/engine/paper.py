@@ -124,9 +124,15 @@ class PaperEngine:
 
     def next_due_ns(self) -> int:
         """The time of the next timer, flow arrival or response that can change anything."""
-        due = self.next_timer_ns()
-        r = self.responses.next_due_ns()
-        return r if r < due else due
+        due = self._timers[0][0] if self._timers else 1 << 62
+        if self.flow is not None:
+            for tok in (0, 1):
+                if self.resting[tok]:
+                    due = min(due, self._flow_next[tok][0])
+        q = self.responses._queue
+        if q and q[0][0] < due:
+            return q[0][0]
+        return due
 
     def next_timer_ns(self) -> int:
         """The time of the next latency timer or maker-flow arrival."""

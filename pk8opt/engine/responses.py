@@ -69,6 +69,10 @@ class Responses:
             order.seen_filled += qty
         elif kind == DONE:
             order.seen_done = True
+            if order.cancel_requested:
+                # the trade loop let go of it when it asked to cancel: nothing it reads
+                # changes (the strategy is not asked again for this)
+                return
         else:  # an acknowledgement: no rule of the trade loop reads it
             order.seen_open = True
             return
