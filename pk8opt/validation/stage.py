@@ -192,11 +192,12 @@ def _robustness(
     ]
     plans: dict[str, tuple[list[float], list[Any]]] = {}
     for k, row in enumerate(top):
-        found = [
-            sum(pnl) / len(pnl)
+        inside = [
+            (t.params, sum(pnl) / len(pnl))
             for t, (pnl, _) in done
             if t.number != row.trial and in_box(t.params, row.params, cfg.space, every, v.radius)
         ][: v.neighbours]
+        found = [mean for _, mean in inside]
         fresh = neighbours(
             row.params,
             cfg.space,
@@ -204,6 +205,7 @@ def _robustness(
             v.neighbours - len(found),
             v.radius,
             seed=(cfg.sampler.seed or 0) * 1000 + k,
+            taken=[p for p, _ in inside],
         )
         plans[row.label] = ([row.mean, *found], [replays.submit(paths, p) for p in fresh])
     out: dict[str, float] = {}
