@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from rich.console import Console
 
 from pk8opt.errors import ConfigError
@@ -25,6 +26,8 @@ from pk8opt.params import ParamSet
 from pk8opt.sweep.config import SweepConfig, to_dict, validate
 from pk8opt.sweep.data import Selection, select_sessions
 from pk8opt.sweep.progress import SweepProgress, Tally, tally
+from pk8opt.sweep.shared_study import claim_finish, finished, join, process_seed
+from pk8opt.sweep.storage import open_storage, study_lock
 from pk8opt.sweep.trial_log import TrialLog
 from pk8opt.sweep.worker import Job, counted, run_worker
 
@@ -49,16 +52,8 @@ class SweepOutcome:
 
 
 def make_storage(url: str) -> Any:
-    """A database URL as is; anything else is a journal file (created if missing)."""
-    import optuna
-
-    if "://" in url:
-        return url
-    from optuna.storages.journal import JournalFileBackend
-
-    path = Path(url)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    """A database URL or a journal file (created if missing); see `sweep.storage`."""
+    return open_storage(url)
 
 
 def make_sampler(cfg: SweepConfig, params: ParamSet, index: int = 0) -> Any:
@@ -197,7 +192,7 @@ def run_sweep(
 
         target = min(target or grid_size(cfg.space, params), grid_size(cfg.space, params))
     storage_url = cfg.storage_url()
-    storage = make_storage(storage_url)
+    storage = open_storage(storage_url, lambda line: console.print(line, highlight=False))
     directions = [o.direction for o in cfg.objectives]
     try:
         study = optuna.create_study(
@@ -240,30 +235,34 @@ def run_sweep(
 
     import yaml
 
-    tracker = Tracker(cfg.tracking_uri(), cfg.experiment_name())
-    parent = tracker.start_sweep(
-        cfg.study,
-        storage_url,
-        params={
-            "strategy": cfg.strategy,
-            "sampler": cfg.sampler.type,
-            "seed": cfg.sampler.seed,
-            "pruner": cfg.pruner.type,
-            "objective": ", ".join(f"{o.direction} {o.metric}" for o in cfg.objectives),
-            "trials": cfg.trials,
-            "workers": cfg.workers,
-            "in_sample_sessions": len(sel.in_sample),
-            "holdout_sessions": len(sel.holdout),
-            **{f"fixed.{k}": v for k, v in cfg.overrides.items()},
-        },
-        tags={
-            "pk8opt.fingerprint": sel.fingerprint,
-            "pk8opt.code_version": version,
-            "pk8opt.in_sample_window": sel.window(sel.in_sample),
-            "pk8opt.holdout_window": sel.window(sel.holdout),
-        },
-        texts={"config.yaml": yaml.safe_dump(to_dict(cfg), sort_keys=False)},
-    )
+    # One process at a time creates the MLflow tables, the experiment, the parent run.
+    with study_lock(storage_url, f"{cfg.study}:mlflow"):
+        tracker = Tracker(cfg.tracking_uri(), cfg.experiment_name(), cfg.mlflow.artifact_location)
+        parent = tracker.start_sweep(
+            cfg.study,
+            storage_url,
+            params={
+                "strategy": cfg.strategy,
+                "sampler": cfg.sampler.type,
+                "seed": cfg.sampler.seed,
+                "pruner": cfg.pruner.type,
+                "objective": ", ".join(f"{o.direction} {o.metric}" for o in cfg.objectives),
+                "trials": cfg.trials,
+                "workers": cfg.workers,
+                "in_sample_sessions": len(sel.in_sample),
+                "holdout_sessions": len(sel.holdout),
+                **{f"fixed.{k}": v for k, v in cfg.overrides.items()},
+            },
+            tags={
+                "pk8opt.fingerprint": sel.fingerprint,
+                "pk8opt.code_version": version,
+                "pk8opt.in_sample_window": sel.window(sel.in_sample),
+                "pk8opt.holdout_window": sel.window(sel.holdout),
+            },
+            texts={"config.yaml": yaml.safe_dump(to_dict(cfg), sort_keys=False)},
+        )
+    if tracker.note:
+        console.print(f"[yellow]note[/yellow] {tracker.note}", highlight=False)
     poll_cpu_s = 0.0
     token = uuid.uuid4().hex[:12]
     experiments_dir.mkdir(parents=True, exist_ok=True)
@@ -287,9 +286,10 @@ def run_sweep(
             f"sweeping {cfg.strategy} over {len(sel.in_sample)} in-sample sessions "
             f"({len(sel.holdout)} held out) with {cfg.workers} worker(s)"
         )
+        seed = process_seed(cfg.sampler.seed, join(study, storage_url))
         jobs = [
             Job(
-                config=to_dict(cfg),
+                config=to_dict(msgspec.structs.replace(cfg, sampler=_seeded(cfg, seed))),
                 sessions=[str(p) for p in sel.in_sample],
                 storage=storage_url,
                 token=token,
@@ -351,6 +351,10 @@ def run_sweep(
     if interrupted:
         tracker.finish_sweep(parent, "KILLED")
         return outcome
+    elsewhere = claim_finish(study, storage, storage_url, token)
+    if elsewhere:  # another sweep process of the study runs (or ran) the holdout
+        console.print(elsewhere, highlight=False)
+        return outcome
     outcome.holdout_best = finish(
         study,
         cfg,
@@ -363,5 +367,10 @@ def run_sweep(
         experiments_dir,
         console,
     )
+    finished(study)
     tracker.finish_sweep(parent)
     return outcome
+
+
+def _seeded(cfg: SweepConfig, seed: int | None) -> Any:
+    return msgspec.structs.replace(cfg.sampler, seed=seed)

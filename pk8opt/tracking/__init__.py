@@ -17,7 +17,9 @@ from pk8opt.tracking._tracker import (
     TrialRecord,
     artifact_root_for,
     find_trial_run,
+    is_server,
     open_run_tags,
+    store_uri,
     ui_command,
 )
 
@@ -32,6 +34,8 @@ __all__ = [
     "TrialRecord",
     "artifact_root_for",
     "find_trial_run",
+    "is_server",
     "open_run_tags",
+    "store_uri",
     "ui_command",
 ]
