@@ -11,7 +11,7 @@ storage) may work on one study at once. Through the storage they agree on:
 - the sampler: each process after the study's first draws from its own stream (the
   configured seed combined with the process's identity), so processes do not
   suggest the same parameters; a seeded study run by one process is reproducible;
-- the end: the post-search stages (holdout) run once, in the process that finds no
+- the end: the post-search stages (validation, the lockbox) run once, in the process that finds no
   trial running anywhere when its own trials end; the others say so and leave.
 """
 
@@ -211,16 +211,16 @@ def claim_finish(study: Any, storage: Any, storage_url: str, token: str) -> str 
         if running:
             return (
                 f"{len(running)} trial(s) still running in other sweep processes: the last "
-                "to finish runs the holdout"
+                "to finish runs the validation"
             )
         finished = sum(t.state.name in ("COMPLETE", "PRUNED", "FAIL") for t in trials)
         claim = study.user_attrs.get(FINISHED_BY) or {}
         if claim.get("trials") == finished and claim.get("token") != token:
             by = f"{claim.get('host')} pid {claim.get('pid')}"
             if claim.get("done"):
-                return f"the holdout of these {finished} trials already ran ({by})"
+                return f"the validation of these {finished} trials already ran ({by})"
             if claim.get("host") != HOST or _pid_alive(int(claim.get("pid") or 0)):
-                return f"the holdout runs in another sweep process ({by})"
+                return f"the validation runs in another sweep process ({by})"
         study.set_user_attr(
             FINISHED_BY,
             {

@@ -20,6 +20,7 @@ from pk8opt.tracking._tracker import (
     is_server,
     open_run_tags,
     store_uri,
+    tag_runs,
     ui_command,
 )
 
@@ -37,5 +38,6 @@ __all__ = [
     "is_server",
     "open_run_tags",
     "store_uri",
+    "tag_runs",
     "ui_command",
 ]

@@ -35,7 +35,7 @@ def _config(tmp: Path, sample: Path, trials: int) -> Path:
         "data": {
             "paths": [str(sample)],
             "symbols": ["BTC"],
-            "holdout": {"fraction": 0.4, "top_k": 2},
+            "holdout": {"fraction": 0.4},
         },
         "engine": {"seed": 1},
         "objective": {"metric": "pnl_usdc", "direction": "maximize"},
@@ -64,7 +64,7 @@ def test_sweeps_started_together_on_an_empty_database(
     tmp_path: Path, sample_dir: Path, pg_cluster, processes: int
 ) -> None:
     """N machines start the same sweep at the same moment on empty databases: the exact
-    budget, no parameter set twice, one parent run holding every trial once, the holdout
+    budget, no parameter set twice, one parent run holding every trial once, validation
     run once, the artifacts in the shared root; then a deploy from a third directory."""
     optuna_url = pg_cluster.create_database(f"optuna_{processes}")
     mlflow_url = pg_cluster.create_database(f"mlflow_{processes}")
@@ -98,28 +98,35 @@ def test_sweeps_started_together_on_an_empty_database(
     assert sorted(int(r.data.tags["pk8opt.trial"]) for r in children) == list(range(trials))
     assert client.get_run(parent.info.run_id).info.status == "FINISHED"
 
-    # the holdout ran once, by one process; every metric point is there once
-    assert sum("re-running the top" in out for out, _ in outs) == 1, [o for o, _ in outs]
-    history = client.get_metric_history(parent.info.run_id, "best_holdout_pnl_usdc")
-    assert len(history) == 1
-    with_holdout = [r for r in children if "holdout_pnl_usdc" in r.data.metrics]
-    assert len(with_holdout) == 2
-    for r in with_holdout:
-        assert len(client.get_metric_history(r.info.run_id, "holdout_pnl_usdc")) == 1
+    # validation ran once, by one process; every metric point is there once
+    assert sum("validating: up to" in out for out, _ in outs) == 1, [o for o, _ in outs]
+    parent_run = client.get_run(parent.info.run_id)
+    assert parent_run.data.metrics  # the verdict's figures
+    for run in [parent_run, *children[:3]]:
+        for key in run.data.metrics:
+            points = client.get_metric_history(run.info.run_id, key)
+            assert len(points) == len({p.step for p in points}), (key, points)
     arts = {a.path for a in client.list_artifacts(parent.info.run_id)}
-    assert {"holdout_comparison.md", "best_trial.json", "config.yaml"} <= arts
-    assert (shared / parent.info.run_id / "artifacts" / "holdout_comparison.md").is_file()
+    assert {"validation.md", "trials_x_windows.csv", "config.yaml"} <= arts
+    assert (shared / parent.info.run_id / "artifacts" / "validation.md").is_file()
 
     deployer = tmp_path / "deployer"  # a third directory, with no local store at all
     deployer.mkdir()
-    done = _cli("deploy", "--best", "--study", "pg-sample", *stores, cwd=deployer)
+    done = _cli(
+        "deploy", "--best", "--study", "pg-sample", *stores, "--force", "a test", cwd=deployer
+    )  # the sample has no edge: validation fails, a forced deploy still names the trial
     out, err = done.communicate(timeout=300)
     assert done.returncode == 0, err[-3000:]
     env = (deployer / ".env").read_text()
     assert "PM_STRATEGY=balanced_arb" in env
-    best = study.best_trial
-    (best_run,) = [r for r in children if r.data.tags["pk8opt.trial"] == str(best.number)]
-    assert best_run.info.run_id in env
+    chosen = optuna.load_study(study_name="pg-sample", storage=make_storage(optuna_url)).user_attrs[
+        "validation"
+    ]["chosen_trial"]
+    (chosen_run,) = [r for r in children if r.data.tags["pk8opt.trial"] == str(chosen)]
+    assert chosen_run.info.run_id in env
+    assert not any(
+        p.exists() for p in (deployer / "experiments", deployer / "mlruns")
+    )  # nothing local was created
 
 
 SCRIPT = """

@@ -158,6 +158,23 @@ def test_pbo_invariant_to_positive_affine_change(m: np.ndarray, scale: int, shif
     np.testing.assert_allclose(a.logits, b.logits)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    m=arrays(np.int64, (5, 10), elements=st.integers(-4, 4)),
+    row=st.integers(0, 4),
+    blocks=st.sampled_from([2, 4, 6, 8]),
+)
+def test_pbo_of_a_row_better_in_every_window_is_zero(m: np.ndarray, row: int, blocks: int) -> None:
+    # A setting that beats every other one in every single window is chosen in every
+    # split and ranks first out of sample: logit ln(N), PBO 0.
+    m = m.copy()
+    m[row] = np.delete(m, row, axis=0).max(axis=0) + 1
+    r = pbo_cscv(m, blocks=blocks)
+    assert r.pbo == 0.0
+    assert np.all(r.train_best == row)
+    np.testing.assert_allclose(r.logits, math.log(5))
+
+
 # --- PBO on noise and on planted skill ----------------------------------------------------
 
 
