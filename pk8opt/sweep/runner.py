@@ -25,6 +25,8 @@ from pk8opt.params import ParamSet
 from pk8opt.sweep.config import SweepConfig, to_dict, validate
 from pk8opt.sweep.data import Selection, select_sessions
 from pk8opt.sweep.progress import SweepProgress, Tally, tally
+from pk8opt.sweep.shared_study import claim_finish, finished, join, process_seed
+from pk8opt.sweep.storage import open_storage, study_lock
 from pk8opt.sweep.trial_log import TrialLog
 from pk8opt.sweep.worker import Job, counted, run_worker
 
@@ -45,20 +47,14 @@ class SweepOutcome:
     mlflow_cpu_s: float = 0.0  # CPU time of the child-run writes (main process)
     poll_cpu_s: float = 0.0  # CPU time of reading the study for the log and the bar
     logged_at: float = 0.0  # time.time() when the last trial of the fan-out was logged
-    holdout_best: int | None = None  # the top trial that did best on the holdout
+    verdict: str | None = None  # the validation's `pass` or `fail: ...`
+    chosen: int | None = None  # the trial validation chose (what `deploy --best` ships)
+    validation_s: float = 0.0  # wall time of the validation stage
 
 
 def make_storage(url: str) -> Any:
-    """A database URL as is; anything else is a journal file (created if missing)."""
-    import optuna
-
-    if "://" in url:
-        return url
-    from optuna.storages.journal import JournalFileBackend
-
-    path = Path(url)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    """A database URL or a journal file (created if missing); see `sweep.storage`."""
+    return open_storage(url)
 
 
 def make_sampler(cfg: SweepConfig, params: ParamSet, index: int = 0) -> Any:
@@ -96,22 +92,30 @@ def make_sampler(cfg: SweepConfig, params: ParamSet, index: int = 0) -> Any:
 
 
 def make_pruner(cfg: SweepConfig) -> Any:
+    """Trials report after each complete window (`sweep.windows`): Wilcoxon compares a
+    trial's windows with the best trial's same windows; the others compare running
+    scores after the same number of windows."""
     import optuna
 
     p = cfg.pruner
+    warm = max(1, p.warmup_windows)
     if p.type == "none" or len(cfg.objectives) > 1:
         return optuna.pruners.NopPruner()
+    if p.type == "wilcoxon":
+        with warnings.catch_warnings():  # marked experimental by Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.pruners.WilcoxonPruner(
+                p_threshold=p.p_threshold, n_startup_steps=max(2, warm)
+            )
     if p.type == "percentile":
         return optuna.pruners.PercentilePruner(
-            p.percentile, n_startup_trials=p.startup_trials, n_warmup_steps=p.warmup_sessions
+            p.percentile, n_startup_trials=p.startup_trials, n_warmup_steps=warm - 1
         )
     if p.type == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=max(1, p.warmup_sessions))
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=warm)
     if p.type == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=max(1, p.warmup_sessions))
-    return optuna.pruners.MedianPruner(
-        n_startup_trials=p.startup_trials, n_warmup_steps=p.warmup_sessions
-    )
+        return optuna.pruners.HyperbandPruner(min_resource=warm)
+    return optuna.pruners.MedianPruner(n_startup_trials=p.startup_trials, n_warmup_steps=warm - 1)
 
 
 def code_version() -> str:
@@ -171,6 +175,41 @@ def prepare(
     return sp + ep + tp, sel, notes
 
 
+def post_search(
+    study: Any,
+    cfg: SweepConfig,
+    sel: Selection,
+    tracker: Any,
+    parent: str,
+    executor: Any,
+    evaluator: str | None,
+    experiments_dir: Path,
+    console: Console,
+    params: ParamSet,
+    outcome: SweepOutcome,
+) -> None:
+    """The stage after the search (`pk8opt.validation`), its result on `outcome`."""
+    from pk8opt.validation.stage import run_validation
+
+    t0 = time.perf_counter()
+    done = run_validation(
+        study,
+        cfg,
+        sel,
+        tracker=tracker,
+        parent=parent,
+        executor=executor,
+        evaluator=evaluator,
+        experiments_dir=experiments_dir,
+        console=console,
+        every=params,
+    )
+    outcome.validation_s = time.perf_counter() - t0
+    if done is not None:
+        outcome.verdict = done.verdict.tag()
+        outcome.chosen = done.chosen.trial
+
+
 def run_sweep(
     cfg: SweepConfig,
     where: str,
@@ -183,7 +222,6 @@ def run_sweep(
     from joblib.externals.loky import get_reusable_executor
 
     from pk8opt.sweep.evaluate import load_evaluator
-    from pk8opt.sweep.holdout import finish
     from pk8opt.tracking import Tracker
 
     console = console or Console(emoji=False)
@@ -197,7 +235,7 @@ def run_sweep(
 
         target = min(target or grid_size(cfg.space, params), grid_size(cfg.space, params))
     storage_url = cfg.storage_url()
-    storage = make_storage(storage_url)
+    storage = open_storage(storage_url, lambda line: console.print(line, highlight=False))
     directions = [o.direction for o in cfg.objectives]
     try:
         study = optuna.create_study(
@@ -210,6 +248,10 @@ def run_sweep(
         )
     except Exception as exc:
         raise ConfigError(f"storage {storage_url}: {exc}") from None
+    if not study.get_trials(deepcopy=False):  # names the objective columns in Optuna's dashboard
+        with warnings.catch_warnings():  # marked experimental by Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([o.metric for o in cfg.objectives])
     if [d.name.lower() for d in study.directions] != directions:
         raise ConfigError(
             f"{where}: objective: study {cfg.study!r} in {storage_url} was created with other "
@@ -240,30 +282,34 @@ def run_sweep(
 
     import yaml
 
-    tracker = Tracker(cfg.tracking_uri(), cfg.experiment_name())
-    parent = tracker.start_sweep(
-        cfg.study,
-        storage_url,
-        params={
-            "strategy": cfg.strategy,
-            "sampler": cfg.sampler.type,
-            "seed": cfg.sampler.seed,
-            "pruner": cfg.pruner.type,
-            "objective": ", ".join(f"{o.direction} {o.metric}" for o in cfg.objectives),
-            "trials": cfg.trials,
-            "workers": cfg.workers,
-            "in_sample_sessions": len(sel.in_sample),
-            "holdout_sessions": len(sel.holdout),
-            **{f"fixed.{k}": v for k, v in cfg.overrides.items()},
-        },
-        tags={
-            "pk8opt.fingerprint": sel.fingerprint,
-            "pk8opt.code_version": version,
-            "pk8opt.in_sample_window": sel.window(sel.in_sample),
-            "pk8opt.holdout_window": sel.window(sel.holdout),
-        },
-        texts={"config.yaml": yaml.safe_dump(to_dict(cfg), sort_keys=False)},
-    )
+    # One process at a time creates the MLflow tables, the experiment, the parent run.
+    with study_lock(storage_url, f"{cfg.study}:mlflow"):
+        tracker = Tracker(cfg.tracking_uri(), cfg.experiment_name(), cfg.mlflow.artifact_location)
+        parent = tracker.start_sweep(
+            cfg.study,
+            storage_url,
+            params={
+                "strategy": cfg.strategy,
+                "sampler": cfg.sampler.type,
+                "seed": cfg.sampler.seed,
+                "pruner": cfg.pruner.type,
+                "objective": ", ".join(f"{o.direction} {o.metric}" for o in cfg.objectives),
+                "trials": cfg.trials,
+                "workers": cfg.workers,
+                "in_sample_sessions": len(sel.in_sample),
+                "holdout_sessions": len(sel.holdout),
+                **{f"fixed.{k}": v for k, v in cfg.overrides.items()},
+            },
+            tags={
+                "pk8opt.fingerprint": sel.fingerprint,
+                "pk8opt.code_version": version,
+                "pk8opt.in_sample_window": sel.window(sel.in_sample),
+                "pk8opt.holdout_window": sel.window(sel.holdout),
+            },
+            texts={"config.yaml": yaml.safe_dump(to_dict(cfg), sort_keys=False)},
+        )
+    if tracker.note:
+        console.print(f"[yellow]note[/yellow] {tracker.note}", highlight=False)
     poll_cpu_s = 0.0
     token = uuid.uuid4().hex[:12]
     experiments_dir.mkdir(parents=True, exist_ok=True)
@@ -287,6 +333,9 @@ def run_sweep(
             f"sweeping {cfg.strategy} over {len(sel.in_sample)} in-sample sessions "
             f"({len(sel.holdout)} held out) with {cfg.workers} worker(s)"
         )
+        # the sampler's seed + index: this process's own stream (see shared_study)
+        offset = process_seed(cfg.sampler.seed or 0, join(study, storage_url)) or 0
+        offset -= cfg.sampler.seed or 0
         jobs = [
             Job(
                 config=to_dict(cfg),
@@ -297,7 +346,8 @@ def run_sweep(
                 deadline=deadline,
                 stop_file=str(stop_file),
                 evaluator=evaluator,
-                index=i,
+                index=offset + i,
+                windows=[sel.manifests[p].window_start_s for p in sel.in_sample],
             )
             for i in range(cfg.workers)
         ]
@@ -351,17 +401,23 @@ def run_sweep(
     if interrupted:
         tracker.finish_sweep(parent, "KILLED")
         return outcome
-    outcome.holdout_best = finish(
+    elsewhere = claim_finish(study, storage, storage_url, token)
+    if elsewhere:  # another sweep process of the study runs (or ran) the validation
+        console.print(elsewhere, highlight=False)
+        return outcome
+    post_search(
         study,
         cfg,
         sel,
         tracker,
         parent,
-        trial_log.logged,
         executor,
         evaluator,
         experiments_dir,
         console,
+        params,
+        outcome,
     )
+    finished(study)
     tracker.finish_sweep(parent)
     return outcome

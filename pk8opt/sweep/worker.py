@@ -16,6 +16,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
+from pk8opt.sweep import shared_study
 from pk8opt.sweep.config import SweepConfig
 
 # Sessions loaded in this process, by their paths: loaded once, reused by every trial.
@@ -33,6 +34,7 @@ class Job:
     stop_file: str
     evaluator: str | None = None
     index: int = 0  # offsets the sampler's seed so workers do not suggest alike
+    windows: list[int] | None = None  # each session's window start (None: one window each)
 
 
 class Interrupted(Exception):
@@ -48,38 +50,8 @@ def loaded(evaluator: Any, paths: list[str]) -> Any:
 
 
 def counted(trials: list[Any], token: str) -> int:
-    """Trials that count toward the target: finished ones (a failure counts, an
-    interruption does not) and the ones this invocation is running now."""
-    n = 0
-    for t in trials:
-        state = t.state.name
-        if (
-            state in ("COMPLETE", "PRUNED")
-            or state == "FAIL"
-            and not t.user_attrs.get("interrupted")
-            or state == "RUNNING"
-            and t.user_attrs.get("token") == token
-        ):
-            n += 1
-    return n
-
-
-def _ask(study: Any, job: Job) -> Any:
-    """A new trial, unless the target is reached. Counting and asking happen under a
-    file lock so that the workers of this machine never overshoot the target."""
-    import fcntl
-
-    with open(job.stop_file + ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            trials = study.get_trials(deepcopy=False) if job.target is not None else []
-            if job.target is not None and counted(trials, job.token) >= job.target:
-                return None
-            trial = study.ask()
-            trial.set_user_attr("token", job.token)
-            return trial
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    """Trials that count toward the target (see `shared_study.counted`)."""
+    return shared_study.counted(trials, token)
 
 
 def _ignore_sigint() -> None:
@@ -92,9 +64,10 @@ def run_worker(job: Job) -> dict[str, float]:
     import msgspec
     import optuna
 
-    from pk8opt.sweep.evaluate import RunningScore, load_evaluator
+    from pk8opt.sweep.evaluate import load_evaluator
     from pk8opt.sweep.runner import make_pruner, make_storage
     from pk8opt.sweep.space import suggest
+    from pk8opt.sweep.windows import TrialScore, objective_values, window_index, window_order
 
     _ignore_sigint()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -106,53 +79,67 @@ def run_worker(job: Job) -> dict[str, float]:
     sessions = loaded(evaluator, job.sessions)
     times = {"load_s": time.perf_counter() - t_load, "optuna_s": 0.0, "backtest_s": 0.0}
     times.update(optuna_cpu_s=0.0, backtest_cpu_s=0.0, trials=0.0)
+    storage = make_storage(job.storage)
     study = optuna.load_study(
         study_name=cfg.study,
-        storage=make_storage(job.storage),
+        storage=storage,
         sampler=_sampler(cfg, every, job.index),
         pruner=make_pruner(cfg),
     )
     objectives = cfg.objectives
     prune = len(objectives) == 1 and cfg.pruner.type != "none"
+    of, members = window_index(job.windows or list(range(len(job.sessions))))
+    if len(sessions) != len(of):
+        raise RuntimeError(f"loaded {len(sessions)} sessions for {len(of)} paths")
     times["first_trial_at"] = time.time()
+    beat = shared_study.Heartbeat(study, storage)
     while True:
         if os.path.exists(job.stop_file):
             break
         if job.deadline is not None and time.time() >= job.deadline:
             break
         t0, c0 = time.perf_counter(), time.thread_time()
-        trial = _ask(study, job)
+        trial = shared_study.ask(study, storage, job.storage, job.token, job.target, stop(job))
         if trial is None:
             break
+        beat.trial = trial
         values = suggest(trial, cfg.space, every)
         times["optuna_s"] += time.perf_counter() - t0
         times["optuna_cpu_s"] += time.thread_time() - c0
-        score = RunningScore(objectives[0].metric)
+        score = TrialScore(
+            objectives[0].metric,
+            of,
+            members,
+            window_order(len(members), cfg.sampler.seed, trial.number),
+            per_instance=cfg.pruner.type == "wilcoxon",
+            warmup_windows=cfg.pruner.warmup_windows,
+        )
         spent = {"optuna": 0.0, "optuna_cpu": 0.0}
 
         def on_session(
-            i: int, result: Any, trial: Any = trial, score: Any = score, spent: Any = spent
+            pos: int, result: Any, trial: Any = trial, score: Any = score, spent: Any = spent
         ) -> None:
             if os.path.exists(job.stop_file):
                 raise Interrupted
-            if not prune:
-                return
-            value = score.add(result)
-            if value is None:
+            reports = score.add(pos, result)
+            if not prune or not reports:
                 return
             t, c = time.perf_counter(), time.thread_time()
-            trial.report(value, i)
-            should = trial.should_prune()
+            for value, step in reports:
+                trial.report(value, step)
+            should = score.may_prune() and trial.should_prune()
             spent["optuna"] += time.perf_counter() - t
             spent["optuna_cpu"] += time.thread_time() - c
             if should:
-                raise optuna.TrialPruned(f"pruned after session {i + 1}")
+                raise optuna.TrialPruned(f"pruned after {score.done} windows")
 
         t1, c1 = time.perf_counter(), time.thread_time()
         state, result, error = "COMPLETE", None, None
+        visiting = [sessions[i] for i in score.visit]
         try:
-            metrics = evaluator.run(sessions, cfg.strategy, {**cfg.overrides, **values}, on_session)
-            result = [metrics[o.metric] for o in objectives]
+            metrics = evaluator.run(visiting, cfg.strategy, {**cfg.overrides, **values}, on_session)
+            score.finish()
+            result, metrics = objective_values(metrics, objectives, score)
         except optuna.TrialPruned:
             state = "PRUNED"
         except Interrupted:
@@ -167,16 +154,26 @@ def run_worker(job: Job) -> dict[str, float]:
         times["backtest_cpu_s"] += c2 - c1 - spent["optuna_cpu"]
         if state == "COMPLETE":
             trial.set_user_attr("metrics", metrics)
+        trial.set_user_attr("sessions", score.attrs())
         if error:
             trial.set_user_attr("error", error)
         tell_state = getattr(optuna.trial.TrialState, state)
         study.tell(trial, result if state == "COMPLETE" else None, state=tell_state)
+        beat.trial = None
         times["optuna_s"] += time.perf_counter() - t2 + spent["optuna"]
         times["optuna_cpu_s"] += time.thread_time() - c2 + spent["optuna_cpu"]
         times["trials"] += 1
         if state == "FAIL" and trial.user_attrs.get("interrupted"):
             break
+    beat.close()
     return times
+
+
+def stop(job: Job) -> Any:
+    """Whether a worker with nothing to ask should stop waiting for the others."""
+    return lambda: (
+        os.path.exists(job.stop_file) or (job.deadline is not None and time.time() >= job.deadline)
+    )
 
 
 def run_report(

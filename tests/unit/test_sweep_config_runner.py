@@ -66,33 +66,24 @@ def test_two_workers_fill_storage_and_mlflow_and_survive_failures(tmp_path: Path
             assert "boom" in run.data.tags["pk8opt.error"]
     # two workers ran trials at the same time: both processes took part
     assert len(out.worker_times) == 2
-    # holdout: the top trials got out-of-sample metrics, the parent a comparison
-    holdout = study.user_attrs["holdout"]
-    assert len(holdout) == 2
-    assert out.holdout_best == int(max(holdout, key=lambda n: holdout[n]["pnl_usdc"]))
-    for number in holdout:
-        assert "holdout_pnl_usdc" in by_trial[int(number)].data.metrics
+    # the validation stage ran once, chose a trial, and left its verdict everywhere
+    record = study.user_attrs["validation"]
+    assert out.verdict == record["verdict"] and out.chosen == record["chosen_trial"]
+    assert record["verdict"] == "pass" or record["verdict"].startswith("fail: ")
+    assert study.user_attrs["lockbox_seen_by"] == [out.chosen]
     parent = client.get_run(out.parent_run_id)
     assert parent.info.status == "FINISHED"
+    assert parent.data.tags["pk8opt.verdict"] == record["verdict"]
+    assert parent.data.tags["pk8opt.chosen_trial"] == str(out.chosen)
+    assert {"pbo", "dsr", "psr", "n_trials", "oos_pnl_per_window"} <= set(parent.data.metrics)
+    assert parent.data.metrics["n_trials"] == 12
     arts = {a.path for a in client.list_artifacts(out.parent_run_id)}
-    assert {"config.yaml", "best_trial.json", "holdout_comparison.md", "best_sessions.json"} <= arts
-    assert {"optimization_history.png", "param_slices.png", "in_sample_vs_holdout.png"} <= arts
+    assert {"config.yaml", "best_trial.json", "best_sessions.json", "validation.md"} <= arts
+    assert {"trials_x_windows.csv", "optimization_history.png", "param_slices.png"} <= arts
     local = client.download_artifacts(out.parent_run_id, "best_trial.json", str(tmp_path))
     best = json.loads(Path(local).read_text())
-    assert best["best_trial"] == study.best_trial.number
-    # P&L is a sum over sessions: the comparison also gives it per session, since the
-    # in-sample and holdout sets hold different numbers of sessions
-    md = client.download_artifacts(out.parent_run_id, "holdout_comparison.md", str(tmp_path))
-    text = Path(md).read_text()
-    meta = study.user_attrs["pk8opt"]
-    n_in, n_out = len(meta["in_sample"]), len(meta["holdout"])
-    assert n_in != n_out
-    top = study.best_trial
-    pnl_out = holdout[str(top.number)]["pnl_usdc"]
-    assert (
-        f"| {top.number} | {top.value:.6g} | {top.value / n_in:.6g} | "
-        f"{pnl_out:.6g} | {pnl_out / n_out:.6g} |"
-    ) in text
+    assert best["chosen_trial"] == out.chosen
+    assert best["verdict"] == record["verdict"]
 
 
 def test_rerun_resumes_toward_the_target(tmp_path: Path) -> None:
@@ -169,8 +160,9 @@ def test_ctrl_c_keeps_finished_trials_and_a_rerun_completes(tmp_path: Path) -> N
 
 def test_two_machines_join_one_study_through_a_database_url(tmp_path: Path) -> None:
     """Two sweep processes (as on two machines) on one study in an Optuna database and
-    one MLflow store: together they run the target, and every trial is one child run
-    of the one parent, whichever process ran it."""
+    one MLflow store: together they run exactly the target, and every trial is one child
+    run of the one parent, whichever process ran it. The first process's first trial is
+    held until the second has finished one, so both surely take part."""
     make_sessions(tmp_path / "rec")
     unit = str(Path(__file__).parent)
     url = f"sqlite:///{tmp_path / 'exp' / 'optuna.db'}"
@@ -178,34 +170,39 @@ def test_two_machines_join_one_study_through_a_database_url(tmp_path: Path) -> N
     script = SCRIPT.format(
         unit=unit, tmp=str(tmp_path), trials=14, changes={"storage": url, "workers": 1}
     )
-    env = {**os.environ, "FAKE_SESSION_SLEEP": "0.15", "PYTHONPATH": unit}
+    gate = tmp_path / "gate"
 
-    def start() -> subprocess.Popen:
+    def start(**env: str) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-c", script],
-            env=env,
+            env={**os.environ, "FAKE_SESSION_SLEEP": "0.02", "PYTHONPATH": unit, **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
 
-    first = start()
-    deadline = time.time() + 120
-    while time.time() < deadline:  # the second joins once the first has trials done
+    def trials() -> list:
         try:
-            trials = optuna.load_study(study_name="toy", storage=url).get_trials()
-        except (KeyError, Exception):
-            trials = []
-        if sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) >= 2:
-            break
+            return optuna.load_study(study_name="toy", storage=make_storage(url)).get_trials()
+        except Exception:  # the study does not exist yet
+            return []
+
+    first = start(FAKE_GATE=str(gate))
+    deadline = time.time() + 240
+    while time.time() < deadline and not any(t.state.name == "RUNNING" for t in trials()):
+        assert first.poll() is None, first.communicate()[1][-2000:]
         time.sleep(0.1)
     second = start()
-    outs = [p.communicate(timeout=180) for p in (first, second)]
+    while time.time() < deadline and not any(t.state.name == "COMPLETE" for t in trials()):
+        assert second.poll() is None, second.communicate()[1][-2000:]
+        time.sleep(0.1)
+    gate.touch()
+    outs = [p.communicate(timeout=240) for p in (first, second)]
     for p, (stdout, stderr) in zip((first, second), outs, strict=True):
         assert p.returncode == 0 and "DONE" in stdout, stderr[-2000:]
     study = optuna.load_study(study_name="toy", storage=url)
     finished = [t for t in study.get_trials() if t.state.name in ("COMPLETE", "PRUNED", "FAIL")]
-    assert len(finished) >= 14
+    assert len(finished) == len(study.get_trials()) == 14  # exactly the target
     tokens = {t.user_attrs.get("token") for t in finished}
     assert len(tokens) == 2  # both processes ran trials
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'exp' / 'mlflow.db'}")
@@ -219,6 +216,8 @@ def test_two_machines_join_one_study_through_a_database_url(tmp_path: Path) -> N
         if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id
     ]
     assert sorted(numbers) == sorted(t.number for t in finished)  # each once
+    # validation ran once, in one of the two
+    assert sum("validating: up to" in out for out, _ in outs) == 1, [o for o, _ in outs]
 
 
 def add_trials(study, edges_values: list[tuple[float, float]]) -> None:
@@ -299,10 +298,10 @@ def test_every_sampler_runs_a_sweep(tmp_path: Path, sampler: dict, changes: dict
 @pytest.mark.parametrize(
     "pruner",
     [
-        {"type": "median", "startup_trials": 2, "warmup_sessions": 1},
+        {"type": "median", "startup_trials": 2, "warmup_windows": 1},
         {"type": "percentile", "percentile": 50.0, "startup_trials": 2},
-        {"type": "successive_halving", "warmup_sessions": 1},
-        {"type": "hyperband", "warmup_sessions": 1},
+        {"type": "successive_halving", "warmup_windows": 1},
+        {"type": "hyperband", "warmup_windows": 1},
         {"type": "none"},
     ],
     ids=lambda p: p["type"],
@@ -322,9 +321,11 @@ def test_every_pruner_runs_a_sweep(tmp_path: Path, pruner: dict) -> None:
         assert len(t.intermediate_values) >= 1
 
 
-def test_a_trial_failing_on_the_holdout_is_reported_and_the_sweep_ends(
+def test_a_candidate_failing_when_replayed_is_reported_and_the_sweep_ends(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A trial finished by another process without per-session results is replayed by
+    validation; when the replay raises, the sweep says so and still ends with a verdict."""
     from pk8opt.sweep import trial_log
 
     make_sessions(tmp_path / "rec")
@@ -338,14 +339,14 @@ def test_a_trial_failing_on_the_holdout_is_reported_and_the_sweep_ends(
     out = run_sweep(
         cfg, "toy.yaml", console=console, evaluator=EVALUATOR, experiments_dir=tmp_path / "exp"
     )
-    assert "trial 0 failed on the holdout: RuntimeError: boom" in console.export_text()
-    client, children = _children(tmp_path, out.parent_run_id)
-    by_trial = {int(r.data.tags["pk8opt.trial"]): r for r in children}
-    assert "boom" in by_trial[0].data.tags["pk8opt.holdout_error"]
+    text = console.export_text()
+    assert "trial 0 on the in-sample windows failed: RuntimeError: boom" in text
+    assert "verdict: " in text
+    client, _ = _children(tmp_path, out.parent_run_id)
     assert client.get_run(out.parent_run_id).info.status == "FINISHED"
-    holdout = optuna.load_study(study_name="toy", storage=make_storage(cfg.storage_url()))
-    assert "0" not in holdout.user_attrs.get("holdout", {})
-    assert holdout.user_attrs["holdout"]  # the other top trial was re-run
+    assert out.chosen is not None and out.chosen != 0
+    validation = optuna.load_study(study_name="toy", storage=make_storage(cfg.storage_url()))
+    assert validation.user_attrs["validation"]["chosen_trial"] == out.chosen
 
 
 def test_cmaes_says_once_which_parameters_it_draws_at_random(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """Child runs inserted as rows read back through MlflowClient exactly like runs written
-through the client, on a real sqlite MLflow store."""
+through the client, on a real sqlite MLflow store and on a real PostgreSQL one."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ RECORDS = [
         start_ms=1_760_000_000_000,
         end_ms=1_760_000_000_250,
         tags={"pk8opt.interrupted": "1"},
+        series={"session_pnl_usdc": [(0, 1.5), (1, -2.0), (2, 0.25)], "session_fills": [(1, 3)]},
     ),
     TrialRecord(
         number=4,
@@ -63,8 +64,12 @@ def _view(client, run_id: str) -> dict:
     }
 
 
-@pytest.fixture
-def tracker(tmp_path: Path) -> Tracker:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def tracker(tmp_path: Path, request: pytest.FixtureRequest) -> Tracker:
+    """The store on sqlite, and on a real PostgreSQL (a throwaway cluster)."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_mlflow")
+        return Tracker(url, "rows", (tmp_path / "artifacts").as_uri())
     return Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "rows")
 
 
