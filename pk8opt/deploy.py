@@ -136,8 +136,9 @@ def deploy_trial(
     st = make_storage(storage_url)
     name = _pick_study(st, study, storage_url)
     s = optuna.load_study(study_name=name, storage=st)
+    chosen = gate.chosen_trial(s)
     if number is None:
-        number = gate.chosen_trial(s)
+        number = chosen
     if number is None:
         top = top_trials(s, 1)
         if not top:
@@ -145,7 +146,9 @@ def deploy_trial(
         trial = top[0]
     else:
         matches = [t for t in s.get_trials(deepcopy=False) if t.number == number]
-        if not matches or matches[0].state.name != "COMPLETE":
+        # a trial pruned in the search that the validation replayed in full and chose
+        allowed = ("COMPLETE", "PRUNED") if number == chosen else ("COMPLETE",)
+        if not matches or matches[0].state.name not in allowed:
             raise ConfigError(f"study {name}: trial {number} did not complete; pick another")
         trial = matches[0]
     if force is not None and not force.strip():
@@ -176,6 +179,12 @@ def deploy_trial(
     obj_lines = []
     for i, o in enumerate(objectives):
         metric = o.get("metric", "")
+        if not trial.values:  # pruned in the search: its full replay is the validation's
+            obj_lines.append(
+                f"objective: {o.get('direction', '?')} {metric or '?'}: pruned in the "
+                "search, replayed on every window by the validation"
+            )
+            continue
         obj_lines.append(
             f"objective: {o.get('direction', '?')} {metric or '?'}: in-sample "
             f"{_fmt(trial.values[i])}{per_session(trial.values[i], metric, n_in)}"

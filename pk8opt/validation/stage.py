@@ -61,6 +61,8 @@ class Validated:
             "verdict": self.verdict.tag(),
             "passed": bool(self.verdict.passed),
             "chosen_trial": self.chosen.trial,
+            # its full replay on the in-sample windows (a trial pruned in the search too)
+            "chosen_in_sample_pnl_usdc": float(sum(self.chosen.pnl)),
             "figures": _plain(vars(self.figures)),
             "checks": [_plain(vars(c)) for c in self.verdict.checks],
             "parent_run_id": parent,

@@ -102,6 +102,10 @@ def test_sweep_deploy_round_trip(tmp_path: Path, sample_dir: Path) -> None:
     # the deployed file reproduces the trial's in-sample result exactly
     sessions = load_sessions([Path(p) for p in study.user_attrs["pk8opt"]["in_sample"]])
     result = run_backtest(sessions, RunConfig.from_env(env))
+    full = study.user_attrs["validation"]["chosen_in_sample_pnl_usdc"]
+    assert result.aggregate["pnl_usdc"] == pytest.approx(full, abs=1e-9)
+    if best.state.name == "PRUNED":  # pruned in the search, replayed in full by validation
+        return
     assert result.aggregate["pnl_usdc"] == best.value
     stored = best.user_attrs["metrics"]  # the aggregate, and the figures per window
     assert {k: stored[k] for k in result.aggregate} == result.aggregate
