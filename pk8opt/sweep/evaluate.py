@@ -64,9 +64,11 @@ class BacktestEvaluator:
         return RunConfig.param_sets(strategy)
 
     def load(self, paths: list[str]) -> Any:
-        from pk8opt.recordings.load import load_sessions
+        """Handles on the sessions' stores (built on first use); each session's arrays
+        are mapped when a trial replays it, and dropped after."""
+        from pk8opt.engine.index import index_sessions
 
-        return load_sessions([Path(p) for p in paths])
+        return index_sessions([Path(p) for p in paths])
 
     def config(self, strategy: str, overrides: Mapping[str, Any]) -> Any:
         from pk8opt.replay import RunConfig
