@@ -62,7 +62,7 @@ def replicate(sample: Path, out: Path, n: int) -> list[Path]:
 
 def _index_one(path: str) -> None:
     try:
-        from pk8opt.recordings.store import index_session
+        from pk8opt.engine.index import index_session
     except ImportError:  # before the column store: loading writes the Parquet cache
         from pk8opt.recordings.load import load_session
 
@@ -148,6 +148,8 @@ def child(data: Path, tmp: Path) -> dict[str, object]:
         if "resource_tracker" not in _cmdline(p) and _status_kb(p, "VmHWM")
     ]
     w = out.worker_times
+    reported = [x["peak_rss_mb"] for x in w if x.get("peak_rss_mb")]
+    seen = sorted(_status_kb(p, "VmHWM") / 1024 for p in workers)
     return {
         "wall_s": wall,
         "fanout_s": out.fanout_s,
@@ -155,7 +157,8 @@ def child(data: Path, tmp: Path) -> dict[str, object]:
         "load_s": max(x["load_s"] for x in w),
         "trials": sum(x["trials"] for x in w),
         "main_mb": _status_kb(os.getpid(), "VmHWM") / 1024,
-        "worker_mb": sorted(_status_kb(p, "VmHWM") / 1024 for p in workers),
+        # each worker reports its own peak; before that existed, read the ones still alive
+        "worker_mb": sorted(reported) if len(reported) == len(w) else seen,
     }
 
 

@@ -160,18 +160,21 @@ class LazyGroups(Mapping[int, tuple[list[Any], ...]]):
         self._offsets = offsets
         self._cols = cols
         self._index: dict[int, int] = dict(zip(keys.tolist(), range(len(keys)), strict=True))
-        self._memo: dict[int, tuple[list[Any], ...]] = {}
+        self._memo: dict[int, tuple[list[Any], ...] | None] = {}
 
     def get(self, key: int, default: Any = None) -> Any:
-        v = self._memo.get(key)
-        if v is not None:
-            return v
+        try:
+            v = self._memo[key]  # on the replay's hot path: one lookup when seen before
+        except KeyError:
+            v = self._memo[key] = self._decode(key)
+        return default if v is None else v
+
+    def _decode(self, key: int) -> tuple[list[Any], ...] | None:
         i = self._index.get(key)
         if i is None:
-            return default
+            return None
         a, b = int(self._offsets[i]), int(self._offsets[i + 1])
-        v = self._memo[key] = tuple(c[a:b].tolist() for c in self._cols)
-        return v
+        return tuple(c[a:b].tolist() for c in self._cols)
 
     def __getitem__(self, key: int) -> tuple[list[Any], ...]:
         v = self.get(key)

@@ -176,7 +176,20 @@ def run_worker(job: Job) -> dict[str, float]:
         times["trials"] += 1
         if state == "FAIL" and trial.user_attrs.get("interrupted"):
             break
+    times["peak_rss_mb"] = peak_rss_mb()
     return times
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM), 0 where /proc is not available."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def run_report(
