@@ -16,6 +16,7 @@ The encoding follows the attributes' shapes, not their names, so an attribute ad
     list[tuple[scalar, ...]]        run-length encoded: the rows where the tuple changes
     dict[int, tuple[list, ...]]     keys, offsets, one column per tuple position; read
                                     back as a mapping that decodes a key on first use
+    empty dict                      read back as a new empty dict (a memo starts empty)
     list[tuple[list, ...]]          offsets, one column per tuple position
     numpy array                     the column itself (mapped, read-only)
 
@@ -130,6 +131,9 @@ def _encode_parts(name: str, groups: list[tuple], columns: dict, layout: dict) -
 
 
 def _encode_dict(name: str, d: dict, columns: dict, layout: dict) -> None:
+    if not d:  # e.g. a memo the object fills as it is used: it starts empty again
+        layout[name] = {"kind": "empty_dict"}
+        return
     if not all(type(k) is int for k in d) or not all(_is_tuple_of_lists(v) for v in d.values()):
         raise CacheEncodingError(
             f"replay cache attribute {name!r}: only dict[int, tuple[list, ...]] can be stored"
@@ -220,6 +224,8 @@ def decode(store: Store, session: Any, cls: type[Any]) -> Any:
             for row, a, b in zip(zip(*cols, strict=True), starts, ends, strict=True):
                 rows += [row] * (b - a)
             values[name] = rows
+        elif kind == "empty_dict":
+            values[name] = {}
         elif kind == "dict":
             cols_a = [store[f"{name}.{j}"] for j in range(spec["width"])]
             values[name] = LazyGroups(store[f"{name}.keys"], store[f"{name}.offsets"], cols_a)

@@ -142,6 +142,11 @@ class LiveRunner:
             watchlist=",".join(map(str, self.settings.watchlist)),
             tradelist=",".join(map(str, self.settings.tradelist)),
             trade_enabled=self.settings.trade_enabled,
+            # every PM_* the engine and the strategy ran with: `pk8opt compare` replays
+            # the recording with them
+            config=self.settings.run_config.to_env()
+            if self.settings.run_config is not None
+            else None,
         )
         tasks = [asyncio.create_task(self.msock.run()), asyncio.create_task(self.lsock.run())]
         screen = None if self.options.headless else Screen(self.state)

@@ -134,6 +134,7 @@ def test_encoding_keeps_every_supported_shape_and_refuses_others(tmp_path: Path)
     c.by_key = {9: ([1, 2], [0.5, 1.5]), 4: ([], [])}
     c.groups = [([1], [2.0]), ([], [])]
     c.array = np.arange(4, dtype=np.int16)
+    c.memo = {}
     columns, layout = encode(c)
     path = write_store(tmp_path, "t", "k", columns, {"layout": layout, "order": list(vars(c))})
     store = open_store(path)

@@ -48,6 +48,7 @@ def test_pbo_two_trials_four_windows_by_hand() -> None:
     assert list(r.train_best) == [0, 0, 1, 0, 0, 0]
     np.testing.assert_allclose(r.is_mean, [1.5, 2, 0, 2.5, 0, 0.5])
     np.testing.assert_allclose(r.oos_mean, [0.5, 0, 0, -0.5, 2, 1.5])
+    assert r.prob_oos_loss == 1 / 6  # only split {1,2} lost money out of sample
 
 
 def test_pbo_three_trials_average_ranks_by_hand() -> None:
@@ -194,6 +195,7 @@ def test_pbo_with_planted_skill_is_near_zero() -> None:
         r = pbo_cscv(m, blocks=8)
         assert r.pbo < 0.1, (seed, r.pbo)
         assert set(r.train_best.tolist()) <= {3, 77, 150}
+        assert r.prob_oos_loss == 0.0
 
 
 # --- t-statistic and Sharpe -----------------------------------------------------------------
