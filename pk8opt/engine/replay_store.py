@@ -22,8 +22,8 @@ The encoding follows the attributes' shapes, not their names, so an attribute ad
 
 Numbers keep their type: a list is stored only when all its values are ints (int64) or
 all floats (float64). Anything else is an error naming the attribute. The store's key
-hashes the events store's key and the source of the modules that build the cache, so a
-change to how the cache is built rebuilds it.
+hashes the events store's key and the source of the modules that build and encode the
+cache (levels, session_cache, this one), so a change to how the cache is built rebuilds it.
 """
 
 from __future__ import annotations
@@ -252,10 +252,12 @@ def _code_key() -> str:
     """A hash of the source of the modules that build the replay cache."""
     global _CODE_KEY
     if _CODE_KEY is None:
+        import sys
+
         from pk8opt.engine import levels, session_cache
 
         h = hashlib.sha256(f"encoding {ENCODING_VERSION}\n".encode())
-        for module in (levels, session_cache):
+        for module in (levels, session_cache, sys.modules[__name__]):
             h.update(Path(module.__file__ or "").read_bytes())
         _CODE_KEY = h.hexdigest()
     return _CODE_KEY
