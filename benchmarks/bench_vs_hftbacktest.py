@@ -4,8 +4,9 @@ The policy (`join` in pk8opt): one BUY of 10 Up shares at the Up best bid, repla
 the bid moves (PM_REQUOTE_MIN_TICKS=1), at most once per second, after pk8opt's default
 5-second warm-up; decisions are taken at market updates only. Latencies made equivalent:
 an order rests 50 ms after it is sent and a cancel takes effect 50 ms after it is sent
-(pk8opt: post 50 ms, cancel request 50 ms + clear 0 ms; hftbacktest: constant order
-latency, entry 50 ms, response 0), both on the recorded local receive time.
+(pk8opt: post 50 ms, cancel request 50 ms + clear 0 ms, responses at once, takes not
+depleting the book; hftbacktest: constant order latency, entry 50 ms, response 0), both
+on the recorded local receive time (pk8opt's `local` feed clock).
 
 hftbacktest 2.4 runs the policy in numba over a `HashMapMarketDepthBacktest` with the
 risk-averse queue model and partial fills; its event arrays are converted once from
@@ -44,6 +45,11 @@ OVERRIDES = {
     "post_latency_ms": POST_MS,
     "cancel_req_latency_ms": POST_MS,
     "cancel_clear_latency_ms": 0.0,
+    # what hftbacktest is given: both clocks at the local receive time, responses at once,
+    # and our takes leave the depth as it was
+    "feed_clock": "local",
+    "response_latency_ms": 0.0,
+    "take_depletes": False,
 }
 
 
