@@ -129,7 +129,7 @@ def child(data: Path, tmp: Path) -> dict[str, object]:
             "size": {"low": 5, "high": 50, "step": 5},
             "max_imbalance": {"low": 5, "high": 100},
         },
-        "data": {"paths": [str(data)], "holdout": {"fraction": 0.0, "top_k": 0}},
+        "data": {"paths": [str(data)], "holdout": {"fraction": 0.0}},
         "objective": {"metric": "pnl_usdc"},
         "sampler": {"type": "tpe", "seed": 1, "startup_trials": TRIALS},
         "pruner": {"type": "none"},
