@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pk8opt.errors import ConfigError
-from pk8opt.sweep.config import DEFAULT_STORAGE_PATH, default_tracking_uri
+from pk8opt.sweep.config import DEFAULT_STORAGE_PATH, default_tracking_uri, env_tracking_uri
 
 BEGIN = "# >>> pk8opt deploy: managed block, rewritten by the next `pk8opt deploy`"
 END = "# <<< pk8opt deploy"
@@ -123,11 +123,11 @@ def deploy_trial(
     from pk8opt.validation.candidates import top_trials
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage_url = storage or str(DEFAULT_STORAGE_PATH)
+    storage_url = storage or os.environ.get("OPTUNA_STORAGE") or str(DEFAULT_STORAGE_PATH)
     if "://" not in storage_url and not Path(storage_url).exists():
         raise ConfigError(f"{storage_url}: no study storage here; run `pk8opt sweep CONFIG` first")
-    explicit_tracking_uri = tracking_uri
-    tracking_uri = tracking_uri or default_tracking_uri()
+    explicit_tracking_uri = tracking_uri or env_tracking_uri()
+    tracking_uri = explicit_tracking_uri or default_tracking_uri()
     if run_id is not None:
         tags = open_run_tags(tracking_uri, run_id)
         if TRIAL not in tags:

@@ -37,6 +37,13 @@ def sweep(
     study_name: Annotated[
         str | None, typer.Option("--study-name", help="Override the config's `study:` name.")
     ] = None,
+    artifacts: Annotated[
+        str | None,
+        typer.Option(
+            help="Artifact root of a new MLflow experiment (plots, reports), e.g. "
+            "s3://bucket/pk8opt or a shared folder; overrides `mlflow.artifact_location`.",
+        ),
+    ] = None,
 ) -> None:
     """Search a strategy's parameters over recorded sessions.
 
@@ -46,6 +53,10 @@ def sweep(
     When the search ends, validation replays the top trials on every in-sample window
     (PBO, deflated Sharpe ratio, walk-forward, robustness), chooses one, plays it once on
     the lockbox (the holdout windows) and prints the verdict that `deploy` enforces.
+
+    Several machines on one study: give each the same config, recordings and
+    `--storage postgresql://user:pw@db/optuna --tracking-uri http://mlflow-host:5000`
+    (or set OPTUNA_STORAGE and MLFLOW_TRACKING_URI); the trial count is shared.
 
     Example: `pk8opt sweep configs/balanced_arb.yaml --trials 200 --workers 8`
     """
@@ -65,6 +76,7 @@ def sweep(
         storage=storage,
         tracking_uri=tracking_uri,
         study=study_name,
+        artifacts=artifacts,
     )
     out = run_sweep(cfg, str(config))
     t = out.tally
@@ -107,6 +119,9 @@ def ui(
 ) -> None:
     """Open the MLflow UI on the sweep's tracking store (http://127.0.0.1:PORT).
 
+    For a tracking server (`--tracking-uri http://host:5000`) it prints the address to
+    open: the server is the UI.
+
     Each sweep is a parent run; expand it to see one child run per trial, compare
     parameters and metrics, and open the best trial's plots under Artifacts.
 
@@ -114,10 +129,13 @@ def ui(
     """
     import subprocess
 
-    from pk8opt.sweep.config import default_tracking_uri
-    from pk8opt.tracking import ui_command
+    from pk8opt.sweep.config import default_tracking_uri, env_tracking_uri
+    from pk8opt.tracking import is_server, ui_command
 
-    uri = tracking_uri or default_tracking_uri()
+    uri = tracking_uri or env_tracking_uri() or default_tracking_uri()
+    if is_server(uri):
+        typer.echo(f"{uri} is an MLflow server: it is the UI; open it in a browser")
+        return
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
         from pk8opt.errors import ConfigError
 

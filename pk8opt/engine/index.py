@@ -36,16 +36,29 @@ def index_session(path: str | Path) -> tuple[Any, bool]:
 
 
 def index_sessions(paths: Iterable[str | Path], *, progress: bool = False) -> list[Any]:
-    """`index_session` for every session under `paths`, in time order; raises on the
-    first session that cannot be read."""
+    """`index_session` for every session under `paths`, in time order. As
+    `recordings.load.load_sessions`: a session that cannot be read is skipped with one
+    line on stderr; only when none is left is that an error."""
     from pk8opt.progress import steps
+    from pk8opt.recordings.catalog import report_skipped
 
+    paths = list(paths)
     found = _find(paths)
     out = []
+    skipped: list[tuple[Path, str]] = []
     with steps("indexing sessions", len(found) if progress else 0) as advance:
         for p in found:
-            out.append(index_session(p)[0])
+            try:
+                out.append(index_session(p)[0])
+            except RecordingError as exc:
+                skipped.append((p, str(exc)))
             advance()
+    report_skipped(skipped)
+    if not out:
+        raise DataSelectionError(
+            f"no readable session under {', '.join(map(str, paths))} "
+            f"({len(skipped)} skipped; first: {skipped[0][1]})"
+        )
     return out
 
 

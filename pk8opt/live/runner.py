@@ -130,7 +130,9 @@ class LiveRunner:
         from pk8opt.polymarket.gamma import GammaClient
         from pk8opt.polymarket.sockets import LiveSocket, MarketSocket
 
-        self.gamma = GammaClient(self.endpoints.gamma_url)
+        # one attempt per discovery (retried every DISCOVERY_RETRY_S), so a failure is
+        # reported at once and never holds the loop past --duration
+        self.gamma = GammaClient(self.endpoints.gamma_url, retries=0)
         self.msock = MarketSocket(self.endpoints.clob_ws_url, self, self.clock)
         symbols = sorted({s.symbol for s in self.settings.watchlist})
         self.lsock = LiveSocket(self.endpoints.live_ws_url, self, self.clock, symbols=symbols)
@@ -155,7 +157,7 @@ class LiveRunner:
                 if screen:
                     screen.start()
                 while not self.stopping:
-                    await self.step(keys.read_key())
+                    await self._step_within_duration(keys.read_key())
                     if screen:
                         screen.refresh()
                     for task in tasks:
@@ -166,6 +168,24 @@ class LiveRunner:
             if screen:
                 screen.stop()
             await self.shutdown(tasks)
+
+    async def _step_within_duration(self, key: str | None) -> None:
+        """A step, cut short (and the run stopped) when --duration runs out during it,
+        e.g. while Gamma or a socket handshake is still waiting for an answer."""
+        if self.options.duration_s is None:
+            await self.step(key)
+            return
+        left_s = self.clock.wall_seconds(
+            self.started_s + self.options.duration_s - self.clock.now_s()
+        )
+        step = asyncio.ensure_future(self.step(key))
+        done, _ = await asyncio.wait({step}, timeout=max(0.0, left_s) + 0.05)
+        if step in done:
+            step.result()
+            return
+        step.cancel()
+        await asyncio.gather(step, return_exceptions=True)
+        self.stopping = True
 
     async def step(self, key: str | None) -> None:
         now_s = self.clock.now_s()

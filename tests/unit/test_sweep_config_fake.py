@@ -48,6 +48,9 @@ class FakeEvaluator:
         v = self.config(strategy, overrides).values
         if v["edge"] > 0.07:
             raise RuntimeError("boom: edge too wide")
+        gate = os.environ.get("FAKE_GATE")  # a trial holds until this file exists
+        while gate and not os.path.exists(gate):
+            time.sleep(0.02)
         pnl = 0.0
         for i, slug in enumerate(loaded):
             time.sleep(float(os.environ.get("FAKE_SESSION_SLEEP", "0")))
