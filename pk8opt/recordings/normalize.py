@@ -8,7 +8,9 @@ Nothing is dropped silently. Whatever is not data is counted by kind in `Problem
 with a few examples (`file:line: detail`); the good data around it is kept. Kinds:
 
     bad_line       a line that is not a frame (garbage, cut off by a kill)
-    malformed      a frame or message of a known type that lacks what it needs
+    malformed      a frame or message of a known type that lacks what it needs, or a
+                   row holding an impossible value (a negative, NaN, infinite or absurd
+                   size, a price outside (0, 1): see `values`)
     unknown_event  a market message of an event type this version does not know
     live_status    a live-data error body (`statusCode`), e.g. a silenced subscription
     text           a non-JSON text frame (`PONG`, `NO NEW ASSETS`)        (harmless)
@@ -54,6 +56,7 @@ from pk8opt.recordings.schema import (
     Kind,
 )
 from pk8opt.recordings.session import HARMLESS_PROBLEMS
+from pk8opt.recordings.values import good_underlying, keep_good_rows
 
 if TYPE_CHECKING:
     import polars as pl
@@ -73,6 +76,13 @@ K_TICK, K_RESOLVED, K_GAP, K_BBA = (
 )
 
 
+def _line_of(example: str) -> int:
+    """The line number of a `file:line: detail` example (0 when there is none)."""
+    head = example.split(": ", 1)[0]
+    line = head.rpartition(":")[2]
+    return int(line) if line.isdigit() else 0
+
+
 @dataclass
 class Problems:
     """Counts by kind and up to `MAX_EXAMPLES` examples (`file:line: detail`) each."""
@@ -81,10 +91,18 @@ class Problems:
     examples: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, kind: str, where: str, detail: str = "") -> None:
+        """Count one; the examples kept are the first ones by line, whatever the order
+        they are added in (rows with impossible values are found after the pass)."""
         self.counts[kind] += 1
         ex = self.examples.setdefault(kind, [])
+        text = f"{where}: {detail}" if detail else where
         if len(ex) < MAX_EXAMPLES:
-            ex.append(f"{where}: {detail}" if detail else where)
+            ex.append(text)
+            if len(ex) > 1 and _line_of(text) < _line_of(ex[-2]):
+                ex.sort(key=_line_of)
+        elif _line_of(text) < _line_of(ex[-1]):
+            ex[-1] = text
+            ex.sort(key=_line_of)
 
     @property
     def serious(self) -> dict[str, int]:
@@ -194,6 +212,7 @@ class FrameNormalizer:
 
     def __init__(self, manifest: Manifest, name: str = "frames") -> None:
         self.problems = Problems()
+        self.name = name
         self.events = {k: array(code) for k, code in EVENT_TYPECODES.items()}
         self.underlying = {k: array(code) for k, code in UNDERLYING_TYPECODES.items()}
         self.step = _frame_step(manifest, name, self.problems, self.events, self.underlying)
@@ -210,7 +229,10 @@ class FrameNormalizer:
         for k, values in cols.items():
             out[k] = np.array(values, dtype=_NP_TYPES[values.typecode])
             del values[:]
-        return out
+        return keep_good_rows(out, self._report_bad_value)
+
+    def _report_bad_value(self, lineno: int, detail: str) -> None:
+        self.problems.add("malformed", f"{self.name}:{lineno}", detail)
 
     def drop_underlying(self) -> None:
         """Forget the underlying price rows gathered so far (a feed that has no use
@@ -236,7 +258,9 @@ class FrameNormalizer:
         def col(values: array[Any], name: str) -> pl.Series:
             return pl.Series(name, np.frombuffer(values, dtype=_NP_TYPES[values.typecode]))
 
-        events = pl.DataFrame([col(v, k) for k, v in self.events.items()]).cast(
+        ev_cols = {k: np.frombuffer(v, dtype=_NP_TYPES[v.typecode]) for k, v in self.events.items()}
+        ev_cols = keep_good_rows(ev_cols, self._report_bad_value)
+        events = pl.DataFrame([pl.Series(k, v) for k, v in ev_cols.items()]).cast(
             dict(EVENTS_SCHEMA)  # type: ignore[arg-type]
         )
         underlying = pl.DataFrame([col(v, k) for k, v in self.underlying.items()]).cast(
@@ -396,6 +420,13 @@ def _frame_step(
                         ok = sym_ok[lev.symbol] = lev.symbol.lower().startswith(sym)
                     if not ok:
                         add_problem("foreign_symbol", f"{name}:{lineno}", lev.symbol)
+                        continue
+                    if not good_underlying(lev.value):
+                        add_problem(
+                            "malformed",
+                            f"{name}:{lineno}",
+                            f"underlying price {lev.value:g} (not finite and > 0)",
+                        )
                         continue
                     u_local.append(t)
                     u_exch.append(lev.exch_ms)
