@@ -18,6 +18,8 @@ with a few examples (`file:line: detail`); the good data around it is kept. Kind
     foreign_symbol a live price of another symbol                          (harmless)
     other_topic    a live-data topic we do not use (`activity`, TWAP 30 s) (harmless)
     empty          an empty live-data frame                                (harmless)
+    sha256         the frames file is not the one the manifest describes   (see integrity)
+    resolution     the recorded market_resolved and the manifest disagree  (see integrity)
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from pk8opt.polymarket.wire import (
     parse_live_frame,
     parse_market_frame_into,
 )
+from pk8opt.recordings.integrity import resolution_problem, sha256_problem
 from pk8opt.recordings.manifest import Manifest
 from pk8opt.recordings.raw import CHANNELS, Frame, frames_path
 from pk8opt.recordings.schema import (
@@ -153,9 +156,23 @@ def normalize_session(session_dir: Path, manifest: Manifest) -> Normalized:
     if path is None:
         return normalize_lines([], manifest, str(session_dir))
     if path.suffix == ".gz":
-        return normalize_bytes(read_frames_bytes(path), manifest, str(path))
-    with open(path, "rb") as fh:
-        return normalize_lines(fh, manifest, str(path))
+        out = normalize_bytes(read_frames_bytes(path), manifest, str(path))
+    else:
+        with open(path, "rb") as fh:
+            out = normalize_lines(fh, manifest, str(path))
+    _integrity_problems(path, manifest, out)
+    return out
+
+
+def _integrity_problems(path: Path, manifest: Manifest, out: Normalized) -> None:
+    """The manifest against the frames it describes (`integrity`): sha256, resolution."""
+    wrong = sha256_problem(path, manifest)
+    if wrong:
+        out.problems.add("sha256", str(path), wrong)
+    cols = {c: out.events[c].to_numpy() for c in ("kind", "token", "frame", "local_ns")}
+    differs = resolution_problem(cols, manifest)
+    if differs:
+        out.problems.add("resolution", f"{path}:{differs[0]}", differs[1])
 
 
 def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> Normalized:
