@@ -91,6 +91,12 @@ def sweep(
         else f"pk8opt ui --tracking-uri {out.tracking_uri}"
     )
     typer.echo(f"browse the trials:   {ui}")
+    if out.failures.count:  # something broke: say what, and offer no deploy
+        from pk8opt.sweep.failures import failure_lines
+
+        for line in failure_lines(out.failures):
+            typer.secho(line, fg=typer.colors.RED)
+        raise typer.Exit(1 if out.failures.all_failed else 0)
     deploy = f"pk8opt deploy --best --study {out.study}{stores} --env-file .env"
     typer.echo(f"deploy the best:     {deploy}")
     if out.holdout_best is not None and out.holdout_best != t.best_number:

@@ -24,6 +24,7 @@ from pk8opt.errors import ConfigError
 from pk8opt.params import ParamSet
 from pk8opt.sweep.config import SweepConfig, to_dict, validate
 from pk8opt.sweep.data import Selection, select_sessions
+from pk8opt.sweep.failures import Failures, find_failures
 from pk8opt.sweep.progress import SweepProgress, Tally, tally
 from pk8opt.sweep.trial_log import TrialLog
 from pk8opt.sweep.worker import Job, counted, run_worker
@@ -46,6 +47,7 @@ class SweepOutcome:
     poll_cpu_s: float = 0.0  # CPU time of reading the study for the log and the bar
     logged_at: float = 0.0  # time.time() when the last trial of the fan-out was logged
     holdout_best: int | None = None  # the top trial that did best on the holdout
+    failures: Failures = Failures()  # failed trials: the CLI names them, offers no deploy
 
 
 def make_storage(url: str) -> Any:
@@ -348,6 +350,7 @@ def run_sweep(
         poll_cpu_s,
         logged_at,
     )
+    outcome.failures = find_failures(trials)
     if interrupted:
         tracker.finish_sweep(parent, "KILLED")
         return outcome
