@@ -1,4 +1,4 @@
-"""The live runner's terminal dashboard: Markets, Portfolio, Logs, Controls.
+"""The live runner's terminal dashboard: Markets, Portfolio, Open orders, Logs, Controls.
 
 The runner keeps a `DashboardState` up to date (plain data, no I/O); `render` turns it
 into a rich renderable that `rich.live.Live` repaints. `--headless` skips all of that
@@ -89,6 +89,39 @@ def combine_portfolios(views: list[PortfolioView]) -> PortfolioView:
 
 
 @dataclass
+class OrderView:
+    """One of our resting (or travelling) orders, as the Open orders panel shows it."""
+
+    market: str  # "BTC"
+    outcome: str  # "Up" / "Down"
+    price: float
+    size: float
+    filled: float
+    state: str  # "posting", "open", "cancelling"
+    age_s: float
+
+
+@dataclass
+class WindowView:
+    """One traded window's paper account: each window starts with its own capital."""
+
+    market: str  # "BTC"
+    slug: str
+    state: str  # "open", "awaiting" (ended, resolution to come), "settled", "incomplete"
+    capital: float  # the paper cash the window started with
+    cash: float
+    reserved: float
+    value: float  # open positions marked at the best bid (0 once settled)
+    fees: float
+    fills: int = 0
+
+    @property
+    def pnl(self) -> float:
+        """Settled: cash minus capital. Open: marked to the best bids."""
+        return self.cash + self.reserved + self.value - self.capital
+
+
+@dataclass
 class DashboardState:
     strategy: str = ""
     markets: dict[str, MarketView] = field(default_factory=dict)
@@ -99,10 +132,17 @@ class DashboardState:
     now_s: float = 0.0  # the runner's clock (receive time of the last frame)
     fills: int = 0
     connection: str = "connecting"
+    orders: list[OrderView] = field(default_factory=list)
+    windows: list[WindowView] = field(default_factory=list)
+    gates: dict[str, int] = field(default_factory=dict)  # times each gate held a quote back
 
-    def log(self, kind: str, text: str) -> None:
-        """Append a `[kind] text` line (kinds: trade, paper, gate, feed, settle, info)."""
-        self.logs.append(f"{_clock(self.now_s)} [{kind}] {text}")
+    def stamp(self, kind: str, text: str, t_s: float | None = None) -> str:
+        return f"{_clock(self.now_s if t_s is None else t_s)} [{kind}] {text}"
+
+    def log(self, kind: str, text: str, t_s: float | None = None) -> None:
+        """Append a `[kind] text` line (kinds: fill, orders, window, settle, feed, control,
+        info), stamped with the event's time (the runner's clock when not given)."""
+        self.logs.append(self.stamp(kind, text, t_s))
 
 
 def _clock(t_s: float) -> str:
@@ -155,11 +195,9 @@ def markets_table(state: DashboardState) -> Table:
 
 def portfolio_table(state: DashboardState) -> Group:
     pf = state.portfolio
-    head = Text(
-        f"Cash: {_usd(pf.cash)}    Reserved: {_usd(pf.reserved)}    "
-        f"Realized: {_usd(pf.realized_pnl, signed=True)}    Fees: {_usd(pf.fees)}    "
-        f"Rebates (est.): {_usd(pf.rebates_est)}    Fills: {state.fills}"
-    )
+    parts: list[Any] = [Text(_portfolio_head(state))]
+    if state.windows:
+        parts.append(windows_table(state.windows))
     table = Table(expand=True, box=None, pad_edge=False)
     for col in ("Position", "Shares", "Avg Cost", "Current", "P&L"):
         table.add_column(col, no_wrap=True)
@@ -171,28 +209,135 @@ def portfolio_table(state: DashboardState) -> Group:
             _usd(pos.mark),
             _usd(pos.pnl, signed=True),
         )
-    return Group(head, table)
+    if pf.positions:
+        parts.append(table)
+    return Group(*parts)
+
+
+def _portfolio_head(state: DashboardState) -> str:
+    pf = state.portfolio
+    if not state.windows:
+        return (
+            f"Cash: {_usd(pf.cash)}    Reserved: {_usd(pf.reserved)}    "
+            f"Realized: {_usd(pf.realized_pnl, signed=True)}    Fees: {_usd(pf.fees)}    "
+            f"Rebates (est.): {_usd(pf.rebates_est)}    Fills: {state.fills}"
+        )
+    # each window trades its own paper account: say the capital once, not summed cash
+    capitals = sorted({w.capital for w in state.windows})
+    capital = _usd(capitals[0]) if len(capitals) == 1 else "/".join(map(_usd, capitals))
+    live = [w for w in state.windows if w.state in ("open", "awaiting")]
+    n_open = len(live)
+    in_play = sum(w.capital for w in live)
+    total = sum(w.pnl for w in state.windows)
+    realized = sum(w.pnl for w in state.windows if w.state == "settled")
+    return (
+        f"Paper capital {capital} per window; {n_open} open ({_usd(in_play)} in play), "
+        f"{len(state.windows) - n_open} closed\nP&L {_usd(total, signed=True)} "
+        f"(realized {_usd(realized, signed=True)}, open {_usd(total - realized, signed=True)})"
+        f"    Fees: {_usd(pf.fees)}    Rebates (est.): {_usd(pf.rebates_est)}"
+        f"    Fills: {state.fills}"
+    )
+
+
+def windows_table(windows: list[WindowView]) -> Table:
+    """One row per traded window, and a total: what each account holds and has made."""
+    table = Table(expand=True, box=None, pad_edge=False)
+    for col in ("Window", "State", "Cash", "Reserved", "Positions", "Fees", "Fills", "P&L"):
+        table.add_column(col, no_wrap=True)
+    for w in windows:
+        table.add_row(
+            _window_label(w),
+            w.state,
+            _usd(w.cash),
+            _usd(w.reserved),
+            _usd(w.value),
+            _usd(w.fees),
+            str(w.fills),
+            _usd(w.pnl, signed=True),
+        )
+    if len(windows) > 1:
+        table.add_row(
+            "Total",
+            "",
+            "",
+            "",
+            _usd(sum(w.value for w in windows)),
+            _usd(sum(w.fees for w in windows)),
+            str(sum(w.fills for w in windows)),
+            _usd(sum(w.pnl for w in windows), signed=True),
+            style="bold",
+        )
+    return table
+
+
+def _window_label(w: WindowView) -> str:
+    start = w.slug.rsplit("-", 1)[-1]
+    if start.isdigit():
+        return f"{w.market} {_clock(float(start))}"
+    return f"{w.market} {w.slug}"
+
+
+def orders_table(state: DashboardState) -> Table | Text:
+    if not state.orders:
+        return Text("(no open orders)", style="dim")
+    table = Table(expand=True, box=None, pad_edge=False)
+    for col in ("Market", "Token", "Side", "Price", "Size", "Filled", "State", "Age"):
+        table.add_column(col, no_wrap=True)
+    for o in state.orders:
+        table.add_row(
+            o.market,
+            o.outcome,
+            "BUY",
+            _px(o.price),
+            f"{o.size:g}",
+            f"{o.filled:g}",
+            o.state,
+            f"{o.age_s:.0f}s",
+        )
+    return table
+
+
+def gates_text(state: DashboardState) -> Text:
+    """How often each gate held a quote back (the strategy's declared gates)."""
+    if not state.gates:
+        return Text("Gates: none held a quote back yet", style="dim")
+    items = sorted(state.gates.items(), key=lambda kv: (-kv[1], kv[0]))
+    return Text("Gates: " + "  ".join(f"{name} {n}" for name, n in items))
 
 
 def render(state: DashboardState, height: int | None = None) -> Layout:
-    """The whole screen: header, Markets, Portfolio, Logs, and the key help."""
+    """The whole screen: header, Markets, Portfolio, Open orders, Logs, and the key help."""
     layout = Layout()
     n_markets = max(1, len(state.markets))
-    n_positions = max(1, len(state.portfolio.positions))
+    n_positions = len(state.portfolio.positions)
+    n_windows = len(state.windows) + (1 if len(state.windows) > 1 else 0)
+    portfolio_rows = (
+        (2 if state.windows else 1)
+        + (n_windows + 1 if n_windows else 0)
+        + (n_positions + 1 if n_positions else 0)
+    )
+    # the head line may wrap on a narrow terminal: one row of slack
+    n_orders = min(len(state.orders), 8)
     mode = "PAUSED" if state.paused else ("quoting" if state.trade_enabled else "watch only")
     header = Text.assemble(
         ("pk8opt live ", "bold"),
-        f"(paper)  strategy={state.strategy}  {mode}  feed: {state.connection}  "
-        f"{_clock(state.now_s)} UTC",
+        f"(paper)  strategy={state.strategy}  ",
+        (mode, "bold reverse" if state.paused else ""),
+        f"  feed: {state.connection}  {_clock(state.now_s)} UTC",
     )
-    log_rows = max(3, (height or 40) - n_markets - n_positions - 14)
+    log_rows = max(3, (height or 40) - n_markets - portfolio_rows - n_orders - 15)
     logs = Text("\n".join(list(state.logs)[-log_rows:]) or "(no events yet)")
+    orders = Group(orders_table(state), gates_text(state))
     layout.split_column(
         Layout(header, name="header", size=1),
         Layout(Panel(markets_table(state), title="Markets"), size=n_markets + 3),
-        Layout(Panel(portfolio_table(state), title="Portfolio"), size=n_positions + 5),
+        Layout(Panel(portfolio_table(state), title="Portfolio"), size=portfolio_rows + 3),
+        Layout(
+            Panel(orders, title=f"Open orders ({len(state.orders)})"),
+            size=(n_orders + 1 if n_orders else 1) + 3,
+        ),
         Layout(Panel(logs, title="Logs"), name="logs"),
-        Layout(Text("p pause/resume quoting   q quit", style="dim"), size=1),
+        Layout(Text("p pause/resume quoting   q quit (prints a summary)", style="dim"), size=1),
     )
     return layout
 

@@ -30,6 +30,48 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from pk8opt import __version__
+
+        typer.echo(f"pk8opt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        "-V",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the pk8opt version and exit.",
+    ),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help="Also show the warnings of the libraries pk8opt runs on (matplotlib, Optuna, "
+        "MLflow...), hidden by default.",
+    ),
+) -> None:
+    """Options for every command."""
+    quiet_library_warnings(not verbose)
+
+
+def quiet_library_warnings(quiet: bool) -> None:
+    """pk8opt says what matters in its own lines; the libraries' Python warnings (a
+    matplotlib axis note, a deprecation inside MLflow) are noise to a user, so they are
+    hidden unless `-v`, in this process and in the worker processes it starts."""
+    import os
+    import warnings
+
+    if quiet:
+        warnings.simplefilter("ignore")
+        os.environ["PYTHONWARNINGS"] = "ignore"
+
+
 @app.command()
 def version() -> None:
     """Print the pk8opt version."""
@@ -48,6 +90,7 @@ def _register() -> None:
         simulate_cmd,
         strategies_cmd,
         sweep_cmd,
+        sweeps_cmd,
     )
 
 

@@ -35,6 +35,15 @@ def live(
             "settlements, gates, connections). For servers, CI and pipes.",
         ),
     ] = False,
+    paused: Annotated[
+        bool,
+        typer.Option(
+            "--paused",
+            help="Start with quoting paused: windows are discovered, books and prices "
+            "followed, nothing is quoted until `p` on the dashboard. The pause holds "
+            "across window rollovers.",
+        ),
+    ] = False,
     record: Annotated[
         Path | None,
         typer.Option(
@@ -85,7 +94,8 @@ def live(
     event names, so they can be compared line by line.
 
     Real-money trading is out of scope: PM_PAPER_TRADING=0 or PM_DRY_RUN=0 is refused.
-    Keys on the dashboard: `p` pause/resume quoting, `q` quit.
+    Keys on the dashboard: `p` pause/resume quoting (in every window, until pressed
+    again), `q` quit. On stopping it prints P&L, fills and fees per window and in total.
     """
     from pk8opt.live import LiveOptions, run_live
     from pk8opt.live_settings import load_live_settings
@@ -101,5 +111,6 @@ def live(
             gamma_url=gamma_url,
             clob_ws_url=clob_ws_url,
             live_ws_url=live_ws_url,
+            start_paused=paused,
         ),
     )

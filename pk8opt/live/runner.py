@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,8 @@ from pk8opt.live.runs import (
 )
 from pk8opt.live.screen import NoTty, Screen
 from pk8opt.live.steppers import BookStepper, EngineStepper
+from pk8opt.live.summary import summary_text
+from pk8opt.live.words import LogFolder
 from pk8opt.live_settings import LiveSettings, MarketSpec
 from pk8opt.recordings.raw import Frame, note_text
 from pk8opt.recordings.schema import Kind
@@ -54,6 +58,7 @@ class LiveOptions:
     clob_ws_url: str | None = None
     live_ws_url: str | None = None
     out: Callable[[str], None] | None = None  # headless line printer (default: stdout)
+    start_paused: bool = False  # quoting paused from the start, until `p`
 
 
 class LiveRunner:
@@ -89,10 +94,13 @@ class LiveRunner:
         self.msock: Any = None
         self.lsock: Any = None
         self.gamma: Any = None
+        self.words = LogFolder(self.state)
+        self.fills_by_slug: Counter[str] = Counter()
         if options.headless:
             out = options.out or (lambda line: print(line, flush=True))
             self.log.listeners.append(lambda ev: out(event_line(ev)))
         self.log.listeners.append(self._show)
+        self.state.paused = options.start_paused
         for spec in settings.watchlist:
             self.state.markets[str(spec)] = MarketView(str(spec), traded=settings.is_traded(spec))
 
@@ -103,22 +111,19 @@ class LiveRunner:
         self.log.write({"event": event, "ts": iso_ns(t_ns), "ts_ns": t_ns, **fields})
 
     def _show(self, ev: dict[str, Any]) -> None:
-        name = str(ev.get("event", ""))
-        if name == "paper_fill":
+        if ev.get("event") == "paper_fill":
             self.state.fills += 1
-        kind = (
-            "paper"
-            if name.startswith("paper_")
-            else "gate"
-            if "gate" in name
-            else "trade"
-            if name in ("decision", "quote", "trade_decision")
-            else "feed"
-            if name.startswith("feed_")
-            else "info"
-        )
-        text = event_line(ev)
-        self.state.log(kind, text.split(" ", 1)[1] if " " in text else text)
+            self.fills_by_slug[str(ev.get("slug", ""))] += 1
+        self.words.add(ev)
+
+    def pause(self, paused: bool) -> None:
+        """Pause or resume quoting in every window, present and future, until told
+        otherwise: pausing cancels the resting orders."""
+        self.state.paused = paused
+        for run in self.active_runs():
+            if hasattr(run.stepper, "set_paused"):
+                run.stepper.set_paused(paused)
+        self.emit("quoting_paused" if paused else "quoting_resumed", self.clock.now_ns())
 
     # ---- the loop -----------------------------------------------------------------
     async def run(self) -> None:
@@ -164,13 +169,7 @@ class LiveRunner:
             self.stopping = True
             return
         if key == "p":
-            self.state.paused = not self.state.paused
-            for run in self.active_runs():
-                if hasattr(run.stepper, "set_paused"):
-                    run.stepper.set_paused(self.state.paused)
-            self.emit(
-                "quoting_paused" if self.state.paused else "quoting_resumed", self.clock.now_ns()
-            )
+            self.pause(not self.state.paused)
         if (
             self.options.duration_s is not None
             and now_s - self.started_s >= self.options.duration_s
@@ -210,12 +209,14 @@ class LiveRunner:
         if self.options.record_dir is not None:
             run.writer = open_recording(self.options.record_dir, manifest)
         run.stepper = self.make_stepper(run, traded)
+        if self.state.paused and hasattr(run.stepper, "set_paused"):
+            run.stepper.set_paused(True)  # a pause holds for every window until resumed
         self.runs[slug] = run
         self.current[spec] = run
         self.feed(run, run.number(t_ns, "gamma", reply.body, reply.url), t_ns)
         view = self.state.markets[str(spec)]
         view.slug, view.end_s = slug, float(manifest.window_end_s)
-        view.status = "quoting" if traded else "watching"
+        view.status = ("paused" if self.state.paused else "quoting") if traded else "watching"
         self.emit(
             "market_discovered",
             t_ns,
@@ -223,6 +224,7 @@ class LiveRunner:
             timeframe=spec.timeframe,
             slug=slug,
             traded=traded,
+            paused=self.state.paused,
             window_end_s=manifest.window_end_s,
         )
         await self.msock.add_assets(list(run.tokens))
@@ -238,7 +240,8 @@ class LiveRunner:
             self.emit("resolution_missing", self.clock.now_ns(), slug=run.manifest.slug)
             await self.retire(run, status="incomplete")
             return
-        self.state.markets[str(run.spec)].status = "awaiting resolution"
+        if self.current.get(run.spec) is run:  # the row shows the newest window only
+            self.state.markets[str(run.spec)].status = "awaiting resolution"
         try:
             reply = await self.gamma.market_by_slug(run.manifest.slug, run.spec.window_s)
         except ConnectionFailed:
@@ -340,6 +343,21 @@ class LiveRunner:
                 views.append(portfolio())
         if views:
             self.state.portfolio = combine_portfolios(views)
+        windows, orders, gates = [], [], Counter[str]()
+        for slug, run in self.runs.items():
+            stepper = run.stepper
+            if not hasattr(stepper, "window_view") or not run.traded:
+                continue
+            state = _state_of(run, self.state.now_s)
+            windows.append(stepper.window_view(slug, self.fills_by_slug[slug], state))
+            if not run.done:
+                orders.extend(stepper.order_views())
+            gates.update(stepper.gate_counts())
+        self.state.windows, self.state.orders, self.state.gates = windows, orders, dict(gates)
+        for spec, run in self.current.items():
+            view = self.state.markets[str(spec)]
+            if run.traded and not run.done and view.status in ("quoting", "paused"):
+                view.status = "paused" if self.state.paused else "quoting"
 
     async def shutdown(self, tasks: list[asyncio.Task[Any]]) -> None:
         t_ns = self.clock.now_ns()
@@ -371,6 +389,12 @@ class LiveRunner:
         return self._metrics
 
 
+def _state_of(run: MarketRun, now_s: float) -> str:
+    if not run.done:
+        return "open" if now_s < run.manifest.window_end_s else "awaiting"
+    return "settled" if run.resolved is not None else "incomplete"
+
+
 def _live_symbol(raw: str) -> str:
     """The lower-case symbol a live-data frame is about (`btcusdt`, `btc/usd`), or ''."""
     try:
@@ -395,4 +419,10 @@ def run_live(settings: LiveSettings, options: LiveOptions) -> dict[str, int]:
         )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(runner.run())
+    runner.refresh_views()
+    summary = summary_text(runner.state)
+    if options.headless:  # stdout stays one line per event
+        print(summary, file=sys.stderr, flush=True)
+    else:
+        print(summary, flush=True)
     return dict(runner.log.counts)

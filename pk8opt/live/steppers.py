@@ -92,6 +92,61 @@ class EngineStepper(SessionStepper):
             positions=positions,
         )
 
+    def window_view(self, slug: str, fills: int, state: str) -> Any:
+        """This window's own paper account, positions marked at the best bids."""
+        from pk8opt.dashboard import WindowView
+
+        acct = self.engine.account
+        value = 0.0
+        if not self.closed:
+            for tok in (0, 1):
+                bid = price_or_none(self.book.best_bid(tok))
+                value += acct.pos[tok] * (bid or 0.0)
+        return WindowView(
+            market=self.label,
+            slug=slug,
+            state=state,
+            capital=acct.starting_cash,
+            cash=acct.cash,
+            reserved=acct.reserved,
+            value=value,
+            fees=acct.fees,
+            fills=fills,
+        )
+
+    def order_views(self) -> list[Any]:
+        """Our live orders, oldest first: posting (travelling), open, or cancelling."""
+        from pk8opt.dashboard import OrderView
+        from pk8opt.engine.orders import Status
+
+        now_ns = self.engine.now_ns
+        views = []
+        for o in sorted(self.engine.orders.values(), key=lambda o: o.id):
+            if not o.live:
+                continue
+            state = (
+                "cancelling"
+                if o.cancel_requested
+                else "posting"
+                if o.status == Status.PENDING
+                else "open"
+            )
+            views.append(
+                OrderView(
+                    market=self.label,
+                    outcome="Up" if o.token == 0 else "Down",
+                    price=o.price / PRICE_SCALE,
+                    size=o.size,
+                    filled=o.filled,
+                    state=state,
+                    age_s=max(0.0, (now_ns - o.submit_ns) / 1e9),
+                )
+            )
+        return views
+
+    def gate_counts(self) -> dict[str, int]:
+        return dict(self.trader.gate_counts)
+
 
 class _TrackerBook:
     def __init__(self, tracker: Any) -> None:

@@ -17,7 +17,7 @@ first (the wire sends them worst first).
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Union, cast
 
 import msgspec
 
@@ -370,7 +370,7 @@ def parse_market_frame(text: str | bytes) -> list[MarketEvent]:
         return [_not_json(text)]
     out: list[MarketEvent] = []
     try:
-        if type(decoded) is list:
+        if isinstance(decoded, list):
             for msg in decoded:
                 _convert(msg, out)
         else:
@@ -406,7 +406,8 @@ def parse_market_frame_into(
     a_local, a_exch, a_frame, a_kind, a_token, a_side, a_price, a_size, a_vbid, a_vask = columns
     sides = _SIDES
     out: list[MarketEvent] = []
-    for msg in decoded if type(decoded) is list else (decoded,):
+    msgs = cast("tuple[_MarketMsg, ...]", decoded if type(decoded) is list else (decoded,))
+    for msg in msgs:
         changes = msg.price_changes
         et = msg.event_type
         if et == "best_bid_ask":
@@ -531,7 +532,8 @@ def parse_live_frame(text: str | bytes) -> list[LiveEvent]:
         return [_not_json(text)]
     out: list[LiveEvent] = []
     try:
-        for msg in decoded if type(decoded) is list else (decoded,):
+        msgs = cast("tuple[_LiveMsg, ...]", decoded if type(decoded) is list else (decoded,))
+        for msg in msgs:
             _live_convert(msg, out)
     except (ValueError, TypeError) as exc:
         out.append(Problem("malformed", str(exc)))

@@ -1,0 +1,161 @@
+"""CLI: `pk8opt sweeps` lists past sweeps; `pk8opt sweeps show STUDY` shows one."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from pk8opt.cli import app
+
+sweeps_app = typer.Typer(
+    help="Past sweeps: list the studies of a storage, or show one in detail.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+    rich_markup_mode="markdown",
+)
+app.add_typer(sweeps_app, name="sweeps")
+
+Storage = Annotated[
+    str | None,
+    typer.Option(
+        help="Optuna storage (default: $OPTUNA_STORAGE, else experiments/optuna.journal)."
+    ),
+]
+TrackingUri = Annotated[
+    str | None,
+    typer.Option(
+        help="MLflow store holding the verdicts (default: $MLFLOW_TRACKING_URI, else "
+        "sqlite:///experiments/mlflow.db)."
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _stores(storage: str | None, tracking_uri: str | None) -> tuple[str, str]:
+    import os
+
+    from pk8opt.sweep.config import DEFAULT_STORAGE_PATH, default_tracking_uri
+
+    return (
+        storage or os.environ.get("OPTUNA_STORAGE") or str(DEFAULT_STORAGE_PATH),
+        tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(),
+    )
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4g}"
+
+
+@sweeps_app.callback()
+def sweeps(
+    ctx: typer.Context,
+    storage: Storage = None,
+    tracking_uri: TrackingUri = None,
+    as_json: Json = False,
+) -> None:
+    """List the sweeps (studies) of a storage: best value, trials, state, verdict.
+
+    The verdict is the validation stage's: `pass`, or `fail:` and the failing checks;
+    `-` when the sweep ran no validation. Newest first.
+
+    Examples: `pk8opt sweeps`, `pk8opt sweeps --storage postgresql://u:pw@db/pk8 --json`,
+    `pk8opt sweeps show balanced_arb-sample`
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from pk8opt.sweep.listing import list_sweeps
+
+    rows = list_sweeps(*_stores(storage, tracking_uri))
+    if as_json:
+        typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
+        return
+    if not rows:
+        typer.echo("no sweeps in this storage yet; run `pk8opt sweep CONFIG`")
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("Study", "Strategy", "Best", "Trial", "Complete", "Pruned", "Failed", "State"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("Last trial", no_wrap=True)
+    table.add_column("Verdict")
+    for r in rows:
+        table.add_row(
+            r.study,
+            r.strategy,
+            _num(r.best),
+            "-" if r.best_trial is None else str(r.best_trial),
+            str(r.complete),
+            str(r.pruned),
+            str(r.failed),
+            r.state + (f" ({r.running})" if r.running else ""),
+            r.last_trial or "-",
+            r.verdict or "-",
+        )
+    Console(width=200).print(table)
+
+
+@sweeps_app.command()
+def show(
+    study: Annotated[str, typer.Argument(help="The study name (as `pk8opt sweeps` lists it).")],
+    top: Annotated[int, typer.Option(help="How many of the best trials to show.", min=1)] = 10,
+    storage: Storage = None,
+    tracking_uri: TrackingUri = None,
+    as_json: Json = False,
+) -> None:
+    """One sweep: its top trials with their parameters, the verdict table, and the
+    command that deploys it.
+
+    Example: `pk8opt sweeps show balanced_arb-sample --top 5`
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from pk8opt.sweep.listing import show_sweep
+
+    detail = show_sweep(*_stores(storage, tracking_uri), study, top=top)
+    if as_json:
+        typer.echo(json.dumps(detail.to_json(), indent=2))
+        return
+    r = detail.row
+    console = Console(width=200)
+    console.print(
+        f"study {r.study}: strategy {r.strategy}, {r.complete} complete, {r.pruned} pruned, "
+        f"{r.failed} failed, {r.state}; objective {r.direction}d, best {_num(r.best)}"
+        + (f" (trial {r.best_trial})" if r.best_trial is not None else "")
+    )
+    if detail.top:
+        names = sorted({k for t in detail.top for k in t.params})
+        metrics = sorted({k for t in detail.top for k in t.metrics})
+        table = Table(
+            box=None, pad_edge=False, title="Top trials (in-sample)", title_justify="left"
+        )
+        for col in ("Trial", "Objective", *names, *metrics):
+            table.add_column(col, no_wrap=True)
+        for t in detail.top:
+            table.add_row(
+                str(t.number),
+                _num(t.value),
+                *(
+                    _num(t.params[n])
+                    if isinstance(t.params.get(n), float)
+                    else str(t.params.get(n, "-"))
+                    for n in names
+                ),
+                *(_num(t.metrics.get(m)) for m in metrics),
+            )
+        console.print(table)
+    if detail.figures or r.verdict:
+        table = Table(box=None, pad_edge=False, title="Validation", title_justify="left")
+        table.add_column("Figure")
+        table.add_column("Value", justify="right")
+        for name, value in detail.figures.items():
+            table.add_row(name, _num(value))
+        table.add_row("verdict", r.verdict or "-")
+        console.print(table)
+    else:
+        console.print("Validation: none recorded for this sweep")
+    console.print(f"deploy: {detail.deploy_command}")

@@ -1,0 +1,133 @@
+"""The deploy verdict: the validation figures against the thresholds, check by check.
+
+A configuration passes only when every check holds; a NaN figure (a statistic that could
+not be computed) fails its check, so missing evidence is never read as evidence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+
+from pk8opt.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """What a configuration must show before `deploy` ships it (defaults: the issue's bar)."""
+
+    min_oos_t: float = 2.0
+    min_dsr: float = 0.95
+    max_pbo: float = 0.2
+    min_lockbox_pnl_per_window: float = 0.0
+    min_active_windows: int = 3
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise ConfigError(
+                    f"validation threshold {f.name} must be a finite number; got {v!r}"
+                )
+        for name in ("min_dsr", "max_pbo"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"validation threshold {name} is a probability (0..1); got {v}")
+        if self.min_active_windows < 0 or int(self.min_active_windows) != self.min_active_windows:
+            raise ConfigError(
+                "validation threshold min_active_windows must be a whole number >= 0; "
+                f"got {self.min_active_windows}"
+            )
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The validation figures of the chosen configuration (names as logged to MLflow)."""
+
+    pbo: float
+    dsr: float
+    psr: float
+    n_trials: int
+    oos_pnl_per_window: float
+    oos_t: float
+    lockbox_pnl_per_window: float | None
+    active_windows: int
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the verdict table. `failure` is the short reason when it did not pass."""
+
+    name: str
+    value: float | None
+    threshold: str
+    passed: bool
+    failure: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    checks: list[Check]
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+    def tag(self) -> str:
+        """'pass', or 'fail: <reason>; <reason>' with one short reason per failing check."""
+        if self.passed:
+            return "pass"
+        return "fail: " + "; ".join(c.failure for c in self.failures)
+
+
+def _fmt(v: float) -> str:
+    """Three significant digits, without exponents for large USDC amounts."""
+    if not math.isfinite(v):
+        return str(v)
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
+# (holds, operator shown in the table, operator shown when it fails)
+_OPS: dict[str, tuple[Callable[[float, float], bool], str]] = {
+    ">": (lambda v, t: v > t, "<="),
+    ">=": (lambda v, t: v >= t, "<"),
+    "<=": (lambda v, t: v <= t, ">"),
+}
+
+
+def _check(name: str, value: float | None, op: str, threshold: float) -> Check:
+    holds, negated = _OPS[op]
+    shown = f"{op} {threshold:g}"
+    if value is None:
+        return Check(name, None, shown, False, f"{name} missing")
+    v = float(value)
+    if math.isnan(v):
+        return Check(name, v, shown, False, f"{name} nan (could not be computed)")
+    if holds(v, threshold):
+        return Check(name, v, shown, True)
+    return Check(name, v, shown, False, f"{name} {_fmt(v)} {negated} {threshold:g}")
+
+
+def judge(fig: Figures, th: Thresholds) -> Verdict:
+    """Every check of the deploy gate, in the order the table shows them.
+
+    oos_pnl_per_window > 0 and oos_t >= min_oos_t (walk-forward), dsr >= min_dsr,
+    pbo <= max_pbo, lockbox_pnl_per_window >= min_lockbox_pnl_per_window (None: the lockbox
+    was not run, which fails as 'lockbox not run'), active_windows >= min_active_windows.
+    """
+    checks = [
+        _check("oos_pnl_per_window", fig.oos_pnl_per_window, ">", 0.0),
+        _check("oos_t", fig.oos_t, ">=", th.min_oos_t),
+        _check("dsr", fig.dsr, ">=", th.min_dsr),
+        _check("pbo", fig.pbo, "<=", th.max_pbo),
+    ]
+    lockbox = _check(
+        "lockbox_pnl_per_window", fig.lockbox_pnl_per_window, ">=", th.min_lockbox_pnl_per_window
+    )
+    if fig.lockbox_pnl_per_window is None:
+        lockbox = Check(lockbox.name, None, lockbox.threshold, False, "lockbox not run")
+    checks.append(lockbox)
+    checks.append(_check("active_windows", fig.active_windows, ">=", th.min_active_windows))
+    return Verdict(passed=all(c.passed for c in checks), checks=checks)

@@ -1,0 +1,111 @@
+"""`pk8opt sweeps` and `pk8opt sweeps show` read a real Optuna journal and a real MLflow
+store: studies with their counts, best value, state and verdict; one study's top
+trials, validation figures and deploy command; `--json`; clear one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+from mlflow import MlflowClient
+
+from pk8opt.sweep.listing import list_sweeps, mask_password, show_sweep
+from pk8opt.sweep.runner import make_storage
+from pk8opt.tracking import ROLE, STUDY
+
+BIN = Path(sys.executable).parent / "pk8opt"
+
+
+def make_stores(tmp: Path) -> tuple[str, str]:
+    journal = str(tmp / "optuna.journal")
+    storage = make_storage(journal)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    a = optuna.create_study(study_name="alpha", storage=storage, direction="maximize")
+    a.set_user_attr("pk8opt", {"strategy": "balanced_arb"})
+    for edge, value in ((0.01, 3.0), (0.02, 7.5), (0.03, -1.0)):
+        a.enqueue_trial({"edge": edge})
+        trial = a.ask()
+        trial.suggest_float("edge", 0.0, 0.1)
+        trial.set_user_attr("metrics", {"pnl_usdc": value, "fills": 4.0})
+        a.tell(trial, value)
+    pruned = a.ask({"edge": optuna.distributions.FloatDistribution(0.0, 0.1)})
+    a.tell(pruned, state=optuna.trial.TrialState.PRUNED)
+    b = optuna.create_study(study_name="beta", storage=storage, direction="minimize")
+    b.ask()  # one trial left running
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("alpha", artifact_location=str(tmp / "art"))
+    run = client.create_run(
+        exp, tags={ROLE: "sweep", STUDY: "alpha", "pk8opt.verdict": "fail: pbo 0.6 > 0.2"}
+    )
+    for name, value in (("pbo", 0.6), ("dsr", 0.4), ("oos_t", 0.8)):
+        client.log_metric(run.info.run_id, name, value)
+    return journal, uri
+
+
+def test_list_counts_best_state_and_verdict(tmp_path: Path) -> None:
+    journal, uri = make_stores(tmp_path)
+    rows = {r.study: r for r in list_sweeps(journal, uri)}
+    a, b = rows["alpha"], rows["beta"]
+    assert (a.complete, a.pruned, a.failed, a.running) == (3, 1, 0, 0)
+    assert a.best == 7.5 and a.best_trial == 1 and a.state == "finished"
+    assert a.verdict == "fail: pbo 0.6 > 0.2" and a.strategy == "balanced_arb"
+    assert b.state == "running" and b.best is None and b.verdict is None
+
+
+def test_show_top_trials_figures_and_deploy_line(tmp_path: Path) -> None:
+    journal, uri = make_stores(tmp_path)
+    d = show_sweep(journal, uri, "alpha", top=2)
+    assert [t.number for t in d.top] == [1, 0]  # best first
+    assert d.top[0].params == {"edge": 0.02} and d.top[0].metrics["pnl_usdc"] == 7.5
+    assert d.figures == {"oos_t": 0.8, "dsr": 0.4, "pbo": 0.6}
+    assert d.deploy_command.startswith("pk8opt deploy --best --study alpha --storage ")
+
+
+def test_cli_json_and_table(tmp_path: Path) -> None:
+    journal, uri = make_stores(tmp_path)
+    stores = ["--storage", journal, "--tracking-uri", uri]
+    out = subprocess.run([str(BIN), "sweeps", *stores, "--json"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    listed = {r["study"]: r for r in json.loads(out.stdout)}
+    assert listed["alpha"]["best"] == 7.5 and listed["beta"]["state"] == "running"
+    out = subprocess.run([str(BIN), "sweeps", *stores], capture_output=True, text=True)
+    line = next(x for x in out.stdout.splitlines() if x.startswith("alpha"))
+    assert "7.5" in line and "fail: pbo 0.6 > 0.2" in line
+    out = subprocess.run(
+        [str(BIN), "sweeps", "show", "alpha", *stores, "--json"], capture_output=True, text=True
+    )
+    shown = json.loads(out.stdout)
+    assert shown["row"]["verdict"].startswith("fail") and len(shown["top"]) == 3
+    out = subprocess.run(
+        [str(BIN), "sweeps", "show", "alpha", *stores], capture_output=True, text=True
+    )
+    assert (
+        "Top trials" in out.stdout and "pbo" in out.stdout and "pk8opt deploy --best" in out.stdout
+    )
+
+
+def test_unknown_study_and_missing_storage_are_one_line(tmp_path: Path) -> None:
+    journal, uri = make_stores(tmp_path)
+    out = subprocess.run(
+        [str(BIN), "sweeps", "show", "alpah", "--storage", journal, "--tracking-uri", uri],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 1 and "did you mean alpha?" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    out = subprocess.run(
+        [str(BIN), "sweeps", "--storage", str(tmp_path / "none.journal")],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 1 and "no study storage here" in out.stderr
+
+
+def test_passwords_are_masked() -> None:
+    assert mask_password(" --storage postgresql://pk8:s3cret@db:5432/x") == (
+        " --storage postgresql://pk8:***@db:5432/x"
+    )
