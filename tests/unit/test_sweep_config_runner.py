@@ -178,7 +178,10 @@ def test_two_machines_join_one_study_through_a_database_url(tmp_path: Path) -> N
     script = SCRIPT.format(
         unit=unit, tmp=str(tmp_path), trials=14, changes={"storage": url, "workers": 1}
     )
-    env = {**os.environ, "FAKE_SESSION_SLEEP": "0.15", "PYTHONPATH": unit}
+    # Every trial waits at a barrier until both processes hold a running trial: both
+    # take part however slowly the second one starts (no race with the first's speed).
+    barrier = tmp_path / "go"
+    env = {**os.environ, "FAKE_BARRIER": str(barrier), "PYTHONPATH": unit}
 
     def start() -> subprocess.Popen:
         return subprocess.Popen(
@@ -189,17 +192,24 @@ def test_two_machines_join_one_study_through_a_database_url(tmp_path: Path) -> N
             text=True,
         )
 
-    first = start()
-    deadline = time.time() + 120
-    while time.time() < deadline:  # the second joins once the first has trials done
+    def running_tokens() -> set[str]:
         try:
             trials = optuna.load_study(study_name="toy", storage=url).get_trials()
-        except (KeyError, Exception):
-            trials = []
-        if sum(t.state.name in ("COMPLETE", "PRUNED") for t in trials) >= 2:
-            break
-        time.sleep(0.1)
+        except Exception:  # the study or its tables do not exist yet
+            return set()
+        return {t.user_attrs.get("token") for t in trials if t.state.name == "RUNNING"}
+
+    def wait_for_running(n: int) -> None:
+        deadline = time.time() + 180  # a failure timeout only: the event ends the wait
+        while len(running_tokens()) < n:
+            assert time.time() < deadline, f"fewer than {n} processes ever ran a trial"
+            time.sleep(0.1)
+
+    first = start()
+    wait_for_running(1)  # the first is inside a trial, held at the barrier
     second = start()
+    wait_for_running(2)  # so is the second
+    barrier.touch()
     outs = [p.communicate(timeout=180) for p in (first, second)]
     for p, (stdout, stderr) in zip((first, second), outs, strict=True):
         assert p.returncode == 0 and "DONE" in stdout, stderr[-2000:]
