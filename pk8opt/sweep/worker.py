@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pk8opt.sweep.config import SweepConfig
+from pk8opt.sweep.orphan import stop_on_orphan
 
 # Sessions loaded in this process, by their paths: loaded once, reused by every trial.
 _LOADED: dict[tuple[str, ...], Any] = {}
@@ -97,6 +98,7 @@ def run_worker(job: Job) -> dict[str, float]:
     from pk8opt.sweep.space import suggest
 
     _ignore_sigint()
+    stop_on_orphan(job.stop_file)  # the main process killed: stop as on Ctrl-C
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg = msgspec.convert(job.config, SweepConfig)
     evaluator = load_evaluator(job.evaluator)
