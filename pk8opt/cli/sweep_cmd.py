@@ -43,6 +43,13 @@ def sweep(
     study_name: Annotated[
         str | None, typer.Option("--study-name", help="Override the config's `study:` name.")
     ] = None,
+    force_workers: Annotated[
+        bool,
+        typer.Option(
+            "--force-workers",
+            help="Start as many workers as asked even beyond the cores (capped otherwise).",
+        ),
+    ] = False,
 ) -> None:
     """Search a strategy's parameters over recorded sessions.
 
@@ -60,6 +67,7 @@ def sweep(
         load_config,
     )
     from pk8opt.sweep.runner import run_sweep
+    from pk8opt.tracking.uri import check_tracking_uri
 
     cfg = apply_overrides(
         load_config(config),
@@ -67,9 +75,17 @@ def sweep(
         timeout_s=timeout,
         workers=workers,
         storage=storage,
-        tracking_uri=tracking_uri,
+        tracking_uri=check_tracking_uri(tracking_uri) if tracking_uri else None,
         study=study_name,
     )
+    from pk8opt.sweep.cores import cap_workers
+
+    n, capped = cap_workers(cfg.workers, force_workers)
+    if capped:
+        import msgspec
+
+        typer.echo(capped)
+        cfg = msgspec.structs.replace(cfg, workers=n)
     out = run_sweep(cfg, str(config))
     t = out.tally
     typer.echo(
@@ -80,15 +96,17 @@ def sweep(
         typer.echo(f"stopped. Resume with: pk8opt sweep {config}")
         raise typer.Exit(130)
     # The commands that follow, pointed at the stores this sweep used.
+    from pk8opt.redact import mask_url  # a password in a URL is never printed
+
     stores = ""
     if out.storage != str(DEFAULT_STORAGE_PATH):
-        stores += f" --storage {out.storage}"
+        stores += f" --storage {mask_url(out.storage)}"
     if out.tracking_uri != default_tracking_uri():
-        stores += f" --tracking-uri {out.tracking_uri}"
+        stores += f" --tracking-uri {mask_url(out.tracking_uri)}"
     ui = (
         "make ui   (or pk8opt ui)"
         if out.tracking_uri == default_tracking_uri()
-        else f"pk8opt ui --tracking-uri {out.tracking_uri}"
+        else f"pk8opt ui --tracking-uri {mask_url(out.tracking_uri)}"
     )
     typer.echo(f"browse the trials:   {ui}")
     if out.failures.count:  # something broke: say what, and offer no deploy
@@ -122,8 +140,9 @@ def ui(
 
     from pk8opt.sweep.config import default_tracking_uri
     from pk8opt.tracking import ui_command
+    from pk8opt.tracking.uri import check_tracking_uri
 
-    uri = tracking_uri or default_tracking_uri()
+    uri = check_tracking_uri(tracking_uri or default_tracking_uri())
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
         from pk8opt.errors import ConfigError
 
@@ -175,12 +194,14 @@ def deploy(
 
     if best == (run_id is not None):
         raise ConfigError("deploy: give exactly one of --best or --run-id ID")
+    from pk8opt.tracking.uri import check_tracking_uri
+
     result = deploy_trial(
         env_file=env_file,
         study=study,
         run_id=run_id,
         storage=storage,
-        tracking_uri=tracking_uri,
+        tracking_uri=check_tracking_uri(tracking_uri) if tracking_uri else None,
         dry_run=dry_run,
         by=by.value,
     )

@@ -114,8 +114,12 @@ def _fresh(cache: Path, want: CacheMeta) -> CacheMeta | None:
 
 def _atomic_write(path: Path, write) -> None:  # noqa: ANN001
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+        raise
 
 
 def load_session_report(session_dir: str | Path) -> tuple[LoadedSession, Problems]:
@@ -147,8 +151,8 @@ def load_session_report(session_dir: str | Path) -> tuple[LoadedSession, Problem
             )
             meta = msgspec.structs.replace(want, problems=problems.to_dict())
             _atomic_write(cache / META_FILE, lambda p: p.write_bytes(msgspec.json.encode(meta)))
-        except OSError:
-            pass  # a read-only folder: work without a cache
+        except (OSError, pl.exceptions.PolarsError):
+            pass  # a read-only folder or a full disk (polars says ComputeError): no cache
     loaded = LoadedSession(
         path=session_dir,
         manifest=manifest,

@@ -22,9 +22,11 @@ from rich.console import Console
 
 from pk8opt.errors import ConfigError
 from pk8opt.params import ParamSet
+from pk8opt.redact import mask_url, mask_urls
 from pk8opt.sweep.config import SweepConfig, to_dict, validate
 from pk8opt.sweep.data import Selection, select_sessions
 from pk8opt.sweep.failures import Failures, find_failures
+from pk8opt.sweep.orphan import watch_parent
 from pk8opt.sweep.progress import SweepProgress, Tally, tally
 from pk8opt.sweep.trial_log import TrialLog
 from pk8opt.sweep.worker import Job, counted, run_worker
@@ -245,7 +247,7 @@ def run_sweep(
     tracker = Tracker(cfg.tracking_uri(), cfg.experiment_name())
     parent = tracker.start_sweep(
         cfg.study,
-        storage_url,
+        mask_url(storage_url),  # tags and artifacts never hold a password
         params={
             "strategy": cfg.strategy,
             "sampler": cfg.sampler.type,
@@ -264,7 +266,7 @@ def run_sweep(
             "pk8opt.in_sample_window": sel.window(sel.in_sample),
             "pk8opt.holdout_window": sel.window(sel.holdout),
         },
-        texts={"config.yaml": yaml.safe_dump(to_dict(cfg), sort_keys=False)},
+        texts={"config.yaml": mask_urls(yaml.safe_dump(to_dict(cfg), sort_keys=False))},
     )
     poll_cpu_s = 0.0
     token = uuid.uuid4().hex[:12]
@@ -277,7 +279,11 @@ def run_sweep(
     interrupted = False
     worker_times: list[dict[str, float]] = []
     fanout_s = logged_at = 0.0
-    executor = get_reusable_executor(max_workers=cfg.workers, timeout=60)
+    executor = get_reusable_executor(
+        max_workers=cfg.workers,
+        timeout=60,
+        initializer=watch_parent,  # end with us (kill -9)
+    )
     start_done = counted(trials, token)
     if target is not None and start_done >= target:
         console.print(f"study {cfg.study!r} already holds {start_done} of {target} trials")
