@@ -65,3 +65,15 @@ def test_no_failure_still_offers_deploy(tmp_path, monkeypatch):
     code, out = sweep_cli(tmp_path, monkeypatch, space=space, trials=3, workers=1)
     assert code == 0, out
     assert "trials failed" not in out and "deploy the best:     pk8opt deploy --best" in out
+
+
+def test_workers_are_capped_at_the_cores_unless_forced(tmp_path, monkeypatch):
+    from pk8opt.sweep.cores import cap_workers, usable_cores
+
+    cores = usable_cores()
+    code, out = sweep_cli(tmp_path, monkeypatch, trials=2, workers=1000)
+    assert code == 0, out
+    assert f"workers: 1000 capped at {cores}, the cores of this machine" in out
+    assert f"with {cores} worker(s)" in out
+    assert cap_workers(1000, force=True) == (1000, None)
+    assert cap_workers(cores) == (cores, None)
