@@ -35,6 +35,7 @@ class Deployed:
     text: str
     diff: str
     backup: Path | None
+    forced: list[Any] | None = None  # the failing checks a --force deployed past
 
 
 def _quote(value: str) -> str:
@@ -108,15 +109,18 @@ def deploy_trial(
     tracking_uri: str | None = None,
     dry_run: bool = False,
     evaluator: str | None = None,
-    by: str = "in-sample",
+    force: str | None = None,
 ) -> Deployed:
+    """Deploy the validated trial (`--best`) or a given one; raises `DeployRefused`
+    unless the study's validation passed for that trial or `force` gives a reason."""
     import optuna
 
     from pk8opt.metrics import is_summed
     from pk8opt.sweep.evaluate import load_evaluator
-    from pk8opt.sweep.holdout import best_on_holdout, top_trials
     from pk8opt.sweep.runner import make_storage
-    from pk8opt.tracking import STUDY, TRIAL, find_trial_run, open_run_tags
+    from pk8opt.tracking import STUDY, TRIAL, find_trial_run, open_run_tags, tag_runs
+    from pk8opt.validation import gate
+    from pk8opt.validation.candidates import top_trials
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage_url = storage or str(DEFAULT_STORAGE_PATH)
@@ -132,15 +136,9 @@ def deploy_trial(
     st = make_storage(storage_url)
     name = _pick_study(st, study, storage_url)
     s = optuna.load_study(study_name=name, storage=st)
-    if number is None and by == "holdout":
-        trial = best_on_holdout(s)
-        if trial is None:
-            raise ConfigError(
-                f"study {name}: no holdout results to choose by; the sweep re-runs its top "
-                "trials on the holdout sessions when data.holdout.top_k > 0 (or use --by "
-                "in-sample)"
-            )
-    elif number is None:
+    if number is None:
+        number = gate.chosen_trial(s)
+    if number is None:
         top = top_trials(s, 1)
         if not top:
             raise ConfigError(f"study {name}: no completed trial to deploy")
@@ -150,6 +148,11 @@ def deploy_trial(
         if not matches or matches[0].state.name != "COMPLETE":
             raise ConfigError(f"study {name}: trial {number} did not complete; pick another")
         trial = matches[0]
+    if force is not None and not force.strip():
+        raise ConfigError('--force: give the reason, e.g. --force "paper test of the live runner"')
+    checks = gate.failing(s, trial.number)
+    if checks and force is None:
+        raise gate.DeployRefused(name, trial.number, checks)
     meta = s.user_attrs.get("pk8opt") or {}
     if "strategy" not in meta:
         raise ConfigError(f"study {name}: was not created by `pk8opt sweep` (no pk8opt metadata)")
@@ -162,11 +165,10 @@ def deploy_trial(
     run_id = run_id or find_trial_run(tracking_uri, name, trial.number)
     objectives = (meta.get("config") or {}).get("objective")
     objectives = objectives if isinstance(objectives, list) else [objectives or {}]
-    holdout = (s.user_attrs.get("holdout") or {}).get(str(trial.number)) or {}
-    n_in, n_out = len(meta.get("in_sample") or []), len(meta.get("holdout") or [])
+    n_in = len(meta.get("in_sample") or [])
 
     def per_session(v: Any, metric: str, n: int) -> str:
-        # a sum over sessions compares across the two sets only per session
+        # a sum over sessions compares across session sets only per session
         if not isinstance(v, int | float) or not is_summed(metric) or not n:
             return ""
         return f" ({v / n:.4g}/session)"
@@ -174,18 +176,28 @@ def deploy_trial(
     obj_lines = []
     for i, o in enumerate(objectives):
         metric = o.get("metric", "")
-        out = holdout.get(metric)
         obj_lines.append(
             f"objective: {o.get('direction', '?')} {metric or '?'}: in-sample "
-            f"{_fmt(trial.values[i])}{per_session(trial.values[i], metric, n_in)}, "
-            f"holdout {_fmt(out)}{per_session(out, metric, n_out)}"
+            f"{_fmt(trial.values[i])}{per_session(trial.values[i], metric, n_in)}"
         )
+    record = s.user_attrs.get("validation") or {}
+    figures = record.get("figures") or {}
+    verdict = [
+        f"validation: {record.get('verdict', 'none')}; "
+        + ", ".join(
+            f"{k} {_fmt(figures.get(k))}"
+            for k in ("oos_pnl_per_window", "oos_t", "dsr", "pbo", "lockbox_pnl_per_window")
+        )
+    ]
+    if checks and force is not None:
+        verdict += gate.header_lines(checks, force.strip())
     header = [
         f"study {name}, trial {trial.number}, MLflow run {run_id or 'n/a'} "
         f"({mask_url(tracking_uri)})",
         *obj_lines,
+        *verdict,
         f"in-sample: {meta.get('in_sample_window', '?')}",
-        f"holdout:   {meta.get('holdout_window', '?')}",
+        f"lockbox:   {meta.get('holdout_window', '?')}",
         f"data fingerprint {meta.get('fingerprint', '?')}, code {meta.get('code_version', '?')}",
         f"deployed {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
     ]
@@ -201,4 +213,11 @@ def deploy_trial(
         )
     )
     backup = None if dry_run else write_env_file(env_file, new)
-    return Deployed(name, trial.number, run_id, env, new, diff, backup)
+    if not dry_run and checks and force is not None:
+        parent = record.get("parent_run_id")
+        tag_runs(
+            tracking_uri,
+            [r for r in (run_id, parent) if r],
+            {gate.OVERRIDE_TAG: gate.override_text(checks, force.strip())},
+        )
+    return Deployed(name, trial.number, run_id, env, new, diff, backup, checks or None)

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from pk8opt.cli import app
-
-
-class PickBy(StrEnum):
-    in_sample = "in-sample"
-    holdout = "holdout"
 
 
 @app.command()
@@ -56,7 +50,9 @@ def sweep(
     Every worker loads the sessions once and runs trials against one shared Optuna
     study; each finished trial appears in MLflow as a child run of the sweep. Ctrl-C
     stops cleanly; running the same command again resumes toward the trial count.
-    When the sweep ends, the best trials are re-run on the holdout sessions.
+    When the search ends, validation replays the top trials on every in-sample window
+    (PBO, deflated Sharpe ratio, walk-forward, robustness), chooses one, plays it once on
+    the lockbox (the holdout windows) and prints the verdict that `deploy` enforces.
 
     Example: `pk8opt sweep configs/balanced_arb.yaml --trials 200 --workers 8`
     """
@@ -116,9 +112,13 @@ def sweep(
             typer.secho(line, fg=typer.colors.RED)
         raise typer.Exit(1 if out.failures.all_failed else 0)
     deploy = f"pk8opt deploy --best --study {out.study}{stores} --env-file .env"
-    typer.echo(f"deploy the best:     {deploy}")
-    if out.holdout_best is not None and out.holdout_best != t.best_number:
-        typer.echo(f"  or, best on the holdout (trial {out.holdout_best}): {deploy} --by holdout")
+    if out.verdict == "pass":
+        typer.echo(f"deploy the validated trial {out.chosen}: {deploy}")
+    elif out.verdict is not None:
+        typer.echo(
+            f"nothing to deploy: trial {out.chosen} {out.verdict}. `{deploy}` refuses "
+            '(exit 3) unless given --force "reason"'
+        )
 
 
 @app.command()
@@ -156,7 +156,9 @@ def ui(
 
 @app.command()
 def deploy(
-    best: Annotated[bool, typer.Option("--best", help="Deploy the study's best trial.")] = False,
+    best: Annotated[
+        bool, typer.Option("--best", help="Deploy the trial the study's validation chose.")
+    ] = False,
     run_id: Annotated[
         str | None, typer.Option(help="Deploy the trial of this MLflow child run instead.")
     ] = None,
@@ -171,40 +173,62 @@ def deploy(
         str | None, typer.Option(help="MLflow store (default sqlite under experiments/).")
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Show the diff, write nothing.")] = False,
-    by: Annotated[
-        PickBy,
+    force: Annotated[
+        str | None,
         typer.Option(
-            help="With --best: the best in-sample trial, or the best on the holdout among "
-            "the top trials the sweep re-ran there (less prone to overfitting).",
+            help="Deploy although validation failed, for this reason; the reason and the "
+            "failing figures go into the .env header and the MLflow tag "
+            "pk8opt.deploy_override.",
         ),
-    ] = PickBy.in_sample,
+    ] = None,
 ) -> None:
     """Write a trial's parameters to a .env for the live runner.
 
+    Only a trial with out-of-sample evidence is deployed: the study's validation must
+    have passed (walk-forward P&L per window > 0 with t >= 2, DSR >= 0.95, PBO <= 0.2,
+    lockbox P&L per window >= 0, enough active windows) and the trial must be the one it
+    chose. Otherwise the command exits with code 3 and a table of the failing checks,
+    even with --dry-run.
+
     Writes PM_STRATEGY and every strategy, paper-engine and trade-loop parameter in
-    its PM_* form under a header naming the study, trial, MLflow run, objective and
-    data window. Other lines of the file (credentials) are kept; the old file is
-    backed up as `.env.bak-<time>`; the diff is shown.
+    its PM_* form under a header naming the study, trial, MLflow run, objective,
+    verdict and data window. Other lines of the file (credentials) are kept; the old
+    file is backed up as `.env.bak-<time>`; the diff is shown.
 
     Examples: `pk8opt deploy --best --env-file .env --dry-run`,
-    `pk8opt deploy --best --by holdout`
+    `pk8opt deploy --best --force "paper-trading the runner, not for money"`
     """
     from pk8opt.deploy import deploy_trial
     from pk8opt.errors import ConfigError
+    from pk8opt.validation.gate import EXIT_REFUSED, DeployRefused
 
     if best == (run_id is not None):
         raise ConfigError("deploy: give exactly one of --best or --run-id ID")
     from pk8opt.tracking.uri import check_tracking_uri
 
-    result = deploy_trial(
-        env_file=env_file,
-        study=study,
-        run_id=run_id,
-        storage=storage,
-        tracking_uri=check_tracking_uri(tracking_uri) if tracking_uri else None,
-        dry_run=dry_run,
-        by=by.value,
-    )
+    try:
+        result = deploy_trial(
+            env_file=env_file,
+            study=study,
+            run_id=run_id,
+            storage=storage,
+            tracking_uri=check_tracking_uri(tracking_uri) if tracking_uri else None,
+            dry_run=dry_run,
+            force=force,
+        )
+    except DeployRefused as refused:
+        from rich.console import Console
+
+        from pk8opt.validation.report import check_table
+
+        console = Console(stderr=True, emoji=False, highlight=False)
+        title = f"study {refused.study}, trial {refused.trial}: not deployed"
+        console.print(check_table(refused.checks, title))
+        typer.secho(f"error: {refused}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(EXIT_REFUSED) from None
+    if result.forced:
+        names = ", ".join(c.name for c in result.forced)
+        typer.echo(f"forced past failing checks ({names}); recorded in the header and MLflow")
     typer.echo(result.diff or "(no change)")
     if dry_run:
         typer.echo(f"dry run: {env_file} not written")

@@ -1,5 +1,5 @@
 """The sweep's pictures on the parent run: how the search went, which parameters
-matter and how the objective moves with each, and the top trials in and out of sample.
+matter and how the objective moves with each.
 
 Each is best effort (a study with few trials may allow no importances); a picture that
 cannot be drawn is left out, never an error at the end of a long sweep.
@@ -76,27 +76,4 @@ def study_plots(study: Any, out: Path) -> list[Path]:
         _save(first.get_figure(root=True), out / "param_slices.png", files)
     except Exception:  # noqa: S110
         pass
-    return files
-
-
-def holdout_plot(rows: list[dict[str, Any]], label: str, out: Path) -> list[Path]:
-    """in_sample_vs_holdout.png: the top trials' objective in and out of sample, side
-    by side (`rows` as the comparison table has them, values already comparable)."""
-    scored = [r for r in rows if r["holdout_cmp"] is not None]
-    if not scored:
-        return []
-    plt = _pyplot()
-    files: list[Path] = []
-    x = range(len(scored))
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(scored) + 2), 3.5))
-    ax.bar([i - 0.2 for i in x], [r["in_sample_cmp"] for r in scored], 0.4, label="in-sample")
-    ax.bar([i + 0.2 for i in x], [r["holdout_cmp"] for r in scored], 0.4, label="holdout")
-    ax.set_xticks(list(x), [f"#{r['trial']}" for r in scored])
-    ax.axhline(0.0, color="grey", lw=0.6)
-    ax.set_xlabel("trial (best first)")
-    ax.set_ylabel(label)
-    ax.set_title(f"top trials: {label}, in-sample vs holdout")
-    ax.legend()
-    ax.grid(axis="y", alpha=0.3)
-    _save(fig, out / "in_sample_vs_holdout.png", files)
     return files

@@ -20,10 +20,12 @@ import yaml
 from pk8opt.errors import ConfigError
 from pk8opt.metrics import AGGREGATE_KEYS
 from pk8opt.params import ParamSet, refuse_non_finite
+from pk8opt.sweep.windows import WINDOW_METRICS
 
 Direction = Literal["maximize", "minimize"]
 SamplerName = Literal["tpe", "random", "cmaes", "nsga2", "grid"]
-PrunerName = Literal["none", "median", "percentile", "successive_halving", "hyperband"]
+PrunerName = Literal["none", "median", "percentile", "successive_halving", "hyperband", "wilcoxon"]
+SchemeName = Literal["walk_forward", "cpcv"]
 
 # The aggregate metrics a backtest reports (plus `gate_<NAME>` counters).
 METRICS = AGGREGATE_KEYS
@@ -33,7 +35,7 @@ DEFAULT_ARTIFACTS = Path("experiments") / "mlartifacts"
 
 
 class Objective(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    metric: str
+    metric: str = "pnl_per_window"
     direction: Direction = "maximize"
 
 
@@ -51,7 +53,6 @@ class Dimension(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class Holdout(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     fraction: float = 0.25  # the latest sessions (by window start) kept out of the search
     start: datetime | None = None  # or: every session starting at/after this time
-    top_k: int = 3  # trials re-run on the holdout sessions at the end
 
 
 class Data(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -71,10 +72,33 @@ class Sampler(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Pruner(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    type: PrunerName = "median"
-    startup_trials: int = 5  # trials that always run to the end first
-    warmup_sessions: int = 1  # sessions a trial always plays before it can be pruned
+    type: PrunerName = "wilcoxon"
+    startup_trials: int = 5  # median/percentile: trials that always run to the end first
+    warmup_windows: int = 1  # windows a trial always plays before it can be pruned
     percentile: float = 25.0  # for type: percentile
+    p_threshold: float = 0.1  # for type: wilcoxon: prune when surely worse at this p-value
+
+
+class Validation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The stage after the search: candidates, PBO, DSR, walk-forward, robustness,
+    lockbox, verdict. Thresholds are what `deploy` requires."""
+
+    candidates: int = 8  # top trials by in-sample score replayed on every window
+    scheme: SchemeName = "walk_forward"
+    folds: int = 4  # walk_forward: test folds
+    anchored: bool = True  # walk_forward: train on every window before the fold
+    groups: int = 6  # cpcv: groups of windows
+    test_groups: int = 2  # cpcv: groups tested per split
+    embargo_windows: int = 1  # windows dropped between train and test
+    blocks: int = 8  # PBO: contiguous blocks of windows (even; fewer with fewer windows)
+    robust_top: int = 3  # top candidates scored over a neighbourhood
+    neighbours: int = 4  # points of each neighbourhood (besides the candidate)
+    radius: float = 0.1  # neighbourhood: this share of each searched range (or one step)
+    min_active_windows: int = 3  # a trial with fills in fewer windows cannot be chosen
+    min_oos_t: float = 2.0  # walk-forward t-statistic of the P&L per window
+    min_dsr: float = 0.95  # deflated Sharpe ratio
+    max_pbo: float = 0.2  # probability of backtest overfitting
+    min_lockbox_pnl_per_window: float = 0.0  # the lockbox's mean P&L per window
 
 
 class Mlflow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -87,7 +111,7 @@ class SweepConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     strategy: str
     space: dict[str, Dimension]
     data: Data
-    objective: Objective | list[Objective]
+    objective: Objective | list[Objective] = Objective()
     fixed: dict[str, Any] = {}
     engine: dict[str, Any] = {}
     trader: dict[str, Any] = {}
@@ -98,6 +122,7 @@ class SweepConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     workers: int = 1
     storage: str | None = None
     mlflow: Mlflow = Mlflow()
+    validation: Validation = Validation()
 
     @property
     def objectives(self) -> list[Objective]:
@@ -135,6 +160,18 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "direction": get_args(Direction),
     "sampler.type": get_args(SamplerName),
     "pruner.type": get_args(PrunerName),
+    "validation.scheme": get_args(SchemeName),
+}
+
+# Keys that were renamed or retired: what to write instead.
+_RETIRED: dict[str, str] = {
+    "pruner.warmup_sessions": (
+        "renamed pruner.warmup_windows (trials report after each complete window)"
+    ),
+    "data.holdout.top_k": (
+        "retired: the holdout is a lockbox played once, by the validated choice only; "
+        "remove the key (validation.candidates sets how many trials are compared)"
+    ),
 }
 
 
@@ -148,8 +185,8 @@ _REQUIRED: dict[str, str] = {
     ),
     "data": "; the sessions to replay, e.g. `data: {paths: [recordings/]}`",
     "paths": "; session folders or globs, e.g. `paths: [recordings/]`",
-    "objective": "; e.g. `objective: {metric: pnl_usdc, direction: maximize}`",
-    "metric": "; e.g. `metric: pnl_usdc`",
+    "objective": "; e.g. `objective: {metric: pnl_per_window, direction: maximize}`",
+    "metric": "; e.g. `metric: pnl_per_window`",
 }
 
 
@@ -160,6 +197,8 @@ def _one_line(exc: msgspec.ValidationError, where: str) -> ConfigError:
     unknown = re.match(r"Object contains unknown field `(.+)`", msg)
     if unknown:
         field = _field(f"{path}.{unknown.group(1)}")
+        if field in _RETIRED:
+            return ConfigError(f"{where}: {field}: {_RETIRED[field]}")
         return ConfigError(f"{where}: {field}: unknown key (check its spelling and level)")
     missing = re.match(r"Object missing required field `(.+)`", msg)
     if missing:
@@ -260,11 +299,15 @@ def validate(
     if not objectives:
         raise ConfigError(f"{where}: objective: give a metric and a direction")
     for i, obj in enumerate(objectives):
-        if obj.metric not in METRICS and not obj.metric.startswith("gate_"):
+        if (
+            obj.metric not in METRICS
+            and obj.metric not in WINDOW_METRICS
+            and not obj.metric.startswith("gate_")
+        ):
             label = "objective" if len(objectives) == 1 else f"objective[{i}]"
             raise ConfigError(
                 f"{where}: {label}.metric: unknown metric {obj.metric!r} "
-                f"(one of {', '.join(METRICS)} or gate_<NAME>)"
+                f"(one of {', '.join((*WINDOW_METRICS, *METRICS))} or gate_<NAME>)"
             )
     if len(objectives) > 1 and cfg.pruner.type != "none":
         raise ConfigError(
@@ -291,12 +334,18 @@ def validate(
     h = cfg.data.holdout
     if h.start is None and not 0 <= h.fraction < 1:
         raise ConfigError(f"{where}: data.holdout.fraction: {h.fraction} must be in [0, 1)")
-    if h.top_k < 0:
-        raise ConfigError(f"{where}: data.holdout.top_k: {h.top_k} must be 0 or more")
     if cfg.data.start and cfg.data.end and as_utc(cfg.data.start) >= as_utc(cfg.data.end):
         raise ConfigError(f"{where}: data.end: {cfg.data.end} is not after data.start")
-    if cfg.pruner.warmup_sessions < 0 or cfg.pruner.startup_trials < 0:
-        raise ConfigError(f"{where}: pruner: startup_trials and warmup_sessions must be >= 0")
+    if cfg.pruner.warmup_windows < 1 or cfg.pruner.startup_trials < 0:
+        raise ConfigError(
+            f"{where}: pruner: warmup_windows must be >= 1 and startup_trials >= 0 "
+            "(no trial is pruned before one full window)"
+        )
+    if not 0 < cfg.pruner.p_threshold < 1:
+        raise ConfigError(
+            f"{where}: pruner.p_threshold: {cfg.pruner.p_threshold} must be in (0, 1)"
+        )
+    check_validation(cfg.validation, where)
     if cfg.sampler.type == "grid":
         for name, dim in cfg.space.items():
             p = every.by_name[name]
@@ -304,6 +353,26 @@ def validate(
                 raise ConfigError(
                     f"{where}: space.{name}: the grid sampler needs choices or a step"
                 )
+
+
+def check_validation(v: Validation, where: str) -> None:
+    for key in ("candidates", "folds", "blocks", "groups", "test_groups"):
+        if getattr(v, key) < 1:
+            raise ConfigError(f"{where}: validation.{key}: {getattr(v, key)} must be at least 1")
+    for key in ("robust_top", "neighbours", "embargo_windows", "min_active_windows"):
+        if getattr(v, key) < 0:
+            raise ConfigError(f"{where}: validation.{key}: {getattr(v, key)} must be 0 or more")
+    if v.blocks % 2 or v.blocks < 2:
+        raise ConfigError(f"{where}: validation.blocks: {v.blocks} must be even and >= 2")
+    if v.test_groups >= v.groups:
+        raise ConfigError(
+            f"{where}: validation.test_groups: {v.test_groups} must be fewer than groups "
+            f"({v.groups})"
+        )
+    if not 0 < v.radius <= 0.5:
+        raise ConfigError(f"{where}: validation.radius: {v.radius} must be in (0, 0.5]")
+    if not 0 <= v.max_pbo <= 1 or not 0 <= v.min_dsr <= 1:
+        raise ConfigError(f"{where}: validation: max_pbo and min_dsr are probabilities in [0, 1]")
 
 
 def to_dict(cfg: SweepConfig) -> dict[str, Any]:

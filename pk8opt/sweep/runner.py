@@ -48,7 +48,9 @@ class SweepOutcome:
     mlflow_cpu_s: float = 0.0  # CPU time of the child-run writes (main process)
     poll_cpu_s: float = 0.0  # CPU time of reading the study for the log and the bar
     logged_at: float = 0.0  # time.time() when the last trial of the fan-out was logged
-    holdout_best: int | None = None  # the top trial that did best on the holdout
+    verdict: str | None = None  # the validation's `pass` or `fail: ...`
+    chosen: int | None = None  # the trial validation chose (what `deploy --best` ships)
+    validation_s: float = 0.0  # wall time of the validation stage
     failures: Failures = Failures()  # failed trials: the CLI names them, offers no deploy
 
 
@@ -100,22 +102,30 @@ def make_sampler(cfg: SweepConfig, params: ParamSet, index: int = 0) -> Any:
 
 
 def make_pruner(cfg: SweepConfig) -> Any:
+    """Trials report after each complete window (`sweep.windows`): Wilcoxon compares a
+    trial's windows with the best trial's same windows; the others compare running
+    scores after the same number of windows."""
     import optuna
 
     p = cfg.pruner
+    warm = max(1, p.warmup_windows)
     if p.type == "none" or len(cfg.objectives) > 1:
         return optuna.pruners.NopPruner()
+    if p.type == "wilcoxon":
+        with warnings.catch_warnings():  # marked experimental by Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.pruners.WilcoxonPruner(
+                p_threshold=p.p_threshold, n_startup_steps=max(2, warm)
+            )
     if p.type == "percentile":
         return optuna.pruners.PercentilePruner(
-            p.percentile, n_startup_trials=p.startup_trials, n_warmup_steps=p.warmup_sessions
+            p.percentile, n_startup_trials=p.startup_trials, n_warmup_steps=warm - 1
         )
     if p.type == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=max(1, p.warmup_sessions))
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=warm)
     if p.type == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=max(1, p.warmup_sessions))
-    return optuna.pruners.MedianPruner(
-        n_startup_trials=p.startup_trials, n_warmup_steps=p.warmup_sessions
-    )
+        return optuna.pruners.HyperbandPruner(min_resource=warm)
+    return optuna.pruners.MedianPruner(n_startup_trials=p.startup_trials, n_warmup_steps=warm - 1)
 
 
 def code_version() -> str:
@@ -175,6 +185,41 @@ def prepare(
     return sp + ep + tp, sel, notes
 
 
+def post_search(
+    study: Any,
+    cfg: SweepConfig,
+    sel: Selection,
+    tracker: Any,
+    parent: str,
+    executor: Any,
+    evaluator: str | None,
+    experiments_dir: Path,
+    console: Console,
+    params: ParamSet,
+    outcome: SweepOutcome,
+) -> None:
+    """The stage after the search (`pk8opt.validation`), its result on `outcome`."""
+    from pk8opt.validation.stage import run_validation
+
+    t0 = time.perf_counter()
+    done = run_validation(
+        study,
+        cfg,
+        sel,
+        tracker=tracker,
+        parent=parent,
+        executor=executor,
+        evaluator=evaluator,
+        experiments_dir=experiments_dir,
+        console=console,
+        every=params,
+    )
+    outcome.validation_s = time.perf_counter() - t0
+    if done is not None:
+        outcome.verdict = done.verdict.tag()
+        outcome.chosen = done.chosen.trial
+
+
 def run_sweep(
     cfg: SweepConfig,
     where: str,
@@ -187,7 +232,6 @@ def run_sweep(
     from joblib.externals.loky import get_reusable_executor
 
     from pk8opt.sweep.evaluate import load_evaluator
-    from pk8opt.sweep.holdout import finish
     from pk8opt.tracking import Tracker
 
     console = console or Console(emoji=False)
@@ -214,6 +258,10 @@ def run_sweep(
         )
     except Exception as exc:
         raise ConfigError(f"storage {storage_url}: {exc}") from None
+    if not study.get_trials(deepcopy=False):  # names the objective columns in Optuna's dashboard
+        with warnings.catch_warnings():  # marked experimental by Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([o.metric for o in cfg.objectives])
     if [d.name.lower() for d in study.directions] != directions:
         raise ConfigError(
             f"{where}: objective: study {cfg.study!r} in {storage_url} was created with other "
@@ -306,6 +354,7 @@ def run_sweep(
                 stop_file=str(stop_file),
                 evaluator=evaluator,
                 index=i,
+                windows=[sel.manifests[p].window_start_s for p in sel.in_sample],
             )
             for i in range(cfg.workers)
         ]
@@ -360,17 +409,18 @@ def run_sweep(
     if interrupted:
         tracker.finish_sweep(parent, "KILLED")
         return outcome
-    outcome.holdout_best = finish(
+    post_search(
         study,
         cfg,
         sel,
         tracker,
         parent,
-        trial_log.logged,
         executor,
         evaluator,
         experiments_dir,
         console,
+        params,
+        outcome,
     )
     tracker.finish_sweep(parent)
     return outcome

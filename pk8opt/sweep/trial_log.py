@@ -79,9 +79,12 @@ def trial_record(trial: Any) -> Any:
         for i, v in enumerate(trial.values):
             metrics["objective" if i == 0 else f"objective_{i}"] = v
     if trial.state.name == "PRUNED" and trial.intermediate_values:
-        last = max(trial.intermediate_values)
-        metrics["pruned_at_session"] = last + 1
-        metrics["running_score"] = trial.intermediate_values[last]
+        metrics["pruned_after_windows"] = len(trial.intermediate_values)
+    sessions = trial.user_attrs.get("sessions") or {}
+    series = {
+        name: [(i, v) for i, v in enumerate(sessions.get(key) or []) if v is not None]
+        for name, key in (("session_pnl_usdc", "session_pnl"), ("session_fills", "session_fills"))
+    }
 
     def ms(dt: Any) -> int | None:
         return int(dt.timestamp() * 1000) if dt is not None else None
@@ -96,4 +99,5 @@ def trial_record(trial: Any) -> Any:
         end_ms=ms(trial.datetime_complete),
         error=trial.user_attrs.get("error"),
         tags=tags,
+        series={k: v for k, v in series.items() if v},
     )

@@ -34,6 +34,7 @@ class Job:
     stop_file: str
     evaluator: str | None = None
     index: int = 0  # offsets the sampler's seed so workers do not suggest alike
+    windows: list[int] | None = None  # each session's window start (None: one window each)
 
 
 class Interrupted(Exception):
@@ -93,9 +94,10 @@ def run_worker(job: Job) -> dict[str, float]:
     import msgspec
     import optuna
 
-    from pk8opt.sweep.evaluate import RunningScore, load_evaluator
+    from pk8opt.sweep.evaluate import load_evaluator
     from pk8opt.sweep.runner import make_pruner, make_storage
     from pk8opt.sweep.space import suggest
+    from pk8opt.sweep.windows import TrialScore, objective_values, window_index, window_order
 
     _ignore_sigint()
     stop_on_orphan(job.stop_file)  # the main process killed: stop as on Ctrl-C
@@ -116,6 +118,9 @@ def run_worker(job: Job) -> dict[str, float]:
     )
     objectives = cfg.objectives
     prune = len(objectives) == 1 and cfg.pruner.type != "none"
+    of, members = window_index(job.windows or list(range(len(job.sessions))))
+    if len(sessions) != len(of):
+        raise RuntimeError(f"loaded {len(sessions)} sessions for {len(of)} paths")
     times["first_trial_at"] = time.time()
     while True:
         if os.path.exists(job.stop_file):
@@ -129,32 +134,40 @@ def run_worker(job: Job) -> dict[str, float]:
         values = suggest(trial, cfg.space, every)
         times["optuna_s"] += time.perf_counter() - t0
         times["optuna_cpu_s"] += time.thread_time() - c0
-        score = RunningScore(objectives[0].metric)
+        score = TrialScore(
+            objectives[0].metric,
+            of,
+            members,
+            window_order(len(members), cfg.sampler.seed, trial.number),
+            per_instance=cfg.pruner.type == "wilcoxon",
+            warmup_windows=cfg.pruner.warmup_windows,
+        )
         spent = {"optuna": 0.0, "optuna_cpu": 0.0}
 
         def on_session(
-            i: int, result: Any, trial: Any = trial, score: Any = score, spent: Any = spent
+            pos: int, result: Any, trial: Any = trial, score: Any = score, spent: Any = spent
         ) -> None:
             if os.path.exists(job.stop_file):
                 raise Interrupted
-            if not prune:
-                return
-            value = score.add(result)
-            if value is None:
+            reports = score.add(pos, result)
+            if not prune or not reports:
                 return
             t, c = time.perf_counter(), time.thread_time()
-            trial.report(value, i)
-            should = trial.should_prune()
+            for value, step in reports:
+                trial.report(value, step)
+            should = score.may_prune() and trial.should_prune()
             spent["optuna"] += time.perf_counter() - t
             spent["optuna_cpu"] += time.thread_time() - c
             if should:
-                raise optuna.TrialPruned(f"pruned after session {i + 1}")
+                raise optuna.TrialPruned(f"pruned after {score.done} windows")
 
         t1, c1 = time.perf_counter(), time.thread_time()
         state, result, error = "COMPLETE", None, None
+        visiting = [sessions[i] for i in score.visit]
         try:
-            metrics = evaluator.run(sessions, cfg.strategy, {**cfg.overrides, **values}, on_session)
-            result = [metrics[o.metric] for o in objectives]
+            metrics = evaluator.run(visiting, cfg.strategy, {**cfg.overrides, **values}, on_session)
+            score.finish()
+            result, metrics = objective_values(metrics, objectives, score)
         except optuna.TrialPruned:
             state = "PRUNED"
         except Interrupted:
@@ -169,6 +182,7 @@ def run_worker(job: Job) -> dict[str, float]:
         times["backtest_cpu_s"] += c2 - c1 - spent["optuna_cpu"]
         if state == "COMPLETE":
             trial.set_user_attr("metrics", metrics)
+        trial.set_user_attr("sessions", score.attrs())
         if error:
             trial.set_user_attr("error", error)
         tell_state = getattr(optuna.trial.TrialState, state)

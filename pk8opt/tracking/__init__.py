@@ -18,6 +18,7 @@ from pk8opt.tracking._tracker import (
     artifact_root_for,
     find_trial_run,
     open_run_tags,
+    tag_runs,
     ui_command,
 )
 
@@ -33,5 +34,6 @@ __all__ = [
     "artifact_root_for",
     "find_trial_run",
     "open_run_tags",
+    "tag_runs",
     "ui_command",
 ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -32,6 +32,15 @@ class ChildRun:
     status: str  # FINISHED | KILLED | FAILED
     start_ms: int
     end_ms: int
+    # metrics with a history: key -> [(step, value)], e.g. the P&L of each session
+    series: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+
+    def metric_rows(self) -> list[tuple[str, float, int]]:
+        """(key, value, step) of every metric value, single ones at step 0."""
+        rows = [(k, v, 0) for k, v in self.metrics.items()]
+        for k, points in self.series.items():
+            rows += [(k, float(v), int(step)) for step, v in points]
+        return rows
 
 
 def sql_store(client: Any) -> Any | None:
@@ -49,10 +58,12 @@ def _validated(run: ChildRun) -> tuple[list[Any], list[Any], list[Any]]:
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.utils.validation import _validate_batch_log_data, _validate_batch_log_limits
 
-    metrics = [Metric(k, v, run.end_ms, 0) for k, v in run.metrics.items()]
+    metrics = [Metric(k, v, run.end_ms, step) for k, v, step in run.metric_rows()]
     params = [Param(k, v) for k, v in run.params.items()]
     tags = [RunTag(k, v) for k, v in run.tags.items()]
-    _validate_batch_log_limits(metrics, params, tags)
+    for i in range(0, max(1, len(metrics)), 1000):  # MLflow's batch limit, per chunk
+        _validate_batch_log_limits(metrics[i : i + 1000], params if i == 0 else [], [])
+    _validate_batch_log_limits([], [], tags)
     return _validate_batch_log_data(metrics, params, tags)
 
 
@@ -114,6 +125,7 @@ def insert_runs(
         named.setdefault(MLFLOW_RUN_NAME, run.name)
         rows[SqlTag] += [{"run_uuid": run_id, "key": k, "value": v} for k, v in named.items()]
         rows[SqlParam] += [{"run_uuid": run_id, "key": p.key, "value": p.value} for p in params]
+        latest: dict[str, dict[str, Any]] = {}
         for m in metrics:
             row = {
                 "run_uuid": run_id,
@@ -124,7 +136,15 @@ def insert_runs(
                 "is_nan": False,
             }
             rows[SqlMetric].append(row)
-            rows[SqlLatestMetric].append(row)
+            top = latest.get(m.key)
+            # MLflow's latest value: the highest step, then the latest timestamp
+            if top is None or (m.step, m.timestamp, m.value) >= (
+                top["step"],
+                top["timestamp"],
+                top["value"],
+            ):
+                latest[m.key] = row
+        rows[SqlLatestMetric] += list(latest.values())
     if not ids:
         return ids
     with store.ManagedSessionMaker(read_only=False) as session:

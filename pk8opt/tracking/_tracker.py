@@ -33,6 +33,8 @@ class TrialRecord:
     end_ms: int | None = None
     error: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    # metrics with a history (MLflow shows a curve): key -> [(step, value)]
+    series: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
 
 
 def _quiet() -> None:
@@ -240,12 +242,14 @@ class Tracker:
             self.experiment_id, start_time=run.start_ms, run_name=run.name, tags=run.tags
         )
         run_id = created.info.run_id
-        self.client.log_batch(
-            run_id,
-            metrics=[Metric(k, v, run.end_ms, 0) for k, v in run.metrics.items()],
-            params=[Param(k, v) for k, v in run.params.items()],
-            tags=[],
-        )
+        metrics = [Metric(k, v, run.end_ms, step) for k, v, step in run.metric_rows()]
+        for i in range(0, max(1, len(metrics)), 1000):  # MLflow's batch limit
+            self.client.log_batch(
+                run_id,
+                metrics=metrics[i : i + 1000],
+                params=[Param(k, v) for k, v in run.params.items()] if i == 0 else [],
+                tags=[],
+            )
         self.client.set_terminated(run_id, status=run.status, end_time=run.end_ms)
         return run_id
 
@@ -291,6 +295,10 @@ def _child_run(parent_id: str, study: str, rec: TrialRecord) -> ChildRun:
         status={"COMPLETE": "FINISHED", "PRUNED": "KILLED"}.get(rec.state, "FAILED"),
         start_ms=rec.start_ms or end_ms,
         end_ms=end_ms,
+        series={
+            k: [(int(s), float(v)) for s, v in points if math.isfinite(float(v))]
+            for k, points in rec.series.items()
+        },
     )
 
 
@@ -334,3 +342,17 @@ def ui_command(tracking_uri: str, port: int) -> list[str]:
     if root:
         cmd += ["--default-artifact-root", root]
     return cmd + ["--host", "127.0.0.1", "--port", str(port)]
+
+
+def tag_runs(tracking_uri: str, run_ids: list[str], tags: Mapping[str, str]) -> None:
+    """Set tags on existing runs (deploy's override record)."""
+    _quiet()
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    for run_id in run_ids:
+        for k, v in tags.items():
+            try:
+                client.set_tag(run_id, k, v)
+            except Exception as exc:
+                raise ConfigError(f"{tracking_uri}: cannot tag run {run_id}: {exc}") from None

@@ -70,6 +70,14 @@ class PBOResult:
     is_mean: np.ndarray = field(default_factory=lambda: np.empty(0))
     oos_mean: np.ndarray = field(default_factory=lambda: np.empty(0))
 
+    @property
+    def prob_oos_loss(self) -> float:
+        """Share of splits in which the train-best trial lost money on the test half.
+
+        Bailey et al. (2015) call it the probability of loss; nan without per-split means.
+        """
+        return float(np.mean(self.oos_mean < 0)) if self.oos_mean.size else math.nan
+
 
 def cscv_blocks(n_windows: int, blocks: int = 8) -> int:
     """The number of CSCV blocks used for `n_windows` windows when `blocks` are asked for."""

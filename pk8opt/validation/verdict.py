@@ -7,6 +7,7 @@ not be computed) fails its check, so missing evidence is never read as evidence.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
@@ -26,7 +27,7 @@ class Thresholds:
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
                 raise ConfigError(
                     f"validation threshold {f.name} must be a finite number; got {v!r}"
                 )

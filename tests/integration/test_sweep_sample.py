@@ -34,12 +34,12 @@ def _doc(tmp: Path, sample: Path, **changes) -> dict:
         "data": {
             "paths": [str(sample)],
             "symbols": ["BTC", "ETH"],
-            "holdout": {"fraction": 0.2, "top_k": 2},
+            "holdout": {"fraction": 0.2},
         },
         "engine": {"seed": 1},
         "objective": {"metric": "pnl_usdc", "direction": "maximize"},
         "sampler": {"type": "tpe", "seed": 7, "startup_trials": 4},
-        "pruner": {"type": "median", "startup_trials": 3, "warmup_sessions": 2},
+        "pruner": {"type": "median", "startup_trials": 3, "warmup_windows": 2},
         "trials": 8,
         "workers": 2,
         "storage": str(tmp / "exp" / "optuna.journal"),
@@ -62,13 +62,29 @@ def test_sweep_deploy_round_trip(tmp_path: Path, sample_dir: Path) -> None:
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == out.parent_run_id]
     assert sorted(int(r.data.tags["pk8opt.trial"]) for r in children) == list(range(8))
     arts = {a.path for a in client.list_artifacts(out.parent_run_id)}
-    assert {"best_equity.png", "best_sessions.json", "holdout_comparison.md"} <= arts
+    assert {"best_equity.png", "best_sessions.json", "trials_x_windows.csv"} <= arts
+    assert {"validation.md", "pbo_logits.png"} <= arts
+    # two symbols, five windows, one held out: every finished trial keeps its 8 sessions
+    for t in trials:
+        pnl = t.user_attrs["sessions"]["session_pnl"]
+        assert len(pnl) == 8
+        if t.state.name == "COMPLETE":
+            assert None not in pnl and sum(pnl) == pytest.approx(
+                t.user_attrs["metrics"]["pnl_usdc"]
+            )
 
     env_file = tmp_path / ".env"
     env_file.write_text("POLY_API_KEY=keep-me\n# a note\nPM_ARB_EDGE=0.9\n")
-    dep = deploy_trial(env_file, storage=cfg.storage_url(), tracking_uri=cfg.tracking_uri())
-    best = study.best_trial
-    assert dep.trial == best.number
+    # the sample has no edge: validation fails, so only a forced deploy writes the file
+    assert out.verdict is not None and out.verdict.startswith("fail: ")
+    dep = deploy_trial(
+        env_file,
+        storage=cfg.storage_url(),
+        tracking_uri=cfg.tracking_uri(),
+        force="round trip test",
+    )
+    best = [t for t in trials if t.number == out.chosen][0]
+    assert dep.trial == best.number and dep.forced
     assert dep.run_id is not None and client.get_run(dep.run_id).data.tags["pk8opt.trial"] == str(
         best.number
     )
@@ -82,7 +98,16 @@ def test_sweep_deploy_round_trip(tmp_path: Path, sample_dir: Path) -> None:
     sessions = load_sessions([Path(p) for p in study.user_attrs["pk8opt"]["in_sample"]])
     result = run_backtest(sessions, RunConfig.from_env(env))
     assert result.aggregate["pnl_usdc"] == best.value
-    assert result.aggregate == best.user_attrs["metrics"]
+    stored = best.user_attrs["metrics"]  # the aggregate, and the figures per window
+    assert {k: stored[k] for k in result.aggregate} == result.aggregate
+    assert set(stored) - set(result.aggregate) == {
+        "pnl_per_window",
+        "median_pnl_per_window",
+        "sharpe_per_window",
+        "sortino_per_window",
+        "windows",
+        "active_windows",
+    }
 
 
 def test_selection_matching_nothing_stops_before_work(tmp_path: Path, sample_dir: Path) -> None:
@@ -126,10 +151,41 @@ def test_the_commands_a_sweep_prints_work_as_printed(tmp_path: Path, sample_dir:
     assert sweep.returncode == 0, sweep.stderr[-3000:]
     lines = sweep.stdout.splitlines()
     assert f"browse the trials:   pk8opt ui --tracking-uri sqlite:///{exp / 'm.db'}" in lines
-    (deploy,) = [ln.split(":", 1)[1] for ln in lines if ln.startswith("deploy the best:")]
+    # the sweep ends with the verdict table; the sample has no edge, so it fails
+    assert any(ln.split()[:1] == ["pbo"] for ln in lines), sweep.stdout[-3000:]
+    assert any(ln.startswith("verdict: fail: ") for ln in lines)
+    (said,) = [ln for ln in lines if ln.startswith("nothing to deploy: trial ")]
+    deploy = said.split("`")[1]
     args = shlex.split(deploy)
     assert args[:3] == ["pk8opt", "deploy", "--best"]
-    args[args.index("--env-file") + 1] = str(tmp_path / ".env")
-    done = subprocess.run([*base, *args[1:]], cwd=repo, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "PM_STRATEGY=balanced_arb" in (tmp_path / ".env").read_text()
+    env_file = tmp_path / ".env"
+    args[args.index("--env-file") + 1] = str(env_file)
+    dry = subprocess.run(
+        [*base, *args[1:], "--dry-run"], cwd=repo, capture_output=True, text=True, timeout=120
+    )
+    assert dry.returncode == 3, dry.stderr[-3000:]
+    failing = [ln.split()[0] for ln in lines if ln.rstrip().endswith(" FAIL")]
+    assert failing, sweep.stdout[-3000:]
+    for name in failing:  # one table row per failing check, then one error line
+        assert any(
+            ln.split()[:1] == [name] and ln.rstrip().endswith("FAIL")
+            for ln in dry.stderr.splitlines()
+        ), dry.stderr
+    assert "Traceback" not in dry.stderr and not env_file.exists()
+    forced = subprocess.run(
+        [*base, *args[1:], "--force", "checking the runner on paper"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    text = env_file.read_text()
+    assert "PM_STRATEGY=balanced_arb" in text
+    assert "# FORCED past failing validation: checking the runner on paper" in text
+    client = MlflowClient(tracking_uri=f"sqlite:///{exp / 'm.db'}")
+    parent = client.search_runs(
+        [client.get_experiment_by_name("balanced_arb-sample").experiment_id],
+        filter_string="tags.`pk8opt.role` = 'sweep'",
+    )[0]
+    assert parent.data.tags["pk8opt.deploy_override"].startswith("checking the runner on paper")

@@ -54,8 +54,29 @@ def _study(tmp: Path, name: str = "toy") -> str:
     for value in (1.0, 5.0, 2.0):
         t = study.ask({"edge": optuna.distributions.FloatDistribution(0.0, 0.1)})
         study.tell(t, value)
-    study.set_user_attr("holdout", {"1": {"pnl_usdc": 0.5}})
+    study.set_user_attr("validation", verdict(chosen=1))
     return url
+
+
+def verdict(chosen: int, failing: tuple[str, ...] = ()) -> dict:
+    """A validation record as the sweep's validation stage stores it in the study."""
+    checks = [
+        {"name": "oos_pnl_per_window", "value": 0.8, "threshold": "> 0", "passed": True},
+        {"name": "oos_t", "value": 2.4, "threshold": ">= 2", "passed": True},
+        {"name": "dsr", "value": 0.97, "threshold": ">= 0.95", "passed": True},
+        {"name": "pbo", "value": 0.1, "threshold": "<= 0.2", "passed": True},
+    ]
+    for c in checks:
+        if c["name"] in failing:  # 0.5 fails each of these thresholds
+            c["passed"], c["value"] = False, 0.5
+    return {
+        "verdict": "pass" if not failing else "fail: " + ", ".join(failing),
+        "passed": not failing,
+        "chosen_trial": chosen,
+        "figures": {c["name"]: c["value"] for c in checks},
+        "checks": checks,
+        "parent_run_id": None,
+    }
 
 
 def test_deploy_best_writes_env_with_header_backup_and_diff(tmp_path: Path) -> None:
@@ -69,8 +90,9 @@ def test_deploy_best_writes_env_with_header_backup_and_diff(tmp_path: Path) -> N
     assert dep.trial == study.best_trial.number == 1
     text = env_file.read_text()
     assert "# study toy, trial 1" in text
-    # P&L sums over sessions: also per session, as the two sets differ in size
-    assert "in-sample 5 (1.25/session), holdout 0.5 (0.5/session)" in text
+    # P&L sums over sessions: also per session
+    assert "in-sample 5 (1.25/session)" in text
+    assert "# validation: pass; oos_pnl_per_window 0.8, oos_t 2.4, dsr 0.97, pbo 0.1" in text
     assert dep.backup is not None and dep.backup.read_text() == CREDS
     assert "+PM_STRATEGY=toy" in dep.diff
     from pk8opt.envfile import read_env_file
@@ -111,19 +133,75 @@ def test_clear_errors(tmp_path: Path) -> None:
         deploy_trial(tmp_path / ".env", storage=url, study="nope", evaluator=EVALUATOR)
 
 
-def test_best_by_holdout_picks_the_best_out_of_sample(tmp_path: Path) -> None:
+def _load(url: str):
+    return optuna.load_study(study_name="toy", storage=make_storage(url))
+
+
+def test_best_deploys_the_trial_validation_chose_not_the_best_in_sample(tmp_path: Path) -> None:
     url = _study(tmp_path)  # trial values 1, 5, 2: trial 1 is the best in-sample
-    study = optuna.load_study(study_name="toy", storage=make_storage(url))
-    study.set_user_attr("holdout", {"1": {"pnl_usdc": 0.5}, "2": {"pnl_usdc": 0.9}})
+    _load(url).set_user_attr("validation", verdict(chosen=2))
     tracking = f"sqlite:///{tmp_path / 'm.db'}"
+    dep = deploy_trial(tmp_path / ".env", storage=url, evaluator=EVALUATOR, tracking_uri=tracking)
+    assert dep.trial == 2 and dep.forced is None
+
+
+def test_a_failing_verdict_refuses_every_deploy_and_names_the_checks(tmp_path: Path) -> None:
+    from pk8opt.validation.gate import DeployRefused
+
+    url = _study(tmp_path)
+    _load(url).set_user_attr("validation", verdict(chosen=1, failing=("oos_t", "pbo")))
     env_file = tmp_path / ".env"
-    dep = deploy_trial(env_file, storage=url, evaluator=EVALUATOR, tracking_uri=tracking)
-    assert dep.trial == 1
+    env_file.write_text(CREDS)
+    for dry_run in (True, False):
+        with pytest.raises(DeployRefused) as err:
+            deploy_trial(env_file, storage=url, evaluator=EVALUATOR, dry_run=dry_run)
+        assert [c.name for c in err.value.checks] == ["oos_t", "pbo"]
+        assert "validation fails: oos_t, pbo" in str(err.value)
+    assert env_file.read_text() == CREDS  # nothing written, no backup
+    assert list(tmp_path.glob(".env.bak-*")) == []
+
+
+def test_another_trial_than_the_chosen_one_is_refused(tmp_path: Path) -> None:
+    from pk8opt.validation.gate import DeployRefused
+
+    url = _study(tmp_path)  # validation chose trial 1 and passed
+    with pytest.raises(DeployRefused) as err:
+        deploy_trial(tmp_path / ".env", storage=url, evaluator=EVALUATOR, number=2)
+    assert [(c.name, c.value) for c in err.value.checks] == [("chosen_trial", 2)]
+
+
+def test_a_study_without_validation_is_refused(tmp_path: Path) -> None:
+    from pk8opt.validation.gate import DeployRefused
+
+    url = _study(tmp_path)
+    _load(url).set_user_attr("validation", None)
+    with pytest.raises(DeployRefused, match="validation fails: validation"):
+        deploy_trial(tmp_path / ".env", storage=url, evaluator=EVALUATOR)
+
+
+def test_force_deploys_and_writes_the_reason_and_failing_figures(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    from pk8opt.tracking import Tracker
+
+    tracking = f"sqlite:///{tmp_path / 'm.db'}"
+    tracker = Tracker(tracking, "toy")
+    parent = tracker.start_sweep("toy", "journal", {}, {}, {})
+    url = _study(tmp_path)
+    record = {**verdict(chosen=1, failing=("dsr",)), "parent_run_id": parent}
+    _load(url).set_user_attr("validation", record)
+    with pytest.raises(ConfigError, match="--force: give the reason"):
+        deploy_trial(tmp_path / ".env", storage=url, evaluator=EVALUATOR, force="  ")
     dep = deploy_trial(
-        env_file, storage=url, evaluator=EVALUATOR, tracking_uri=tracking, by="holdout"
+        tmp_path / ".env",
+        storage=url,
+        evaluator=EVALUATOR,
+        tracking_uri=tracking,
+        force="paper-trading the runner",
     )
-    assert dep.trial == 2
-    assert "in-sample 2 (0.5/session), holdout 0.9 (0.9/session)" in env_file.read_text()
-    study.set_user_attr("holdout", {})
-    with pytest.raises(ConfigError, match="no holdout results to choose by; .*top_k > 0"):
-        deploy_trial(env_file, storage=url, evaluator=EVALUATOR, by="holdout")
+    assert dep.trial == 1 and [c.name for c in dep.forced or []] == ["dsr"]
+    text = (tmp_path / ".env").read_text()
+    assert "# FORCED past failing validation: paper-trading the runner" in text
+    assert "#   failing: dsr = 0.5 (required >= 0.95)" in text
+    tag = MlflowClient(tracking_uri=tracking).get_run(parent).data.tags["pk8opt.deploy_override"]
+    assert tag.startswith("paper-trading the runner | failing: dsr=0.5 (required >= 0.95)")

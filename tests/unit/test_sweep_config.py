@@ -95,7 +95,6 @@ def test_valid_config_passes_and_reads_defaults() -> None:
         ("fixed.edge", 0.01, "space.edge: also set as a fixed value"),
         ("engine.nope", 1, "engine.nope: unknown parameter (engine settings are"),
         ("objective", {"metric": "profit"}, "objective.metric: unknown metric 'profit'"),
-        ("objective", {"direction": "maximize"}, "objective.metric: required; e.g. `metric: pnl"),
         ("data", {"symbols": ["BTC"]}, "data.paths: required; session folders or globs, e.g."),
         ("trials", 0, "trials: 0 must be at least 1"),
         ("workers", 0, "workers: 0 must be at least 1"),
@@ -110,7 +109,72 @@ def test_each_mistake_is_one_line_naming_the_field(path: str, value, expected: s
     assert "\n" not in msg
 
 
-@pytest.mark.parametrize("key", ["study", "strategy", "space", "data", "objective"])
+def checked(doc: dict):
+    check(doc)
+    return parse_config(doc, "c.yaml")
+
+
+def test_the_objective_defaults_to_the_mean_pnl_per_window() -> None:
+    doc = with_("trials", 5)
+    del doc["objective"]
+    cfg = checked(doc)
+    assert [(o.metric, o.direction) for o in cfg.objectives] == [("pnl_per_window", "maximize")]
+    cfg = checked(with_("objective", {"direction": "maximize"}))
+    assert cfg.objectives[0].metric == "pnl_per_window"
+    for metric in ("median_pnl_per_window", "sharpe_per_window", "sortino_per_window"):
+        assert checked(with_("objective", {"metric": metric})).objectives[0].metric == metric
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("pruner", {"warmup_sessions": 2}, "pruner.warmup_sessions: renamed pruner.warmup_windows"),
+        ("pruner", {"warmup_windows": 0}, "pruner: warmup_windows must be >= 1"),
+        ("pruner", {"p_threshold": 1.5}, "pruner.p_threshold: 1.5 must be in (0, 1)"),
+        ("validation", {"blocks": 5}, "validation.blocks: 5 must be even and >= 2"),
+        (
+            "validation",
+            {"scheme": "kfold"},
+            "validation.scheme: 'kfold' is not one of walk_forward, cpcv",
+        ),
+        ("validation", {"groups": 2, "test_groups": 2}, "validation.test_groups: 2 must be fewer"),
+        ("validation", {"radius": 0.9}, "validation.radius: 0.9 must be in (0, 0.5]"),
+        ("validation", {"max_pbo": 2}, "validation: max_pbo and min_dsr are probabilities"),
+        ("validation", {"min_oos": 2}, "validation.min_oos: unknown key"),
+    ],
+)
+def test_validation_and_pruner_mistakes_name_the_field(path: str, value, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        check(with_(path, value))
+    assert expected in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_the_retired_holdout_top_k_says_what_replaced_it() -> None:
+    doc = with_("trials", 5)
+    doc["data"] = {**doc["data"], "holdout": {"fraction": 0.25, "top_k": 3}}
+    with pytest.raises(ConfigError, match="data.holdout.top_k: retired: the holdout is a lockbox"):
+        check(doc)
+
+
+def test_the_defaults_of_the_validation_block() -> None:
+    v = checked(with_("trials", 5)).validation
+    assert (v.scheme, v.blocks, v.embargo_windows, v.min_active_windows) == (
+        "walk_forward",
+        8,
+        1,
+        3,
+    )
+    assert (v.min_oos_t, v.min_dsr, v.max_pbo, v.min_lockbox_pnl_per_window) == (
+        2.0,
+        0.95,
+        0.2,
+        0.0,
+    )
+    assert checked(with_("trials", 5)).pruner.type == "wilcoxon"
+
+
+@pytest.mark.parametrize("key", ["study", "strategy", "space", "data"])
 def test_a_missing_key_is_named_with_what_to_write(key: str) -> None:
     doc = with_("trials", 5)
     del doc[key]

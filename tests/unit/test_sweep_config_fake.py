@@ -54,10 +54,10 @@ class FakeEvaluator:
         pnl = 0.0
         for i, slug in enumerate(loaded):
             time.sleep(float(os.environ.get("FAKE_SESSION_SLEEP", "0")))
-            s = -((v["edge"] - 0.03) ** 2) * 1000 + v["size"] * 0.01 + (len(slug) % 3) * 0.1
+            s = -((v["edge"] - 0.03) ** 2) * 1000 + v["size"] * 0.01 + _luck(slug)
             pnl += s
             if on_session:
-                on_session(i, {"pnl_usdc": s})
+                on_session(i, {"pnl_usdc": s, "fills": 1.0})
         return {"pnl_usdc": pnl, "fills": float(len(loaded)), "sessions": float(len(loaded))}
 
     def report(self, loaded, strategy, overrides, out_dir: Path) -> dict[str, float]:
@@ -67,26 +67,34 @@ class FakeEvaluator:
         return metrics
 
 
-def make_sessions(root: Path, n: int = 8) -> Path:
+def _luck(slug: str) -> float:
+    """A session's own term, the same for every parameter set (a market's mood)."""
+    start = int(slug.rsplit("-", 1)[1]) // 900
+    return ((start * 7 + len(slug.split("-")[0])) % 5 - 2) * 0.1
+
+
+def make_sessions(root: Path, n: int = 8, symbols: tuple[str, ...] = ("BTC",)) -> Path:
+    """`n` windows of 15 minutes, one session per symbol in each."""
     t0 = 1_750_000_500 - 1_750_000_500 % 900
     for i in range(n):
-        slug = f"btc-updown-15m-{t0 + 900 * i}"
-        d = root / slug
-        d.mkdir(parents=True)
-        write_manifest(
-            d,
-            Manifest(
-                slug=slug,
-                symbol="BTC",
-                timeframe="15m",
-                condition_id="0x",
-                token_up="1",
-                token_down="2",
-                window_start_s=t0 + 900 * i,
-                window_end_s=t0 + 900 * i + 900,
-                status="complete",
-            ),
-        )
+        for symbol in symbols:
+            slug = f"{symbol.lower()}-updown-15m-{t0 + 900 * i}"
+            d = root / slug
+            d.mkdir(parents=True)
+            write_manifest(
+                d,
+                Manifest(
+                    slug=slug,
+                    symbol=symbol,
+                    timeframe="15m",
+                    condition_id="0x",
+                    token_up="1",
+                    token_down="2",
+                    window_start_s=t0 + 900 * i,
+                    window_end_s=t0 + 900 * i + 900,
+                    status="complete",
+                ),
+            )
     return root
 
 
@@ -95,10 +103,10 @@ def config_doc(tmp: Path, **changes: Any) -> dict[str, Any]:
         "study": "toy",
         "strategy": "toy",
         "space": {"edge": {"low": 0.005, "high": 0.08}, "size": {"low": 5, "high": 50, "step": 5}},
-        "data": {"paths": [str(tmp / "rec")], "holdout": {"fraction": 0.25, "top_k": 2}},
+        "data": {"paths": [str(tmp / "rec")], "holdout": {"fraction": 0.25}},
         "objective": {"metric": "pnl_usdc", "direction": "maximize"},
         "sampler": {"type": "random", "seed": 3},
-        "pruner": {"type": "median", "startup_trials": 3, "warmup_sessions": 1},
+        "pruner": {"type": "median", "startup_trials": 3, "warmup_windows": 1},
         "trials": 8,
         "workers": 2,
         "storage": str(tmp / "exp" / "optuna.journal"),

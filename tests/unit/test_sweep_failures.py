@@ -64,7 +64,9 @@ def test_no_failure_still_offers_deploy(tmp_path, monkeypatch):
     space = {"edge": {"low": 0.005, "high": 0.06}, "size": {"low": 5, "high": 50, "step": 5}}
     code, out = sweep_cli(tmp_path, monkeypatch, space=space, trials=3, workers=1)
     assert code == 0, out
-    assert "trials failed" not in out and "deploy the best:     pk8opt deploy --best" in out
+    assert "trials failed" not in out and "not offering to deploy" not in out
+    # the validation stage decides what deploy ships; either way the command is shown
+    assert "deploy the validated trial" in out or "nothing to deploy" in out, out
 
 
 def test_workers_are_capped_at_the_cores_unless_forced(tmp_path, monkeypatch):

@@ -20,6 +20,7 @@ RECORDS = [
         start_ms=1_760_000_000_000,
         end_ms=1_760_000_000_250,
         tags={"pk8opt.interrupted": "1"},
+        series={"session_pnl_usdc": [(0, 1.5), (1, -2.0), (2, 0.25)], "session_fills": [(1, 3)]},
     ),
     TrialRecord(
         number=4,

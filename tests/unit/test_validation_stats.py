@@ -48,6 +48,7 @@ def test_pbo_two_trials_four_windows_by_hand() -> None:
     assert list(r.train_best) == [0, 0, 1, 0, 0, 0]
     np.testing.assert_allclose(r.is_mean, [1.5, 2, 0, 2.5, 0, 0.5])
     np.testing.assert_allclose(r.oos_mean, [0.5, 0, 0, -0.5, 2, 1.5])
+    assert r.prob_oos_loss == 1 / 6  # only split {1,2} lost money out of sample
 
 
 def test_pbo_three_trials_average_ranks_by_hand() -> None:
@@ -158,6 +159,23 @@ def test_pbo_invariant_to_positive_affine_change(m: np.ndarray, scale: int, shif
     np.testing.assert_allclose(a.logits, b.logits)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    m=arrays(np.int64, (5, 10), elements=st.integers(-4, 4)),
+    row=st.integers(0, 4),
+    blocks=st.sampled_from([2, 4, 6, 8]),
+)
+def test_pbo_of_a_row_better_in_every_window_is_zero(m: np.ndarray, row: int, blocks: int) -> None:
+    # A setting that beats every other one in every single window is chosen in every
+    # split and ranks first out of sample: logit ln(N), PBO 0.
+    m = m.copy()
+    m[row] = np.delete(m, row, axis=0).max(axis=0) + 1
+    r = pbo_cscv(m, blocks=blocks)
+    assert r.pbo == 0.0
+    assert np.all(r.train_best == row)
+    np.testing.assert_allclose(r.logits, math.log(5))
+
+
 # --- PBO on noise and on planted skill ----------------------------------------------------
 
 
@@ -177,6 +195,7 @@ def test_pbo_with_planted_skill_is_near_zero() -> None:
         r = pbo_cscv(m, blocks=8)
         assert r.pbo < 0.1, (seed, r.pbo)
         assert set(r.train_best.tolist()) <= {3, 77, 150}
+        assert r.prob_oos_loss == 0.0
 
 
 # --- t-statistic and Sharpe -----------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 
 from pk8opt.errors import ConfigError
@@ -94,6 +95,11 @@ def test_custom_thresholds() -> None:
     assert v.tag() == "fail: oos_t 3.1 < 3.5"
 
 
+def test_thresholds_accept_numpy_numbers() -> None:
+    th = Thresholds(min_oos_t=np.float64(2.5), min_active_windows=np.int64(4))
+    assert not judge(dataclasses.replace(GOOD, oos_t=2.4), th).passed
+
+
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [
@@ -103,6 +109,7 @@ def test_custom_thresholds() -> None:
         ({"min_active_windows": -1}, "min_active_windows must be a whole number"),
         ({"min_active_windows": 2.5}, "min_active_windows must be a whole number"),
         ({"min_oos_t": "2"}, "min_oos_t must be a finite number"),
+        ({"max_pbo": True}, "max_pbo must be a finite number"),
     ],
 )
 def test_thresholds_reject_nonsense(kwargs: dict, words: str) -> None:

@@ -219,6 +219,27 @@ def test_walk_forward_rejects_bad_folds() -> None:
         walk_forward(m, [])
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_windows=st.integers(5, 30),
+    row=st.integers(0, 5),
+    cpcv=st.booleans(),
+)
+def test_walk_forward_always_chooses_a_row_better_in_every_window(
+    seed: int, n_windows: int, row: int, cpcv: bool
+) -> None:
+    rng = np.random.default_rng(seed)
+    m = rng.normal(size=(6, n_windows))
+    m[row] = np.delete(m, row, axis=0).max(axis=0) + 0.5
+    folds = cpcv_folds(n_windows, groups=5) if cpcv else walk_forward_folds(n_windows)
+    r = walk_forward(m, folds, baselines=(row,))
+    assert set(r.chosen) == {row}
+    np.testing.assert_allclose(r.oos, m[row, r.windows])
+    np.testing.assert_allclose(r.oos, r.baseline_oos[row])
+    assert r.mean == pytest.approx(float(m[row, r.windows].mean()))
+
+
 def test_walk_forward_finds_planted_skill() -> None:
     picks = 0
     for seed in range(10):

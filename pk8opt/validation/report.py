@@ -1,0 +1,254 @@
+"""What the validation stage shows: the verdict table (terminal and markdown), the
+trials x windows matrix as CSV, the plots, and the parent run's metrics and tags."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from pk8opt.sweep.charts import study_plots
+
+VERDICT_TAG = "pk8opt.verdict"
+# The figures as they appear on the parent run (metrics) and in the tables.
+FIGURES = (
+    ("oos_pnl_per_window", "walk-forward P&L per window (USDC)"),
+    ("oos_t", "walk-forward t-statistic"),
+    ("dsr", "deflated Sharpe ratio"),
+    ("psr", "probabilistic Sharpe ratio (vs 0)"),
+    ("pbo", "probability of backtest overfitting"),
+    ("lockbox_pnl_per_window", "lockbox P&L per window (USDC)"),
+    ("active_windows", "windows with fills (chosen trial)"),
+    ("n_trials", "trials tried"),
+)
+
+
+def fmt(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return "n/a" if not math.isfinite(v) else f"{v:.4g}"
+    return str(v)
+
+
+def check_rows(checks: list[Any]) -> list[tuple[str, str, str, str]]:
+    """(check, value, required, result) for each check of a verdict."""
+    return [
+        (c.name, fmt(c.value), str(c.threshold), "pass" if c.passed else "FAIL") for c in checks
+    ]
+
+
+def check_table(checks: list[Any], title: str) -> Any:
+    """A rich table of checks (the sweep's end, deploy's refusal)."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=None, header_style="bold underline")
+    for col in ("check", "value", "required", "result"):
+        table.add_column(col, justify="left" if col == "check" else "right")
+    for name, value, required, result in check_rows(checks):
+        style = "green" if result == "pass" else "red"
+        table.add_row(name, value, required, f"[{style}]{result}[/{style}]")
+    return table
+
+
+def matrix_csv(rows: list[Any], window_starts: list[int]) -> str:
+    """First column the trial (or `defaults` / `not_trading`), one column per window
+    start (UTC, time order), values the P&L in USDC."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["trial", *(_iso(s) for s in window_starts)])
+    for r in rows:
+        w.writerow([r.label, *(f"{x:.6f}" for x in r.pnl)])
+    return buf.getvalue()
+
+
+def _iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def markdown(v: Any, metric: str) -> str:
+    f = vars(v.figures)
+    lines = [
+        f"# Validation: {v.verdict.tag()}",
+        "",
+        f"Chosen: trial {v.chosen.label} "
+        f"({', '.join(f'{k}={fmt(x)}' for k, x in v.chosen.params.items())})",
+        "",
+        "| check | value | required | result |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in check_rows(v.verdict.checks)),
+        "",
+        "| figure | value |",
+        "|---|---|",
+        *(f"| {label} (`{key}`) | {fmt(f.get(key))} |" for key, label in FIGURES),
+        "",
+        f"## Candidates ({len(v.window_starts)} in-sample windows, ranked by {metric})",
+        "",
+        "| trial | mean P&L per window | windows with fills | robustness (lower quartile) |",
+        "|---|---|---|---|",
+    ]
+    for r in v.rows:
+        lines.append(f"| {r.label} | {fmt(r.mean)} | {r.active()} | {fmt(v.robust.get(r.label))} |")
+    if v.walk is not None:
+        chosen = [v.rows[i].label for i in v.walk.chosen]
+        lines += [
+            "",
+            f"Walk-forward: {len(v.walk.folds)} folds, chosen per fold: {', '.join(chosen)}.",
+        ]
+        for i, series in (v.walk.baseline_oos or {}).items():
+            mean = sum(series) / len(series) if len(series) else math.nan
+            lines.append(f"- {v.rows[i].label} on the same test windows: {fmt(mean)} per window")
+    if v.lockbox is not None:
+        lines += [
+            "",
+            f"Lockbox: {len(v.lockbox)} windows, P&L per window {', '.join(fmt(x) for x in v.lockbox)}.",
+        ]
+    if v.lockbox_seen_before:
+        seen = ", ".join(str(n) for n in v.lockbox_seen_before)
+        lines += [
+            "",
+            f"Note: an earlier validation of this study already played the lockbox (trial {seen}); "
+            "it is no longer untouched. Start a new study on new data for a clean lockbox.",
+        ]
+    lines += ["", f"{v.replays} replays, {v.seconds:.1f} s.", ""]
+    return "\n".join(lines)
+
+
+def plots(v: Any, out: Path) -> list[Path]:
+    """is_vs_oos.png, pbo_logits.png, walk_forward_equity.png (best effort)."""
+    from pk8opt.sweep.charts import _pyplot, _save
+
+    plt = _pyplot()
+    files: list[Path] = []
+    import numpy as np
+
+    m = np.array([r.pnl for r in v.rows])
+    if v.walk is not None and v.walk.folds:
+        try:
+            fig, ax = plt.subplots(figsize=(5, 4))
+            for fold, c in zip(v.walk.folds, v.walk.chosen, strict=False):
+                tr, te = list(fold.train), list(fold.test)
+                ax.scatter(
+                    m[:-2, tr].mean(axis=1), m[:-2, te].mean(axis=1), s=12, alpha=0.5, color="grey"
+                )
+                ax.scatter([m[c, tr].mean()], [m[c, te].mean()], s=40, color="red")
+            ax.axhline(0, color="black", lw=0.6)
+            ax.axvline(0, color="black", lw=0.6)
+            ax.set_xlabel("in-sample (train fold) P&L per window")
+            ax.set_ylabel("out-of-sample (test fold) P&L per window")
+            ax.set_title("candidates per walk-forward fold (red: chosen)")
+            _save(fig, out / "is_vs_oos.png", files)
+        except Exception:  # noqa: S110 - a plot is optional
+            pass
+        try:
+            fig, ax = plt.subplots(figsize=(6, 3.5))
+            ax.plot(np.cumsum(v.walk.oos), label="walk-forward choice", color="C0")
+            for i, series in (v.walk.baseline_oos or {}).items():
+                ax.plot(np.cumsum(series), label=v.rows[i].label, lw=1)
+            ax.set_xlabel("test window (time order)")
+            ax.set_ylabel("cumulative P&L (USDC)")
+            ax.legend()
+            ax.grid(alpha=0.3)
+            _save(fig, out / "walk_forward_equity.png", files)
+        except Exception:  # noqa: S110
+            pass
+    if v.pbo is not None and len(v.pbo.logits):
+        try:
+            fig, ax = plt.subplots(figsize=(5, 3.5))
+            ax.hist(v.pbo.logits, bins=min(20, max(5, len(v.pbo.logits) // 3)))
+            ax.axvline(0, color="red", lw=1)
+            ax.set_xlabel("logit of the train-best trial's test rank")
+            ax.set_ylabel("splits")
+            ax.set_title(f"PBO = {v.pbo.pbo:.2f} (share of splits left of 0)")
+            _save(fig, out / "pbo_logits.png", files)
+        except Exception:  # noqa: S110
+            pass
+    return files
+
+
+def publish(
+    v: Any,
+    study: Any,
+    cfg: Any,
+    sel: Any,
+    tracker: Any,
+    parent: str,
+    replays: Any,
+    experiments_dir: Path,
+    console: Console,
+) -> None:
+    """Artifacts and metrics on the parent run, the chosen trial's report, the table."""
+    from pk8opt.sweep.worker import run_report
+
+    f = vars(v.figures)
+    chosen_run = (
+        tracker.trial_run_id(cfg.study, v.chosen.trial) if v.chosen.trial is not None else None
+    )
+    with tempfile.TemporaryDirectory(dir=experiments_dir, prefix=".report-") as tmp:
+        out = Path(tmp)
+        files = plots(v, out)
+        files += study_plots(study, out)
+        try:
+            replays.executor.submit(
+                run_report,
+                replays.evaluator,
+                cfg.strategy,
+                [str(p) for p in sel.in_sample],
+                {**cfg.overrides, **v.chosen.params},
+                str(out),
+            ).result()
+            files += [
+                p for p in (out / "best_equity.png", out / "best_sessions.json") if p.exists()
+            ]
+        except Exception as exc:
+            console.print(
+                f"[yellow]warning[/yellow] the chosen trial's report (equity curve, sessions) "
+                f"failed: {type(exc).__name__}: {exc}"
+            )
+        summary = {
+            "chosen_trial": v.chosen.trial,
+            "chosen_run_id": chosen_run,
+            "params": v.chosen.params,
+            "verdict": v.verdict.tag(),
+            "figures": {
+                k: (x if not isinstance(x, float) or math.isfinite(x) else None)
+                for k, x in f.items()
+            },
+        }
+        metrics = {k: x for k, x in f.items() if isinstance(x, int | float) and x is not None}
+        metrics["validation_s"] = v.seconds
+        metrics["validation_replays"] = float(v.replays)
+        tracker.log_summary(
+            parent,
+            metrics=metrics,
+            tags={
+                VERDICT_TAG: v.verdict.tag()[:5000],
+                "pk8opt.chosen_trial": str(v.chosen.trial),
+                "pk8opt.best_trial": str(v.chosen.trial),
+                "pk8opt.best_run_id": str(chosen_run),
+            },
+            files=files,
+            texts={
+                "trials_x_windows.csv": matrix_csv(v.rows, v.window_starts),
+                "validation.md": markdown(v, cfg.objectives[0].metric),
+                "best_trial.json": json.dumps(summary, indent=2, default=str),
+            },
+        )
+    print_verdict(v, console)
+
+
+def print_verdict(v: Any, console: Console) -> None:
+    from rich.text import Text
+
+    params = ", ".join(f"{k}={fmt(x)}" for k, x in v.chosen.params.items())
+    console.print(check_table(v.verdict.checks, f"validation of trial {v.chosen.label}"))
+    console.print(Text(f"  trial {v.chosen.label}: {params}"))
+    style = "bold green" if v.verdict.passed else "bold red"
+    console.print(Text(f"verdict: {v.verdict.tag()}", style=style))

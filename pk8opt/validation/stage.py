@@ -1,0 +1,378 @@
+"""The validation stage: search -> validate -> lockbox -> verdict (deploy reads it).
+
+`run_validation` is one call after the search: it builds the trials x windows matrix of
+the candidates (top trials, the defaults, not trading), measures PBO, the deflated
+Sharpe ratio of the choice, walk-forward out-of-sample P&L and the robustness of the
+top candidates, chooses a trial, plays the lockbox (the holdout windows) once with that
+trial only, judges the figures against the config's thresholds, and records all of it:
+metrics and a `pk8opt.verdict` tag on the parent run, the report and
+`trials_x_windows.csv` as artifacts, the verdict in the study (`validation` user
+attribute) where `deploy` reads it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+
+from pk8opt.sweep.config import SweepConfig
+from pk8opt.sweep.data import Selection
+from pk8opt.sweep.windows import window_index, window_values
+from pk8opt.validation.candidates import (
+    Row,
+    complete_rows,
+    in_box,
+    n_tried,
+    neighbours,
+    rank_trials,
+)
+
+NOT_TRADING = "not_trading"
+DEFAULTS = "defaults"
+
+
+@dataclass
+class Validated:
+    """What the stage found; `record` is what the study keeps for deploy."""
+
+    chosen: Row
+    verdict: Any
+    figures: Any
+    rows: list[Row]
+    window_starts: list[int]
+    robust: dict[str, float] = field(default_factory=dict)  # label -> lower quartile
+    walk: Any = None
+    pbo: Any = None
+    dsr: Any = None
+    lockbox: list[float] | None = None
+    lockbox_seen_before: list[int] = field(default_factory=list)
+    replays: int = 0
+    seconds: float = 0.0
+
+    def record(self, parent: str | None) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict.tag(),
+            "passed": bool(self.verdict.passed),
+            "chosen_trial": self.chosen.trial,
+            "figures": _plain(vars(self.figures)),
+            "checks": [_plain(vars(c)) for c in self.verdict.checks],
+            "parent_run_id": parent,
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+
+
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, float | np.floating):
+            out[k] = None if not math.isfinite(float(v)) else float(v)
+        elif isinstance(v, np.integer | np.bool_):
+            out[k] = v.item()
+        else:
+            out[k] = v
+    return out
+
+
+def replay(
+    evaluator_spec: str | None, strategy: str, paths: list[str], overrides: dict[str, Any]
+) -> dict[str, Any]:
+    """One parameter set on `paths` (run in a worker process): per-session P&L and fills."""
+    from pk8opt.sweep.evaluate import load_evaluator
+    from pk8opt.sweep.windows import scored_run
+    from pk8opt.sweep.worker import _ignore_sigint, loaded
+
+    _ignore_sigint()
+    evaluator = load_evaluator(evaluator_spec)
+    metrics, pnl, fills = scored_run(evaluator, loaded(evaluator, paths), strategy, dict(overrides))
+    return {"metrics": metrics, "pnl": pnl, "fills": fills}
+
+
+def _safe(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """A statistic, or None when the data is too small for it (few windows or rows)."""
+    try:
+        return fn(*args, **kwargs)
+    except (ValueError, ZeroDivisionError, IndexError):
+        return None
+
+
+class _Replays:
+    """Replays submitted to the worker processes, collected in order."""
+
+    def __init__(
+        self, executor: Any, cfg: SweepConfig, evaluator: str | None, console: Console
+    ) -> None:
+        self.executor, self.cfg, self.evaluator = executor, cfg, evaluator
+        self.console = console
+        self.count = 0
+        self.failed: list[str] = []
+
+    def submit(self, paths: list[str], params: dict[str, Any]) -> Any:
+        self.count += 1
+        overrides = {**self.cfg.overrides, **params}
+        return self.executor.submit(replay, self.evaluator, self.cfg.strategy, paths, overrides)
+
+    def result(self, future: Any, what: str) -> dict[str, Any] | None:
+        """A replay's result, or None (said on the terminal) when it raised."""
+        try:
+            return dict(future.result())
+        except Exception as exc:
+            line = f"{what} failed: {type(exc).__name__}: {exc}"
+            self.failed.append(line)
+            self.console.print(f"[yellow]warning[/yellow] {line}", highlight=False)
+            return None
+
+
+def _row(
+    label: str, params: dict[str, Any], result: dict[str, Any], members: Any, trial: Any
+) -> Row:
+    return Row(
+        label,
+        params,
+        window_values(result["pnl"], members),
+        window_values(result["fills"], members),
+        trial,
+    )
+
+
+def _matrix(
+    study: Any, cfg: SweepConfig, members: list[list[int]], paths: list[str], replays: _Replays
+) -> list[Row]:
+    """Candidates first (best in-sample first), then the defaults and not trading."""
+    metric = cfg.objectives[0].metric
+    ranked = rank_trials(study, members, metric)[: max(1, cfg.validation.candidates)]
+    futures: dict[int, Any] = {}
+    held: dict[int, tuple[list[float], list[float]]] = {}
+    for t, _ in ranked:
+        rows = complete_rows(t, members)
+        if rows is None:  # pruned, or from before per-session results were kept
+            futures[t.number] = replays.submit(paths, dict(t.params))
+        else:
+            held[t.number] = rows
+    defaults = replays.submit(paths, {})
+    out: list[Row] = []
+    for t, _ in ranked:
+        if t.number in held:
+            pnl, fills = held[t.number]
+            out.append(Row(str(t.number), dict(t.params), pnl, fills, t.number))
+        elif got := replays.result(futures[t.number], f"trial {t.number} on the in-sample windows"):
+            out.append(_row(str(t.number), dict(t.params), got, members, t.number))
+    zeros = [0.0] * len(members)
+    if got := replays.result(defaults, "the defaults on the in-sample windows"):
+        out.append(_row(DEFAULTS, {}, got, members, None))
+    out.append(Row(NOT_TRADING, {}, zeros, list(zeros), None))
+    return out
+
+
+def _robustness(
+    study: Any,
+    cfg: SweepConfig,
+    choosable: list[Row],
+    members: list[list[int]],
+    paths: list[str],
+    replays: _Replays,
+    every: Any,
+) -> dict[str, float]:
+    """Lower quartile of the mean P&L per window over each top candidate's neighbourhood
+    (the candidate itself included). Completed trials already inside the neighbourhood
+    count as neighbours; fresh points are replayed for the rest."""
+    from pk8opt.validation import lower_quartile
+
+    v = cfg.validation
+    top = sorted(choosable, key=lambda r: -r.mean)[: v.robust_top]
+    done = [
+        (t, rows)
+        for t in study.get_trials(deepcopy=False)
+        if (rows := complete_rows(t, members)) is not None
+    ]
+    plans: dict[str, tuple[list[float], list[Any]]] = {}
+    for k, row in enumerate(top):
+        found = [
+            sum(pnl) / len(pnl)
+            for t, (pnl, _) in done
+            if t.number != row.trial and in_box(t.params, row.params, cfg.space, every, v.radius)
+        ][: v.neighbours]
+        fresh = neighbours(
+            row.params,
+            cfg.space,
+            every,
+            v.neighbours - len(found),
+            v.radius,
+            seed=(cfg.sampler.seed or 0) * 1000 + k,
+        )
+        plans[row.label] = ([row.mean, *found], [replays.submit(paths, p) for p in fresh])
+    out: dict[str, float] = {}
+    for label, (means, futures) in plans.items():
+        for f in futures:
+            got = replays.result(f, f"a neighbour of trial {label}")
+            if got is None:  # an unscored neighbour never makes a place look better
+                means.append(math.nan)
+                continue
+            pnl = window_values(got["pnl"], members)
+            means.append(sum(pnl) / len(pnl))
+        out[label] = lower_quartile(np.array(means))
+    return out
+
+
+def _choose(choosable: list[Row], robust: dict[str, float], fallback: Row) -> Row:
+    """The most robust of the top candidates; else the best in-sample one."""
+    scored = [r for r in choosable if r.label in robust and math.isfinite(robust[r.label])]
+    if scored:
+        return max(scored, key=lambda r: (robust[r.label], r.mean))
+    if choosable:
+        return max(choosable, key=lambda r: r.mean)
+    return fallback
+
+
+def _folds(cfg: SweepConfig, n: int) -> list[Any]:
+    from pk8opt.validation import cpcv_folds, walk_forward_folds
+
+    v = cfg.validation
+    if v.scheme == "cpcv":
+        return (
+            _safe(
+                cpcv_folds,
+                n,
+                groups=v.groups,
+                test_groups=v.test_groups,
+                embargo=v.embargo_windows,
+            )
+            or []
+        )
+    return (
+        _safe(
+            walk_forward_folds, n, n_folds=v.folds, embargo=v.embargo_windows, anchored=v.anchored
+        )
+        or []
+    )
+
+
+def _num(x: Any) -> float:
+    return math.nan if x is None else float(x)
+
+
+def run_validation(
+    study: Any,
+    cfg: SweepConfig,
+    sel: Selection,
+    *,
+    tracker: Any,
+    parent: str,
+    executor: Any,
+    evaluator: str | None,
+    experiments_dir: Path,
+    console: Console,
+    every: Any,
+) -> Validated | None:
+    """The whole stage, once, after the search; None when no trial has a score."""
+    from pk8opt.validation import (
+        Figures,
+        Thresholds,
+        deflated_sharpe,
+        judge,
+        pbo_cscv,
+        sr_variance,
+    )
+    from pk8opt.validation import walk_forward as wf
+    from pk8opt.validation.report import publish
+
+    t0 = time.perf_counter()
+    v = cfg.validation
+    starts = [sel.manifests[p].window_start_s for p in sel.in_sample]
+    _, members = window_index(starts)
+    window_starts = sorted(set(starts))
+    paths = [str(p) for p in sel.in_sample]
+    if not rank_trials(study, members, cfg.objectives[0].metric):
+        console.print("no trial has an in-sample score; nothing to validate")
+        return None
+    console.print(
+        f"validating: up to {v.candidates} candidates, the defaults and not trading on "
+        f"{len(window_starts)} in-sample windows"
+    )
+    replays = _Replays(executor, cfg, evaluator, console)
+    rows = _matrix(study, cfg, members, paths, replays)
+    trading = [r for r in rows if r.trial is not None]
+    if not trading:
+        console.print("no candidate could be replayed; nothing to validate")
+        return None
+    choosable = [r for r in trading if r.active() >= v.min_active_windows]
+    robust = _robustness(study, cfg, choosable, members, paths, replays, every)
+    chosen = _choose(choosable, robust, trading[0])
+
+    matrix = np.array([r.pnl for r in rows])
+    baselines = tuple(i for i, r in enumerate(rows) if r.trial is None)
+    pbo = _safe(pbo_cscv, matrix[: len(trading)], blocks=v.blocks) if len(trading) >= 2 else None
+    eligible = np.array([r.trial is not None and r.active() >= v.min_active_windows for r in rows])
+    walk = _safe(
+        wf, matrix, _folds(cfg, len(window_starts)), baselines=baselines, eligible=eligible
+    )
+    full = [r.pnl for r in rows if r.label != NOT_TRADING]
+    full += [
+        pnl
+        for t in study.get_trials(deepcopy=False)
+        if (got := complete_rows(t, members)) is not None and (pnl := got[0]) not in full
+    ]
+    # V: the spread of the Sharpe ratios of every fully scored configuration (the
+    # candidates and every completed trial), rows without spread left out
+    spread = _num(_safe(sr_variance, np.array(full)))
+    dsr = _safe(deflated_sharpe, np.array(chosen.pnl), n_tried(study), spread)
+
+    lockbox, seen_before = _lockbox(study, cfg, sel, chosen, replays)
+    figures = Figures(
+        pbo=_num(pbo.pbo if pbo else None),
+        dsr=_num(dsr.dsr if dsr else None),
+        psr=_num(dsr.psr if dsr else None),
+        n_trials=n_tried(study),
+        oos_pnl_per_window=_num(walk.mean if walk else None),
+        oos_t=_num(walk.t if walk else None),
+        lockbox_pnl_per_window=(sum(lockbox) / len(lockbox)) if lockbox else None,
+        active_windows=chosen.active(),
+    )
+    thresholds = Thresholds(
+        min_oos_t=v.min_oos_t,
+        min_dsr=v.min_dsr,
+        max_pbo=v.max_pbo,
+        min_lockbox_pnl_per_window=v.min_lockbox_pnl_per_window,
+        min_active_windows=v.min_active_windows,
+    )
+    out = Validated(
+        chosen=chosen,
+        verdict=judge(figures, thresholds),
+        figures=figures,
+        rows=rows,
+        window_starts=window_starts,
+        robust=robust,
+        walk=walk,
+        pbo=pbo,
+        dsr=dsr,
+        lockbox=lockbox,
+        lockbox_seen_before=seen_before,
+        replays=replays.count,
+    )
+    out.seconds = time.perf_counter() - t0
+    study.set_user_attr("validation", out.record(parent))
+    publish(out, study, cfg, sel, tracker, parent, replays, experiments_dir, console)
+    return out
+
+
+def _lockbox(
+    study: Any, cfg: SweepConfig, sel: Selection, chosen: Row, replays: _Replays
+) -> tuple[list[float] | None, list[int]]:
+    """The chosen trial on the holdout windows, once; the trials that saw it before."""
+    if not sel.holdout or chosen.trial is None:
+        return None, []
+    seen = [int(n) for n in (study.user_attrs.get("lockbox_seen_by") or [])]
+    paths = [str(p) for p in sel.holdout]
+    _, members = window_index([sel.manifests[p].window_start_s for p in sel.holdout])
+    study.set_user_attr("lockbox_seen_by", [*seen, chosen.trial])
+    got = replays.result(
+        replays.submit(paths, chosen.params), f"trial {chosen.trial} on the lockbox"
+    )
+    if got is None:
+        return None, seen
+    return window_values(got["pnl"], members), seen

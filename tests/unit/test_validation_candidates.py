@@ -1,0 +1,66 @@
+"""The candidate set and the neighbourhoods of the validation stage."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import optuna
+from optuna.distributions import FloatDistribution, IntDistribution
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_sweep_config_fake import ALL  # noqa: E402
+
+from pk8opt.sweep.config import Dimension  # noqa: E402
+from pk8opt.validation.candidates import in_box, neighbours, rank_trials  # noqa: E402
+
+SPACE = {
+    "edge": Dimension(low=0.01, high=0.11),
+    "size": Dimension(low=5, high=50, step=5),
+}
+
+
+def test_neighbours_stay_within_the_radius_are_distinct_and_reproducible() -> None:
+    center = {"edge": 0.05, "size": 20}
+    points = neighbours(center, SPACE, ALL, 6, 0.1, seed=3)
+    assert len(points) == 6
+    assert len({tuple(sorted(p.items())) for p in points}) == 6 and center not in points
+    for p in points:
+        assert abs(p["edge"] - 0.05) <= 0.01 + 1e-12  # 10% of the range
+        assert p["size"] in (15, 20, 25)  # one step
+        assert in_box(p, center, SPACE, ALL, 0.1)
+    assert neighbours(center, SPACE, ALL, 6, 0.1, seed=3) == points
+    assert not in_box({"edge": 0.08, "size": 20}, center, SPACE, ALL, 0.1)
+
+
+def test_neighbours_at_the_edge_of_the_range_stay_inside() -> None:
+    points = neighbours({"edge": 0.11, "size": 50}, SPACE, ALL, 4, 0.1, seed=1)
+    assert all(0.01 <= p["edge"] <= 0.11 and 5 <= p["size"] <= 50 for p in points)
+
+
+def test_pruned_trials_rank_by_their_mean_over_the_windows_they_played() -> None:
+    members = [[0], [1], [2], [3]]
+    study = optuna.create_study(direction="maximize")
+    dists = {"edge": FloatDistribution(0, 1), "size": IntDistribution(1, 100)}
+
+    def add(state, value, pnl, order):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"edge": 0.1, "size": 10},
+                distributions=dists,
+                value=value,
+                state=state,
+                user_attrs={"sessions": {"session_pnl": pnl, "window_order": order}},
+            )
+        )
+
+    C, P = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED
+    add(C, 1.0, [1.0, 1.0, 1.0, 1.0], [0, 1, 2, 3])
+    add(P, None, [None, 3.0, 2.0, None], [1, 2, 0, 3])  # played 2 windows: mean 2.5
+    add(P, None, [None, None, None, -5.0], [3, 0, 1, 2])  # played 1 window: -5
+    ranked = rank_trials(study, members, "pnl_per_window")
+    assert [(t.number, v) for t, v in ranked] == [(1, 2.5), (0, 1.0), (2, -5.0)]
+    total = rank_trials(study, members, "pnl_usdc")  # a total: extrapolated to 4 windows
+    assert [(t.number, v) for t, v in total] == [(1, 10.0), (0, 1.0), (2, -20.0)]
+    assert not math.isnan(total[0][1])
