@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 CONFIG ?= configs/balanced_arb.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint bench sweep ui record
+.PHONY: help install test test-all lint bench sweep ui record pg-server
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,8 +19,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install pk8opt with its dev tools
 
-test: $(STAMP) ## run the test suite (what CI runs)
+test: $(STAMP) pg-server ## run the test suite (what CI runs)
 	$(BIN)/python -m pytest -q
+
+pg-server: ## install Debian's postgresql for the tests when missing (they start their own cluster)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing PostgreSQL for the tests: apt-get install postgresql"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    echo "installing PostgreSQL for the tests: sudo apt-get install postgresql"; \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else \
+	    echo "no PostgreSQL server, and apt-get needs root here: the PostgreSQL tests will be skipped"; \
+	  fi; }
 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check pk8opt tests benchmarks

@@ -10,6 +10,7 @@ only one. The previous file is kept as `<name>.bak-<time>`.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any
 from pk8opt.envfile import mask_unowned, read_env_text, write_env_file
 from pk8opt.errors import ConfigError
 from pk8opt.redact import mask_url
-from pk8opt.sweep.config import DEFAULT_STORAGE_PATH, default_tracking_uri
+from pk8opt.sweep.config import DEFAULT_STORAGE_PATH, default_tracking_uri, env_tracking_uri
 
 BEGIN = "# >>> pk8opt deploy: managed block, rewritten by the next `pk8opt deploy`"
 END = "# <<< pk8opt deploy"
@@ -123,11 +124,11 @@ def deploy_trial(
     from pk8opt.validation.candidates import top_trials
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage_url = storage or str(DEFAULT_STORAGE_PATH)
+    storage_url = storage or os.environ.get("OPTUNA_STORAGE") or str(DEFAULT_STORAGE_PATH)
     if "://" not in storage_url and not Path(storage_url).exists():
         raise ConfigError(f"{storage_url}: no study storage here; run `pk8opt sweep CONFIG` first")
-    explicit_tracking_uri = tracking_uri
-    tracking_uri = tracking_uri or default_tracking_uri()
+    explicit_tracking_uri = tracking_uri or env_tracking_uri()
+    tracking_uri = explicit_tracking_uri or default_tracking_uri()
     if run_id is not None:
         tags = open_run_tags(tracking_uri, run_id)
         if TRIAL not in tags:

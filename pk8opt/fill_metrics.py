@@ -7,7 +7,8 @@ and its replay compare line by line. Each line is the state right after the fill
     symbol, slug     the market
     token            Up / Down;  side  BUY
     price, qty, fee  the fill (fee in USDC; 0 for a maker fill)
-    liquidity        maker / taker;  why  what filled it (trade, book_through, ...)
+    liquidity        maker / taker;  why  what filled it (queue, trade_through,
+                     book_through, taker, maker_flow)
     order_id
     pos_up, pos_down           shares held after the fill
     avg_up, avg_down           average cost per share after the fill (0 when flat)

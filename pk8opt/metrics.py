@@ -3,8 +3,12 @@
 Aggregate keys (the sweep's objectives refer to them): pnl_usdc, fees_usdc, volume_usdc,
 fills, orders, fill_rate, pairs, unpaired_shares, max_drawdown_usdc, maker_volume_usdc,
 rebate_est_usdc (maker rebates the fills would earn, paid the next day and so not in
-pnl_usdc), pnl_with_rebates_usdc, sharpe, sortino, win_rate, sessions, and gate_<NAME>
-for each gate of the strategy.
+pnl_usdc), pnl_with_rebates_usdc, sharpe, sortino, win_rate, sessions, gate_<NAME>
+for each gate of the strategy, and the fill quality figures: fills_<REASON> (fills by
+what filled them: queue, trade_through, book_through, taker, maker_flow),
+fills_after_cancel (fills that came after the order's cancel was requested) and
+markout_<H>s (mean markout per share filled, USDC, against the mid H = 1, 10, 60
+seconds after the fill; see `pk8opt.engine.markout`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from pk8opt.engine.markout import HORIZONS_S, REASONS, Fill
+
+REASON_KEYS = tuple(f"fills_{r}" for r in REASONS)
+MARKOUT_KEYS = tuple(f"markout_{h}s" for h in HORIZONS_S)
 SESSION_KEYS = (
     "pnl_usdc",
     "fees_usdc",
@@ -27,6 +35,9 @@ SESSION_KEYS = (
     "maker_volume_usdc",
     "rebate_est_usdc",
     "pnl_with_rebates_usdc",
+    *REASON_KEYS,
+    "fills_after_cancel",
+    *MARKOUT_KEYS,
 )
 AGGREGATE_KEYS = (*SESSION_KEYS, "sharpe", "sortino", "win_rate", "sessions")
 # Sums over sessions: compared across session sets only per session.
@@ -43,6 +54,8 @@ SUMMED_KEYS = frozenset(
         "maker_volume_usdc",
         "rebate_est_usdc",
         "pnl_with_rebates_usdc",
+        *REASON_KEYS,
+        "fills_after_cancel",
     )
 )
 
@@ -90,6 +103,22 @@ class SessionResult:
     gates: dict[str, int] = field(default_factory=dict)
     equity_t: list[int] = field(default_factory=list, repr=False)
     equity_v: list[float] = field(default_factory=list, repr=False)
+    fill_list: list[Fill] = field(default_factory=list, repr=False)  # with reason, markouts
+
+    @property
+    def fill_reasons(self) -> dict[str, int]:
+        counts = dict.fromkeys(REASONS, 0)
+        for f in self.fill_list:
+            counts[f.why] = counts.get(f.why, 0) + 1
+        return counts
+
+    @property
+    def fills_after_cancel(self) -> int:
+        return sum(1 for f in self.fill_list if f.after_cancel)
+
+    def markout_sums(self) -> list[tuple[float, float]]:
+        """Per horizon: (sum of qty x markout in USDC, shares with a markout)."""
+        return _markout_sums(self.fill_list)
 
     @property
     def pnl_with_rebates_usdc(self) -> float:
@@ -98,8 +127,9 @@ class SessionResult:
     def metrics(self) -> dict[str, float]:
         out = {
             k: _r(getattr(self, k)) if isinstance(getattr(self, k), float) else getattr(self, k)
-            for k in SESSION_KEYS
+            for k in SESSION_KEYS[: SESSION_KEYS.index(REASON_KEYS[0])]
         }
+        out.update(_fill_quality([self]))
         out.update({f"gate_{g}": n for g, n in sorted(self.gates.items())})
         return out
 
@@ -137,9 +167,56 @@ def aggregate(sessions: list[SessionResult], gate_names: tuple[str, ...]) -> dic
         "win_rate": _r(sum(1 for p in pnl if p > 0) / n) if n else 0.0,
         "sessions": n,
     }
+    agg.update(_fill_quality(sessions))
     for g in gate_names:
         agg[f"gate_{g}"] = sum(s.gates.get(g, 0) for s in sessions)
     return agg
+
+
+def fill_quality_lines(agg: dict[str, float]) -> list[str]:
+    """The summary's lines on what filled the orders and how the market moved after."""
+    fills = sum(int(agg.get(k, 0)) for k in REASON_KEYS)
+    if not fills:
+        return []
+    mix = ", ".join(
+        f"{r.replace('_', ' ')} {100 * agg[k] / fills:.0f}%"
+        for r, k in zip(REASONS, REASON_KEYS, strict=True)
+        if agg.get(k)
+    )
+    after = int(agg.get("fills_after_cancel", 0))
+    marks = ", ".join(f"{h} s {agg[k]:+.4f}" for h, k in zip(HORIZONS_S, MARKOUT_KEYS, strict=True))
+    return [
+        f"fills by reason: {mix}; {100 * after / fills:.0f}% after a cancel was requested",
+        f"mean markout per share (mid after the fill - price, USDC): {marks}",
+    ]
+
+
+def _markout_sums(fills: list[Fill]) -> list[tuple[float, float]]:
+    sums = []
+    for i in range(len(HORIZONS_S)):
+        usdc = shares = 0.0
+        for f in fills:
+            m = f.markouts[i]
+            if m is not None:
+                usdc += f.qty * m
+                shares += f.qty
+        sums.append((usdc, shares))
+    return sums
+
+
+def _fill_quality(sessions: list[SessionResult]) -> dict[str, float]:
+    """fills_<REASON>, fills_after_cancel and markout_<H>s over the sessions' fills."""
+    out: dict[str, float] = {}
+    reasons = [s.fill_reasons for s in sessions]
+    for r, key in zip(REASONS, REASON_KEYS, strict=True):
+        out[key] = sum(c.get(r, 0) for c in reasons)
+    out["fills_after_cancel"] = sum(s.fills_after_cancel for s in sessions)
+    per = [s.markout_sums() for s in sessions]
+    for i, key in enumerate(MARKOUT_KEYS):
+        usdc = sum(p[i][0] for p in per)
+        shares = sum(p[i][1] for p in per)
+        out[key] = _r(usdc / shares) if shares > 0 else 0.0
+    return out
 
 
 def sharpe(pnl: list[float]) -> float:

@@ -12,6 +12,7 @@ Two ways to drive the same engine and trader, with identical results (tested):
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +20,10 @@ from typing import Any, Literal
 
 from pk8opt.engine.config import ENGINE_PARAMS
 from pk8opt.engine.eventlog import EventLog
+from pk8opt.engine.feed import FeedClock
 from pk8opt.engine.levels import REC_TRADE
 from pk8opt.engine.market import MarketSpec
+from pk8opt.engine.markout import Mids, fills_with_markouts
 from pk8opt.engine.paper import PaperEngine
 from pk8opt.engine.session_cache import ArrayView, level_key, session_cache
 from pk8opt.errors import ConfigError
@@ -170,6 +173,13 @@ class SessionStepper:
     `on_frame(rows)` takes the rows of one frame (columns as arrays or lists),
     `advance_to(t_ns)` runs the engine's timers up to a time, `settle(winner, t_ns)`
     closes the window with its winner ("Up"/"Down"), `finish(t_ns)` stops without one.
+    Times given to these are on the engine's clock (`engine.feed`): a driver holding
+    local times converts them with `self.clock.convert`.
+
+    On the venue clock with a feed latency, the decision on a frame is taken that
+    latency after the frame changed the book; frames the venue sent in between reach
+    the engine first. Decisions wait in `pending` until the next frame's time (or the
+    settlement) shows that no frame can come before them.
     """
 
     def __init__(
@@ -192,20 +202,27 @@ class SessionStepper:
         self.trader = Trader(
             self.engine, strategy, config.trader_params, skip_unchanged=skip_unchanged
         )
+        self.clock = FeedClock.from_params(config.engine_params)
         self.last_ns = 0
         self.held = (0.0, 0.0)  # positions just before settlement
         self.closed = False
+        # decisions not yet taken: (time, top, ticks), in time order
+        self.pending: deque[tuple[int, tuple[int, int, int, int], tuple[int, int]]] = deque()
+        # the top of book after every update that changed it (for markouts)
+        self.top_t: Sequence[int] = []
+        self.tops: Sequence[tuple[int, int, int, int]] = []
 
     def on_frame(self, rows: Mapping[str, Any]) -> None:
-        local, kinds, tokens, sides, prices, sizes = (
+        local, exch, kinds, tokens, sides, prices, sizes = (
             rows[k].tolist() if hasattr(rows[k], "tolist") else rows[k]
-            for k in ("local_ns", "kind", "token", "side", "price", "size")
+            for k in ("local_ns", "exch_ms", "kind", "token", "side", "price", "size")
         )
-        self.step_rows(local, kinds, tokens, sides, prices, sizes, 0, len(local))
+        self.step_rows(local, exch, kinds, tokens, sides, prices, sizes, 0, len(local))
 
     def step_rows(
         self,
         local: Sequence[int],
+        exch: Sequence[int],
         kinds: Sequence[int],
         tokens: Sequence[int],
         sides: Sequence[int],
@@ -217,25 +234,47 @@ class SessionStepper:
         """Rows `lo:hi` of the columns are one frame: feed them, then end the frame."""
         if hi <= lo or self.closed:
             return
+        clock = self.clock
+        t = clock.frame(local[hi - 1], max(exch[lo:hi])) if clock.venue else local[hi - 1]
+        if self.pending:
+            self._decide(t)  # decisions due at or before this frame come first
         engine = self.engine
         on_row = engine.on_row
         for i in range(lo, hi):
-            on_row(local[i], kinds[i], tokens[i], sides[i], prices[i], sizes[i])
-        t = local[hi - 1]
+            on_row(t, kinds[i], tokens[i], sides[i], prices[i], sizes[i])
         engine.end_frame(t)
         best, tracker = engine.tracker.best, engine.tracker
         top = (best(0, 0), best(0, 1), best(1, 0), best(1, 1))
-        self.trader.on_frame(t, top, (tracker.tick[0], tracker.tick[1]))
+        tops = self.tops
+        if not tops or tops[-1] != top:
+            self.top_t.append(t)  # type: ignore[attr-defined]
+            tops.append(top)  # type: ignore[attr-defined]
         self.last_ns = t
+        ticks = (tracker.tick[0], tracker.tick[1])
+        if clock.delay_ns == 0:
+            self.trader.on_frame(t, top, ticks)
+        else:
+            self.pending.append((t + clock.delay_ns, top, ticks))
+
+    def _decide(self, upto_ns: int) -> None:
+        """Take the pending decisions due at or before `upto_ns`."""
+        pending, engine, trader = self.pending, self.engine, self.trader
+        while pending and pending[0][0] <= upto_ns:
+            d, top, ticks = pending.popleft()
+            engine.advance_to(d)
+            trader.on_frame(d, top, ticks)
 
     def advance_to(self, t_ns: int) -> None:
         if not self.closed:
+            self._decide(t_ns)
             self.engine.advance_to(t_ns)
 
     def settle(self, winner: str, t_ns: int) -> None:
         """The window's winner is known: orders expire, winning shares pay 1 each."""
         if self.closed:
             return
+        self._decide(t_ns)
+        self.pending.clear()
         self.engine.advance_to(t_ns)
         self.held = (self.engine.account.pos[0], self.engine.account.pos[1])
         self.engine.close(t_ns, _WINNER[winner])
@@ -273,6 +312,7 @@ class SessionStepper:
             gates={g: trader.gate_counts.get(g, 0) for g in type(trader.strategy).gates},
             equity_t=trader.equity_t,
             equity_v=trader.equity_v,
+            fill_list=fills_with_markouts(engine.fill_log, Mids(self.top_t, self.tops)),
         )
 
 
@@ -299,24 +339,34 @@ def run_session(
             skip_unchanged=skip_unchanged,
             metrics=metrics,
         )
-        _drive_fast(cache, view, stepper.engine, stepper.trader)
-        last_ns = cache.last_ns
+        ep = config.engine_params
+        times = cache.times(ep["feed_clock"], ep["feed_latency_ms"])
+        last_ns = times[-1] if times else cache.last_ns
+        delay = stepper.clock.delay_ns
+        if delay == 0:
+            _drive_fast(cache, view, stepper.engine, stepper.trader, times)
+        else:
+            close_ns = max(last_ns, stepper.spec.window_end_ns)
+            _drive_fast_delayed(cache, view, stepper.engine, stepper.trader, times, delay, close_ns)
+        stepper.top_t, stepper.tops = times, cache.top  # every frame's: the same mids
     else:
         stepper = SessionStepper(
             manifest, config, log, strategy=strategy, skip_unchanged=skip_unchanged, metrics=metrics
         )
-        _drive_events(session, stepper)
+        drive_events(session, stepper)
         last_ns = stepper.last_ns
     winner = manifest.resolution.outcome
     stepper.settle(winner, max(last_ns, stepper.spec.window_end_ns))
     return stepper.result(winner, session.n_events)
 
 
-def _drive_events(session: Any, stepper: SessionStepper) -> None:
+def drive_events(session: Any, stepper: SessionStepper) -> None:
+    """Step a loaded session through `stepper` frame by frame, as the live runner does."""
     ev = session.events
     local = ev["local_ns"].tolist()
     frames = ev["frame"].tolist()
     cols = (
+        ev["exch_ms"].tolist(),
         ev["kind"].tolist(),
         ev["token"].tolist(),
         ev["side"].tolist(),
@@ -333,8 +383,9 @@ def _drive_events(session: Any, stepper: SessionStepper) -> None:
     step(local, *cols, lo, n)
 
 
-def _drive_fast(cache: Any, view: ArrayView, engine: PaperEngine, trader: Trader) -> None:
-    times = cache.frame_time
+def _drive_fast(
+    cache: Any, view: ArrayView, engine: PaperEngine, trader: Trader, times: list[int]
+) -> None:
     tops = cache.top
     ticks = cache.ticks
     change = cache.change_frames
@@ -364,7 +415,7 @@ def _drive_fast(cache: Any, view: ArrayView, engine: PaperEngine, trader: Trader
         while ci < n_change and change[ci] < k:
             ci += 1
         at_change = ci < n_change and change[ci] == k
-        if at_change or opened:
+        if at_change or opened or engine.depleted:
             engine.check_cross()
         on_frame(t, tops[k], ticks[k])
         # the next frame where anything can happen
@@ -396,7 +447,186 @@ def _drive_fast(cache: Any, view: ArrayView, engine: PaperEngine, trader: Trader
                     j = bisect_right(lf, k)
                     if j < len(lf) and lf[j] < rec_next:
                         rec_next = lf[j]
+        if engine.depleted:
+            rec_next = _next_depleted_change(k, engine, cache.ask_levels, rec_next)
         k = rec_next if rec_next < nk else nk
+
+
+def _drive_fast_delayed(
+    cache: Any,
+    view: ArrayView,
+    engine: PaperEngine,
+    trader: Trader,
+    times: list[int],
+    delay: int,
+    close_ns: int,
+) -> None:
+    """`_drive_fast` when the trader decides `delay` ns after each frame (venue clock).
+
+    Three streams merged in time exactly as `SessionStepper` merges them: the engine's
+    frames at `times[j]`, its timers and flow arrivals, and the decisions at
+    `times[k] + delay` (a decision before a frame of the same time; none due after
+    `close_ns`). Each stream visits only where something can happen.
+    """
+    tops = cache.top
+    ticks = cache.ticks
+    change = cache.change_frames
+    levels = cache.levels
+    trades = cache.trades
+    asks = cache.ask_levels
+    resting = engine.resting
+    nf = cache.n_frames
+    every_frame = not trader.skip
+    on_frame = trader.on_frame
+    advance_to = engine.advance_to
+    next_timer = engine.next_timer_ns
+    known = engine.responses
+    e = 0  # the engine's next frame to visit
+    k = 0  # the next decision to take
+    k_floor = 0  # decisions before this one are taken
+    seen_open = -1
+    seen_known = known.seq
+    rec_next = nf  # the next frame with a record at a resting order's price
+    while True:
+        dk = times[k] + delay if k < nf else NEVER
+        if dk > close_ns:
+            dk = NEVER
+        frame_first = e < nf and (e <= k or times[e] < dk)
+        nxt = times[e] if frame_first else dk
+        due = next_timer()
+        if due < nxt:
+            # ---- latency timers and flow arrivals, with the book of the frames before
+            # them: those due before the next frame and the next decision, in turn
+            last = bisect_left(times, due) - 1
+            view.frame = last
+            limit = times[last + 1] if last + 1 < nf and times[last + 1] < nxt else nxt
+            while True:
+                advance_to(due)
+                if known.seq != seen_known:  # heard at once (no response latency): decide
+                    seen_known = known.seq
+                    k = min(k, max(bisect_left(times, due - delay), k_floor))
+                w = known.next_due_ns()  # a response in flight: decide once it is heard
+                if w < NEVER:
+                    k = min(k, max(bisect_left(times, w - delay), k_floor))
+                if engine.open_seq != seen_open:
+                    e = min(e, last + 1)
+                due = next_timer()
+                if due >= limit or (k < nf and due >= times[k] + delay) or e <= last + 1:
+                    break
+            continue
+        if frame_first:
+            # ---- the engine's frame e: the venue's update changes the book
+            t = times[e]
+            view.frame = e - 1
+            advance_to(t)
+            opened = engine.open_seq != seen_open
+            seen_open = engine.open_seq
+            if (opened or e == rec_next) and (resting[0] or resting[1]):
+                _apply_records(e, engine, levels, trades)
+            view.frame = e
+            ci = bisect_left(change, e)
+            if opened or engine.depleted or (ci < len(change) and change[ci] == e):
+                engine.check_cross()
+            if known.seq != seen_known:
+                seen_known = known.seq
+                k = min(k, max(bisect_right(times, t - delay), k_floor))
+            w = known.next_due_ns()
+            if w < NEVER:
+                k = min(k, max(bisect_left(times, w - delay), k_floor))
+            e, rec_next = _next_engine_frame(e, engine, change, levels, trades, asks, tops, nf)
+            continue
+        if dk == NEVER:
+            break
+        # ---- the decision on frame k, at dk, with the book of the frames before dk
+        last = bisect_left(times, dk) - 1
+        view.frame = last
+        advance_to(dk)
+        on_frame(dk, tops[k], ticks[k])
+        seen_known = known.seq
+        k_floor = k + 1
+        if every_frame:
+            nk = k + 1
+        else:
+            ci = bisect_right(change, k)
+            nk = change[ci] if ci < len(change) else nf
+        w = min(trader.next_wake_ns, known.next_due_ns())
+        if w < NEVER:
+            nk = min(nk, max(bisect_left(times, w - delay), k_floor))
+        k = nk
+        # an order started resting: the engine's next frame may come sooner
+        if engine.open_seq != seen_open:
+            e = min(e, last + 1)
+
+
+def _next_engine_frame(
+    after: int,
+    engine: PaperEngine,
+    change: list[int],
+    levels: dict,
+    trades: list,
+    ask_levels: dict,
+    tops: list[tuple[int, int, int, int]],
+    nf: int,
+) -> tuple[int, int]:
+    """The first frame after `after` where the book can reach an order (a top of book
+    change: a cross; a level/trade record at a resting order's price; a change of an
+    ask our takes used up), and the first of those with a record."""
+    resting = engine.resting
+    if not (resting[0] or resting[1]):
+        return nf, nf  # nothing rests: no frame can touch an order (opening ones are tracked)
+    nxt = nf
+    for tok in (0, 1):
+        if not resting[tok]:
+            continue
+        tf = trades[tok][0]
+        j = bisect_right(tf, after)
+        if j < len(tf) and tf[j] < nxt:
+            nxt = tf[j]
+        for o in resting[tok]:
+            lst = levels.get(level_key(tok, 0, o.price))
+            if lst is not None:
+                lf = lst[0]
+                j = bisect_right(lf, after)
+                if j < len(lf) and lf[j] < nxt:
+                    nxt = lf[j]
+    if engine.depleted:
+        nxt = _next_depleted_change(after, engine, ask_levels, nxt)
+    # the first top of book change before that where an ask reaches a resting bid
+    # (a phantom order leaves its state on any ask move: then every change counts)
+    reach = [-1, -1]
+    phantom = False
+    for tok in (0, 1):
+        for o in resting[tok]:
+            phantom = phantom or o.phantom
+            if o.price > reach[tok]:
+                reach[tok] = o.price
+    r_up, r_dn = reach
+    n_change = len(change)
+    ci = bisect_right(change, after)
+    while ci < n_change:
+        cf = change[ci]
+        if cf >= nxt:
+            break
+        top = tops[cf]
+        if phantom or 0 <= top[1] <= r_up or 0 <= top[3] <= r_dn:
+            return cf, nxt
+        ci += 1
+    return nxt, nxt
+
+
+def _next_depleted_change(after: int, engine: PaperEngine, ask_levels: dict, nxt: int) -> int:
+    """The first frame after `after`, if before `nxt`, where the venue changes an ask our
+    takes used up, under a resting order's token (its asks become real again: a cross)."""
+    for tok, price in engine.depleted:
+        if not engine.resting[tok]:
+            continue
+        lst = ask_levels.get(level_key(tok, 1, price))
+        if lst is not None:
+            lf = lst[0]
+            j = bisect_right(lf, after)
+            if j < len(lf) and lf[j] < nxt:
+                nxt = lf[j]
+    return nxt
 
 
 def _apply_records(k: int, engine: PaperEngine, levels: dict, trades: list) -> None:

@@ -10,6 +10,10 @@ and turns the quote into posts and cancels on the paper engine under the requote
   or more, or when the wanted size is below what is left of it; a smaller change is
   applied once the order is `requote_max_age_seconds` old.
 
+The trade loop reads its own orders and positions as it last heard of them: fills,
+acknowledgements and cancel confirmations reach it `PM_PAPER_RESPONSE_LATENCY_MS` after
+the engine made them (`engine.responses`), at the first update at or after that time.
+
 Shortcut: with a `pure` strategy, the strategy is called only when something it reads
 changed (book tops, ticks, a fill, or tau crossing one of its breakpoints); otherwise the
 previous quote is reused. This gives the same results as calling it on every update
@@ -123,14 +127,17 @@ class Trader:
     def on_frame(self, t_ns: int, top: tuple[int, int, int, int], ticks: tuple[int, int]) -> None:
         """One market update: top = (Up bid, Up ask, Down bid, Down ask) in milli, -1 none."""
         engine = self.engine
+        known = engine.responses
+        if known.latency_ns:
+            known.receive(t_ns)
         if self.skip and t_ns < self.next_wake_ns and self._key is not None:
             # nothing the strategy or the requote rules read has changed: a no-op update
             k = self._key
-            if k[0] == top and k[1] == ticks and k[2] == engine.fill_seq:
+            if k[0] == top and k[1] == ticks and k[2] == known.seq:
                 bp = self._bp_times
                 if k[3] == (bisect_left(bp, t_ns), bisect_right(bp, t_ns)):
                     return
-        eq_key = (top, engine.fill_seq)
+        eq_key = (top, known.seq)
         if eq_key != self._eq_key:
             self._sample_equity(t_ns, top)
             self._eq_key = eq_key
@@ -145,7 +152,7 @@ class Trader:
             return
         bp = self._bp_times
         bucket = (bisect_left(bp, t_ns), bisect_right(bp, t_ns))
-        key = (top, ticks, engine.fill_seq, bucket)
+        key = (top, ticks, known.seq, bucket)
         if not self.skip or key != self._key or self.quote is None:
             self.quote = self.strategy.quote(self._context(t_ns, top, ticks))
             self.strategy_calls += 1
@@ -163,7 +170,7 @@ class Trader:
         trader is disabled. Cancels go through the engine's latency like any other."""
         engine = self.engine
         for o in sorted(engine.orders.values(), key=lambda o: o.id):
-            if o.live:
+            if o.seen_live:
                 engine.cancel(t_ns, o)
         self.working = [None, None]
         self.next_wake_ns = 0
@@ -178,14 +185,14 @@ class Trader:
         self, t_ns: int, top: tuple[int, int, int, int], ticks: tuple[int, int]
     ) -> StrategyContext:
         m = self.market
-        acct = self.engine.account
+        known = self.engine.responses  # its own state as the trade loop last heard it
         b_up, a_up, b_dn, a_dn = top
         by = b_up / 1000.0 if b_up >= 0 else None
         ay = a_up / 1000.0 if a_up >= 0 else None
         bn = b_dn / 1000.0 if b_dn >= 0 else None
         an = a_dn / 1000.0 if a_dn >= 0 else None
-        qy, qn = acct.pos
-        cy, cn = acct.cost
+        qy, qn = known.pos
+        cy, cn = known.cost
         return StrategyContext(
             m.symbol,
             m.timeframe,
@@ -231,7 +238,7 @@ class Trader:
         """Apply the requote rules to one token; returns the next wake-up time."""
         engine = self.engine
         o = self.working[leg]
-        if o is not None and (not o.live or o.cancel_requested):
+        if o is not None and (not o.seen_live or o.cancel_requested):
             o = self.working[leg] = None
         if d.px is None or d.q <= 0.0:
             if o is not None:
@@ -248,7 +255,7 @@ class Trader:
         differs = diff > 0 or abs(d.q - o.size) > EPS
         if not differs:
             return NEVER
-        must = (diff > 0 and diff >= self.min_ticks * tick) or d.q < o.remaining - EPS
+        must = (diff > 0 and diff >= self.min_ticks * tick) or d.q < o.seen_remaining - EPS
         aged_at = o.submit_ns + self.max_age_ns
         if must or t_ns >= aged_at:
             if t_ns >= ready_at:

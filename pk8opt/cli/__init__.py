@@ -84,6 +84,7 @@ def _register() -> None:
     # Each module adds its commands to `app` on import.
     from pk8opt.cli import (  # noqa: F401
         backtest_cmd,
+        compare_cmd,
         live_cmd,
         record_cmd,
         recordings_cmd,

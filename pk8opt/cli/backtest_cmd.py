@@ -200,6 +200,10 @@ def _print_table(result: Any) -> None:
             f"maker rebates: {agg['rebate_est_usdc']:.2f} USDC estimated on "
             f"{agg['maker_volume_usdc']:.0f} USDC filled as maker (paid the next day, not in P&L)"
         )
+    from pk8opt.metrics import fill_quality_lines
+
+    for line in fill_quality_lines(agg):
+        console.print(line)
     if gates:
         console.print(f"gates that blocked quotes: {gates}")
     for slug, reason in result.skipped:

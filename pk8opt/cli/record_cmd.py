@@ -54,19 +54,44 @@ def record(
         float,
         typer.Option(help="Seconds without PONG (market) or any frame (live) before reconnecting."),
     ] = 30.0,
+    timeout: Annotated[
+        float,
+        typer.Option(help="Seconds to wait for Gamma's answer or a socket's handshake."),
+    ] = 10.0,
+    max_frame_mb: Annotated[
+        float,
+        typer.Option(
+            help="Largest frame accepted from a socket, in MiB (real ones are a few hundred "
+            "KB); a bigger one is refused, noted as a gap, and the socket reconnects."
+        ),
+    ] = 16.0,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Try Gamma and both sockets once, print what answered, and exit "
+            "(1 if one failed). Records nothing.",
+        ),
+    ] = False,
 ) -> None:
     """Record Polymarket's Up/Down markets: every frame, every window, with its resolution.
 
     Finds the current and next market of each symbol in Gamma, records both sockets into
     `OUT/<slug>/` (see docs/record.md), rolls over without a gap, reconnects after faults
     and finishes each session once its resolution is known. Stop it with Ctrl-C: open
-    windows are kept, marked incomplete. Folders a kill left behind are closed on start.
+    windows are kept, marked incomplete. Folders a kill left behind are closed on start,
+    and a window recorded again goes on in its folder. One recorder per `--out` folder.
 
-    Example: `pk8opt record --symbols BTC,ETH --sessions 4`
+    Every failed attempt to reach the venue is logged at once with its cause and the
+    next try; a run that never reached the venue ends saying why, with exit status 1.
+
+    Examples: `pk8opt record --symbols BTC,ETH --sessions 4`;
+    `pk8opt record --check` (is Polymarket reachable from here?)
 
     Against `pk8opt serve`, first `eval` the `export PK8_...` lines it prints.
     """
     import asyncio
+    import math
 
     from pk8opt.errors import ConfigError
     from pk8opt.polymarket.endpoints import Endpoints, VenueClock
@@ -74,26 +99,58 @@ def record(
     from pk8opt.record import JsonLog, RecordConfig, Recorder
 
     timeframe_seconds(timeframe)
+    endpoints = Endpoints.resolve(gamma_url, clob_ws_url, live_ws_url)
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise ConfigError(f"--timeout {timeout}: must be a number of seconds above 0")
+    if check:
+        from pk8opt.record.probe import probe_endpoints, probe_table
+
+        results = asyncio.run(
+            probe_endpoints(
+                endpoints, parse_symbols(symbols)[0], timeframe, VenueClock.from_env(), timeout
+            )
+        )
+        typer.echo(probe_table(results))
+        if not all(r.ok for r in results):
+            raise typer.Exit(1)
+        return
     if duration is not None and sessions is not None:
         raise ConfigError("give --duration or --sessions, not both")
-    stream = open(log_file, "a", encoding="utf-8") if log_file else sys.stderr  # noqa: SIM115
+    if not math.isfinite(max_frame_mb) or max_frame_mb <= 0:
+        raise ConfigError(f"--max-frame-mb {max_frame_mb}: must be a size in MiB above 0")
+    stream = _open_log(log_file) if log_file else sys.stderr
     cfg = RecordConfig(
         symbols=parse_symbols(symbols),
         timeframe=timeframe,
         out=out,
         duration_s=duration,
         sessions=sessions,
-        endpoints=Endpoints.resolve(gamma_url, clob_ws_url, live_ws_url),
+        endpoints=endpoints,
         clock=VenueClock.from_env(),
         lead_s=lead,
         ping_s=ping,
         stale_s=stale,
+        timeout_s=timeout,
+        max_frame_bytes=int(max_frame_mb * 1024 * 1024),
         status=not quiet and sys.stdout.isatty(),
     )
+    cfg.validate()
     recorder = Recorder(cfg, JsonLog(stream))
     asyncio.run(recorder.run())
-    kept = f", {recorder.incomplete} incomplete (cut short, kept)" if recorder.incomplete else ""
-    typer.echo(f"{recorder.finished} complete session(s){kept} in {out}", err=True)
+    typer.echo(recorder.closing_line(), err=True)
+    if recorder.disk_error is not None or not recorder.reached_venue:
+        raise typer.Exit(1)
+
+
+def _open_log(path: Path):  # noqa: ANN202
+    from pk8opt.errors import ConfigError
+
+    try:
+        return open(path, "a", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise ConfigError(
+            f"--log {path}: cannot write there ({exc.strerror}); give a file in an existing folder"
+        ) from None
 
 
 @app.command()

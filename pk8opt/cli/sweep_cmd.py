@@ -44,6 +44,13 @@ def sweep(
             help="Start as many workers as asked even beyond the cores (capped otherwise).",
         ),
     ] = False,
+    artifacts: Annotated[
+        str | None,
+        typer.Option(
+            help="Artifact root of a new MLflow experiment (plots, reports), e.g. "
+            "s3://bucket/pk8opt or a shared folder; overrides `mlflow.artifact_location`.",
+        ),
+    ] = None,
 ) -> None:
     """Search a strategy's parameters over recorded sessions.
 
@@ -53,6 +60,10 @@ def sweep(
     When the search ends, validation replays the top trials on every in-sample window
     (PBO, deflated Sharpe ratio, walk-forward, robustness), chooses one, plays it once on
     the lockbox (the holdout windows) and prints the verdict that `deploy` enforces.
+
+    Several machines on one study: give each the same config, recordings and
+    `--storage postgresql://user:pw@db/optuna --tracking-uri http://mlflow-host:5000`
+    (or set OPTUNA_STORAGE and MLFLOW_TRACKING_URI); the trial count is shared.
 
     Example: `pk8opt sweep configs/balanced_arb.yaml --trials 200 --workers 8`
     """
@@ -73,6 +84,7 @@ def sweep(
         storage=storage,
         tracking_uri=check_tracking_uri(tracking_uri) if tracking_uri else None,
         study=study_name,
+        artifacts=artifacts,
     )
     from pk8opt.sweep.cores import cap_workers
 
@@ -131,6 +143,9 @@ def ui(
 ) -> None:
     """Open the MLflow UI on the sweep's tracking store (http://127.0.0.1:PORT).
 
+    For a tracking server (`--tracking-uri http://host:5000`) it prints the address to
+    open: the server is the UI.
+
     Each sweep is a parent run; expand it to see one child run per trial, compare
     parameters and metrics, and open the best trial's plots under Artifacts.
 
@@ -138,11 +153,15 @@ def ui(
     """
     import subprocess
 
-    from pk8opt.sweep.config import default_tracking_uri
-    from pk8opt.tracking import ui_command
+    from pk8opt.redact import mask_url
+    from pk8opt.sweep.config import default_tracking_uri, env_tracking_uri
+    from pk8opt.tracking import is_server, ui_command
     from pk8opt.tracking.uri import check_tracking_uri
 
-    uri = check_tracking_uri(tracking_uri or default_tracking_uri())
+    uri = check_tracking_uri(tracking_uri or env_tracking_uri() or default_tracking_uri())
+    if is_server(uri):
+        typer.echo(f"{mask_url(uri)} is an MLflow server: it is the UI; open it in a browser")
+        return
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
         from pk8opt.errors import ConfigError
 

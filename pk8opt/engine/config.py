@@ -17,6 +17,25 @@ ENGINE_PARAMS = ParamSet(
             unit="USDC",
         ),
         Param(
+            "feed_clock",
+            str,
+            "venue",
+            "PM_PAPER_FEED_CLOCK",
+            "Clock of market updates: venue (venue timestamp; decisions a feed latency "
+            "later) or local (receive time for both)",
+            choices=("venue", "local"),
+        ),
+        Param(
+            "feed_latency_ms",
+            float,
+            43.0,
+            "PM_PAPER_FEED_LATENCY_MS",
+            "On the venue clock: delay from the venue's timestamp to our decision",
+            low=0.0,
+            high=10000.0,
+            unit="ms",
+        ),
+        Param(
             "post_latency_ms",
             float,
             50.0,
@@ -45,6 +64,24 @@ ENGINE_PARAMS = ParamSet(
             low=0.0,
             high=10000.0,
             unit="ms",
+        ),
+        Param(
+            "response_latency_ms",
+            float,
+            43.0,
+            "PM_PAPER_RESPONSE_LATENCY_MS",
+            "Delay until the trade loop hears of a fill, an acknowledgement or a cancel",
+            low=0.0,
+            high=10000.0,
+            unit="ms",
+        ),
+        Param(
+            "take_depletes",
+            bool,
+            True,
+            "PM_PAPER_TAKE_DEPLETES",
+            "Our takes use up the visible asks they filled against until the venue's book "
+            "changes at that price (0: the asks stay visible, as before)",
         ),
         Param(
             "queue_add_ahead_frac",

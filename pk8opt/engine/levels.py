@@ -8,7 +8,13 @@ session to build the arrays in `pk8opt.engine.session_cache`, so both see identi
 records in identical order.
 
 Rules:
-- LEVEL sets the total size at a level (0 removes it).
+- LEVEL sets the total size at a level (0 removes it). A positive level that reaches
+  through the other side of its token's book removes the levels it crosses, as
+  `pk8opt.book` does: the venue sends the resting remainder of a marketable order
+  before the removals of the levels it took. Each removal is recorded (old -> 0) after
+  the new level. A snapshot's own levels are kept as sent (a crossed snapshot shows).
+- A size that is negative, NaN or infinite is not a size: the row is ignored (the
+  normalizer and `recordings check` count such rows as malformed).
 - BOOK_RESET opens a snapshot of its token; the LEVEL rows that follow (until another
   kind of row, another token, or the end of the frame) are its levels. When the
   snapshot closes, every level that changed is recorded as one change (old -> new), in
@@ -39,6 +45,7 @@ _LEVEL = int(Kind.LEVEL)
 _TRADE = int(Kind.TRADE)
 _TICK = int(Kind.TICK_SIZE)
 _GAP = int(Kind.GAP)
+_INF = float("inf")
 
 
 class LevelTracker:
@@ -58,13 +65,20 @@ class LevelTracker:
         if self._snap_token != NONE and (kind != _LEVEL or token != self._snap_token):
             self._close_snapshot()
         if kind == _LEVEL:
+            if not 0.0 <= size < _INF:  # negative, NaN or infinite: not a size
+                return
             if token == self._snap_token:
                 if size > 0.0:
                     self._snap[side][price] = size
                 return
             self._set(token, side, price, size)
+            if size > 0.0:
+                o = 1 - side
+                other = self._best_raw(token, o) if self._dirty[token][o] else self._best[token][o]
+                if other != NONE and (other <= price if side == BID else other >= price):
+                    self._uncross(token, side, price)
         elif kind == _TRADE:
-            if token in (UP, DOWN) and price > 0:
+            if token in (UP, DOWN) and price > 0 and 0.0 < size < _INF:
                 if side == BID:  # the taker bought: it took asks = the other token's bids
                     self.emit(REC_TRADE, 1 - token, side, 1000 - price, 0.0, size)
                 else:  # the taker sold (or no side given): it hit this token's bids
@@ -87,18 +101,17 @@ class LevelTracker:
         """Best price (milli) of one side, or -1 when empty or stale."""
         if self.stale[token]:
             return NONE
-        if self._dirty[token][side]:
-            levels = self.books[token][side]
-            b = (max(levels) if side == BID else min(levels)) if levels else NONE
-            self._best[token][side] = b
-            self._dirty[token][side] = False
-        return self._best[token][side]
+        return self._best_raw(token, side)
 
     def size(self, token: int, side: int, price: int) -> float:
         return self.books[token][side].get(price, 0.0)
 
     def tick_of(self, token: int) -> int:
         return self.tick[token]
+
+    def level_stamp(self, token: int, side: int, price: int) -> int:
+        """Changes of a level reach the engine as records; no stamp needed here."""
+        return 0
 
     # -- internals ----------------------------------------------------------------------
     def _set(self, token: int, side: int, price: int, size: float) -> None:
@@ -112,6 +125,24 @@ class LevelTracker:
             del levels[price]
         self._touch(token, side, price)
         self.emit(REC_LEVEL, token, side, price, old, size if size > 0.0 else 0.0)
+
+    def _uncross(self, token: int, side: int, price: int) -> None:
+        """Remove the other side's levels that the level at `price` reaches through."""
+        other = 1 - side
+        levels = self.books[token][other]
+        crossed = sorted(p for p in levels if (p <= price if side == BID else p >= price))
+        for p in crossed:
+            old = levels.pop(p)
+            self.emit(REC_LEVEL, token, other, p, old, 0.0)
+        self._dirty[token][other] = True
+
+    def _best_raw(self, token: int, side: int) -> int:
+        if self._dirty[token][side]:
+            levels = self.books[token][side]
+            b = (max(levels) if side == BID else min(levels)) if levels else NONE
+            self._best[token][side] = b
+            self._dirty[token][side] = False
+        return self._best[token][side]
 
     def _touch(self, token: int, side: int, price: int) -> None:
         if self._dirty[token][side]:

@@ -32,6 +32,9 @@ class Order:
         "why",
         "reason",
         "phantom",
+        "seen_filled",
+        "seen_done",
+        "seen_open",
     )
 
     def __init__(
@@ -52,6 +55,10 @@ class Order:
         self.why = why
         self.reason = ""
         self.phantom = False  # took liquidity on opening; the asks it ate still show
+        # what the trade loop knows (engine.responses): fills and end it was told of
+        self.seen_filled = 0.0
+        self.seen_done = False
+        self.seen_open = False
 
     @property
     def remaining(self) -> float:
@@ -61,6 +68,16 @@ class Order:
     def live(self) -> bool:
         """Still able to fill (pending or resting, cancel possibly in flight)."""
         return self.status <= Status.OPEN
+
+    @property
+    def seen_remaining(self) -> float:
+        """What is left of the order as far as the trade loop knows."""
+        return self.size - self.seen_filled
+
+    @property
+    def seen_live(self) -> bool:
+        """Live as far as the trade loop knows (no response said it is done)."""
+        return not self.seen_done and self.status != Status.REJECTED
 
     def __repr__(self) -> str:
         return (

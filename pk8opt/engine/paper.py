@@ -19,6 +19,7 @@ from pk8opt.engine.flow import MakerFlow
 from pk8opt.engine.levels import NONE, REC_LEVEL, LevelTracker
 from pk8opt.engine.market import MarketSpec
 from pk8opt.engine.orders import Order, Status
+from pk8opt.engine.responses import DONE, FILL, OPEN, Responses
 from pk8opt.recordings.schema import ASK, BID
 
 EPS = 1e-9
@@ -31,6 +32,7 @@ class BookView(Protocol):
     def best(self, token: int, side: int) -> int: ...
     def size(self, token: int, side: int, price: int) -> float: ...
     def tick_of(self, token: int) -> int: ...
+    def level_stamp(self, token: int, side: int, price: int) -> int: ...
 
 
 class PaperEngine:
@@ -51,9 +53,13 @@ class PaperEngine:
         self.cancel_req_ns = int(round(float(params["cancel_req_latency_ms"]) * 1e6))
         self.cancel_clear_ns = int(round(float(params["cancel_clear_latency_ms"]) * 1e6))
         self.add_ahead = float(params["queue_add_ahead_frac"])
+        self.responses = Responses(int(round(float(params["response_latency_ms"]) * 1e6)))
         self.flow: MakerFlow | None = None
         if params["maker_flow"] and float(params["flow_base"]) > 0:
             self.flow = MakerFlow(int(params["seed"]), market.slug, float(params["flow_base"]))
+        self.deplete = bool(params["take_depletes"])
+        # asks our takes consumed, by (token, price): (shares, the level's stamp then)
+        self.depleted: dict[tuple[int, int], tuple[float, int]] = {}
         self.flow_scale = float(params["flow_depth_scale"])
         self.flow_noise = float(params["flow_noise"])
         self.tracker = LevelTracker(self._on_record, market.tick_milli)
@@ -69,6 +75,8 @@ class PaperEngine:
         self.orders_accepted = 0
         self.orders_with_fill = 0
         self.rejections: Counter[str] = Counter()
+        # every fill: (t_ns, token, price_milli, qty, why, after its cancel was requested)
+        self.fill_log: list[tuple[int, int, int, float, str, bool]] = []
         self.closed = False
 
     # ------------------------------------------------------------------ driver API
@@ -115,7 +123,19 @@ class PaperEngine:
             self.now_ns = t_ns
 
     def next_due_ns(self) -> int:
-        """The time of the next timer or flow arrival that can change anything."""
+        """The time of the next timer, flow arrival or response that can change anything."""
+        due = self._timers[0][0] if self._timers else 1 << 62
+        if self.flow is not None:
+            for tok in (0, 1):
+                if self.resting[tok]:
+                    due = min(due, self._flow_next[tok][0])
+        q = self.responses._queue
+        if q and q[0][0] < due:
+            return q[0][0]
+        return due
+
+    def next_timer_ns(self) -> int:
+        """The time of the next latency timer or maker-flow arrival."""
         due = self._timers[0][0] if self._timers else 1 << 62
         if self.flow is not None:
             for tok in (0, 1):
@@ -127,8 +147,11 @@ class PaperEngine:
         self, rec: int, token: int, side: int, price: int, old: float, new: float
     ) -> None:
         if rec == REC_LEVEL:
-            if side == BID and self.resting[token]:
-                self.on_level(token, price, old, new)
+            if side == BID:
+                if self.resting[token]:
+                    self.on_level(token, price, old, new)
+            elif self.depleted:  # the venue changed the level: what it shows is real again
+                self.depleted.pop((token, price), None)
         elif self.resting[token]:
             self.on_trade(token, price, new)
 
@@ -161,7 +184,7 @@ class PaperEngine:
                 o.ahead -= used
                 rest = size - used
                 if rest > EPS:
-                    self._fill(o, min(rest, o.remaining), o.price, maker=True, why="trade")
+                    self._fill(o, min(rest, o.remaining), o.price, maker=True, why="queue")
             elif price < o.price:
                 self._fill(o, o.remaining, o.price, maker=True, why="trade_through")
 
@@ -179,6 +202,8 @@ class PaperEngine:
                         o.phantom = False
                     continue
                 if o.price >= ask:
+                    if self.depleted and not self._asks_left(tok, ask, o.price):
+                        continue  # only asks our own takes consumed are at or below it
                     self._fill(o, o.remaining, o.price, maker=True, why="book_through")
 
     def _flow_arrival(self, token: int, z: float) -> None:
@@ -215,6 +240,8 @@ class PaperEngine:
         self.account.fill(o, qty, px, fee, rebate, maker)
         o.filled += qty
         self.fill_seq += 1
+        self.fill_log.append((self.now_ns, o.token, price, qty, why, o.cancel_requested))
+        self.responses.send(self.now_ns, FILL, o, qty, px)
         if self.log is not None:
             self.log.write(
                 "paper_fill",
@@ -238,6 +265,7 @@ class PaperEngine:
             if o in self.resting[o.token]:
                 self.resting[o.token].remove(o)
             self.account.release(o)
+            self.responses.send(self.now_ns, DONE, o)
 
     # ------------------------------------------------------------------ trader API
     def submit(self, t_ns: int, token: int, price: int, size: float, why: str = "") -> Order:
@@ -312,13 +340,16 @@ class PaperEngine:
                 if o in self.resting[o.token]:
                     self.resting[o.token].remove(o)
                 self.account.release(o)
+                self.responses.send(t_ns, DONE, o)
                 if self.log is not None:
                     self.log.write("paper_order_expired", t_ns, self.market.slug, order_id=o.id)
         self._timers.clear()
+        self.responses.receive(t_ns)
         if winner is not None:
             acct = self.account
             held = list(acct.pos)
             payout = acct.settle(winner)
+            self.responses.settle()
             if self.log is not None:
                 self.log.write(
                     "paper_settlement",
@@ -345,6 +376,7 @@ class PaperEngine:
         o.status = Status.OPEN
         o.open_ns = self.now_ns
         self.open_seq += 1
+        self.responses.send(self.now_ns, OPEN, o)
         if self.log is not None:
             self.log.write(
                 "paper_order_open",
@@ -357,7 +389,7 @@ class PaperEngine:
         ask = self.view.best(o.token, ASK)
         if ask != NONE and ask <= o.price:
             self._take(o, ask)
-            o.phantom = o.status == Status.OPEN
+            o.phantom = o.status == Status.OPEN and not self.deplete
         if o.status == Status.OPEN:
             o.ahead = self.view.size(o.token, BID, o.price)
             if not self.resting[o.token] and self.flow is not None:
@@ -370,9 +402,37 @@ class PaperEngine:
             avail = self.view.size(o.token, ASK, p)
             if avail <= 0.0:
                 continue
-            self._fill(o, min(avail, o.remaining), p, maker=False, why="taker")
+            if self.deplete:
+                avail -= self._consumed(o.token, p)
+                if avail <= EPS:
+                    continue
+            qty = min(avail, o.remaining)
+            self._fill(o, qty, p, maker=False, why="taker")
+            if self.deplete:
+                got = self._consumed(o.token, p)
+                stamp = self.view.level_stamp(o.token, ASK, p)
+                self.depleted[(o.token, p)] = (got + qty, stamp)
             if o.status != Status.OPEN:
                 return
+
+    def _consumed(self, token: int, price: int) -> float:
+        """Shares of the visible ask at `price` our takes consumed since it last changed."""
+        got = self.depleted.get((token, price))
+        if got is None:
+            return 0.0
+        if self.view.level_stamp(token, ASK, price) != got[1]:
+            del self.depleted[(token, price)]  # the venue's book changed there since
+            return 0.0
+        return got[0]
+
+    def _asks_left(self, token: int, low: int, high: int) -> bool:
+        """Whether any visible ask from `low` to `high` is more than our takes consumed."""
+        view = self.view
+        for p in range(low, high + 1):
+            size = view.size(token, ASK, p)
+            if size > 0.0 and size - self._consumed(token, p) > EPS:
+                return True
+        return False
 
     def _cancel_ack(self, o: Order) -> None:
         if not o.live:
@@ -394,6 +454,7 @@ class PaperEngine:
         if o in self.resting[o.token]:
             self.resting[o.token].remove(o)
         self.account.release(o)
+        self.responses.send(self.now_ns, DONE, o)
         if self.log is not None:
             self.log.write(
                 "paper_order_cancelled",

@@ -11,6 +11,9 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Any
 
+import numpy as np
+
+from pk8opt.engine.feed import VENUE, FeedClock, frame_times
 from pk8opt.engine.levels import REC_LEVEL, LevelTracker
 from pk8opt.engine.market import MarketSpec
 from pk8opt.recordings.schema import BID
@@ -64,7 +67,8 @@ class SessionCache:
                 tr[3].append(new)
 
         tracker = LevelTracker(emit, spec.tick_milli)
-        self.frame_time: list[int] = []
+        self.frame_time: list[int] = []  # local receive time of each frame
+        self.frame_exch_ms: list[int] = []  # its venue timestamp (largest of its rows; 0: none)
         self.top: list[tuple[int, int, int, int]] = []
         self.ticks: list[tuple[int, int]] = []
         # ask-side sizes are needed only for marketable orders: keep their own index
@@ -100,6 +104,10 @@ class SessionCache:
             row(kinds[i], tokens[i], sides[i], prices[i], sizes[i])
         if n:
             close(local[n - 1])
+        if n:  # each frame's venue stamp: the largest of its rows'
+            fr = np.asarray(ev["frame"])
+            starts = np.flatnonzero(np.r_[True, fr[1:] != fr[:-1]])
+            self.frame_exch_ms = np.maximum.reduceat(np.asarray(ev["exch_ms"]), starts).tolist()
         self.levels = levels
         self.ask_levels = ask_levels
         self.trades = trades
@@ -115,6 +123,19 @@ class SessionCache:
                 prev_ticks = self.ticks[k]
         self.change_frames = change
         self.last_ns = local[-1] if n else spec.window_end_ns
+        self._times: dict[tuple[str, float], list[int]] = {}
+
+    def times(self, clock: str, delay_ms: float) -> list[int]:
+        """The engine time of every frame on a feed clock (`engine.feed`), memoized."""
+        if clock != VENUE:
+            return self.frame_time
+        key = (clock, float(delay_ms))
+        got = self._times.get(key)
+        if got is None:
+            got = self._times[key] = frame_times(
+                FeedClock(clock, delay_ms), self.frame_time, self.frame_exch_ms
+            )
+        return got
 
 
 def session_cache(session: Any) -> SessionCache:
@@ -152,6 +173,14 @@ class ArrayView:
             return 0.0
         j = bisect_right(alst[0], self.frame) - 1
         return alst[1][j] if j >= 0 else 0.0
+
+    def level_stamp(self, token: int, side: int, price: int) -> int:
+        """Which change of an ask level is showing (-1: none yet): a new stamp means
+        the venue's book changed at that price."""
+        alst = self.c.ask_levels.get(level_key(token, side, price))
+        if alst is None:
+            return -1
+        return bisect_right(alst[0], self.frame) - 1
 
     def tick_of(self, token: int) -> int:
         return self._tick0[token] if self.frame < 0 else self.c.ticks[self.frame][token]

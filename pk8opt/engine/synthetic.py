@@ -48,13 +48,20 @@ def make_manifest(
     )
 
 
-def make_session(rows: Sequence[Row], manifest: Manifest | None = None) -> LoadedSession:
+def make_session(
+    rows: Sequence[Row], manifest: Manifest | None = None, feed_delay_ns: Sequence[int] = ()
+) -> LoadedSession:
+    """A loaded session of `rows`; each row's venue stamp is its receive time less
+    `feed_delay_ns[frame]` (0 when not given), in whole milliseconds."""
     m = manifest or make_manifest()
     arr: list[Any] = list(zip(*rows, strict=True)) if rows else [()] * 7
     n = len(rows)
+    delays = list(feed_delay_ns)
     events: dict[str, np.ndarray] = {
         "local_ns": np.asarray(arr[0], dtype=np.int64),
-        "exch_ms": np.asarray([r[0] // 1_000_000 for r in rows], dtype=np.int64),
+        "exch_ms": np.asarray(
+            [(r[0] - (delays[r[1]] if delays else 0)) // 1_000_000 for r in rows], dtype=np.int64
+        ),
         "frame": np.asarray(arr[1], dtype=np.int32),
         "kind": np.asarray(arr[2], dtype=np.uint8),
         "token": np.asarray(arr[3], dtype=np.int8),
@@ -80,8 +87,12 @@ def random_session(
     outcome: str | None = None,
     start_s: int | None = None,
     fee_rate: float = 0.07,
+    feed_delay_ms: float = 0.0,
 ) -> LoadedSession:
-    """A mirrored Up/Down book random walk with trades, ~4 rows per frame."""
+    """A mirrored Up/Down book random walk with trades, ~4 rows per frame.
+
+    `feed_delay_ms` > 0 stamps each frame that much (x 0.2 to 1.8, at random) before
+    its receive time, so the venue clock and the local clock differ as on a real feed."""
     rng = np.random.default_rng(seed)
     start_s = T0_S + 900 * seed if start_s is None else start_s
     rows: list[Row] = []
@@ -136,6 +147,10 @@ def random_session(
         other[1000 - price] = new
         rows.append((t, frame, int(Kind.LEVEL), 1 - tok, 1 - side, 1000 - price, new))
     win = outcome or ("Up" if mid >= 500 else "Down")
+    delays: list[int] = []
+    if feed_delay_ms > 0:
+        jitter = np.random.default_rng([seed, 1]).uniform(0.2, 1.8, n_frames)
+        delays = (jitter * feed_delay_ms * 1e6).astype(np.int64).tolist()
     return make_session(
-        rows, make_manifest(outcome=win, start_s=start_s, fee_rate=fee_rate, tick=0.005)
+        rows, make_manifest(outcome=win, start_s=start_s, fee_rate=fee_rate, tick=0.005), delays
     )

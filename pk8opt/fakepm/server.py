@@ -9,8 +9,14 @@
     GET /_fault/drop?socket=market|live          cut every connection of that socket
     GET /_fault/garbage?socket=market|live&n=3   send n frames that are not valid JSON
     GET /_fault/mute?on=1|0                      stop / resume answering PING
+    GET /_fault/big?socket=market|live&bytes=N   send one frame of N bytes
 
 Frames are replayed verbatim at their recorded venue times on the `VenueClock`.
+
+Behaviours for tests (attributes of `FakePolymarket`): `gamma_hold` (an
+`asyncio.Event`: Gamma answers wait until it is set), `live_backfill` (on subscribe, the
+live-data socket first sends the last price before now, as the real one does), and
+`ignore_unsubscribe` (the market socket keeps streaming unsubscribed assets).
 """
 
 from __future__ import annotations
@@ -67,6 +73,10 @@ class FakePolymarket:
         self._server: Any = None
         self._market_times = venue.market_times
         self._live_times = [f.t for f in venue.live_frames]
+        self.gamma_hold: asyncio.Event | None = None
+        self.live_backfill = False
+        self.ignore_unsubscribe = False
+        self.backfills_sent = 0
 
     # ---- lifecycle -------------------------------------------------------
     async def start(self) -> None:
@@ -118,6 +128,17 @@ class FakePolymarket:
                 sent += 1
         return sent
 
+    async def big(self, socket: str, nbytes: int) -> int:
+        """Send every client of `socket` one frame of `nbytes` bytes (a JSON string)."""
+        raw = '"' + "x" * max(0, nbytes - 2) + '"'
+        sent = 0
+        for c in list(self.clients.values()):
+            if c.socket == socket:
+                with contextlib.suppress(Exception):
+                    await self._send(c, raw, self.clock.now_ns())
+                    sent += 1
+        return sent
+
     # ---- HTTP --------------------------------------------------------------
     async def _http(self, connection: Any, request: Any) -> Any:
         url = urlsplit(request.path)
@@ -127,6 +148,8 @@ class FakePolymarket:
         ):
             return None
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        if self.gamma_hold is not None and url.path in ("/markets", "/events"):
+            await self.gamma_hold.wait()
         status, body = HTTPStatus.OK, cast(Any, None)
         now_s = self.clock.now_s()
         if url.path == "/markets":
@@ -143,6 +166,8 @@ class FakePolymarket:
         elif url.path == "/_fault/garbage":
             n = await self.garbage(query.get("socket", "market"), int(query.get("n", "3")))
             body = {"sent": n}
+        elif url.path == "/_fault/big":
+            body = {"sent": await self.big(query.get("socket", "market"), int(query["bytes"]))}
         elif url.path == "/_fault/mute":
             self.mute_pong = query.get("on", "1") not in ("0", "false")
             body = {"mute": self.mute_pong}
@@ -175,7 +200,7 @@ class FakePolymarket:
                 if socket == "market":
                     await self._on_market_msg(client, msg)
                 else:
-                    self._on_live_msg(client, msg)
+                    await self._on_live_msg(client, msg)
         except Exception:
             pass
         finally:
@@ -196,7 +221,8 @@ class FakePolymarket:
             return
         ids = [str(i) for i in obj.get("assets_ids") or ()]
         if obj.get("operation") == "unsubscribe":
-            c.assets.difference_update(ids)
+            if not self.ignore_unsubscribe:
+                c.assets.difference_update(ids)
             return
         if "type" in obj or "custom_feature_enabled" in obj:
             c.custom = bool(obj.get("custom_feature_enabled"))
@@ -209,7 +235,7 @@ class FakePolymarket:
         if c.task is None:
             c.task = asyncio.create_task(self._stream_market(c, now))
 
-    def _on_live_msg(self, c: Client, msg: str | bytes) -> None:
+    async def _on_live_msg(self, c: Client, msg: str | bytes) -> None:
         try:
             obj = _decode(msg)
         except msgspec.DecodeError:
@@ -223,8 +249,19 @@ class FakePolymarket:
             for symbol in _filter_symbols(sub.get("filters")):
                 key = (str(sub["topic"]), symbol)
                 (c.subs.discard if unsub else c.subs.add)(key)
+        now = self.clock.now_ns()
+        if self.live_backfill and not unsub and c.subs:
+            i = bisect.bisect_right(self._live_times, now)
+            wanted = [f for f in self.venue.live_frames[:i] if self._live_wanted(c, f)]
+            if wanted:
+                await self._send(c, wanted[-1].raw, now)
+                self.backfills_sent += 1
         if c.task is None and c.subs:
-            c.task = asyncio.create_task(self._stream_live(c, self.clock.now_ns()))
+            c.task = asyncio.create_task(self._stream_live(c, now))
+
+    @staticmethod
+    def _live_wanted(c: Client, f: Any) -> bool:
+        return any(k in c.subs or (k[0], "*") in c.subs for k in f.keys)
 
     async def _send(self, c: Client, raw: str, t: int) -> None:
         await c.ws.send(raw)
@@ -246,7 +283,7 @@ class FakePolymarket:
             start_ns,
             self.venue.live_frames,
             self._live_times,
-            lambda f: any(k in c.subs or (k[0], "*") in c.subs for k in f.keys),
+            lambda f: self._live_wanted(c, f),
         )
 
     async def _stream(

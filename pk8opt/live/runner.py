@@ -130,7 +130,9 @@ class LiveRunner:
         from pk8opt.polymarket.gamma import GammaClient
         from pk8opt.polymarket.sockets import LiveSocket, MarketSocket
 
-        self.gamma = GammaClient(self.endpoints.gamma_url)
+        # one attempt per discovery (retried every DISCOVERY_RETRY_S), so a failure is
+        # reported at once and never holds the loop past --duration
+        self.gamma = GammaClient(self.endpoints.gamma_url, retries=0)
         self.msock = MarketSocket(self.endpoints.clob_ws_url, self, self.clock)
         symbols = sorted({s.symbol for s in self.settings.watchlist})
         self.lsock = LiveSocket(self.endpoints.live_ws_url, self, self.clock, symbols=symbols)
@@ -142,6 +144,11 @@ class LiveRunner:
             watchlist=",".join(map(str, self.settings.watchlist)),
             tradelist=",".join(map(str, self.settings.tradelist)),
             trade_enabled=self.settings.trade_enabled,
+            # every PM_* the engine and the strategy ran with: `pk8opt compare` replays
+            # the recording with them
+            config=self.settings.run_config.to_env()
+            if self.settings.run_config is not None
+            else None,
         )
         tasks = [asyncio.create_task(self.msock.run()), asyncio.create_task(self.lsock.run())]
         screen = None if self.options.headless else Screen(self.state)
@@ -150,7 +157,7 @@ class LiveRunner:
                 if screen:
                     screen.start()
                 while not self.stopping:
-                    await self.step(keys.read_key())
+                    await self._step_within_duration(keys.read_key())
                     if screen:
                         screen.refresh()
                     for task in tasks:
@@ -161,6 +168,24 @@ class LiveRunner:
             if screen:
                 screen.stop()
             await self.shutdown(tasks)
+
+    async def _step_within_duration(self, key: str | None) -> None:
+        """A step, cut short (and the run stopped) when --duration runs out during it,
+        e.g. while Gamma or a socket handshake is still waiting for an answer."""
+        if self.options.duration_s is None:
+            await self.step(key)
+            return
+        left_s = self.clock.wall_seconds(
+            self.started_s + self.options.duration_s - self.clock.now_s()
+        )
+        step = asyncio.ensure_future(self.step(key))
+        done, _ = await asyncio.wait({step}, timeout=max(0.0, left_s) + 0.05)
+        if step in done:
+            step.result()
+            return
+        step.cancel()
+        await asyncio.gather(step, return_exceptions=True)
+        self.stopping = True
 
     async def step(self, key: str | None) -> None:
         now_s = self.clock.now_s()

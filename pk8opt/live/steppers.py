@@ -59,6 +59,14 @@ class EngineStepper(SessionStepper):
     def on_frame(self, rows: Any, t_ns: int | None = None) -> None:
         super().on_frame(rows)
 
+    # The runner's times are local (the venue clock of `VenueClock`); the engine may run
+    # on the venue's timestamps (PM_PAPER_FEED_CLOCK=venue): convert as frames are.
+    def settle(self, winner: str, t_ns: int) -> None:
+        super().settle(winner, self.clock.convert(t_ns))
+
+    def finish(self, t_ns: int) -> None:
+        super().finish(self.clock.convert(t_ns))
+
     def set_paused(self, paused: bool) -> None:
         """Pause: stop quoting and cancel every resting order; resume: quote again."""
         self.trader.enabled = self.quoting and self.traded and not paused

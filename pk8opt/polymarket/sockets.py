@@ -9,7 +9,15 @@ comes), and treats `stale_after_s` without any frame as a dead connection.
 Both reconnect after a disconnect, an error or a dead heartbeat with exponential backoff
 plus jitter, resubscribe everything, and report what happens to a `SocketHandler`:
 `on_connected`, `on_frame` (every text frame except `PONG`, with the venue receive time)
-and `on_disconnected`.
+and `on_disconnected`. The backoff (0.25 s doubling to 30 s) starts again from the
+bottom only after a connection stayed open `stable_after_s` (10 s): a server that
+accepts and closes at once meets a growing delay, not a reconnect storm.
+
+Each socket keeps a `Link` (polymarket/links.py) and hands every failed attempt (DNS,
+refused, TLS, timeout, HTTP status of the upgrade) to `on_failure` with the time of
+the next try. A frame larger than `max_frame_bytes` (16 MiB by default; the biggest
+real frames, book snapshots of a busy market, are a few hundred KB) ends the connection
+like a drop: it is a gap, and the socket reconnects.
 """
 
 from __future__ import annotations
@@ -18,14 +26,20 @@ import asyncio
 import contextlib
 import random
 import time
+from collections import deque
 from typing import Any, Protocol
 
 import msgspec
 
 from pk8opt.polymarket.endpoints import VenueClock
+from pk8opt.polymarket.links import Link, OnFailure, describe
 
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
+
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+STABLE_AFTER_S = 10.0
+OPEN_TIMEOUT_S = 10.0
 
 LIVE_TOPICS = {
     # topic -> (subscription type, filter symbol for a pk8opt symbol)
@@ -88,6 +102,11 @@ class ReconnectingSocket:
         stale_after_s: float = 30.0,
         backoff_s: float = 0.25,
         max_backoff_s: float = 30.0,
+        *,
+        max_frame_bytes: int = MAX_FRAME_BYTES,
+        stable_after_s: float = STABLE_AFTER_S,
+        open_timeout_s: float = OPEN_TIMEOUT_S,
+        on_failure: OnFailure | None = None,
     ) -> None:
         self.url = url
         self.handler = handler
@@ -96,6 +115,13 @@ class ReconnectingSocket:
         self.stale_after_s = stale_after_s
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
+        self.max_frame_bytes = max_frame_bytes
+        self.stable_after_s = stable_after_s
+        self.open_timeout_s = open_timeout_s
+        self.on_failure = on_failure
+        self.link = Link(self.kind, url)
+        self.oversized = 0  # frames refused for being larger than max_frame_bytes
+        self.delays: deque[float] = deque(maxlen=64)  # backoff before each reconnect (s)
         self._ws: Any = None
         self._stopped = False
         self._last_alive = time.monotonic()
@@ -138,7 +164,7 @@ class ReconnectingSocket:
 
     async def run(self) -> None:
         from websockets.asyncio.client import connect
-        from websockets.exceptions import WebSocketException
+        from websockets.exceptions import ConnectionClosed, WebSocketException
 
         delay = self.backoff_s
         while not self._stopped:
@@ -146,24 +172,24 @@ class ReconnectingSocket:
             if self._stopped:
                 break
             reason = "closed by server"
-            was_open = False
+            opened_at: float | None = None
             try:
                 async with connect(
                     self.url,
                     ping_interval=None,
-                    max_size=None,
-                    open_timeout=10,
+                    max_size=self.max_frame_bytes,
+                    open_timeout=self.open_timeout_s,
                     close_timeout=2,
                     compression=None,
                 ) as ws:
                     for msg in self.subscribe_messages():
                         await ws.send(msg)
                     self._ws = ws
-                    was_open = True
+                    opened_at = time.monotonic()
                     self.connects += 1
                     self._last_alive = time.monotonic()
                     self._stale = False
-                    delay = self.backoff_s
+                    self.link.ok()
                     self.handler.on_connected(self, self.clock.now_ns())
                     pinger = asyncio.create_task(self._ping_loop(ws))
                     try:
@@ -183,17 +209,37 @@ class ReconnectingSocket:
                             reason = str(pinger.exception())
                         elif self._stale:
                             reason = "missing heartbeat"
+            except ConnectionClosed as exc:
+                if exc.sent is not None and exc.sent.code == 1009:
+                    self.oversized += 1
+                    reason = (
+                        f"a frame larger than max_size ({self.max_frame_bytes} bytes) was refused"
+                    )
+                elif self._stale:
+                    reason = "missing heartbeat"
+                else:
+                    reason = describe(exc)
             except (OSError, TimeoutError, WebSocketException) as exc:
-                reason = "missing heartbeat" if self._stale else f"{type(exc).__name__}: {exc}"
+                reason = "missing heartbeat" if self._stale else describe(exc, self.open_timeout_s)
             self._ws = None
             if self._stopped:
                 reason = "stopped"
-            if was_open:
+            # the backoff starts again only after a connection that held for a while
+            if opened_at is not None and time.monotonic() - opened_at >= self.stable_after_s:
+                delay = self.backoff_s
+            wait = delay * (0.5 + random.random())
+            if opened_at is not None:
                 self.disconnects += 1
+                self.link.lost(reason, None if self._stopped else wait)
                 self.handler.on_disconnected(self, self.clock.now_ns(), reason)
             if self._stopped:
                 break
-            await asyncio.sleep(delay * (0.5 + random.random()))
+            if opened_at is None:  # a failed attempt: the handler hears it at once
+                failure = self.link.failed(reason, wait)
+                if self.on_failure is not None:
+                    self.on_failure(failure)
+            self.delays.append(delay)
+            await asyncio.sleep(wait)
             delay = min(delay * 2, self.max_backoff_s)
 
     async def _ping_loop(self, ws: Any) -> None:

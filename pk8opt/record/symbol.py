@@ -1,5 +1,10 @@
 """One symbol's recording: its two sockets, its open sessions (`OpenSession`), the
-routing of each frame to them, rollover to the next window and the wait for a resolution."""
+routing of each frame to them, rollover to the next window and the wait for a resolution.
+
+No frame received is dropped: a frame that arrives while no session is open (the
+live-data backfill at subscribe, before Gamma has answered) waits in `orphans` and goes
+into the next session that opens; a frame of a window already finished (a
+`price_change` after `market_resolved`) is added to that session's folder (`late`)."""
 
 from __future__ import annotations
 
@@ -13,17 +18,19 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from pk8opt.errors import Pk8Error
-from pk8opt.polymarket.gamma import MarketInfo
+from pk8opt.polymarket.gamma import GammaMismatch, MarketInfo
 from pk8opt.polymarket.slugs import slug_for, timeframe_seconds, window_start
 from pk8opt.polymarket.sockets import LiveSocket, MarketSocket, ReconnectingSocket
-from pk8opt.recordings.manifest import Manifest, Outcome, Resolution, Status, write_manifest
-from pk8opt.recordings.raw import FrameWriter
+from pk8opt.record.folders import AlreadyComplete, add_late_frames, open_folder
+from pk8opt.recordings.manifest import Manifest, Outcome, Resolution, Status
+from pk8opt.recordings.raw import Frame, FrameWriter
 from pk8opt.recordings.session import finish_session
 
 if TYPE_CHECKING:
     from pk8opt.record.recorder import Recorder
 
 _decode = msgspec.json.Decoder().decode
+MAX_ORPHANS = 50_000  # frames kept while no session is open (the oldest go first)
 
 
 @dataclass
@@ -63,12 +70,19 @@ class SymbolRecorder:
         self.symbol = symbol
         cfg = rec.cfg
         self.step_s = timeframe_seconds(cfg.timeframe)
+        limits: dict[str, Any] = {
+            "max_frame_bytes": cfg.max_frame_bytes,
+            "stable_after_s": cfg.stable_after_s,
+            "open_timeout_s": cfg.timeout_s,
+            "on_failure": rec.connect_failed,
+        }
         self.market = MarketSocket(
             cfg.endpoints.clob_ws_url,
             self,
             cfg.clock,
             ping_interval_s=cfg.ping_s,
             stale_after_s=cfg.stale_s,
+            **limits,
         )
         self.live = LiveSocket(
             cfg.endpoints.live_ws_url,
@@ -77,14 +91,21 @@ class SymbolRecorder:
             symbols=[symbol],
             ping_interval_s=cfg.live_ping_s,
             stale_after_s=cfg.stale_s,
+            **limits,
         )
         self.open: dict[int, OpenSession] = {}  # by window start
         self.done: set[int] = set()
         self.retry_at: dict[int, float] = {}  # window start -> monotonic time to ask again
         self.gap_start: dict[str, int] = {}
-        self.retired: deque[str] = deque(maxlen=8)  # quoted tokens of finished windows
+        self.retired: dict[str, Path] = {}  # quoted token of a finished window -> its folder
+        self.late: dict[Path, list[Frame]] = {}  # frames of finished windows, to be added
+        self.late_jobs: dict[Path, asyncio.Future[Any]] = {}  # finishing, or adding late
+        self.orphans: deque[Frame] = deque(maxlen=MAX_ORPHANS)
         self.frames = 0
         self.garbage = 0
+        self.late_frames = 0  # kept in their finished session
+        self.orphan_frames = 0  # kept in the next session
+        self.orphans_lost = 0  # more than MAX_ORPHANS while no session was open
         # ask Gamma again after 2 s, or sooner when the venue clock runs fast
         self.retry_s = max(0.05, min(2.0, cfg.clock.wall_seconds(10.0)))
 
@@ -122,10 +143,24 @@ class SymbolRecorder:
             named = [s for s in targets if any(q in raw for q in s.quoted)]
             if named:
                 targets = named
-            elif any(q in raw for q in self.retired):
-                return  # a late frame of a finished window: it belongs to no open session
-        for s in targets:
-            s.write(t_ns, kind, raw)
+            else:
+                late = {d for q, d in self.retired.items() if q in raw}
+                if late:  # a frame of a finished window: into that window's folder
+                    for folder in late:
+                        self.late.setdefault(folder, []).append(Frame(t=t_ns, ch=kind, raw=raw))
+                    self.late_frames += 1
+                    return
+        if not targets:  # no session open yet (or between two): keep it for the next
+            if len(self.orphans) == self.orphans.maxlen:
+                self.orphans_lost += 1
+            self.orphans.append(Frame(t=t_ns, ch=kind, raw=raw))
+            return
+        try:
+            for s in targets:
+                s.write(t_ns, kind, raw)
+        except OSError as exc:
+            self.rec.write_failed(exc)
+            return
         if kind == "market" and '"market_resolved"' in raw:
             self._resolved(t_ns, raw)
 
@@ -167,19 +202,51 @@ class SymbolRecorder:
             elif now_s >= s.info.window_end_s:
                 await self._poll_resolution(start, s)
             if start in self.open:
-                s.writer.flush_if_due()
+                try:
+                    s.writer.flush_if_due()
+                except OSError as exc:
+                    self.rec.write_failed(exc)
+        await self.keep_late()
+
+    async def keep_late(self) -> None:
+        """Add the late frames of each finished window to its folder, once the folder
+        is finished (one job at a time per folder)."""
+        for folder, done_job in list(self.late_jobs.items()):
+            if done_job.done() and folder not in self.late:
+                del self.late_jobs[folder]
+        if self.rec.disk_error is not None:
+            return  # nothing can be written; the frames are counted in `late_frames`
+        for folder in list(self.late):
+            running = self.late_jobs.get(folder)
+            if running is not None and not running.done():
+                continue
+            frames = self.late.pop(folder)
+            job = asyncio.ensure_future(asyncio.to_thread(add_late_frames, folder, frames))
+            self.late_jobs[folder] = job
+            self.rec.pending.add(job)
+            job.add_done_callback(self.rec.pending.discard)
+            try:
+                await asyncio.shield(job)
+            except OSError as exc:
+                self.rec.write_failed(exc)
+                return
+            except Pk8Error as exc:
+                self.rec.log("error", symbol=self.symbol, folder=str(folder), error=str(exc))
+                continue
+            self.rec.log("late_frames", symbol=self.symbol, folder=str(folder), frames=len(frames))
 
     async def _ensure(self, start: int) -> None:
         if start in self.open or start in self.done:
             return
-        if time.monotonic() < self.retry_at.get(start, 0.0):
+        if time.monotonic() < self.retry_at.get(start, 0.0) or not self.rec.gamma.ready():
             return
         slug = slug_for(self.symbol, self.rec.cfg.timeframe, start)
         try:
             reply = await self.rec.gamma.market_by_slug(slug, self.step_s)
-        except Pk8Error as exc:
-            self.rec.log("gamma_error", symbol=self.symbol, slug=slug, error=str(exc))
-            self.retry_at[start] = time.monotonic() + self.retry_s
+        except GammaMismatch as exc:
+            self.rec.log("gamma_mismatch", symbol=self.symbol, slug=slug, error=str(exc))
+            return
+        except Pk8Error:  # each attempt is logged as it fails (connect_failed)
             return
         t_ns = self.rec.cfg.clock.now_ns()
         if reply.market is None:
@@ -190,22 +257,70 @@ class SymbolRecorder:
         if t_ns / 1e9 >= info.window_end_s or start in self.open:
             self.done.add(start)
             return
-        folder = self.rec.session_folder(slug)
-        manifest = info.manifest(self.symbol, self.rec.cfg.timeframe)
-        folder.mkdir(parents=True)
-        write_manifest(folder, manifest)
-        writer = FrameWriter(folder)
-        writer.write(t_ns, "gamma", reply.body, src=reply.url)
+        folder = self.rec.cfg.out / slug
+        try:
+            opened = open_folder(folder, info.manifest(self.symbol, self.rec.cfg.timeframe))
+        except AlreadyComplete:
+            self.rec.log("already_recorded", symbol=self.symbol, slug=slug, folder=str(folder))
+            self.done.add(start)
+            return
+        except OSError as exc:
+            self.rec.write_failed(exc)
+            return
+        except Pk8Error as exc:
+            self.rec.log("error", symbol=self.symbol, slug=slug, error=str(exc))
+            self.done.add(start)
+            return
+        writer = opened.writer
         quoted = tuple(f'"{tok}"' for tok in info.tokens)
-        self.open[start] = OpenSession(folder, manifest, writer, info, quoted)
-        self.rec.log("session_start", symbol=self.symbol, slug=slug, folder=str(folder))
-        for sock in (self.live, self.market):  # the session starts knowing its sockets
-            if sock.connected:
-                writer.note(t_ns, "connected", socket=sock.kind, url=sock.url)
+        s = OpenSession(folder, opened.manifest, writer, info, quoted)
+        self.open[start] = s
+        try:
+            self._start_writing(s, t_ns, opened.resumed_after_ns)
+            writer.write(t_ns, "gamma", reply.body, src=reply.url)
+        except OSError as exc:
+            self.rec.write_failed(exc)
+            return
+        self.rec.started += 1
+        event = "session_resumed" if opened.resumed_after_ns is not None else "session_start"
+        self.rec.log(event, symbol=self.symbol, slug=slug, folder=str(folder))
         was_connected = self.market.connected
         await self.market.add_assets(list(info.tokens))
         if was_connected:
             writer.note(t_ns, "subscribed", socket="market", assets=list(info.tokens))
+
+    def _start_writing(self, s: OpenSession, t_ns: int, resumed_after_ns: int | None) -> None:
+        """The first lines of a session: the gap of a restart, the frames that waited
+        for a session, and which sockets are connected."""
+        writer = s.writer
+        if resumed_after_ns is not None:
+            writer.note(t_ns, "resumed", after_ns=resumed_after_ns, reason="recorder restarted")
+            for name in ("market", "live"):
+                s.gaps += 1
+                writer.note(
+                    t_ns,
+                    "gap",
+                    socket=name,
+                    start_ns=resumed_after_ns,
+                    duration_ns=t_ns - resumed_after_ns,
+                )
+        if self.orphans:
+            self.rec.log("kept_early_frames", symbol=self.symbol, frames=len(self.orphans))
+            self.orphan_frames += len(self.orphans)
+            while self.orphans:
+                f = self.orphans.popleft()
+                writer.write(f.t, f.ch, f.raw, src=f.src)
+        if self.orphans_lost:
+            writer.note(
+                t_ns,
+                "error",
+                what="frames lost while no session was open",
+                frames=self.orphans_lost,
+            )
+            self.orphans_lost = 0
+        for sock in (self.live, self.market):  # the session starts knowing its sockets
+            if sock.connected:
+                writer.note(t_ns, "connected", socket=sock.kind, url=sock.url)
 
     async def _poll_resolution(self, start: int, s: OpenSession) -> None:
         cfg = self.rec.cfg
@@ -218,10 +333,18 @@ class SymbolRecorder:
             s.next_poll_ns = int((s.info.window_end_s + cfg.resolve_after_s) * 1e9)
         if now_ns < s.next_poll_ns:
             return
+        if not self.rec.gamma.ready():
+            return
         try:
-            reply = await self.rec.gamma.market_by_slug(s.info.slug, self.step_s)
-        except Pk8Error as exc:
-            self.rec.log("gamma_error", symbol=self.symbol, slug=s.info.slug, error=str(exc))
+            reply = await self.rec.gamma.market_by_slug(
+                s.info.slug, self.step_s, condition_id=s.info.condition_id
+            )
+        except GammaMismatch as exc:  # not this market's answer: not recorded as one
+            self.rec.log("gamma_mismatch", symbol=self.symbol, slug=s.info.slug, error=str(exc))
+            if start in self.open:
+                s.writer.note(cfg.clock.now_ns(), "error", what="gamma_mismatch", error=str(exc))
+            reply = None
+        except Pk8Error:  # each attempt is logged as it fails (connect_failed)
             reply = None
         now_ns = cfg.clock.now_ns()
         s.next_poll_ns = now_ns + int(s.poll_delay_s * 1e9)
@@ -239,12 +362,27 @@ class SymbolRecorder:
         if s is None:
             return
         self.done.add(start)
-        self.retired.extend(s.quoted)
+        for q in s.quoted:
+            self.retired[q] = s.dir
+        while len(self.retired) > 16:  # the tokens of the last eight windows
+            del self.retired[next(iter(self.retired))]
+        if self.rec.disk_error is not None:  # nothing more can be written: keep it as is
+            s.writer.abandon()
+            self.rec.left_recording.append(s.dir)
+            return
         t_ns = self.rec.cfg.clock.now_ns()
-        for sock, start_ns in self.gap_start.items():  # still waiting for a reconnect
-            s.writer.note(t_ns, "gap", socket=sock, start_ns=start_ns, duration_ns=t_ns - start_ns)
-        s.writer.note(t_ns, "unsubscribed", socket="market", assets=list(s.info.tokens))
-        s.writer.close()
+        try:
+            for sock, start_ns in self.gap_start.items():  # still waiting for a reconnect
+                s.writer.note(
+                    t_ns, "gap", socket=sock, start_ns=start_ns, duration_ns=t_ns - start_ns
+                )
+            s.writer.note(t_ns, "unsubscribed", socket="market", assets=list(s.info.tokens))
+            s.writer.close()
+        except OSError as exc:
+            s.writer.abandon()
+            self.rec.left_recording.append(s.dir)
+            self.rec.write_failed(exc)
+            return
         changes: dict[str, Any] = {}
         if s.resolution is not None:
             changes["resolution"] = s.resolution
@@ -256,9 +394,15 @@ class SymbolRecorder:
             asyncio.to_thread(finish_session, s.dir, s.manifest, status=status, **changes)
         )
         self.rec.pending.add(job)
+        self.late_jobs[s.dir] = job
         job.add_done_callback(self.rec.pending.discard)
         await self.market.remove_assets(list(s.info.tokens))
-        final = await asyncio.shield(job)
+        try:
+            final = await asyncio.shield(job)
+        except OSError as exc:  # the disk filled while compressing: the folder stays
+            self.rec.left_recording.append(s.dir)  # `recording`, closed on the next start
+            self.rec.write_failed(exc)
+            return
         self.rec.log(
             "session_end",
             symbol=self.symbol,

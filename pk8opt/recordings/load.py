@@ -21,9 +21,13 @@ from pathlib import Path
 import msgspec
 
 from pk8opt.errors import DataSelectionError, RecordingError
-from pk8opt.polymarket.slugs import TIMEFRAME_SECONDS, parse_slug
-from pk8opt.recordings.catalog import find_sessions
-from pk8opt.recordings.manifest import Manifest, manifest_path, read_manifest
+from pk8opt.recordings.catalog import (  # noqa: F401  (check_manifest: re-exported)
+    check_manifest,
+    find_sessions,
+    read_session_manifest,
+    report_skipped,
+)
+from pk8opt.recordings.manifest import manifest_path
 from pk8opt.recordings.normalize import Problems, normalize_session
 from pk8opt.recordings.raw import frames_path
 from pk8opt.recordings.schema import EVENTS_SCHEMA, NORMALIZER_VERSION, UNDERLYING_SCHEMA
@@ -43,47 +47,6 @@ class CacheMeta(msgspec.Struct):
     manifest_size: int
     manifest_mtime_ns: int
     problems: dict = {}
-
-
-def check_manifest(session_dir: Path, manifest: Manifest) -> None:
-    """Raise `RecordingError` when the manifest does not describe its folder."""
-    path = manifest_path(session_dir)
-    name = Path(session_dir).resolve().name
-    if manifest.slug != name:
-        raise RecordingError(
-            f"{path}: slug {manifest.slug!r} does not match the folder name {name!r} "
-            "(rename the folder to its slug)"
-        )
-    try:
-        symbol, timeframe, start = parse_slug(manifest.slug)
-    except ValueError as exc:
-        raise RecordingError(f"{path}: {exc}") from None
-    if manifest.symbol.upper() != symbol:
-        raise RecordingError(f"{path}: symbol {manifest.symbol!r} but the slug says {symbol!r}")
-    if manifest.timeframe != timeframe:
-        raise RecordingError(
-            f"{path}: timeframe {manifest.timeframe!r} but the slug says {timeframe!r}"
-        )
-    if manifest.window_start_s != start:
-        raise RecordingError(
-            f"{path}: window_start_s {manifest.window_start_s} but the slug says {start}"
-        )
-    if manifest.window_end_s - manifest.window_start_s != TIMEFRAME_SECONDS[timeframe]:
-        raise RecordingError(
-            f"{path}: window {manifest.window_start_s}..{manifest.window_end_s} is not "
-            f"{timeframe} long"
-        )
-    for field in ("token_up", "token_down", "condition_id"):
-        if not getattr(manifest, field).strip():
-            raise RecordingError(f"{path}: {field} is empty (copy it from Gamma's market)")
-    if manifest.token_up == manifest.token_down:
-        raise RecordingError(f"{path}: token_up and token_down are the same id")
-
-
-def read_session_manifest(session_dir: Path) -> Manifest:
-    manifest = read_manifest(Path(session_dir))
-    check_manifest(Path(session_dir), manifest)
-    return manifest
 
 
 def _meta_for(session_dir: Path, frames: Path) -> CacheMeta:
@@ -170,7 +133,10 @@ def load_session(session_dir: str | Path) -> LoadedSession:
 
 def load_sessions(paths: Iterable[str | Path], *, progress: bool = False) -> list[LoadedSession]:
     """Every session under `paths` (folders, folders of sessions, globs), in time order.
-    With `progress`, a bar on the terminal (the first load of a session normalizes it)."""
+    With `progress`, a bar on the terminal (the first load of a session normalizes it).
+
+    A session that cannot be read (its manifest, its frames) is skipped with one line on
+    stderr naming it and why; only when none is left is that an error."""
     from pk8opt.progress import steps
 
     paths = list(paths)
@@ -180,8 +146,18 @@ def load_sessions(paths: Iterable[str | Path], *, progress: bool = False) -> lis
             f"no sessions (folders with a manifest.json) under {', '.join(map(str, paths))}"
         )
     out = []
+    skipped: list[tuple[Path, str]] = []
     with steps("loading sessions", len(found) if progress else 0) as advance:
         for p in found:
-            out.append(load_session(p))
+            try:
+                out.append(load_session(p))
+            except RecordingError as exc:
+                skipped.append((p, str(exc)))
             advance()
+    report_skipped(skipped)
+    if not out:
+        raise DataSelectionError(
+            f"no readable session under {', '.join(map(str, paths))} "
+            f"({len(skipped)} skipped; first: {skipped[0][1]})"
+        )
     return out

@@ -31,6 +31,7 @@ class StrategyContext:
     tick_size: float  # the coarser of the two tokens' ticks
     tick_up: float
     tick_dn: float
+    # positions as the trade loop last heard of them (PM_PAPER_RESPONSE_LATENCY_MS)
     qy: float  # Up shares held
     qn: float  # Down shares held
     cost_y: float  # average cost of the Up shares (0 when none)

@@ -8,6 +8,7 @@ Every problem is one `ConfigError` line: `<file>: <field>: <what is wrong>`.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -83,7 +84,7 @@ class Validation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The stage after the search: candidates, PBO, DSR, walk-forward, robustness,
     lockbox, verdict. Thresholds are what `deploy` requires."""
 
-    candidates: int = 8  # top trials by in-sample score replayed on every window
+    candidates: int = 8  # top trials in the matrix even if pruned (re-run to completion)
     scheme: SchemeName = "walk_forward"
     folds: int = 4  # walk_forward: test folds
     anchored: bool = True  # walk_forward: train on every window before the fold
@@ -102,7 +103,8 @@ class Validation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Mlflow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    tracking_uri: str | None = None  # default: sqlite under experiments/
+    tracking_uri: str | None = None  # default: $MLFLOW_TRACKING_URI, else sqlite in experiments/
+    artifact_location: str | None = None  # a new experiment's artifact root (shared by machines)
     experiment: str | None = None  # default: the study name
 
 
@@ -134,13 +136,18 @@ class SweepConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return {**self.engine, **self.trader, **self.fixed}
 
     def storage_url(self) -> str:
-        return self.storage or str(DEFAULT_STORAGE_PATH)
+        return self.storage or os.environ.get("OPTUNA_STORAGE") or str(DEFAULT_STORAGE_PATH)
 
     def tracking_uri(self) -> str:
-        return self.mlflow.tracking_uri or default_tracking_uri()
+        return self.mlflow.tracking_uri or env_tracking_uri() or default_tracking_uri()
 
     def experiment_name(self) -> str:
         return self.mlflow.experiment or self.study
+
+
+def env_tracking_uri() -> str | None:
+    """`MLFLOW_TRACKING_URI`, when set: used when the flags and the config are silent."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or None
 
 
 def default_tracking_uri() -> str:
@@ -248,9 +255,13 @@ def apply_overrides(cfg: SweepConfig, **changes: Any) -> SweepConfig:
     """Command-line values (`None` = not given) replace the file's."""
     changes = {k: v for k, v in changes.items() if v is not None}
     refuse_non_finite(changes, "command line")  # e.g. --timeout nan
-    tracking_uri = changes.pop("tracking_uri", None)
-    if tracking_uri is not None:
-        changes["mlflow"] = msgspec.structs.replace(cfg.mlflow, tracking_uri=tracking_uri)
+    mlflow = {
+        key: changes.pop(arg)
+        for arg, key in (("tracking_uri", "tracking_uri"), ("artifacts", "artifact_location"))
+        if arg in changes
+    }
+    if mlflow:
+        changes["mlflow"] = msgspec.structs.replace(cfg.mlflow, **mlflow)
     return msgspec.structs.replace(cfg, **changes)
 
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pk8opt.errors import DataSelectionError
-from pk8opt.recordings.catalog import find_sessions
-from pk8opt.recordings.manifest import Manifest, read_manifest
+from pk8opt.recordings.catalog import report_skipped, usable_sessions
+from pk8opt.recordings.manifest import Manifest
 from pk8opt.sweep.config import Data, as_utc
 
 
@@ -48,15 +48,17 @@ def select_sessions(data: Data, where: str, base: Path | None = None) -> Selecti
     """Sessions matching `data`, split by time into in-sample and holdout."""
     paths = [str(base / p) if base and not Path(p).is_absolute() else p for p in data.paths]
     try:
-        found = find_sessions(paths)
+        manifests, skipped = usable_sessions(paths)
     except DataSelectionError as exc:
         raise DataSelectionError(f"{where}: data.paths: {exc}") from None
+    report_skipped(skipped)  # unreadable sessions: one line each, the rest is used
+    found = list(manifests)
     if not found:
         raise DataSelectionError(
-            f"{where}: data.paths: no session folder (with a manifest.json) under "
+            f"{where}: data.paths: no session folder (with a readable manifest.json) under "
             f"{', '.join(data.paths)}"
+            + (f" ({len(skipped)} skipped; first: {skipped[0][1]})" if skipped else "")
         )
-    manifests = {p: read_manifest(p) for p in found}
     chosen = list(found)
     if data.symbols:
         wanted = {s.upper() for s in data.symbols}

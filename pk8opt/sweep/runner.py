@@ -28,6 +28,8 @@ from pk8opt.sweep.data import Selection, select_sessions
 from pk8opt.sweep.failures import Failures, find_failures
 from pk8opt.sweep.orphan import watch_parent
 from pk8opt.sweep.progress import SweepProgress, Tally, tally
+from pk8opt.sweep.shared_study import claim_finish, finished, join, process_seed
+from pk8opt.sweep.storage import open_storage, study_lock
 from pk8opt.sweep.trial_log import TrialLog
 from pk8opt.sweep.worker import Job, counted, run_worker
 
@@ -55,16 +57,8 @@ class SweepOutcome:
 
 
 def make_storage(url: str) -> Any:
-    """A database URL as is; anything else is a journal file (created if missing)."""
-    import optuna
-
-    if "://" in url:
-        return url
-    from optuna.storages.journal import JournalFileBackend
-
-    path = Path(url)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    """A database URL or a journal file (created if missing); see `sweep.storage`."""
+    return open_storage(url)
 
 
 def make_sampler(cfg: SweepConfig, params: ParamSet, index: int = 0) -> Any:
@@ -245,7 +239,7 @@ def run_sweep(
 
         target = min(target or grid_size(cfg.space, params), grid_size(cfg.space, params))
     storage_url = cfg.storage_url()
-    storage = make_storage(storage_url)
+    storage = open_storage(storage_url, lambda line: console.print(line, highlight=False))
     directions = [o.direction for o in cfg.objectives]
     try:
         study = optuna.create_study(
@@ -292,30 +286,34 @@ def run_sweep(
 
     import yaml
 
-    tracker = Tracker(cfg.tracking_uri(), cfg.experiment_name())
-    parent = tracker.start_sweep(
-        cfg.study,
-        mask_url(storage_url),  # tags and artifacts never hold a password
-        params={
-            "strategy": cfg.strategy,
-            "sampler": cfg.sampler.type,
-            "seed": cfg.sampler.seed,
-            "pruner": cfg.pruner.type,
-            "objective": ", ".join(f"{o.direction} {o.metric}" for o in cfg.objectives),
-            "trials": cfg.trials,
-            "workers": cfg.workers,
-            "in_sample_sessions": len(sel.in_sample),
-            "holdout_sessions": len(sel.holdout),
-            **{f"fixed.{k}": v for k, v in cfg.overrides.items()},
-        },
-        tags={
-            "pk8opt.fingerprint": sel.fingerprint,
-            "pk8opt.code_version": version,
-            "pk8opt.in_sample_window": sel.window(sel.in_sample),
-            "pk8opt.holdout_window": sel.window(sel.holdout),
-        },
-        texts={"config.yaml": mask_urls(yaml.safe_dump(to_dict(cfg), sort_keys=False))},
-    )
+    # One process at a time creates the MLflow tables, the experiment, the parent run.
+    with study_lock(storage_url, f"{cfg.study}:mlflow"):
+        tracker = Tracker(cfg.tracking_uri(), cfg.experiment_name(), cfg.mlflow.artifact_location)
+        parent = tracker.start_sweep(
+            cfg.study,
+            mask_url(storage_url),  # tags and artifacts never hold a password
+            params={
+                "strategy": cfg.strategy,
+                "sampler": cfg.sampler.type,
+                "seed": cfg.sampler.seed,
+                "pruner": cfg.pruner.type,
+                "objective": ", ".join(f"{o.direction} {o.metric}" for o in cfg.objectives),
+                "trials": cfg.trials,
+                "workers": cfg.workers,
+                "in_sample_sessions": len(sel.in_sample),
+                "holdout_sessions": len(sel.holdout),
+                **{f"fixed.{k}": v for k, v in cfg.overrides.items()},
+            },
+            tags={
+                "pk8opt.fingerprint": sel.fingerprint,
+                "pk8opt.code_version": version,
+                "pk8opt.in_sample_window": sel.window(sel.in_sample),
+                "pk8opt.holdout_window": sel.window(sel.holdout),
+            },
+            texts={"config.yaml": mask_urls(yaml.safe_dump(to_dict(cfg), sort_keys=False))},
+        )
+    if tracker.note:
+        console.print(f"[yellow]note[/yellow] {tracker.note}", highlight=False)
     poll_cpu_s = 0.0
     token = uuid.uuid4().hex[:12]
     experiments_dir.mkdir(parents=True, exist_ok=True)
@@ -343,6 +341,9 @@ def run_sweep(
             f"sweeping {cfg.strategy} over {len(sel.in_sample)} in-sample sessions "
             f"({len(sel.holdout)} held out) with {cfg.workers} worker(s)"
         )
+        # the sampler's seed + index: this process's own stream (see shared_study)
+        offset = process_seed(cfg.sampler.seed or 0, join(study, storage_url)) or 0
+        offset -= cfg.sampler.seed or 0
         jobs = [
             Job(
                 config=to_dict(cfg),
@@ -353,7 +354,7 @@ def run_sweep(
                 deadline=deadline,
                 stop_file=str(stop_file),
                 evaluator=evaluator,
-                index=i,
+                index=offset + i,
                 windows=[sel.manifests[p].window_start_s for p in sel.in_sample],
             )
             for i in range(cfg.workers)
@@ -409,6 +410,10 @@ def run_sweep(
     if interrupted:
         tracker.finish_sweep(parent, "KILLED")
         return outcome
+    elsewhere = claim_finish(study, storage, storage_url, token)
+    if elsewhere:  # another sweep process of the study runs (or ran) the validation
+        console.print(elsewhere, highlight=False)
+        return outcome
     post_search(
         study,
         cfg,
@@ -422,5 +427,6 @@ def run_sweep(
         params,
         outcome,
     )
+    finished(study)
     tracker.finish_sweep(parent)
     return outcome

@@ -16,6 +16,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
+from pk8opt.sweep import shared_study
 from pk8opt.sweep.config import SweepConfig
 from pk8opt.sweep.orphan import stop_on_orphan
 
@@ -50,38 +51,8 @@ def loaded(evaluator: Any, paths: list[str]) -> Any:
 
 
 def counted(trials: list[Any], token: str) -> int:
-    """Trials that count toward the target: finished ones (a failure counts, an
-    interruption does not) and the ones this invocation is running now."""
-    n = 0
-    for t in trials:
-        state = t.state.name
-        if (
-            state in ("COMPLETE", "PRUNED")
-            or state == "FAIL"
-            and not t.user_attrs.get("interrupted")
-            or state == "RUNNING"
-            and t.user_attrs.get("token") == token
-        ):
-            n += 1
-    return n
-
-
-def _ask(study: Any, job: Job) -> Any:
-    """A new trial, unless the target is reached. Counting and asking happen under a
-    file lock so that the workers of this machine never overshoot the target."""
-    import fcntl
-
-    with open(job.stop_file + ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            trials = study.get_trials(deepcopy=False) if job.target is not None else []
-            if job.target is not None and counted(trials, job.token) >= job.target:
-                return None
-            trial = study.ask()
-            trial.set_user_attr("token", job.token)
-            return trial
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    """Trials that count toward the target (see `shared_study.counted`)."""
+    return shared_study.counted(trials, token)
 
 
 def _ignore_sigint() -> None:
@@ -110,9 +81,10 @@ def run_worker(job: Job) -> dict[str, float]:
     sessions = loaded(evaluator, job.sessions)
     times = {"load_s": time.perf_counter() - t_load, "optuna_s": 0.0, "backtest_s": 0.0}
     times.update(optuna_cpu_s=0.0, backtest_cpu_s=0.0, trials=0.0)
+    storage = make_storage(job.storage)
     study = optuna.load_study(
         study_name=cfg.study,
-        storage=make_storage(job.storage),
+        storage=storage,
         sampler=_sampler(cfg, every, job.index),
         pruner=make_pruner(cfg),
     )
@@ -122,15 +94,17 @@ def run_worker(job: Job) -> dict[str, float]:
     if len(sessions) != len(of):
         raise RuntimeError(f"loaded {len(sessions)} sessions for {len(of)} paths")
     times["first_trial_at"] = time.time()
+    beat = shared_study.Heartbeat(study, storage)
     while True:
         if os.path.exists(job.stop_file):
             break
         if job.deadline is not None and time.time() >= job.deadline:
             break
         t0, c0 = time.perf_counter(), time.thread_time()
-        trial = _ask(study, job)
+        trial = shared_study.ask(study, storage, job.storage, job.token, job.target, stop(job))
         if trial is None:
             break
+        beat.trial = trial
         values = suggest(trial, cfg.space, every)
         times["optuna_s"] += time.perf_counter() - t0
         times["optuna_cpu_s"] += time.thread_time() - c0
@@ -187,12 +161,21 @@ def run_worker(job: Job) -> dict[str, float]:
             trial.set_user_attr("error", error)
         tell_state = getattr(optuna.trial.TrialState, state)
         study.tell(trial, result if state == "COMPLETE" else None, state=tell_state)
+        beat.trial = None
         times["optuna_s"] += time.perf_counter() - t2 + spent["optuna"]
         times["optuna_cpu_s"] += time.thread_time() - c2 + spent["optuna_cpu"]
         times["trials"] += 1
         if state == "FAIL" and trial.user_attrs.get("interrupted"):
             break
+    beat.close()
     return times
+
+
+def stop(job: Job) -> Any:
+    """Whether a worker with nothing to ask should stop waiting for the others."""
+    return lambda: (
+        os.path.exists(job.stop_file) or (job.deadline is not None and time.time() >= job.deadline)
+    )
 
 
 def run_report(

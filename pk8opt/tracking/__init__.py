@@ -17,7 +17,9 @@ from pk8opt.tracking._tracker import (
     TrialRecord,
     artifact_root_for,
     find_trial_run,
+    is_server,
     open_run_tags,
+    store_uri,
     tag_runs,
     ui_command,
 )
@@ -33,7 +35,9 @@ __all__ = [
     "TrialRecord",
     "artifact_root_for",
     "find_trial_run",
+    "is_server",
     "open_run_tags",
+    "store_uri",
     "tag_runs",
     "ui_command",
 ]

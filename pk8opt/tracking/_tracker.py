@@ -40,6 +40,9 @@ class TrialRecord:
 def _quiet() -> None:
     # No usage telemetry leaves a trader's machine unless they ask for it.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # With a tracking server MLflow prints "View run ... at: URL" for every finished run,
+    # over the progress bar; the sweep names the UI once at its end.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     import mlflow  # noqa: F401  (its import configures the "mlflow" logger; override after)
 
     for name in ("alembic", "mlflow", "alembic.runtime.migration"):
@@ -91,8 +94,37 @@ def artifact_root_for(tracking_uri: str) -> str | None:
     return None
 
 
+def is_server(tracking_uri: str) -> bool:
+    """An MLflow tracking server (`http://host:5000`): it is the UI itself."""
+    return tracking_uri.startswith(("http://", "https://"))
+
+
+def store_uri(tracking_uri: str) -> str:
+    """The URI as MLflow should open it: `postgresql://` with the installed driver."""
+    if tracking_uri.startswith(("postgresql://", "postgres://")):
+        from pk8opt.sweep.storage import sqlalchemy_url
+
+        return sqlalchemy_url(tracking_uri)
+    return tracking_uri
+
+
+def local_artifacts_note(tracking_uri: str, location: str) -> str | None:
+    """A line when a shared store (a database) keeps its artifacts on this machine only."""
+    if is_server(tracking_uri) or tracking_uri.startswith(("sqlite:", "file:")):
+        return None
+    if location.startswith(("file:", "/")) or "://" not in location:
+        return (
+            f"artifacts (plots, reports) go to {location}, on this machine only: give "
+            "--artifacts (or mlflow.artifact_location) a location every machine reaches, "
+            "or use an `mlflow server` as the tracking URI"
+        )
+    return None
+
+
 class Tracker:
-    def __init__(self, tracking_uri: str, experiment: str) -> None:
+    def __init__(
+        self, tracking_uri: str, experiment: str, artifact_location: str | None = None
+    ) -> None:
         _quiet()
         from mlflow import MlflowClient
 
@@ -101,17 +133,17 @@ class Tracker:
             db.parent.mkdir(parents=True, exist_ok=True)
             _tune_sqlite(db)
         self.tracking_uri = tracking_uri
-        self.client = MlflowClient(tracking_uri=tracking_uri)
+        self.note: str | None = None  # a line for the user about where artifacts go
         try:
+            self.client = MlflowClient(tracking_uri=store_uri(tracking_uri))
             exp = self.client.get_experiment_by_name(experiment)
             if exp is None:
-                exp = self.client.get_experiment(
-                    self.client.create_experiment(
-                        experiment, artifact_location=artifact_root_for(tracking_uri)
-                    )
-                )
+                exp = self._create_experiment(experiment, artifact_location)
+        except ConfigError:
+            raise
         except Exception as exc:  # the store is unreachable or not an MLflow store
-            raise ConfigError(f"mlflow.tracking_uri {tracking_uri}: {exc}") from None
+            raise ConfigError(f"mlflow.tracking_uri {_masked(tracking_uri)}: {exc}") from None
+        self.note = local_artifacts_note(tracking_uri, exp.artifact_location or "")
         if exp.lifecycle_stage != "active":
             raise ConfigError(
                 f"mlflow.experiment {experiment!r} is deleted in {tracking_uri}: restore it "
@@ -120,6 +152,23 @@ class Tracker:
         self.experiment_id = exp.experiment_id
         self._artifact_location = exp.artifact_location
         self._store = sql_store(self.client)
+
+    def _create_experiment(self, name: str, artifact_location: str | None) -> Any:
+        location = artifact_location or artifact_root_for(self.tracking_uri)
+        if location is None and not is_server(self.tracking_uri):
+            # MLflow's default would be ./mlruns of whichever directory ran first
+            location = Path("experiments/mlartifacts").resolve().as_uri()
+        if location and "://" not in location:
+            location = Path(location).resolve().as_uri()
+        try:
+            return self.client.get_experiment(
+                self.client.create_experiment(name, artifact_location=location)
+            )
+        except Exception:
+            exp = self.client.get_experiment_by_name(name)  # another process made it first
+            if exp is None:
+                raise
+            return exp
 
     # -- the sweep (parent) run -------------------------------------------------------
     def start_sweep(
@@ -143,7 +192,7 @@ class Tracker:
         run = self.client.create_run(
             self.experiment_id,
             run_name=study,
-            tags={ROLE: "sweep", STUDY: study, STORAGE: storage, **tags},
+            tags={ROLE: "sweep", STUDY: study, STORAGE: _masked(storage), **tags},
         )
         run_id = run.info.run_id
         first = self._sweep_runs(study)[0].info.run_id
@@ -308,7 +357,7 @@ def open_run_tags(tracking_uri: str, run_id: str) -> dict[str, str]:
     from mlflow import MlflowClient
 
     try:
-        return dict(MlflowClient(tracking_uri=tracking_uri).get_run(run_id).data.tags)
+        return dict(MlflowClient(tracking_uri=store_uri(tracking_uri)).get_run(run_id).data.tags)
     except Exception:
         raise ConfigError(f"--run-id {run_id}: no such run in {tracking_uri}") from None
 
@@ -320,8 +369,8 @@ def find_trial_run(tracking_uri: str, study: str, number: int) -> str | None:
     _quiet()
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=tracking_uri)
     try:
+        client = MlflowClient(tracking_uri=store_uri(tracking_uri))
         exps = [e.experiment_id for e in client.search_experiments()]
         found = client.search_runs(
             exps,
@@ -337,7 +386,7 @@ def ui_command(tracking_uri: str, port: int) -> list[str]:
     """The `mlflow ui` command line for this store, bound to 127.0.0.1."""
     import sys
 
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", tracking_uri]
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store_uri(tracking_uri)]
     root = artifact_root_for(tracking_uri)
     if root:
         cmd += ["--default-artifact-root", root]
@@ -349,10 +398,16 @@ def tag_runs(tracking_uri: str, run_ids: list[str], tags: Mapping[str, str]) -> 
     _quiet()
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=tracking_uri)
+    client = MlflowClient(tracking_uri=store_uri(tracking_uri))
     for run_id in run_ids:
         for k, v in tags.items():
             try:
                 client.set_tag(run_id, k, v)
             except Exception as exc:
                 raise ConfigError(f"{tracking_uri}: cannot tag run {run_id}: {exc}") from None
+
+
+def _masked(url: str) -> str:
+    from pk8opt.sweep.storage import masked
+
+    return masked(url)

@@ -160,17 +160,20 @@ def test_dropped_connection_reconnects_and_marks_a_gap(tmp_path: Path, served) -
 
 ZERO_LATENCY = (
     "PM_PAPER_POST_LATENCY_MS=0\nPM_PAPER_CANCEL_REQ_LATENCY_MS=0\n"
-    "PM_PAPER_CANCEL_CLEAR_LATENCY_MS=0\n"
+    "PM_PAPER_CANCEL_CLEAR_LATENCY_MS=0\nPM_PAPER_FEED_CLOCK=local\n"
+    "PM_PAPER_RESPONSE_LATENCY_MS=0\n"
 )
 # Paper-engine settings the agreement is checked under: time advances only with frames,
-# so latencies, queue position and seeded maker flow act alike in live and in replay.
+# so latencies (post, cancel, feed on the venue clock, responses), queue position and
+# seeded maker flow act alike in live and in replay.
 PAPER = {
     "zero-latency": ZERO_LATENCY,
     "default-latency": "",
     "slow-queue-flow": (
         "PM_PAPER_POST_LATENCY_MS=400\nPM_PAPER_CANCEL_REQ_LATENCY_MS=150\n"
         "PM_PAPER_CANCEL_CLEAR_LATENCY_MS=300\nPM_PAPER_QUEUE_ADD_AHEAD_FRAC=0.5\n"
-        "PM_PAPER_MAKER_FLOW=1\n"
+        "PM_PAPER_MAKER_FLOW=1\nPM_PAPER_FEED_LATENCY_MS=150\n"
+        "PM_PAPER_RESPONSE_LATENCY_MS=250\n"
     ),
 }
 POST_LATENCY_MS = {"zero-latency": 0, "default-latency": 50, "slow-queue-flow": 400}
@@ -251,3 +254,47 @@ def by_slug(events: list[dict]) -> dict[str, list[dict]]:
     for e in events:
         out.setdefault(e["slug"], []).append(e)
     return out
+
+
+def compare_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "pk8opt"), "compare", *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_compare_finds_a_live_run_identical_to_its_replay_and_shows_a_difference(
+    tmp_path: Path, served
+) -> None:
+    env, manifests = served
+    paper = PAPER["slow-queue-flow"]
+    run_live(tmp_path, env, duration_for(manifests), env_lines=paper)
+    rec, logs = str(tmp_path / "live_rec"), str(tmp_path / "logs")
+    same = compare_cli(rec, "--log-dir", logs)
+    assert (same.returncode, same.stdout, same.stderr) == (0, "", "")
+    # replayed with other settings than live ran with: the windows that traded differ
+    other = tmp_path / "other.env"
+    other.write_text((tmp_path / ".env").read_text() + "PM_PAPER_POST_LATENCY_MS=5\n")
+    diff = compare_cli(rec, "--log-dir", logs, "--env-file", str(other))
+    assert diff.returncode == 1, diff.stderr
+    assert any(diff.stdout.startswith(f"{m.slug}: live ") for m in manifests)
+    assert "first difference at event" in diff.stdout and "Traceback" not in diff.stderr
+    # a fill the replay does not make (a log edited by hand) is found in its window
+    log = tmp_path / "logs" / "live_console_events.jsonl"
+    lines = log.read_text().splitlines()
+    i = next(i for i, line in enumerate(lines) if '"paper_fill"' in line)
+    fill = json.loads(lines[i])
+    fill["qty"] = fill["qty"] + 1.0
+    lines[i] = json.dumps(fill)
+    log.write_text("\n".join(lines) + "\n")
+    edited = compare_cli(rec, "--log-dir", logs)
+    assert edited.returncode == 1
+    assert edited.stdout.startswith(f"{fill['slug']}: live ")
+    assert len([x for x in edited.stdout.splitlines() if ": live " in x]) == 1
+    missing = compare_cli(rec, "--log-dir", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1 and "live_console_events.jsonl" in missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -139,9 +139,10 @@ def test_sigkill_then_restart_marks_partial_session_incomplete(
     recovered, bad = read_frames(folder / FRAMES_GZ_NAME)
     assert not bad and len(recovered) == m.frames >= len(frames)
     assert '"event":"recovered"' in err
-    # the same window goes on in a new folder beside the recovered one
-    m2 = read_manifest(out / f"btc-updown-5m-{START}_r2")
-    assert m2.slug == m.slug and m2.status == "incomplete" and m2.frames > 0
+    # the same window goes on in the same folder, after a `resumed` note
+    assert [f.raw for f in recovered[: len(frames)]] == [f.raw for f in frames]
+    assert m.counts["note:resumed"] == 1 and m.frames > len(frames)
+    assert not (out / f"btc-updown-5m-{START}_r2").exists()
 
 
 @pytest.mark.slow

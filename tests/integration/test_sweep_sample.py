@@ -61,6 +61,11 @@ def test_sweep_deploy_round_trip(tmp_path: Path, sample_dir: Path) -> None:
     runs = client.search_runs([exp.experiment_id], max_results=100)
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == out.parent_run_id]
     assert sorted(int(r.data.tags["pk8opt.trial"]) for r in children) == list(range(8))
+    # each complete trial's run reports what filled its orders and how the market moved
+    complete = {str(t.number) for t in trials if t.state.name == "COMPLETE"}
+    quality = {"fills_queue", "fills_book_through", "fills_after_cancel", "markout_10s"}
+    done = [r for r in children if r.data.tags["pk8opt.trial"] in complete]
+    assert done and all(quality <= r.data.metrics.keys() for r in done)
     arts = {a.path for a in client.list_artifacts(out.parent_run_id)}
     assert {"best_equity.png", "best_sessions.json", "trials_x_windows.csv"} <= arts
     assert {"validation.md", "pbo_logits.png"} <= arts

@@ -269,3 +269,91 @@ def test_maker_fill_earns_a_rebate_estimate_kept_out_of_cash() -> None:
     assert acct.fees == pytest.approx(taker_fee_usdc(10.0, 0.52, spec.fee_schedule))
     assert acct.rebates == pytest.approx(0.35)  # takers earn none
     assert acct.maker_volume == pytest.approx(50.0) and acct.volume == pytest.approx(55.2)
+
+
+@pytest.mark.parametrize("bad", [-500.0, float("nan"), float("inf")])
+def test_a_size_that_is_not_a_size_is_ignored(bad: float) -> None:
+    e = engine()
+    book(e, T0, (480, 100.0), (500, 50.0))
+    frame(e, T0 + MS, (Kind.LEVEL, UP, BID, 470, bad), (Kind.LEVEL, UP, BID, 480, bad))
+    frame(e, T0 + 2 * MS, (Kind.TRADE, UP, ASK, 480, bad))
+    assert e.tracker.best(UP, BID) == 480 and e.tracker.size(UP, BID, 480) == 100.0
+    assert e.tracker.size(UP, BID, 470) == 0.0
+    frame(e, T0 + 3 * MS, (Kind.BOOK_RESET, UP, NO_SIDE, -1, 0.0), (Kind.LEVEL, UP, BID, 490, bad))
+    assert e.tracker.best(UP, BID) == -1  # the snapshot held no real level
+
+
+def test_a_level_through_the_other_side_removes_the_crossed_levels() -> None:
+    e = engine(post_latency_ms=0.0)
+    book(e, T0, (480, 100.0), (500, 50.0))
+    frame(e, T0 + MS, (Kind.LEVEL, UP, ASK, 510, 20.0))
+    o = e.submit(T0 + MS, UP, 480, 10.0)
+    frame(e, T0 + 2 * MS)
+    assert o.status == Status.OPEN and o.ahead == 100.0
+    # the resting remainder of a buy at 0.51 arrives before the removals of what it took
+    frame(e, T0 + 3 * MS, (Kind.LEVEL, UP, BID, 510, 5.0))
+    assert e.tracker.best(UP, ASK) == -1  # 500 and 510 are gone, as book.py has it
+    assert e.tracker.best(UP, BID) == 510
+    frame(e, T0 + 4 * MS, (Kind.LEVEL, UP, ASK, 470, 30.0))  # a sell through our bid
+    assert e.tracker.best(UP, BID) == -1 and e.tracker.best(UP, ASK) == 470
+    assert o.status == Status.FILLED
+    assert [f[4] for f in e.fill_log] == ["book_through"]
+
+
+def test_a_crossed_snapshot_is_kept_as_sent() -> None:
+    e = engine()
+    frame(
+        e,
+        T0,
+        (Kind.BOOK_RESET, UP, NO_SIDE, -1, 0.0),
+        (Kind.LEVEL, UP, BID, 520, 10.0),
+        (Kind.LEVEL, UP, ASK, 500, 10.0),
+    )
+    assert e.tracker.best(UP, BID) == 520 and e.tracker.best(UP, ASK) == 500
+
+
+def test_the_trade_loop_hears_of_fills_and_cancels_one_response_latency_later() -> None:
+    e = engine(post_latency_ms=0.0, response_latency_ms=100.0)
+    book(e, T0, (470, 100.0), (500, 50.0))
+    known = e.responses
+    o = e.submit(T0, UP, 480, 10.0)
+    frame(e, T0 + MS)
+    frame(e, T0 + 10 * MS, (Kind.TRADE, UP, ASK, 480, 4.0))
+    assert o.filled == 4.0 and e.account.pos[UP] == 4.0
+    known.receive(T0 + 109 * MS)
+    assert known.pos == [0.0, 0.0] and o.seen_filled == 0.0 and o.seen_open
+    known.receive(T0 + 110 * MS)
+    assert known.pos == [4.0, 0.0] and o.seen_remaining == 6.0
+    e.cancel(T0 + 200 * MS, o)
+    frame(e, T0 + 400 * MS)
+    assert o.status == Status.CANCELLED and o.seen_live  # cleared at 300 ms, heard at 400
+    assert e.next_due_ns() == T0 + 400 * MS
+    known.receive(T0 + 400 * MS)
+    assert not o.seen_live and e.next_due_ns() == 1 << 62
+
+
+@pytest.mark.parametrize("deplete", [True, False])
+def test_takes_use_up_the_asks_until_the_venue_changes_them(deplete: bool) -> None:
+    e = engine(post_latency_ms=0.0, take_depletes=deplete)
+    frame(
+        e,
+        T0,
+        (Kind.BOOK_RESET, UP, NO_SIDE, -1, 0.0),
+        (Kind.LEVEL, UP, BID, 480, 100.0),
+        (Kind.LEVEL, UP, ASK, 500, 20.0),
+        (Kind.LEVEL, UP, ASK, 510, 10.0),
+    )
+    a = e.submit(T0, UP, 510, 30.0)
+    frame(e, T0 + MS)
+    assert a.status == Status.FILLED
+    b = e.submit(T0 + MS, UP, 510, 10.0)  # the recorded book still shows those asks
+    frame(e, T0 + 2 * MS)
+    if not deplete:  # before: the same asks fill a second time
+        assert b.status == Status.FILLED
+        return
+    assert b.status == Status.OPEN and b.filled == 0.0  # nothing left: it rests
+    frame(e, T0 + 3 * MS, (Kind.LEVEL, UP, BID, 470, 5.0))  # elsewhere: still used up
+    assert b.status == Status.OPEN
+    frame(e, T0 + 4 * MS, (Kind.LEVEL, UP, ASK, 500, 25.0))  # the venue's book moves there
+    assert b.status == Status.FILLED
+    assert [f[4] for f in e.fill_log] == ["taker", "taker", "book_through"]

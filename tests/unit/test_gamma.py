@@ -93,3 +93,46 @@ def test_gamma_falls_back_to_events_and_gives_up_cleanly(fixtures_dir: Path) -> 
     client = _mock_gamma([httpx.Response(503)] * 4)
     with pytest.raises(ConnectionFailed, match="no answer after 4 tries"):
         asyncio.run(client.market_by_slug("x"))
+
+
+def test_an_answer_that_is_not_json_is_a_failed_attempt_with_backoff() -> None:
+    from pk8opt.polymarket.links import Failure
+
+    failures: list[Failure] = []
+    client = GammaClient("http://gamma.test", retries=0, backoff_s=0.5, on_failure=failures.append)
+    client._http = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda req: httpx.Response(200, text="<html>oops</html>"))
+    )
+    for _ in range(3):
+        with pytest.raises(ConnectionFailed, match="not JSON"):
+            asyncio.run(client.market_by_slug("btc-updown-15m-1767200400"))
+    assert [f.attempt for f in failures] == [1, 2, 3]
+    assert all(f.cause == "answer is not JSON ('<html>oops</html>')" for f in failures)
+    # the wait before the next try doubles (0.5 s, 1 s, 2 s, times a jitter of 0.5..1.5)
+    waits = [f.next_try_in_s or 0.0 for f in failures]
+    for wait, base in zip(waits, (0.5, 1.0, 2.0), strict=True):
+        assert 0.5 * base <= wait <= 1.5 * base
+    assert not client.ready() and client.link.last_error == failures[-1].cause
+
+
+@pytest.mark.parametrize(
+    ("change", "asked", "what"),
+    [
+        ({"slug": "btc-updown-15m-1767201300"}, {}, "other markets"),
+        ({"endDate": "2025-12-31T17:30:00Z"}, {}, "window"),
+        ({}, {"condition_id": "0xother"}, "condition"),
+    ],
+)
+def test_an_answer_about_another_market_is_a_mismatch(
+    fixtures_dir: Path, change: dict, asked: dict, what: str
+) -> None:
+    from pk8opt.polymarket.gamma import GammaMismatch
+
+    slug = "btc-updown-15m-1767200400"
+    obj = json.loads((fixtures_dir / f"gamma/gamma_market_{slug}_2025-12-31.json").read_text())
+    obj.update(change)
+    client = _mock_gamma([httpx.Response(200, json=[obj])] * 2)
+    client.retries = 0
+    with pytest.raises(GammaMismatch, match=what):
+        asyncio.run(client.market_by_slug(slug, 900, **asked))
+    assert client.errors == 1 and not client.link.ever_ok

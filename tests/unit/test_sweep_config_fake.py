@@ -46,11 +46,11 @@ class FakeEvaluator:
 
     def run(self, loaded, strategy, overrides, on_session=None) -> dict[str, float]:
         v = self.config(strategy, overrides).values
-        barrier = os.environ.get("FAKE_BARRIER")
-        while barrier and not os.path.exists(barrier):  # a test's event: "go on now"
-            time.sleep(0.02)
         if v["edge"] > 0.07:
             raise RuntimeError("boom: edge too wide")
+        gate = os.environ.get("FAKE_GATE")  # a trial holds until this file exists
+        while gate and not os.path.exists(gate):
+            time.sleep(0.02)
         pnl = 0.0
         for i, slug in enumerate(loaded):
             time.sleep(float(os.environ.get("FAKE_SESSION_SLEEP", "0")))

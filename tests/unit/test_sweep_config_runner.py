@@ -160,8 +160,9 @@ def test_ctrl_c_keeps_finished_trials_and_a_rerun_completes(tmp_path: Path) -> N
 
 def test_two_machines_join_one_study_through_a_database_url(tmp_path: Path) -> None:
     """Two sweep processes (as on two machines) on one study in an Optuna database and
-    one MLflow store: together they run the target, and every trial is one child run
-    of the one parent, whichever process ran it."""
+    one MLflow store: together they run exactly the target, and every trial is one child
+    run of the one parent, whichever process ran it. The first process's first trial is
+    held until the second has finished one, so both surely take part."""
     make_sessions(tmp_path / "rec")
     unit = str(Path(__file__).parent)
     url = f"sqlite:///{tmp_path / 'exp' / 'optuna.db'}"
@@ -169,44 +170,39 @@ def test_two_machines_join_one_study_through_a_database_url(tmp_path: Path) -> N
     script = SCRIPT.format(
         unit=unit, tmp=str(tmp_path), trials=14, changes={"storage": url, "workers": 1}
     )
-    # Every trial waits at a barrier until both processes hold a running trial: both
-    # take part however slowly the second one starts (no race with the first's speed).
-    barrier = tmp_path / "go"
-    env = {**os.environ, "FAKE_BARRIER": str(barrier), "PYTHONPATH": unit}
+    gate = tmp_path / "gate"
 
-    def start() -> subprocess.Popen:
+    def start(**env: str) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-c", script],
-            env=env,
+            env={**os.environ, "FAKE_SESSION_SLEEP": "0.02", "PYTHONPATH": unit, **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
 
-    def running_tokens() -> set[str]:
+    def trials() -> list:
         try:
-            trials = optuna.load_study(study_name="toy", storage=url).get_trials()
-        except Exception:  # the study or its tables do not exist yet
-            return set()
-        return {t.user_attrs.get("token") for t in trials if t.state.name == "RUNNING"}
+            return optuna.load_study(study_name="toy", storage=make_storage(url)).get_trials()
+        except Exception:  # the study does not exist yet
+            return []
 
-    def wait_for_running(n: int) -> None:
-        deadline = time.time() + 180  # a failure timeout only: the event ends the wait
-        while len(running_tokens()) < n:
-            assert time.time() < deadline, f"fewer than {n} processes ever ran a trial"
-            time.sleep(0.1)
-
-    first = start()
-    wait_for_running(1)  # the first is inside a trial, held at the barrier
+    first = start(FAKE_GATE=str(gate))
+    deadline = time.time() + 240
+    while time.time() < deadline and not any(t.state.name == "RUNNING" for t in trials()):
+        assert first.poll() is None, first.communicate()[1][-2000:]
+        time.sleep(0.1)
     second = start()
-    wait_for_running(2)  # so is the second
-    barrier.touch()
-    outs = [p.communicate(timeout=180) for p in (first, second)]
+    while time.time() < deadline and not any(t.state.name == "COMPLETE" for t in trials()):
+        assert second.poll() is None, second.communicate()[1][-2000:]
+        time.sleep(0.1)
+    gate.touch()
+    outs = [p.communicate(timeout=240) for p in (first, second)]
     for p, (stdout, stderr) in zip((first, second), outs, strict=True):
         assert p.returncode == 0 and "DONE" in stdout, stderr[-2000:]
     study = optuna.load_study(study_name="toy", storage=url)
     finished = [t for t in study.get_trials() if t.state.name in ("COMPLETE", "PRUNED", "FAIL")]
-    assert len(finished) >= 14
+    assert len(finished) == len(study.get_trials()) == 14  # exactly the target
     tokens = {t.user_attrs.get("token") for t in finished}
     assert len(tokens) == 2  # both processes ran trials
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'exp' / 'mlflow.db'}")
@@ -220,6 +216,8 @@ def test_two_machines_join_one_study_through_a_database_url(tmp_path: Path) -> N
         if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id
     ]
     assert sorted(numbers) == sorted(t.number for t in finished)  # each once
+    # validation ran once, in one of the two
+    assert sum("validating: up to" in out for out, _ in outs) == 1, [o for o, _ in outs]
 
 
 def add_trials(study, edges_values: list[tuple[float, float]]) -> None:

@@ -1,5 +1,5 @@
 """Child runs inserted as rows read back through MlflowClient exactly like runs written
-through the client, on a real sqlite MLflow store."""
+through the client, on a real sqlite MLflow store and on a real PostgreSQL one."""
 
 from __future__ import annotations
 
@@ -64,8 +64,12 @@ def _view(client, run_id: str) -> dict:
     }
 
 
-@pytest.fixture
-def tracker(tmp_path: Path) -> Tracker:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def tracker(tmp_path: Path, request: pytest.FixtureRequest) -> Tracker:
+    """The store on sqlite, and on a real PostgreSQL (a throwaway cluster)."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_mlflow")
+        return Tracker(url, "rows", (tmp_path / "artifacts").as_uri())
     return Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "rows")
 
 

@@ -32,12 +32,26 @@ CASES = [
         },
     ),
     ("fixed", {"up_price": 0.5, "down_price": 0.5, "size": 7.0}),
+    ("balanced_arb", {"edge": 0.0, "response_latency_ms": 120.0, "min_requote_seconds": 0.0}),
+    ("balanced_arb", {"edge": 0.0, "feed_clock": "local", "response_latency_ms": 30.0}),
+    ("balanced_arb", {"edge": 0.0, "feed_latency_ms": 0.0, "maker_flow": True}),
+    (
+        "balanced_arb",
+        {"edge": 0.0, "feed_latency_ms": 400.0, "post_latency_ms": 0.0, "maker_flow": True},
+    ),
+    ("fixed", {"up_price": 0.5, "down_price": 0.5, "size": 7.0, "feed_latency_ms": 250.0}),
+    ("fixed", {"up_price": 0.6, "down_price": 0.6, "size": 400.0, "min_requote_seconds": 0.2}),
+    (
+        "balanced_arb",
+        {"edge": 0.0, "response_latency_ms": 40.0, "maker_flow": True, "flow_base": 3.0},
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
 def sessions():  # type: ignore[no-untyped-def]
-    return [random_session(s, n_frames=6000) for s in (3, 4)]
+    # venue stamps 9 to 81 ms before receipt, out of order at times, as on a real feed
+    return [random_session(s, n_frames=6000, feed_delay_ms=45.0) for s in (3, 4)]
 
 
 def _summary(session, strategy, config, mode, skip, tmp_path, tag):  # type: ignore[no-untyped-def]
@@ -87,3 +101,16 @@ def test_backtest_is_deterministic(sessions, tmp_path) -> None:  # type: ignore[
     b = run_backtest(sessions, config, event_log=tmp_path / "b.jsonl").to_json()
     assert a == b
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+
+
+def test_fast_and_events_give_the_same_fills_reasons_and_markouts(sessions) -> None:  # type: ignore[no-untyped-def]
+    config = RunConfig.resolve(
+        "balanced_arb", {"edge": 0.0, "maker_flow": True, "response_latency_ms": 60.0}
+    )
+    strat = get_strategy("balanced_arb")
+    for s in sessions:
+        fast = run_session(s, strat(**config.strategy_params), config, mode="fast")
+        events = run_session(s, strat(**config.strategy_params), config, mode="events")
+        assert fast.fill_list == events.fill_list
+        assert len(fast.fill_list) == fast.fills > 0
+        assert all(m is not None for f in fast.fill_list for m in f.markouts)
