@@ -95,7 +95,7 @@ def test_log_into_a_missing_folder(tmp_path: Path):
         "--live-ws-url",
         "ws://127.0.0.1:9",
     )
-    one_error_line(r, str(log), "may not exist")
+    one_error_line(r, str(log), "No such file or directory")
 
 
 def test_nan_setting_is_refused_naming_the_variable(session: Path, tmp_path: Path):
