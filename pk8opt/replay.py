@@ -495,18 +495,24 @@ def _drive_fast_delayed(
         nxt = times[e] if frame_first else dk
         due = next_timer()
         if due < nxt:
-            # ---- a latency timer or flow arrival, with the book of the frames before it
+            # ---- latency timers and flow arrivals, with the book of the frames before
+            # them: those due before the next frame and the next decision, in turn
             last = bisect_left(times, due) - 1
             view.frame = last
-            advance_to(due)
-            if known.seq != seen_known:  # heard at once (no response latency): decide
-                seen_known = known.seq
-                k = min(k, max(bisect_left(times, due - delay), k_floor))
-            w = known.next_due_ns()  # a response in flight: decide once it is heard
-            if w < NEVER:
-                k = min(k, max(bisect_left(times, w - delay), k_floor))
-            if engine.open_seq != seen_open:
-                e = min(e, last + 1)
+            limit = times[last + 1] if last + 1 < nf and times[last + 1] < nxt else nxt
+            while True:
+                advance_to(due)
+                if known.seq != seen_known:  # heard at once (no response latency): decide
+                    seen_known = known.seq
+                    k = min(k, max(bisect_left(times, due - delay), k_floor))
+                w = known.next_due_ns()  # a response in flight: decide once it is heard
+                if w < NEVER:
+                    k = min(k, max(bisect_left(times, w - delay), k_floor))
+                if engine.open_seq != seen_open:
+                    e = min(e, last + 1)
+                due = next_timer()
+                if due >= limit or (k < nf and due >= times[k] + delay) or e <= last + 1:
+                    break
             continue
         if frame_first:
             # ---- the engine's frame e: the venue's update changes the book

@@ -100,6 +100,14 @@ def simulate(
         ),
     ] = DEFAULT_START,
     timeframe: Annotated[str, typer.Option(help="Window length: 5m, 15m or 4h.")] = "15m",
+    preset: Annotated[
+        str,
+        typer.Option(
+            help="A named set of model parameters: `default` (no planted edge) or `edge` "
+            "(uninformed sellers hit both tokens' bids: balanced_arb earns in a known region, "
+            "docs/simulator.md). --param values apply on top."
+        ),
+    ] = "default",
     param: Annotated[
         list[str] | None,
         typer.Option(
@@ -118,7 +126,12 @@ def simulate(
     whole pipeline with no connection to Polymarket. The model and its parameters are
     described in docs/simulator.md.
 
-    Example: `pk8opt simulate --out recordings/sim --sessions 4 --symbols BTC,ETH --seed 7`
+    Examples:
+
+    `pk8opt simulate --out recordings/sim --sessions 4 --symbols BTC,ETH --seed 7`
+
+    `pk8opt simulate --out recordings/edge --preset edge --sessions 20 --symbols BTC,ETH`
+    (then `pk8opt backtest -s balanced_arb --set edge=0.03 recordings/edge`)
     """
     import time
 
@@ -132,8 +145,10 @@ def simulate(
     if n_sessions < 1 or n_sessions > 10_000:
         raise ConfigError(f"--sessions: {n_sessions} is not between 1 and 10000")
     first = window_start(parse_start(start), timeframe)
-    overrides = parse_overrides(param or [])
     from pk8opt.simulate.model import model_for
+    from pk8opt.simulate.presets import preset as preset_overrides
+
+    overrides = {**preset_overrides(preset), **parse_overrides(param or [])}
 
     for s in syms:
         model_for(s, **overrides)  # reject bad overrides before writing anything

@@ -11,6 +11,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Any
 
+import numpy as np
+
 from pk8opt.engine.feed import VENUE, FeedClock, frame_times
 from pk8opt.engine.levels import REC_LEVEL, LevelTracker
 from pk8opt.engine.market import MarketSpec
@@ -29,7 +31,6 @@ class SessionCache:
         self.spec = spec
         ev = session.events
         local = ev["local_ns"].tolist()
-        exch = ev["exch_ms"].tolist()
         frames = ev["frame"].tolist()
         kinds = ev["kind"].tolist()
         tokens = ev["token"].tolist()
@@ -77,13 +78,9 @@ class SessionCache:
         cur = frames[0] if n else 0
         best = tracker.best
 
-        frame_exch = [0]
-
         def close(t: int) -> None:
             tracker.end_frame()
             self.frame_time.append(t)
-            self.frame_exch_ms.append(frame_exch[0])
-            frame_exch[0] = 0
             self.top.append((best(0, 0), best(0, 1), best(1, 0), best(1, 1)))
             self.ticks.append((tracker.tick[0], tracker.tick[1]))
             state[0] += 1
@@ -104,11 +101,13 @@ class SessionCache:
             if f != cur:
                 close(local[i - 1])
                 cur = f
-            if exch[i] > frame_exch[0]:
-                frame_exch[0] = exch[i]
             row(kinds[i], tokens[i], sides[i], prices[i], sizes[i])
         if n:
             close(local[n - 1])
+        if n:  # each frame's venue stamp: the largest of its rows'
+            fr = np.asarray(ev["frame"])
+            starts = np.flatnonzero(np.r_[True, fr[1:] != fr[:-1]])
+            self.frame_exch_ms = np.maximum.reduceat(np.asarray(ev["exch_ms"]), starts).tolist()
         self.levels = levels
         self.ask_levels = ask_levels
         self.trades = trades

@@ -18,8 +18,8 @@ import msgspec
 
 from pk8opt.errors import DataSelectionError
 from pk8opt.polymarket.sockets import LIVE_TOPICS, frame_assets
-from pk8opt.recordings.catalog import find_sessions
-from pk8opt.recordings.manifest import Manifest, read_manifest
+from pk8opt.recordings.catalog import report_skipped, usable_sessions
+from pk8opt.recordings.manifest import Manifest
 from pk8opt.recordings.raw import frames_path, read_frames
 
 _decode = msgspec.json.Decoder().decode
@@ -167,14 +167,14 @@ def _live_keys(obj: Any, symbol: str) -> frozenset[tuple[str, str]]:
 
 def load_venue(paths: list[str | Path]) -> Venue:
     """Every session under `paths`, as timelines ready to serve."""
-    dirs = find_sessions(paths)
-    if not dirs:
+    manifests, skipped = usable_sessions(paths)
+    report_skipped(skipped)  # an unreadable session: one line, the others are served
+    if not manifests:
         raise DataSelectionError(f"{', '.join(map(str, paths))}: no session folders found")
     venue = Venue()
     market: dict[tuple[int, str], MarketFrame] = {}
     live: dict[tuple[int, str], LiveFrame] = {}
-    for d in dirs:
-        manifest = read_manifest(d)
+    for d, manifest in manifests.items():
         path = frames_path(d)
         frames = read_frames(path)[0] if path else []
         gamma = None

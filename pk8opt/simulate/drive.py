@@ -41,8 +41,12 @@ def run_market(
     rng: np.random.Generator,
     fair: np.ndarray,
     times: np.ndarray,
+    start: int,
     end: int,
+    dump_rng: np.random.Generator | None = None,
 ) -> None:
+    """Requotes, level updates, takers and (with `dump_rng` and `model.dump_rate`)
+    uninformed sellers, step by step over `times`, into `sim.out`."""
     n = len(times)
     phi = math.exp(-math.log(2) / 5.0 * DT_S)
     center = np.clip(fair + ar1(rng, n, phi, model.mm_noise), 0.002, 0.998)
@@ -64,6 +68,7 @@ def run_market(
     was_near_end = False
     clock = 0
     inertia = model.mm_inertia_ticks
+    dumps = _dump_arrivals(model, dump_rng, times, start, end)
     for i in range(n):
         t = float(times[i])
         clock = max(clock, int(t * 1000) + int(offsets[i]))
@@ -87,3 +92,24 @@ def run_market(
         for _ in range(int(trades[i])):
             clock += int(rng.integers(1, 40))
             sim.trade(clock, float(fair[i]))
+        for down, shares in dumps.get(i, ()):
+            clock += int(rng.integers(1, 40))
+            sim.dump(clock, down, shares)
+
+
+def _dump_arrivals(
+    model: SimModel, rng: np.random.Generator | None, times: np.ndarray, start: int, end: int
+) -> dict[int, list[tuple[bool, float]]]:
+    """Uninformed sellers by step: (sells Down?, shares). Poisson, `dump_rate` per second
+    per token while the window is open, sizes lognormal; nothing without `rng`."""
+    if rng is None or model.dump_rate <= 0:
+        return {}
+    live = (times >= start) & (times < end)
+    counts = rng.poisson(model.dump_rate * DT_S, size=(len(times), 2)) * live[:, None]
+    out: dict[int, list[tuple[bool, float]]] = {}
+    for i, token in zip(*np.nonzero(counts), strict=True):
+        for _ in range(int(counts[i, token])):
+            z = float(rng.standard_normal())
+            shares = model.dump_size_median * math.exp(z * model.dump_size_sigma)
+            out.setdefault(int(i), []).append((bool(token), shares))
+    return out

@@ -254,7 +254,7 @@ class MarketSim:
 
     def trade(self, ts_ms: int, fair: float) -> None:
         """A taker arrives; fills walk at most 3 levels; prints, level updates, a fresh book."""
-        rng, m, ids = self.rng, self.m, self.ids
+        rng, m = self.rng, self.m
         mid = (self.bb() + self.ba()) / 2000
         p_buy = 1 / (1 + math.exp(-m.informed_beta * (fair - mid) / 0.01))
         buy_up = rng.random() < p_buy  # taking Up asks (buy Up / sell Down) else Up bids
@@ -263,12 +263,24 @@ class MarketSim:
             math.log(m.trade_size_median) + rng.standard_normal() * m.trade_size_sigma
         )
         remaining = int(round(min(max(shares, m.trade_size_min), m.trade_size_max) * 100))
+        self._take(ts_ms, buy_up, on_down, remaining, 3)
+
+    def dump(self, ts_ms: int, down: bool, shares: float) -> None:
+        """An uninformed seller sells `shares` of one token into its bids, whatever its
+        value, walking as many levels as the size needs (selling Down takes Up asks)."""
+        self._take(ts_ms, down, down, int(round(max(shares, self.m.trade_size_min) * 100)), 0)
+
+    def _take(self, ts_ms: int, buy_up: bool, on_down: bool, remaining: int, walk: int) -> None:
+        """Fill `remaining` centi-shares against the Up book's asks (`buy_up`) or bids,
+        printed on the Down token if `on_down`; past `walk` levels (0: no limit) only
+        until `trade_size_min` is filled. No trade when the side holds less than that."""
+        rng, m, ids = self.rng, self.m, self.ids
         book = self.asks if buy_up else self.bids
         fills: list[tuple[int, int, int]] = []  # (price, filled, left)
         wanted = remaining
         for p in sorted(book, reverse=not buy_up):
             enough = wanted - remaining >= m.trade_size_min * 100
-            if remaining <= 0 or (len(fills) >= 3 and enough):
+            if remaining <= 0 or (walk and len(fills) >= walk and enough):
                 break
             last = len(book) - len(fills) == 1  # a side is never emptied: leave a share
             filled = min(remaining, book[p] - 100 if last else book[p])
@@ -276,8 +288,8 @@ class MarketSim:
                 break
             fills.append((p, filled, book[p] - filled))
             remaining -= filled
-        if not fills:
-            return
+        if wanted - remaining < m.trade_size_min * 100:
+            return  # a side too thin for an order of the minimum size: no trade
         taker_hashes = (self._hash(), self._hash())
         asset = ids.down if on_down else ids.up
         side = ("SELL" if buy_up else "BUY") if on_down else ("BUY" if buy_up else "SELL")

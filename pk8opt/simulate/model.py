@@ -44,6 +44,7 @@ class SimModel:
     regime_persistence: float = 0.9  # AR(1) coefficient of that multiplier window to window
     intra_vol_of_vol: float = 0.5  # std of the intra-window log vol (OU)
     intra_vol_halflife_s: float = 120.0  # half-life of the intra-window OU
+    symbol_correlation: float = 0.7  # correlation of the symbols' returns (one common factor)
     jumps_per_hour: float = 0.5  # Poisson rate of price jumps
     jump_size_sd: float = 0.5  # jump sd as a multiple of the window's sd
     binance_noise_bp: float = 0.3  # Binance print noise around the latent price (bp)
@@ -76,6 +77,10 @@ class SimModel:
     trade_size_min: float = 5.0
     trade_size_max: float = 5_000.0
     informed_beta: float = 1.5  # taker lean towards fair value (logistic slope per 0.01)
+    # --- uninformed sellers (a planted edge; off by default, see "A market with a known edge")
+    dump_rate: float = 0.0  # sellers per second per token during the window, blind to value
+    dump_size_median: float = 400.0  # their size median (shares, lognormal)
+    dump_size_sigma: float = 0.5
     # --- venue ---------------------------------------------------------------------------
     tick_extreme: float = 0.04  # best price within this of 0 or 1: tick goes to 0.001
     fee_rate: float = 0.07
@@ -106,4 +111,14 @@ def model_for(symbol: str, **overrides: object) -> tuple[SymbolModel, SimModel]:
         sym = dataclasses.replace(sym, base_price=model.base_price)
     if model.levels_min < 1 or model.levels_max < model.levels_min:
         raise ConfigError("levels_min must be >= 1 and <= levels_max")
+    if not 0.0 <= model.symbol_correlation <= 1.0:
+        raise ConfigError(
+            f"symbol_correlation: {model.symbol_correlation} is not in [0, 1] "
+            "(e.g. --param symbol_correlation=0.7; 0 draws each symbol on its own)"
+        )
+    if model.dump_rate < 0 or model.dump_size_median <= 0 or model.dump_size_sigma < 0:
+        raise ConfigError(
+            "dump_rate must be >= 0, dump_size_median > 0 and dump_size_sigma >= 0 "
+            "(e.g. --param dump_rate=0.05)"
+        )
     return sym, model

@@ -14,6 +14,7 @@ consecutive windows join exactly and the whole is one continuous path:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,13 +34,38 @@ def symbol_code(symbol: str) -> int:
     return int.from_bytes(symbol.upper().encode(), "big")
 
 
+COMMON = int.from_bytes(b"common", "big")  # the key of the factor all symbols share
+
+
+def mixed(
+    rng: np.random.Generator,
+    common: np.random.Generator | None,
+    rho: float,
+    draw: Callable[[np.random.Generator], np.ndarray],
+) -> np.ndarray:
+    """`draw` from the symbol's own generator, blended with the same draw from the common
+    one: sqrt(1 - rho) * own + sqrt(rho) * common keeps each series' law and makes two
+    symbols' series correlated by rho (the own draw alone when there is no common one)."""
+    own = draw(rng)
+    if common is None or rho <= 0:
+        return own
+    return math.sqrt(1.0 - rho) * own + math.sqrt(rho) * draw(common)
+
+
+def _common_rng(model: SimModel, seed: int, *keys: int) -> np.random.Generator | None:
+    """The shared factor's generator for the same layer and window, or None without one."""
+    return rng_for(seed, COMMON, *keys) if model.symbol_correlation > 0 else None
+
+
 def _day_dev(sym: SymbolModel, model: SimModel, seed: int, day: int) -> float:
     """Log price deviation from log(base) at 00:00 UTC of `day` (days since EPOCH_S)."""
     n = abs(day)
     if n == 0:
         return 0.0
     rng = rng_for(seed, symbol_code(sym.symbol), 1, 0 if day > 0 else 1)
-    eps = rng.standard_normal(n) * sym.annual_vol * math.sqrt(86400 / SECONDS_PER_YEAR)
+    common = _common_rng(model, seed, 1, 0 if day > 0 else 1)
+    z = mixed(rng, common, model.symbol_correlation, lambda g: g.standard_normal(n))
+    eps = z * sym.annual_vol * math.sqrt(86400 / SECONDS_PER_YEAR)
     phi = 1.0 - model.day_reversion
     return float(np.dot(phi ** np.arange(n - 1, -1, -1), eps))
 
@@ -54,7 +80,7 @@ def ar1(rng: np.random.Generator, n: int, phi: float, sd: float) -> np.ndarray:
     return out
 
 
-def _window_anchors(
+def window_anchors(
     sym: SymbolModel, model: SimModel, seed: int, day: int, step_s: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Log-price deviations at the window boundaries of `day`, and each window's regime."""
@@ -62,10 +88,13 @@ def _window_anchors(
     x0 = _day_dev(sym, model, seed, day)
     x1 = _day_dev(sym, model, seed, day + 1)
     rng = rng_for(seed, symbol_code(sym.symbol), 2, day + 1_000_000, step_s)
-    v = np.exp(ar1(rng, per_day, model.regime_persistence, model.regime_vol_of_vol))
+    common = _common_rng(model, seed, 2, day + 1_000_000, step_s)
+    rho, phi, sd = model.symbol_correlation, model.regime_persistence, model.regime_vol_of_vol
+    v = np.exp(mixed(rng, common, rho, lambda g: ar1(g, per_day, phi, sd)))
     v *= math.sqrt(per_day / float(np.sum(v * v)))
     sd_w = sym.annual_vol * math.sqrt(step_s / SECONDS_PER_YEAR)
-    e = rng.standard_normal(per_day) * sd_w * v
+    z = mixed(rng, common, rho, lambda g: g.standard_normal(per_day))
+    e = z * sd_w * v
     w = v * v
     e += w / w.sum() * ((x1 - x0) - e.sum())
     return x0 + np.concatenate(([0.0], np.cumsum(e))), v
@@ -84,16 +113,19 @@ def window_path(
     sym: SymbolModel, model: SimModel, seed: int, start_s: int, step_s: int
 ) -> WindowPath:
     day, within = divmod(start_s - EPOCH_S, 86400)
-    anchors, v = _window_anchors(sym, model, seed, day, step_s)
+    anchors, v = window_anchors(sym, model, seed, day, step_s)
     k = within // step_s
     a0, a1 = anchors[k], anchors[k + 1]
     n = step_s * STEPS_PER_S
     rng = rng_for(seed, symbol_code(sym.symbol), 3, start_s, step_s)
+    common = _common_rng(model, seed, 3, start_s, step_s)
+    rho, sd = model.symbol_correlation, model.intra_vol_of_vol
     phi = math.exp(-math.log(2) / model.intra_vol_halflife_s * DT_S)
-    s = np.exp(ar1(rng, n, phi, model.intra_vol_of_vol))
+    s = np.exp(mixed(rng, common, rho, lambda g: ar1(g, n, phi, sd)))
     s /= math.sqrt(float(np.mean(s * s)))
     sd_w = sym.annual_vol * math.sqrt(step_s / SECONDS_PER_YEAR) * float(v[k])
-    inc = rng.standard_normal(n) * s * (sd_w / math.sqrt(n))
+    z = mixed(rng, common, rho, lambda g: g.standard_normal(n))
+    inc = z * s * (sd_w / math.sqrt(n))
     for _ in range(int(rng.poisson(model.jumps_per_hour * step_s / 3600))):
         inc[int(rng.integers(n))] += rng.standard_normal() * model.jump_size_sd * sd_w
     w = s * s

@@ -109,7 +109,8 @@ def simulate_session(
     sim_out_start = (dump_ms, dump)
 
     # market frames: the initial dump, then the market's own, each after a latency
-    run_market(sim, model, rng, fair, times, end)
+    dump_rng = rng_for(seed, symbol_code(sym.symbol), 10, start, step) if model.dump_rate else None
+    run_market(sim, model, rng, fair, times, start, end, dump_rng)
     resolved_ms = int(t_res * 1000)
     market_out = [
         sim_out_start,

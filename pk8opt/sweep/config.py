@@ -84,7 +84,7 @@ class Validation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The stage after the search: candidates, PBO, DSR, walk-forward, robustness,
     lockbox, verdict. Thresholds are what `deploy` requires."""
 
-    candidates: int = 8  # top trials by in-sample score replayed on every window
+    candidates: int = 8  # top trials in the matrix even if pruned (re-run to completion)
     scheme: SchemeName = "walk_forward"
     folds: int = 4  # walk_forward: test folds
     anchored: bool = True  # walk_forward: train on every window before the fold

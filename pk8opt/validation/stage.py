@@ -1,7 +1,8 @@
 """The validation stage: search -> validate -> lockbox -> verdict (deploy reads it).
 
 `run_validation` is one call after the search: it builds the trials x windows matrix of
-the candidates (top trials, the defaults, not trading), measures PBO, the deflated
+the candidates (the top trials, pruned ones re-run to completion, every completed trial,
+the defaults, not trading), measures PBO, the deflated
 Sharpe ratio of the choice, walk-forward out-of-sample P&L and the robustness of the
 top candidates, chooses a trial, plays the lockbox (the holdout windows) once with that
 trial only, judges the figures against the config's thresholds, and records all of it:
@@ -143,9 +144,13 @@ def _row(
 def _matrix(
     study: Any, cfg: SweepConfig, members: list[list[int]], paths: list[str], replays: _Replays
 ) -> list[Row]:
-    """Candidates first (best in-sample first), then the defaults and not trading."""
+    """The configurations the search put forward, best in-sample first: the top
+    `validation.candidates` trials (a pruned one re-run to completion) and every other
+    completed trial (free: its sessions are kept); then the defaults and not trading."""
     metric = cfg.objectives[0].metric
-    ranked = rank_trials(study, members, metric)[: max(1, cfg.validation.candidates)]
+    ranked = rank_trials(study, members, metric)
+    top = cfg.validation.candidates
+    ranked = [(t, v) for k, (t, v) in enumerate(ranked) if k < top or complete_rows(t, members)]
     futures: dict[int, Any] = {}
     held: dict[int, tuple[list[float], list[float]]] = {}
     for t, _ in ranked:
@@ -192,11 +197,12 @@ def _robustness(
     ]
     plans: dict[str, tuple[list[float], list[Any]]] = {}
     for k, row in enumerate(top):
-        found = [
-            sum(pnl) / len(pnl)
+        inside = [
+            (t.params, sum(pnl) / len(pnl))
             for t, (pnl, _) in done
             if t.number != row.trial and in_box(t.params, row.params, cfg.space, every, v.radius)
         ][: v.neighbours]
+        found = [mean for _, mean in inside]
         fresh = neighbours(
             row.params,
             cfg.space,
@@ -204,6 +210,7 @@ def _robustness(
             v.neighbours - len(found),
             v.radius,
             seed=(cfg.sampler.seed or 0) * 1000 + k,
+            taken=[p for p, _ in inside],
         )
         plans[row.label] = ([row.mean, *found], [replays.submit(paths, p) for p in fresh])
     out: dict[str, float] = {}
@@ -291,8 +298,8 @@ def run_validation(
         console.print("no trial has an in-sample score; nothing to validate")
         return None
     console.print(
-        f"validating: up to {v.candidates} candidates, the defaults and not trading on "
-        f"{len(window_starts)} in-sample windows"
+        f"validating: the top {v.candidates} trials and every completed one, the defaults "
+        f"and not trading, on {len(window_starts)} in-sample windows"
     )
     replays = _Replays(executor, cfg, evaluator, console)
     rows = _matrix(study, cfg, members, paths, replays)
@@ -306,7 +313,7 @@ def run_validation(
 
     matrix = np.array([r.pnl for r in rows])
     baselines = tuple(i for i, r in enumerate(rows) if r.trial is None)
-    pbo = _safe(pbo_cscv, matrix[: len(trading)], blocks=v.blocks) if len(trading) >= 2 else None
+    pbo = _safe(pbo_cscv, matrix, blocks=v.blocks)
     eligible = np.array([r.trial is not None and r.active() >= v.min_active_windows for r in rows])
     walk = _safe(
         wf, matrix, _folds(cfg, len(window_starts)), baselines=baselines, eligible=eligible

@@ -217,6 +217,12 @@ def test_unreadable_sessions_are_skipped_not_fatal(
     assert any(f"{SLUG}_r2" in line and "folder name" in line for line in err)
     sel = select_sessions(Data(paths=[str(root)]), "sweep.yaml")
     assert sel.in_sample + sel.holdout == [root / SLUG]
+    # serve too: the readable session is served, the others named once each
+    from pk8opt.fakepm import load_venue
+
+    capsys.readouterr()
+    assert list(load_venue([root]).markets) == [SLUG]
+    assert len(capsys.readouterr().err.strip().splitlines()) == 2
 
 
 def test_recovery_leaves_a_folder_another_recorder_writes(tmp_path: Path) -> None:

@@ -24,14 +24,20 @@ def test_sample_session_recorded_back_verbatim(tmp_path: Path, sample_dir: Path)
 
     async def main() -> None:
         venue = load_venue([source])
+        # Gamma keeps the market open: the resolution can only come from the socket's
+        # market_resolved (else which of the two comes first is a race on a busy machine)
+        venue.markets[SLUG].resolution_delay_s = 1e9
         speed = 150.0
-        clock = VenueClock(venue.first_ns - int(60 * 1e9), time.time_ns(), speed)
+        # 900 venue s (6 s) before the first frame: time for a loaded machine to start the
+        # recorder and subscribe before the venue sends anything
+        clock = VenueClock(venue.first_ns - int(900 * 1e9), time.time_ns(), speed)
         server = FakePolymarket(venue, clock)
         await server.start()
         try:
-            cfg = config(server, tmp_path, ["BTC"], sessions=1)
+            # the live socket hears nothing until the first frame: no reconnect meanwhile
+            cfg = config(server, tmp_path, ["BTC"], sessions=1, stale_s=30.0)
             cfg.timeframe = "15m"
-            await record(cfg, 20.0)
+            await record(cfg, 60.0)
         finally:
             await server.stop()
 

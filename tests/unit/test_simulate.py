@@ -13,9 +13,15 @@ import pytest
 from pk8opt.errors import ConfigError
 from pk8opt.recordings.manifest import read_manifest
 from pk8opt.recordings.raw import frames_path, read_frames, sha256_file
-from pk8opt.simulate import simulate_session
+from pk8opt.simulate import (
+    EDGE_PRESET_REGION,
+    PRESETS,
+    in_edge_region,
+    preset,
+    simulate_session,
+)
 from pk8opt.simulate.model import SYMBOLS, model_for
-from pk8opt.simulate.path import window_path
+from pk8opt.simulate.path import EPOCH_S, window_anchors, window_path
 from pk8opt.simulate.session import resolve_outcome
 
 START = 1_791_194_400  # 2026-10-05T10:00:00Z
@@ -305,6 +311,110 @@ def test_realised_volatility_matches_the_symbol() -> None:
     assert expected * 0.75 < float(np.std(rets)) < expected * 1.3
 
 
+def returns_15m(symbol: str, seed: int, days: int, **overrides: object) -> np.ndarray:
+    """The 15-minute log returns of `days` days of windows: their boundaries' prices."""
+    sym, model = model_for(symbol, **overrides)
+    first = (START - EPOCH_S) // 86400
+    return np.concatenate(
+        [np.diff(window_anchors(sym, model, seed, d, 900)[0]) for d in range(first, first + days)]
+    )
+
+
+def test_symbols_share_a_common_factor_with_the_set_correlation() -> None:
+    """Same window start, same factor: 15-minute returns correlate near the setting, and
+    not at all with the factor off."""
+    rets = {s: returns_15m(s, 4, 20) for s in SYMBOLS}  # 1,920 windows
+    pairs = [(a, b) for a in SYMBOLS for b in SYMBOLS if a < b]
+    corr = [float(np.corrcoef(rets[a], rets[b])[0, 1]) for a, b in pairs]
+    default = model_for("BTC")[1].symbol_correlation
+    assert 0.6 <= default <= 0.8
+    assert abs(float(np.mean(corr)) - default) < 0.05, corr
+    assert min(corr) > default - 0.1, corr
+    half = {s: returns_15m(s, 4, 20, symbol_correlation=0.3) for s in ("BTC", "SOL")}
+    assert abs(float(np.corrcoef(half["BTC"], half["SOL"])[0, 1]) - 0.3) < 0.08
+    alone = {s: returns_15m(s, 4, 20, symbol_correlation=0.0) for s in ("BTC", "SOL")}
+    assert abs(float(np.corrcoef(alone["BTC"], alone["SOL"])[0, 1])) < 0.08
+    # the factor moves the paths together, each at its own volatility
+    for s in SYMBOLS:
+        expected = SYMBOLS[s].annual_vol * math.sqrt(900 / (365 * 86400))
+        assert expected * 0.8 < float(np.std(rets[s])) < expected * 1.25
+    # the windows' own paths end on those boundaries
+    sym, model = model_for("ETH")
+    w = window_path(sym, model, 4, START + 900 * 5, 900)
+    k = (START - EPOCH_S) % 86400 // 900 + 5
+    assert float(np.diff(w.log_price[[0, -1]])[0]) == pytest.approx(float(rets["ETH"][k]))
+
+
+def test_symbols_move_together_within_the_window() -> None:
+    """Within a window too: one-minute returns of two symbols correlate near the setting."""
+    a, b = (model_for(s) for s in ("ETH", "XRP"))
+    ra, rb = [], []
+    for k in range(8):
+        pa = window_path(*a, 6, START + 900 * k, 900).log_price[::600]
+        pb = window_path(*b, 6, START + 900 * k, 900).log_price[::600]
+        ra.extend(np.diff(pa).tolist())
+        rb.extend(np.diff(pb).tolist())
+    assert abs(float(np.corrcoef(ra, rb)[0, 1]) - a[1].symbol_correlation) < 0.15
+
+
+def taker_sells(folder: Path) -> dict[str, list[float]]:
+    """Shares sold by each taker order, by token ("up"/"down"): the `last_trade_price`
+    SELL prints of one order share its venue time."""
+    m = read_manifest(folder)
+    orders: dict[tuple[str, str], float] = {}
+    for _, ch, obj, _ in load(folder):
+        if not (ch == "market" and isinstance(obj, dict)):
+            continue
+        if obj["event_type"] == "last_trade_price" and obj["side"] == "SELL":
+            key = (obj["asset_id"], obj["timestamp"])
+            orders[key] = orders.get(key, 0.0) + float(obj["size"])
+    token = {m.token_up: "up", m.token_down: "down"}
+    out: dict[str, list[float]] = {"up": [], "down": []}
+    for (asset, _), shares in orders.items():
+        out[token[asset]].append(shares)
+    return out
+
+
+def test_edge_preset_adds_uninformed_sellers_on_both_tokens(
+    sessions: dict[str, Path], tmp_path: Path
+) -> None:
+    """`--preset edge`: large sell orders hit both tokens' bids at `dump_rate` a second;
+    the price path and the outcome are those of the plain market."""
+    overrides = preset("edge")
+    edge = simulate_session(tmp_path, "BTC", START, seed=11, **overrides)
+    plain = sessions["BTC"]
+    big = 3_000.0  # shares: beyond what an ordinary taker order fills
+    expected = overrides["dump_rate"] * 900
+    for tok, sizes in taker_sells(edge).items():
+        n = sum(x >= big for x in sizes)
+        assert 0.6 * expected <= n <= 1.4 * expected, (tok, n)
+    assert sum(x >= big for sizes in taker_sells(plain).values() for x in sizes) <= 3
+    chainlink = "crypto_prices_chainlink"
+    assert live_prices(edge, chainlink) == live_prices(plain, chainlink)
+    assert read_manifest(edge).resolution.outcome == read_manifest(plain).resolution.outcome
+
+
+def test_presets_and_the_edge_region_are_plain_data() -> None:
+    assert preset("default") == {} and preset(" Edge ") == PRESETS["edge"]
+    model_for("BTC", **preset("edge"))  # every preset names real parameters
+    with pytest.raises(ConfigError, match="--preset: 'loud' is not one of default, edge"):
+        preset("loud")
+    (lo, hi) = EDGE_PRESET_REGION["edge"]
+    assert 0 < lo < hi and set(EDGE_PRESET_REGION) == {"edge", "join_ticks"}
+    inside = {"edge": 0.02, "join_ticks": -2, "size": 20}
+    assert in_edge_region(inside)
+    assert not in_edge_region({**inside, "edge": hi * 2})
+    assert not in_edge_region({**inside, "join_ticks": 1})
+    # the pair target must be in reach at three-tick spreads: 0.06 - 0.02 > 0.03
+    assert not in_edge_region({**inside, "edge": 0.06, "join_ticks": -1})
+    assert in_edge_region({**inside, "edge": 0.05, "join_ticks": -1})
+    assert not in_edge_region({"edge": 0.02})
+    with pytest.raises(ConfigError, match="dump_rate"):
+        model_for("BTC", dump_rate=-1.0)
+    with pytest.raises(ConfigError, match="symbol_correlation"):
+        model_for("BTC", symbol_correlation=1.5)
+
+
 def test_unknown_parameter_and_symbol_are_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no_such"):
         simulate_session(tmp_path, "BTC", START, seed=1, no_such=3)
@@ -316,11 +426,12 @@ def test_unknown_parameter_and_symbol_are_errors(tmp_path: Path) -> None:
 def test_committed_samples_are_what_the_readme_command_gives(
     sample_dir: Path, tmp_path: Path
 ) -> None:
-    """recordings/sample/README.md: `--seed 2 --start 2026-10-14T14:00:00Z`."""
+    """recordings/sample/README.md: `--seed 2 --start 2026-10-14T14:00:00Z
+    --param symbol_correlation=0` (the samples predate the common factor)."""
     folders = sorted(p for p in sample_dir.iterdir() if (p / "manifest.json").exists())
     assert len(folders) >= 16
     assert {read_manifest(p).symbol for p in folders} == {"BTC", "ETH", "SOL", "XRP"}
     assert sum(frames_path(p).stat().st_size for p in folders) < 20e6  # type: ignore[union-attr]
     m = read_manifest(folders[0])
-    again = simulate_session(tmp_path, m.symbol, m.window_start_s, seed=2)
+    again = simulate_session(tmp_path, m.symbol, m.window_start_s, seed=2, symbol_correlation=0)
     assert read_manifest(again).sha256 == m.sha256

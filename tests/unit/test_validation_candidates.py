@@ -64,3 +64,60 @@ def test_pruned_trials_rank_by_their_mean_over_the_windows_they_played() -> None
     total = rank_trials(study, members, "pnl_usdc")  # a total: extrapolated to 4 windows
     assert [(t.number, v) for t, v in total] == [(1, 10.0), (0, 1.0), (2, -20.0)]
     assert not math.isnan(total[0][1])
+
+
+class SpikeEvaluator:
+    """A landscape with a tall spike at edge 0.05 (only there) and a broad plateau
+    around edge 0.02: the stand-in evaluator's interface, one session per window."""
+
+    def param_sets(self, strategy):
+        from test_sweep_config_fake import ENGINE, STRAT, TRADER
+
+        return STRAT, ENGINE, TRADER
+
+    def load(self, paths):
+        return list(paths)
+
+    def run(self, loaded, strategy, overrides, on_session=None):
+        edge = float(overrides["edge"])
+        if abs(edge - 0.05) < 1e-9:
+            pnl = 5.0
+        elif abs(edge - 0.02) <= 0.02:
+            pnl = 3.0
+        else:
+            pnl = -2.0
+        for i, _ in enumerate(loaded):
+            if on_session:
+                on_session(i, {"pnl_usdc": pnl, "fills": 1.0})
+        return {"pnl_usdc": pnl * len(loaded)}
+
+
+def test_a_plateau_is_chosen_over_an_isolated_spike() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rich.console import Console
+
+    from pk8opt.sweep.config import parse_config
+    from pk8opt.validation.candidates import Row
+    from pk8opt.validation.stage import _choose, _Replays, _robustness
+
+    doc = {
+        "study": "s",
+        "strategy": "toy",
+        "space": {"edge": {"low": 0.0, "high": 0.1}, "size": {"low": 5, "high": 50, "step": 5}},
+        "data": {"paths": ["x"]},
+        "validation": {"robust_top": 2, "neighbours": 6, "min_active_windows": 1},
+    }
+    cfg = parse_config(doc, "t.yaml")
+    members = [[0], [1], [2]]
+    paths = ["a", "b", "c"]
+    spike = Row("0", {"edge": 0.05, "size": 10}, [5.0] * 3, [1.0] * 3, 0)
+    plateau = Row("1", {"edge": 0.02, "size": 10}, [3.0] * 3, [1.0] * 3, 1)
+    study = optuna.create_study(direction="maximize")  # no trials inside the boxes
+    with ThreadPoolExecutor(2) as pool:
+        replays = _Replays(pool, cfg, f"{__name__}:SpikeEvaluator", Console(quiet=True))
+        robust = _robustness(study, cfg, [spike, plateau], members, paths, replays, ALL)
+    assert replays.count == 12  # six fresh neighbours each
+    assert robust["1"] == 3.0  # every neighbour of the plateau earns 3
+    assert robust["0"] < 0  # the spike's neighbours lose
+    assert _choose([spike, plateau], robust, spike) is plateau

@@ -17,6 +17,7 @@ from test_sweep_config_fake import EVALUATOR, config_doc, make_sessions
 from pk8opt.sweep.config import parse_config
 from pk8opt.sweep.runner import make_storage, run_sweep
 from pk8opt.sweep.windows import window_index, window_order
+from pk8opt.validation.candidates import rank_trials
 
 pytestmark = pytest.mark.slow
 SYMBOLS = ("BTC", "ETH")
@@ -126,7 +127,11 @@ def test_validation_writes_the_matrix_and_its_verdict(tmp_path: Path) -> None:
     assert [r[0] for r in body[-2:]] == ["defaults", "not_trading"]
     assert all(float(x) == 0 for x in body[-1][1:])
     trials = {t.number: t for t in study.get_trials()}
-    assert 1 <= len(body) - 2 <= 4
+    # the top 4 by in-sample score (pruned ones re-run) and every completed trial
+    top = [t.number for t, _ in rank_trials(study, members, "pnl_usdc")[:4]]
+    done = [n for n, t in trials.items() if t.state.name == "COMPLETE"]
+    assert sorted(int(r[0]) for r in body[:-2]) == sorted(set(top) | set(done))
+    assert [int(r[0]) for r in body[:4]] == top  # best in-sample first
     for r in body[:-2]:
         t = trials[int(r[0])]
         pnl = t.user_attrs["sessions"]["session_pnl"]
