@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    import subprocess
 
 from pk8opt.cli import app
 
@@ -116,6 +119,16 @@ def ui(
         str | None,
         typer.Option(help="MLflow store to open (default sqlite:///experiments/mlflow.db)."),
     ] = None,
+    experiment: Annotated[
+        str | None,
+        typer.Option(help="Open this experiment's runs (default: the newest sweep's)."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="MLflow UI worker processes (one is plenty for one person).", min=1)
+    ] = 1,
+    browser: Annotated[
+        bool, typer.Option(help="Open the Runs view in the browser once the UI answers.")
+    ] = True,
 ) -> None:
     """Open the MLflow UI on the sweep's tracking store (http://127.0.0.1:PORT).
 
@@ -130,21 +143,51 @@ def ui(
     import subprocess
 
     from pk8opt.sweep.config import default_tracking_uri, env_tracking_uri
-    from pk8opt.tracking import is_server, ui_command
+    from pk8opt.tracking import is_server, runs_view_url, ui_command
 
     uri = tracking_uri or env_tracking_uri() or default_tracking_uri()
     if is_server(uri):
-        typer.echo(f"{uri} is an MLflow server: it is the UI; open it in a browser")
+        typer.echo(
+            f"{uri} is an MLflow server: it is the UI; open it in a browser and pick the "
+            "sweep's experiment (its Runs view lists one run per trial under the sweep)"
+        )
         return
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
         from pk8opt.errors import ConfigError
 
         raise ConfigError(f"{uri}: no tracking store yet; run a sweep first (make sweep)")
-    typer.echo(f"MLflow UI on http://127.0.0.1:{port}  (Ctrl-C to stop)")
+    url = runs_view_url(f"http://127.0.0.1:{port}", uri, experiment)
+    typer.echo(f"MLflow UI: {url}  (Ctrl-C to stop)")
+    proc = subprocess.Popen(ui_command(uri, port, workers))
+    if browser:
+        open_when_up(url, port, proc)
     try:
-        raise typer.Exit(subprocess.call(ui_command(uri, port)))
+        raise typer.Exit(proc.wait())
     except KeyboardInterrupt:
+        proc.terminate()
         raise typer.Exit(0) from None
+
+
+def open_when_up(url: str, port: int, proc: subprocess.Popen[bytes]) -> None:
+    """Open `url` in a browser (where there is one) once the UI accepts connections."""
+    import socket
+    import threading
+    import time
+    import webbrowser
+
+    def wait_and_open() -> None:
+        for _ in range(600):
+            if proc.poll() is not None:
+                return
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            except OSError:
+                time.sleep(0.2)
+                continue
+            webbrowser.open(url)  # does nothing on a machine with no browser
+            return
+
+    threading.Thread(target=wait_and_open, daemon=True).start()
 
 
 @app.command()

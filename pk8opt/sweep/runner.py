@@ -222,7 +222,8 @@ def run_sweep(
     from joblib.externals.loky import get_reusable_executor
 
     from pk8opt.sweep.evaluate import load_evaluator
-    from pk8opt.tracking import Tracker
+    from pk8opt.sweep.parent_params import parent_params, sweep_description
+    from pk8opt.tracking import DESCRIPTION, Tracker
 
     console = console or Console(emoji=False)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -288,19 +289,9 @@ def run_sweep(
         parent = tracker.start_sweep(
             cfg.study,
             storage_url,
-            params={
-                "strategy": cfg.strategy,
-                "sampler": cfg.sampler.type,
-                "seed": cfg.sampler.seed,
-                "pruner": cfg.pruner.type,
-                "objective": ", ".join(f"{o.direction} {o.metric}" for o in cfg.objectives),
-                "trials": cfg.trials,
-                "workers": cfg.workers,
-                "in_sample_sessions": len(sel.in_sample),
-                "holdout_sessions": len(sel.holdout),
-                **{f"fixed.{k}": v for k, v in cfg.overrides.items()},
-            },
+            params=parent_params(cfg, len(sel.in_sample), len(sel.holdout)),
             tags={
+                DESCRIPTION: sweep_description(cfg, len(sel.in_sample), len(sel.holdout)),
                 "pk8opt.fingerprint": sel.fingerprint,
                 "pk8opt.code_version": version,
                 "pk8opt.in_sample_window": sel.window(sel.in_sample),

@@ -8,6 +8,7 @@ worker processes never touch the store. The default store is a sqlite file under
 
 from pk8opt.tracking._rows import ChildRun
 from pk8opt.tracking._tracker import (
+    DESCRIPTION,
     PARENT,
     ROLE,
     STORAGE,
@@ -19,12 +20,15 @@ from pk8opt.tracking._tracker import (
     find_trial_run,
     is_server,
     open_run_tags,
+    param_text,
+    runs_view_url,
     store_uri,
     tag_runs,
     ui_command,
 )
 
 __all__ = [
+    "DESCRIPTION",
     "PARENT",
     "ROLE",
     "STORAGE",
@@ -37,6 +41,8 @@ __all__ = [
     "find_trial_run",
     "is_server",
     "open_run_tags",
+    "param_text",
+    "runs_view_url",
     "store_uri",
     "tag_runs",
     "ui_command",

@@ -19,6 +19,25 @@ STUDY = "pk8opt.study"
 STORAGE = "pk8opt.storage"
 TRIAL = "pk8opt.trial"
 PARENT = "mlflow.parentRunId"
+DESCRIPTION = "mlflow.note.content"  # the run's description in the MLflow UI
+
+
+def _run_source() -> dict[str, str]:
+    """Who ran it and from what, as MLflow's own tags say it."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in this environment
+        user = "unknown"
+    return {
+        "mlflow.user": user,
+        "mlflow.source.name": "pk8opt sweep",
+        "mlflow.source.type": "LOCAL",
+    }
+
+
+RUN_SOURCE = _run_source()
 
 
 @dataclass
@@ -193,7 +212,7 @@ class Tracker:
         run = self.client.create_run(
             self.experiment_id,
             run_name=study,
-            tags={ROLE: "sweep", STUDY: study, STORAGE: _masked(storage), **tags},
+            tags={ROLE: "sweep", STUDY: study, STORAGE: _masked(storage), **RUN_SOURCE, **tags},
         )
         run_id = run.info.run_id
         first = self._sweep_runs(study)[0].info.run_id
@@ -219,6 +238,22 @@ class Tracker:
         return sorted(found, key=lambda r: (r.info.start_time, r.info.run_id))
 
     def finish_sweep(self, run_id: str, status: str = "FINISHED") -> None:
+        """End the parent run; its description gains how the sweep ended."""
+        try:
+            tags = self.client.get_run(run_id).data.tags
+            text = tags.get(DESCRIPTION, "").split("\nEnded")[0]
+            verdict = tags.get("pk8opt.verdict")
+            how = (
+                "stopped before its budget (resume with the same command)"
+                if status == "KILLED"
+                else f"validation verdict: {verdict}"
+                if verdict
+                else "no validation verdict"
+            )
+            ended = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+            self.client.set_tag(run_id, DESCRIPTION, f"{text}\nEnded {ended} UTC: {how}"[:5000])
+        except Exception:  # a description is a courtesy; never fail a sweep on it
+            pass
         self.client.set_terminated(run_id, status=status)
 
     def log_summary(
@@ -328,21 +363,46 @@ class Tracker:
         return found[0].info.run_id if found else None
 
 
+def param_text(value: Any) -> str:
+    """A parameter as a person reads it: ints as ints (`30`, not `30.0`), other floats
+    to 4 significant digits (`0.02031`), everything else as is. The exact values stay
+    in the Optuna study, which `deploy` reads."""
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+def run_status(rec: TrialRecord) -> str:
+    """MLflow's status: a pruned trial ended as planned (FINISHED, tagged
+    `pk8opt.state=pruned`); KILLED is kept for trials cut off by a stop or a kill."""
+    if rec.state == "FAIL" and rec.tags.get("pk8opt.interrupted"):
+        return "KILLED"
+    return {"COMPLETE": "FINISHED", "PRUNED": "FINISHED"}.get(rec.state, "FAILED")
+
+
 def _child_run(parent_id: str, study: str, rec: TrialRecord) -> ChildRun:
-    tags = {PARENT: parent_id, STUDY: study, TRIAL: str(rec.number), **rec.tags}
-    tags["pk8opt.state"] = rec.state
+    tags = {PARENT: parent_id, STUDY: study, TRIAL: str(rec.number), **RUN_SOURCE, **rec.tags}
+    tags["pk8opt.state"] = rec.state.lower()
+    what = {"COMPLETE": "complete", "PRUNED": "pruned early", "FAIL": "failed"}
+    tags[DESCRIPTION] = f"Trial {rec.number} of sweep {study}: {what.get(rec.state, rec.state)}"
     if rec.error:
         tags["pk8opt.error"] = rec.error[:5000]
+        tags[DESCRIPTION] += f": {rec.error[:200]}"
     end_ms = rec.end_ms or int(time.time() * 1000)
     metrics = dict(rec.metrics)
+    if rec.state == "PRUNED":  # a partial score must not sort among full ones
+        for key in [k for k in metrics if k == "objective" or k.startswith("objective_")]:
+            del metrics[key]
     if rec.start_ms and rec.end_ms:
         metrics["duration_s"] = (rec.end_ms - rec.start_ms) / 1000
     return ChildRun(
         name=f"trial-{rec.number}",
         tags=tags,
-        params={k: str(v) for k, v in rec.params.items()},
+        params={k: param_text(v) for k, v in rec.params.items()},
         metrics=_finite(metrics),
-        status={"COMPLETE": "FINISHED", "PRUNED": "KILLED"}.get(rec.state, "FAILED"),
+        status=run_status(rec),
         start_ms=rec.start_ms or end_ms,
         end_ms=end_ms,
         series={
@@ -383,15 +443,44 @@ def find_trial_run(tracking_uri: str, study: str, number: int) -> str | None:
     return found[0].info.run_id if found else None
 
 
-def ui_command(tracking_uri: str, port: int) -> list[str]:
-    """The `mlflow ui` command line for this store, bound to 127.0.0.1."""
+def ui_command(tracking_uri: str, port: int, workers: int = 1) -> list[str]:
+    """The `mlflow ui` command line for this store, bound to 127.0.0.1. One worker by
+    default: MLflow's four answer no faster for one person and cost a laptop memory."""
     import sys
 
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store_uri(tracking_uri)]
     root = artifact_root_for(tracking_uri)
     if root:
         cmd += ["--default-artifact-root", root]
-    return cmd + ["--host", "127.0.0.1", "--port", str(port)]
+    return cmd + ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+
+
+def runs_view_url(base: str, tracking_uri: str, experiment: str | None = None) -> str:
+    """The MLflow UI's Runs view (the classic machine-learning view, not the GenAI
+    traces page MLflow 3 opens by default) of the newest sweep's experiment, or of
+    `experiment`; the UI's home when the store has none yet."""
+    base = base.rstrip("/")
+    try:
+        _quiet()
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=tracking_uri)
+        if experiment is not None:
+            exp = client.get_experiment_by_name(experiment)
+            exp_id = exp.experiment_id if exp is not None else None
+        else:
+            runs = client.search_runs(
+                [e.experiment_id for e in client.search_experiments()],
+                filter_string=f"tags.`{ROLE}` = 'sweep'",
+                order_by=["attributes.start_time DESC"],
+                max_results=1,
+            )
+            exp_id = runs[0].info.experiment_id if runs else None
+    except Exception:  # an unreadable store: the UI will say more than we can
+        exp_id = None
+    if exp_id is None:
+        return f"{base}/"
+    return f"{base}/#/experiments/{exp_id}?workflowType=machine_learning"
 
 
 def tag_runs(tracking_uri: str, run_ids: list[str], tags: Mapping[str, str]) -> None:

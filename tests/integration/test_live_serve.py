@@ -145,10 +145,40 @@ def test_discovers_rolls_over_settles_and_records(tmp_path: Path, served) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("served", [["drop-market@200"]], indirect=True)
 def test_dropped_connection_reconnects_and_marks_a_gap(tmp_path: Path, served) -> None:
+    """The venue cuts the market socket once the runner trades on it (the drop is
+    triggered by the runner's own events, not scheduled on a clock it may not reach)."""
+    import urllib.request
+
     env, manifests = served
-    _, events = run_live(tmp_path, env, 260)
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "PM_STRATEGY=balanced_arb\nPM_WATCHLIST=BTC:5m\nPM_TRADELIST=BTC:5m\n"
+        "PM_PAPER_TRADING=1\nPM_DRY_RUN=1\n"
+    )
+    args = ["--env-file", str(env_file), "--headless", "--log-dir", str(tmp_path / "logs")]
+    args += ["--duration", str(duration_for(manifests)), "--record", str(tmp_path / "live_rec")]
+    proc = subprocess.Popen(
+        [str(BIN / "pk8opt"), "live", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    dropped = False
+    for line in proc.stdout:  # one line per event
+        if not dropped and " paper_order_submit " in line:  # market data flows
+            url = env["PK8_GAMMA_URL"] + "/_fault/drop?socket=market"
+            with urllib.request.urlopen(url, timeout=30) as answer:
+                assert json.loads(answer.read())["dropped"] >= 1
+            dropped = True
+    assert proc.wait(timeout=120) == 0, proc.stderr.read()[-3000:]
+    assert dropped
+    events = [
+        json.loads(line)
+        for line in (tmp_path / "logs" / "live_console_events.jsonl").read_text().splitlines()
+    ]
     names = [e["event"] for e in events]
     assert names.count("feed_disconnected") >= 1
     drop = names.index("feed_disconnected")

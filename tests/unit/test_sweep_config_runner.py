@@ -19,6 +19,7 @@ from test_sweep_config_fake import EVALUATOR, config_doc, make_sessions
 
 from pk8opt.sweep.config import parse_config
 from pk8opt.sweep.runner import make_storage, run_sweep
+from pk8opt.tracking import param_text
 
 pytestmark = pytest.mark.slow
 
@@ -58,8 +59,12 @@ def test_two_workers_fill_storage_and_mlflow_and_survive_failures(tmp_path: Path
     by_trial = {int(r.data.tags["pk8opt.trial"]): r for r in children}
     for t in trials:
         run = by_trial[t.number]
-        assert run.data.tags["pk8opt.state"] == t.state.name
-        assert {k: str(v) for k, v in t.params.items()} == run.data.params
+        assert run.data.tags["pk8opt.state"] == t.state.name.lower()
+        assert {k: param_text(v) for k, v in t.params.items()} == run.data.params
+        # pruned trials ended as planned: FINISHED, and no partial objective
+        assert run.info.status == {"FAIL": "FAILED"}.get(t.state.name, "FINISHED")
+        if t.state.name == "PRUNED":
+            assert "objective" not in run.data.metrics
         if t.state.name == "COMPLETE":
             assert run.data.metrics["objective"] == pytest.approx(t.value)
         if t.state.name == "FAIL":
@@ -217,7 +222,7 @@ def test_two_machines_join_one_study_through_a_database_url(tmp_path: Path) -> N
     ]
     assert sorted(numbers) == sorted(t.number for t in finished)  # each once
     # validation ran once, in one of the two
-    assert sum("validating:" in out for out, _ in outs) == 1, [o for o, _ in outs]
+    assert sum("\nvalidating: " in "\n" + out for out, _ in outs) == 1, [o for o, _ in outs]
 
 
 def add_trials(study, edges_values: list[tuple[float, float]]) -> None:
