@@ -18,6 +18,7 @@ from typing import Any
 
 from pk8opt.sweep import shared_study
 from pk8opt.sweep.config import SweepConfig
+from pk8opt.sweep.orphan import stop_on_orphan
 
 # Sessions loaded in this process, by their paths: loaded once, reused by every trial.
 _LOADED: dict[tuple[str, ...], Any] = {}
@@ -70,6 +71,7 @@ def run_worker(job: Job) -> dict[str, float]:
     from pk8opt.sweep.windows import TrialScore, objective_values, window_index, window_order
 
     _ignore_sigint()
+    stop_on_orphan(job.stop_file)  # the main process killed: stop as on Ctrl-C
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg = msgspec.convert(job.config, SweepConfig)
     evaluator = load_evaluator(job.evaluator)

@@ -99,7 +99,7 @@ def test_sweeps_started_together_on_an_empty_database(
     assert client.get_run(parent.info.run_id).info.status == "FINISHED"
 
     # validation ran once, by one process; every metric point is there once
-    assert sum("validating: up to" in out for out, _ in outs) == 1, [o for o, _ in outs]
+    assert sum("\nvalidating: " in "\n" + out for out, _ in outs) == 1, [o for o, _ in outs]
     parent_run = client.get_run(parent.info.run_id)
     assert parent_run.data.metrics  # the verdict's figures
     for run in [parent_run, *children[:3]]:

@@ -144,9 +144,12 @@ def test_a_frame_after_the_window_finished_is_kept_in_its_session(
     assert len(late) == 1
 
     async def main() -> Recorder:
-        async with serving([tmp_path / "src"], lead_s=20) as server:
+        # 300 venue s (3 s) before the first frame: the recorder is subscribed before the
+        # venue sends anything, even on a loaded machine
+        async with serving([tmp_path / "src"], lead_s=300) as server:
             server.ignore_unsubscribe = True  # the venue goes on sending the finished market
-            rec = Recorder(config(server, tmp_path / "out", ["BTC"]), JsonLog(None))
+            cfg = config(server, tmp_path / "out", ["BTC"], stale_s=30.0)
+            rec = Recorder(cfg, JsonLog(None))
             task = asyncio.create_task(rec.run())
             sr = rec.symbols[0]
             async with asyncio.timeout(30):

@@ -222,7 +222,7 @@ def test_two_machines_join_one_study_through_a_database_url(tmp_path: Path) -> N
     ]
     assert sorted(numbers) == sorted(t.number for t in finished)  # each once
     # validation ran once, in one of the two
-    assert sum("validating: up to" in out for out, _ in outs) == 1, [o for o, _ in outs]
+    assert sum("\nvalidating: " in "\n" + out for out, _ in outs) == 1, [o for o, _ in outs]
 
 
 def add_trials(study, edges_values: list[tuple[float, float]]) -> None:
