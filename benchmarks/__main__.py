@@ -12,7 +12,8 @@ def main(argv: list[str]) -> int:
     names = sorted(
         m.name for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_")
     )
-    wanted = [n if n.startswith("bench_") else f"bench_{n}" for n in argv]
+    wanted = [n.replace("-", "_") for n in argv]
+    wanted = [n if n.startswith("bench_") else f"bench_{n}" for n in wanted]
     for name in wanted or names:
         if name not in names:
             print(f"unknown benchmark {name!r}; have: {', '.join(names)}", file=sys.stderr)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pk8opt.envfile import mask_unowned, read_env_text, write_env_file
 from pk8opt.errors import ConfigError
+from pk8opt.redact import mask_url
 from pk8opt.sweep.config import DEFAULT_STORAGE_PATH, default_tracking_uri, env_tracking_uri
 
 BEGIN = "# >>> pk8opt deploy: managed block, rewritten by the next `pk8opt deploy`"
@@ -201,7 +202,8 @@ def deploy_trial(
     if checks and force is not None:
         verdict += gate.header_lines(checks, force.strip())
     header = [
-        f"study {name}, trial {trial.number}, MLflow run {run_id or 'n/a'} ({tracking_uri})",
+        f"study {name}, trial {trial.number}, MLflow run {run_id or 'n/a'} "
+        f"({mask_url(tracking_uri)})",
         *obj_lines,
         *verdict,
         f"in-sample: {meta.get('in_sample_window', '?')}",
@@ -210,35 +212,22 @@ def deploy_trial(
         f"deployed {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
     ]
     env_file = Path(env_file)
-    old = env_file.read_text() if env_file.exists() else ""
+    old = read_env_text(env_file).replace("\r\n", "\n")  # written back with its own ends
     new = merge_env(old, render_block(env, header), set(env))
-    diff = "".join(
+    diff = "".join(  # the values of the lines deploy does not own are never shown
         difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
+            mask_unowned(old, BEGIN, END),
+            mask_unowned(new, BEGIN, END),
             fromfile=f"{env_file} (before)",
             tofile=f"{env_file} (deployed)",
         )
     )
-    backup = None
-    if not dry_run:
-        if env_file.exists():
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            backup = env_file.with_name(f"{env_file.name}.bak-{stamp}")
-            n = 1
-            while backup.exists():
-                backup = env_file.with_name(f"{env_file.name}.bak-{stamp}-{n}")
-                n += 1
-            shutil.copy2(env_file, backup)
-        tmp = env_file.with_name(f".{env_file.name}.tmp")
-        tmp.write_text(new)
-        os.chmod(tmp, (env_file.stat().st_mode & 0o777) if env_file.exists() else 0o600)
-        os.replace(tmp, env_file)
-        if checks and force is not None:
-            parent = record.get("parent_run_id")
-            tag_runs(
-                tracking_uri,
-                [r for r in (run_id, parent) if r],
-                {gate.OVERRIDE_TAG: gate.override_text(checks, force.strip())},
-            )
+    backup = None if dry_run else write_env_file(env_file, new)
+    if not dry_run and checks and force is not None:
+        parent = record.get("parent_run_id")
+        tag_runs(
+            tracking_uri,
+            [r for r in (run_id, parent) if r],
+            {gate.OVERRIDE_TAG: gate.override_text(checks, force.strip())},
+        )
     return Deployed(name, trial.number, run_id, env, new, diff, backup, checks or None)

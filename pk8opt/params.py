@@ -7,6 +7,7 @@ space validation, the `.env` that `deploy` writes, and what the live runner read
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +66,11 @@ class Param:
                 f"{where}: {value!r} is not one of {', '.join(map(str, self.choices))}"
             )
         if self.type in (int, float):
+            if not math.isfinite(value):
+                raise ConfigError(
+                    f"{where}: {value} is not a finite number "
+                    f"(e.g. {self.env}={self.format(self.default)})"
+                )
             if self.low is not None and value < self.low:
                 raise ConfigError(f"{where}: {value} is below the minimum {self.low:g}")
             if self.high is not None and value > self.high:
@@ -137,3 +143,19 @@ def parse_assignments(items: Sequence[str], where: str = "--set") -> dict[str, s
             raise ConfigError(f"{where} {item!r}: expected key=value, e.g. {where} edge=0.02")
         out[key.strip()] = value.strip()
     return out
+
+
+def refuse_non_finite(tree: Any, where: str, path: str = "") -> None:
+    """Raise a `ConfigError` naming the first NaN or infinite number in a decoded
+    config (nested mappings and lists), e.g. `toy.yaml: space.edge.high: .inf`."""
+    if isinstance(tree, float) and not math.isfinite(tree):
+        raise ConfigError(
+            f"{where}: {path or 'value'}: {tree} is not a finite number; give a number "
+            "(or leave the setting out for its default)"
+        )
+    if isinstance(tree, Mapping):
+        for key, value in tree.items():
+            refuse_non_finite(value, where, f"{path}.{key}" if path else str(key))
+    elif isinstance(tree, list | tuple):
+        for i, value in enumerate(tree):
+            refuse_non_finite(value, where, f"{path}[{i}]")

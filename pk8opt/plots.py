@@ -5,6 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+DEFAULT_NAME = "equity.png"
+FORMATS = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+
+
+def plot_path(path: Path | str, option: str = "--plot") -> Path:
+    """Where `--plot PATH` writes, checked before any work is done: an existing folder
+    gets `equity.png` inside it, a name without an image suffix gets `.png`; a folder
+    that does not exist is one clear error, not a traceback after the replay."""
+    from pk8opt.errors import ConfigError
+
+    path = Path(path)
+    if path.is_dir():
+        return path / DEFAULT_NAME
+    if path.suffix.lower() not in FORMATS:
+        path = path.with_name(path.name + ".png")
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is a file" if parent.exists() else "does not exist"
+        raise ConfigError(
+            f"{option} {path}: the folder {parent} {what}; create it first or pick "
+            f"another path, e.g. {option} {DEFAULT_NAME}"
+        )
+    return path
+
 
 def plot_equity(result: Any, path: Path | str) -> Path:
     """Cumulative P&L across sessions over time, written as an image to `path`."""

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from pk8opt.errors import Pk8Error
+from pk8opt.errors import Pk8Error, os_error_line
 
 app = typer.Typer(
     name="pk8opt",
@@ -102,10 +102,18 @@ def main() -> None:
     """Console-script entry point: one exception boundary for the whole CLI.
 
     Typer (standalone) shows its own usage errors (a bad option value, a missing
-    argument) with exit code 2; the project's errors become one `error:` line, exit 1.
+    argument) with exit code 2; the project's errors become one `error:` line, exit 1,
+    and so does an error of the operating system (a missing folder, a directory where a
+    file was expected, a full disk): the path and what is wrong, with the fix. A URL's
+    password is masked in either.
     """
+    from pk8opt.redact import mask_urls
+
     try:
         app()
     except Pk8Error as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        typer.secho(f"error: {mask_urls(str(exc))}", err=True, fg=typer.colors.RED)
+        sys.exit(1)
+    except OSError as exc:  # the world said no: a path, a full disk, a permission
+        typer.secho(f"error: {mask_urls(os_error_line(exc))}", err=True, fg=typer.colors.RED)
         sys.exit(1)

@@ -46,7 +46,12 @@ def backtest(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Write the equity curve image here (PNG).")
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Write the equity curve image here (PNG; a folder gets equity.png inside), "
+            "e.g. --plot eq.png or --plot plots/",
+        ),
     ] = None,
     event_log: Annotated[
         Path | None,
@@ -80,6 +85,10 @@ def backtest(
     from pk8opt.recordings.session import problems_line
     from pk8opt.replay import RunConfig, run_backtest
 
+    if plot is not None:  # checked now: a wrong folder should not cost a replay
+        from pk8opt.plots import plot_path
+
+        plot = plot_path(plot)
     env = read_env_file(env_file) if env_file is not None else {}
     if strategy:
         env = {**env, "PM_STRATEGY": strategy}

@@ -1,4 +1,4 @@
-"""CLI: `pk8opt recordings ls` and `pk8opt recordings check`."""
+"""CLI: `pk8opt recordings ls`, `pk8opt recordings check` and `pk8opt recordings index`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pk8opt.cli import app
 
 recordings_app = typer.Typer(
     help=(
-        "Look at recorded sessions: list them, check they are fit for replay.\n\n"
+        "Look at recorded sessions: list them, check they are fit for replay, index them.\n\n"
         "A session is a folder named after its market's slug holding `manifest.json` and "
         "`frames.jsonl(.gz)`; see docs/recordings.md."
     ),
@@ -173,4 +173,43 @@ def check_cmd(
                     console.print(f"         {ex}", markup=False)
         console.print(f"{len(results) - len(bad)} of {len(results)} session(s) ok")
     if bad:
+        raise typer.Exit(1)
+
+
+@recordings_app.command("index")
+def index_cmd(
+    dirs: DirsArg,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            "-w",
+            min=1,
+            help="Processes building at once (one session each). Example: -w 2",
+        ),
+    ] = 1,
+) -> None:
+    """Prepare sessions for replay, once: normalize the frames and build the replay
+    cache beside each session (in its `.cache/` folder), where every backtest and
+    sweep worker maps them instead of loading copies.
+
+    A sweep or a backtest does this on first use; run it ahead for many sessions. It is
+    resumable (sessions already indexed are skipped) and safe to run in several
+    processes at once. A session that cannot be read is reported and the others are
+    indexed (exit 1). Example:
+
+        pk8opt recordings index recordings/ --workers 2
+    """
+    from pk8opt.engine.index import index_folders
+
+    report = index_folders(dirs, workers=workers, progress=True)
+    for error in report.errors:
+        typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
+    ok = report.sessions - len(report.errors)
+    typer.echo(
+        f"{ok} of {report.sessions} session(s) indexed ({report.built} built, "
+        f"{ok - report.built} already up to date) in {report.seconds:.1f} s; "
+        f"cache {report.cache_bytes / 1e6:.1f} MB"
+    )
+    if report.errors:
         raise typer.Exit(1)

@@ -40,6 +40,13 @@ def sweep(
     study_name: Annotated[
         str | None, typer.Option("--study-name", help="Override the config's `study:` name.")
     ] = None,
+    force_workers: Annotated[
+        bool,
+        typer.Option(
+            "--force-workers",
+            help="Start as many workers as asked even beyond the cores (capped otherwise).",
+        ),
+    ] = False,
     artifacts: Annotated[
         str | None,
         typer.Option(
@@ -70,6 +77,7 @@ def sweep(
         load_config,
     )
     from pk8opt.sweep.runner import run_sweep
+    from pk8opt.tracking.uri import check_tracking_uri
 
     cfg = apply_overrides(
         load_config(config),
@@ -77,10 +85,18 @@ def sweep(
         timeout_s=timeout,
         workers=workers,
         storage=storage,
-        tracking_uri=tracking_uri,
+        tracking_uri=check_tracking_uri(tracking_uri) if tracking_uri else None,
         study=study_name,
         artifacts=artifacts,
     )
+    from pk8opt.sweep.cores import cap_workers
+
+    n, capped = cap_workers(cfg.workers, force_workers)
+    if capped:
+        import msgspec
+
+        typer.echo(capped)
+        cfg = msgspec.structs.replace(cfg, workers=n)
     out = run_sweep(cfg, str(config))
     t = out.tally
     typer.echo(
@@ -91,17 +107,25 @@ def sweep(
         typer.echo(f"stopped. Resume with: pk8opt sweep {config}")
         raise typer.Exit(130)
     # The commands that follow, pointed at the stores this sweep used.
+    from pk8opt.redact import mask_url  # a password in a URL is never printed
+
     stores = ""
     if out.storage != str(DEFAULT_STORAGE_PATH):
-        stores += f" --storage {out.storage}"
+        stores += f" --storage {mask_url(out.storage)}"
     if out.tracking_uri != default_tracking_uri():
-        stores += f" --tracking-uri {out.tracking_uri}"
+        stores += f" --tracking-uri {mask_url(out.tracking_uri)}"
     ui = (
         "make ui   (or pk8opt ui)"
         if out.tracking_uri == default_tracking_uri()
-        else f"pk8opt ui --tracking-uri {out.tracking_uri}"
+        else f"pk8opt ui --tracking-uri {mask_url(out.tracking_uri)}"
     )
     typer.echo(f"browse the trials:   {ui}")
+    if out.failures.count:  # something broke: say what, and offer no deploy
+        from pk8opt.sweep.failures import failure_lines
+
+        for line in failure_lines(out.failures):
+            typer.secho(line, fg=typer.colors.RED)
+        raise typer.Exit(1 if out.failures.all_failed else 0)
     deploy = f"pk8opt deploy --best --study {out.study}{stores} --env-file .env"
     if out.verdict == "pass":
         typer.echo(f"deploy the validated trial {out.chosen}: {deploy}")
@@ -142,13 +166,15 @@ def ui(
     """
     import subprocess
 
+    from pk8opt.redact import mask_url
     from pk8opt.sweep.config import default_tracking_uri, env_tracking_uri
     from pk8opt.tracking import is_server, runs_view_url, ui_command
+    from pk8opt.tracking.uri import check_tracking_uri
 
-    uri = tracking_uri or env_tracking_uri() or default_tracking_uri()
+    uri = check_tracking_uri(tracking_uri or env_tracking_uri() or default_tracking_uri())
     if is_server(uri):
         typer.echo(
-            f"{uri} is an MLflow server: it is the UI; open it in a browser and pick the "
+            f"{mask_url(uri)} is an MLflow server: it is the UI; open it in a browser and pick the "
             "sweep's experiment (its Runs view lists one run per trial under the sweep)"
         )
         return
@@ -240,13 +266,15 @@ def deploy(
 
     if best == (run_id is not None):
         raise ConfigError("deploy: give exactly one of --best or --run-id ID")
+    from pk8opt.tracking.uri import check_tracking_uri
+
     try:
         result = deploy_trial(
             env_file=env_file,
             study=study,
             run_id=run_id,
             storage=storage,
-            tracking_uri=tracking_uri,
+            tracking_uri=check_tracking_uri(tracking_uri) if tracking_uri else None,
             dry_run=dry_run,
             force=force,
         )

@@ -16,6 +16,7 @@ import numpy as np
 from pk8opt.engine.feed import VENUE, FeedClock, frame_times
 from pk8opt.engine.levels import REC_LEVEL, LevelTracker
 from pk8opt.engine.market import MarketSpec
+from pk8opt.recordings.load import StoredSession
 from pk8opt.recordings.schema import BID
 
 CACHE_ATTR = "_pk8opt_replay_cache"
@@ -139,7 +140,13 @@ class SessionCache:
 
 
 def session_cache(session: Any) -> SessionCache:
-    """The cache of a loaded session, built on first use."""
+    """The cache of a loaded session, built on first use. A session read from its column
+    store gets its cache mapped from disk at each call (`engine.replay_store`), kept only
+    as long as the caller keeps it; any other session keeps its cache once built."""
+    if isinstance(session, StoredSession):
+        from pk8opt.engine.replay_store import mapped_cache
+
+        return mapped_cache(session)
     cache = session.__dict__.get(CACHE_ATTR)
     if cache is None:
         cache = SessionCache(session)

@@ -5,6 +5,7 @@ there is one):
 
     unreadable     the manifest is missing, invalid or does not match its folder
     sha256         the frames file is not the one the manifest was written for
+                   (found by the normalizer, see `integrity`)
     bad_line ...   the normalizer's serious problems (bad lines, malformed messages,
                    unknown event types, live-data error bodies)
     gap            the market socket dropped (a `gap`/`disconnected` note)
@@ -12,7 +13,7 @@ there is one):
     disagreement   our best bid/ask differs from the one the venue sent with a level
                    update or a `best_bid_ask` message
     resolution     no resolution known (neither `market_resolved` nor the manifest),
-                   or the two disagree
+                   or the two disagree (the recorded `market_resolved` is used)
 
 Harmless counts (PONG text frames, other markets' messages on a shared socket, unused
 live-data topics) are listed as information only.
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from pk8opt.errors import RecordingError
 from pk8opt.recordings.normalize import HARMLESS, Problems
-from pk8opt.recordings.raw import frames_path, sha256_file
+from pk8opt.recordings.raw import frames_path
 from pk8opt.recordings.schema import NO_PRICE, PRICE_SCALE, Kind
 
 MAX_EXAMPLES = 5
@@ -140,12 +141,7 @@ def check_session(session_dir: str | Path, allow_gaps: bool = False) -> SessionC
     result.events = loaded.n_events
     frames = frames_path(session_dir)
     assert frames is not None  # load_session_report checked
-    if manifest.status != "recording" and manifest.sha256:
-        if frames.name != manifest.frames_file:
-            col.add("sha256", f"{frames}: manifest describes {manifest.frames_file!r}")
-        elif sha256_file(frames) != manifest.sha256:
-            col.add("sha256", f"{frames}: sha256 differs from the manifest's (file changed?)")
-    _problem_findings(problems, col)
+    _problem_findings(problems, col)  # with sha256 and a contradicting resolution
     result.info = {k: v for k, v in sorted(problems.counts.items()) if k in HARMLESS}
 
     ev = loaded.events
@@ -158,17 +154,7 @@ def check_session(session_dir: str | Path, allow_gaps: bool = False) -> SessionC
                 col.add("gap", f"{frames}:{int(ev['frame'][i])}: market socket dropped")
     replay_findings(ev, str(frames), col)
 
-    resolved = (ev["kind"] == int(Kind.RESOLVED)).nonzero()[0]
-    outcome = manifest.resolution.outcome
-    if len(resolved):
-        winner = ("Up", "Down")[int(ev["token"][resolved[-1]])]
-        if outcome != "unknown" and outcome != winner:
-            col.add(
-                "resolution",
-                f"{frames}:{int(ev['frame'][resolved[-1]])}: market_resolved says {winner}, "
-                f"manifest says {outcome}",
-            )
-    elif outcome == "unknown":
+    if manifest.resolution.outcome == "unknown":  # a recorded market_resolved would be used
         col.add("resolution", f"{session_dir / 'manifest.json'}: no resolution known")
     result.findings = list(col.found.values())
     return result

@@ -8,7 +8,9 @@ Nothing is dropped silently. Whatever is not data is counted by kind in `Problem
 with a few examples (`file:line: detail`); the good data around it is kept. Kinds:
 
     bad_line       a line that is not a frame (garbage, cut off by a kill)
-    malformed      a frame or message of a known type that lacks what it needs
+    malformed      a frame or message of a known type that lacks what it needs, or a
+                   row holding an impossible value (a negative, NaN, infinite or absurd
+                   size, a price outside (0, 1): see `values`)
     unknown_event  a market message of an event type this version does not know
     live_status    a live-data error body (`statusCode`), e.g. a silenced subscription
     text           a non-JSON text frame (`PONG`, `NO NEW ASSETS`)        (harmless)
@@ -16,6 +18,8 @@ with a few examples (`file:line: detail`); the good data around it is kept. Kind
     foreign_symbol a live price of another symbol                          (harmless)
     other_topic    a live-data topic we do not use (`activity`, TWAP 30 s) (harmless)
     empty          an empty live-data frame                                (harmless)
+    sha256         the frames file is not the one the manifest describes   (see integrity)
+    resolution     the recorded market_resolved and the manifest disagree  (see integrity)
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from pk8opt.polymarket.wire import (
     parse_live_frame,
     parse_market_frame_into,
 )
+from pk8opt.recordings.integrity import resolution_problem, sha256_problem
 from pk8opt.recordings.manifest import Manifest
 from pk8opt.recordings.raw import CHANNELS, Frame, frames_path
 from pk8opt.recordings.schema import (
@@ -54,6 +59,7 @@ from pk8opt.recordings.schema import (
     Kind,
 )
 from pk8opt.recordings.session import HARMLESS_PROBLEMS
+from pk8opt.recordings.values import good_underlying, keep_good_rows
 
 if TYPE_CHECKING:
     import polars as pl
@@ -73,6 +79,13 @@ K_TICK, K_RESOLVED, K_GAP, K_BBA = (
 )
 
 
+def _line_of(example: str) -> int:
+    """The line number of a `file:line: detail` example (0 when there is none)."""
+    head = example.split(": ", 1)[0]
+    line = head.rpartition(":")[2]
+    return int(line) if line.isdigit() else 0
+
+
 @dataclass
 class Problems:
     """Counts by kind and up to `MAX_EXAMPLES` examples (`file:line: detail`) each."""
@@ -81,10 +94,18 @@ class Problems:
     examples: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, kind: str, where: str, detail: str = "") -> None:
+        """Count one; the examples kept are the first ones by line, whatever the order
+        they are added in (rows with impossible values are found after the pass)."""
         self.counts[kind] += 1
         ex = self.examples.setdefault(kind, [])
+        text = f"{where}: {detail}" if detail else where
         if len(ex) < MAX_EXAMPLES:
-            ex.append(f"{where}: {detail}" if detail else where)
+            ex.append(text)
+            if len(ex) > 1 and _line_of(text) < _line_of(ex[-2]):
+                ex.sort(key=_line_of)
+        elif _line_of(text) < _line_of(ex[-1]):
+            ex[-1] = text
+            ex.sort(key=_line_of)
 
     @property
     def serious(self) -> dict[str, int]:
@@ -135,9 +156,23 @@ def normalize_session(session_dir: Path, manifest: Manifest) -> Normalized:
     if path is None:
         return normalize_lines([], manifest, str(session_dir))
     if path.suffix == ".gz":
-        return normalize_bytes(read_frames_bytes(path), manifest, str(path))
-    with open(path, "rb") as fh:
-        return normalize_lines(fh, manifest, str(path))
+        out = normalize_bytes(read_frames_bytes(path), manifest, str(path))
+    else:
+        with open(path, "rb") as fh:
+            out = normalize_lines(fh, manifest, str(path))
+    _integrity_problems(path, manifest, out)
+    return out
+
+
+def _integrity_problems(path: Path, manifest: Manifest, out: Normalized) -> None:
+    """The manifest against the frames it describes (`integrity`): sha256, resolution."""
+    wrong = sha256_problem(path, manifest)
+    if wrong:
+        out.problems.add("sha256", str(path), wrong)
+    cols = {c: out.events[c].to_numpy() for c in ("kind", "token", "frame", "local_ns")}
+    differs = resolution_problem(cols, manifest)
+    if differs:
+        out.problems.add("resolution", f"{path}:{differs[0]}", differs[1])
 
 
 def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> Normalized:
@@ -194,6 +229,7 @@ class FrameNormalizer:
 
     def __init__(self, manifest: Manifest, name: str = "frames") -> None:
         self.problems = Problems()
+        self.name = name
         self.events = {k: array(code) for k, code in EVENT_TYPECODES.items()}
         self.underlying = {k: array(code) for k, code in UNDERLYING_TYPECODES.items()}
         self.step = _frame_step(manifest, name, self.problems, self.events, self.underlying)
@@ -210,7 +246,10 @@ class FrameNormalizer:
         for k, values in cols.items():
             out[k] = np.array(values, dtype=_NP_TYPES[values.typecode])
             del values[:]
-        return out
+        return keep_good_rows(out, self._report_bad_value)
+
+    def _report_bad_value(self, lineno: int, detail: str) -> None:
+        self.problems.add("malformed", f"{self.name}:{lineno}", detail)
 
     def drop_underlying(self) -> None:
         """Forget the underlying price rows gathered so far (a feed that has no use
@@ -236,7 +275,9 @@ class FrameNormalizer:
         def col(values: array[Any], name: str) -> pl.Series:
             return pl.Series(name, np.frombuffer(values, dtype=_NP_TYPES[values.typecode]))
 
-        events = pl.DataFrame([col(v, k) for k, v in self.events.items()]).cast(
+        ev_cols = {k: np.frombuffer(v, dtype=_NP_TYPES[v.typecode]) for k, v in self.events.items()}
+        ev_cols = keep_good_rows(ev_cols, self._report_bad_value)
+        events = pl.DataFrame([pl.Series(k, v) for k, v in ev_cols.items()]).cast(
             dict(EVENTS_SCHEMA)  # type: ignore[arg-type]
         )
         underlying = pl.DataFrame([col(v, k) for k, v in self.underlying.items()]).cast(
@@ -396,6 +437,13 @@ def _frame_step(
                         ok = sym_ok[lev.symbol] = lev.symbol.lower().startswith(sym)
                     if not ok:
                         add_problem("foreign_symbol", f"{name}:{lineno}", lev.symbol)
+                        continue
+                    if not good_underlying(lev.value):
+                        add_problem(
+                            "malformed",
+                            f"{name}:{lineno}",
+                            f"underlying price {lev.value:g} (not finite and > 0)",
+                        )
                         continue
                     u_local.append(t)
                     u_exch.append(lev.exch_ms)

@@ -13,7 +13,7 @@ from enum import IntEnum
 
 import polars as pl
 
-NORMALIZER_VERSION = 1
+NORMALIZER_VERSION = 2  # 2: rows with impossible values are left out (recordings.values)
 PRICE_SCALE = 1000  # price_milli = round(price * PRICE_SCALE)
 
 UP, DOWN, NO_TOKEN = 0, 1, -1

@@ -14,7 +14,15 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from pk8opt.recordings.manifest import Gap, Manifest, Status, read_manifest, write_manifest
+from pk8opt.recordings.integrity import recorded_outcome
+from pk8opt.recordings.manifest import (
+    Gap,
+    Manifest,
+    Resolution,
+    Status,
+    read_manifest,
+    write_manifest,
+)
 from pk8opt.recordings.raw import BadLine, compress_frames, decode_frame, frames_path, iter_lines
 
 _any = msgspec.json.Decoder()
@@ -167,6 +175,15 @@ class LoadedSession:
     underlying: dict[str, np.ndarray]
     problems: dict[str, int] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # The venue's own `market_resolved`, recorded in the frames, wins over the
+        # manifest's word (Gamma's, or an edit): replay settles on `manifest.resolution`.
+        # A contradiction is also a `resolution` problem (see `integrity`).
+        rec = recorded_outcome(self.events)
+        if rec is not None and rec[0] != self.manifest.resolution.outcome:
+            won = Resolution(rec[0], "market_resolved", rec[2])  # type: ignore[arg-type]
+            self.manifest = msgspec.structs.replace(self.manifest, resolution=won)
+
     @property
     def slug(self) -> str:
         return self.manifest.slug
@@ -181,13 +198,27 @@ class LoadedSession:
         return {k: v for k, v in sorted(self.problems.items()) if k not in HARMLESS_PROBLEMS}
 
 
+# Problems about the session as a whole, worded as what they mean rather than as rows
+# skipped (see `integrity`).
+WHOLE_SESSION_PROBLEMS = {
+    "sha256": "the frames file is not the one its manifest describes (sha256)",
+    "resolution": "the recorded market_resolved contradicts the manifest's winner; "
+    "the recorded one is used",
+}
+
+
 def problems_line(session: LoadedSession) -> str | None:
-    """One line for a session whose data had problems (skipped, counted), else None."""
+    """One line for a session whose data had problems (skipped, counted, or the
+    manifest contradicting its frames), else None."""
     serious = session.serious_problems
     if not serious:
         return None
-    what = ", ".join(f"{n} {kind}" for kind, n in serious.items())
+    said = [text for kind, text in WHOLE_SESSION_PROBLEMS.items() if kind in serious]
+    rows = {k: n for k, n in serious.items() if k not in WHOLE_SESSION_PROBLEMS}
+    if rows:
+        what = ", ".join(f"{n} {kind}" for kind, n in rows.items())
+        said.append(f"skipped {what}; the rest of the session is used")
     return (
-        f"{session.path}: skipped {what}; the rest of the session is used "
+        f"{session.path}: {'; '.join(said)} "
         f"(details with file:line: pk8opt recordings check {session.path})"
     )

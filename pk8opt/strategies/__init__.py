@@ -8,12 +8,14 @@ from pk8opt.errors import ConfigError
 from pk8opt.strategies.balanced_arb import BalancedArbStrategy
 from pk8opt.strategies.base import Desired, Strategy, StrategyContext, StrategyQuote
 from pk8opt.strategies.fixed import FixedStrategy
+from pk8opt.strategies.join import JoinStrategy
 from pk8opt.strategies.noop import NoopStrategy
 
 STRATEGIES: dict[str, type[Strategy]] = {
     "noop": NoopStrategy,
     "fixed": FixedStrategy,
     "balanced_arb": BalancedArbStrategy,
+    "join": JoinStrategy,
 }
 
 
@@ -49,6 +51,7 @@ __all__ = [
     "BalancedArbStrategy",
     "Desired",
     "FixedStrategy",
+    "JoinStrategy",
     "NoopStrategy",
     "Strategy",
     "StrategyContext",

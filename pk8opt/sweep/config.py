@@ -20,7 +20,7 @@ import yaml
 
 from pk8opt.errors import ConfigError
 from pk8opt.metrics import AGGREGATE_KEYS
-from pk8opt.params import ParamSet
+from pk8opt.params import ParamSet, refuse_non_finite
 from pk8opt.sweep.windows import WINDOW_METRICS
 
 Direction = Literal["maximize", "minimize"]
@@ -229,9 +229,11 @@ def parse_config(data: Any, where: str) -> SweepConfig:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: expected a mapping of settings (study:, strategy:, ...)")
     try:
-        return msgspec.convert(data, SweepConfig, strict=False)
+        cfg = msgspec.convert(data, SweepConfig, strict=False)
     except msgspec.ValidationError as exc:
         raise _one_line(exc, where) from None
+    refuse_non_finite(msgspec.to_builtins(cfg), where)  # `.nan`, `.inf`, "nan"
+    return cfg
 
 
 def load_config(path: str | Path) -> SweepConfig:
@@ -252,6 +254,7 @@ def load_config(path: str | Path) -> SweepConfig:
 def apply_overrides(cfg: SweepConfig, **changes: Any) -> SweepConfig:
     """Command-line values (`None` = not given) replace the file's."""
     changes = {k: v for k, v in changes.items() if v is not None}
+    refuse_non_finite(changes, "command line")  # e.g. --timeout nan
     mlflow = {
         key: changes.pop(arg)
         for arg, key in (("tracking_uri", "tracking_uri"), ("artifacts", "artifact_location"))

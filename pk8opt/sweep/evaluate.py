@@ -8,6 +8,7 @@ The sweep only talks to this small interface, so its plumbing can be tested alon
 from __future__ import annotations
 
 import json
+from array import array
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -64,9 +65,11 @@ class BacktestEvaluator:
         return RunConfig.param_sets(strategy)
 
     def load(self, paths: list[str]) -> Any:
-        from pk8opt.recordings.load import load_sessions
+        """Handles on the sessions' stores (built on first use); each session's arrays
+        are mapped when a trial replays it, and dropped after."""
+        from pk8opt.engine.index import index_sessions
 
-        return load_sessions([Path(p) for p in paths])
+        return index_sessions([Path(p) for p in paths])
 
     def config(self, strategy: str, overrides: Mapping[str, Any]) -> Any:
         from pk8opt.replay import RunConfig
@@ -82,7 +85,15 @@ class BacktestEvaluator:
     ) -> dict[str, float]:
         from pk8opt.replay import run_backtest
 
-        result = run_backtest(loaded, self.config(strategy, overrides), on_session=on_session)
+        def compact(i: int, result: Any) -> None:
+            # a trial keeps every session's equity curve until it aggregates them: as
+            # arrays they take 16 bytes a sample instead of about 70
+            result.equity_t = array("q", result.equity_t)
+            result.equity_v = array("d", result.equity_v)
+            if on_session is not None:
+                on_session(i, result)
+
+        result = run_backtest(loaded, self.config(strategy, overrides), on_session=compact)
         return {k: float(v) for k, v in result.aggregate.items() if _is_number(v)}
 
     def report(

@@ -22,8 +22,11 @@ from rich.console import Console
 
 from pk8opt.errors import ConfigError
 from pk8opt.params import ParamSet
+from pk8opt.redact import mask_url, mask_urls
 from pk8opt.sweep.config import SweepConfig, to_dict, validate
 from pk8opt.sweep.data import Selection, select_sessions
+from pk8opt.sweep.failures import Failures, find_failures
+from pk8opt.sweep.orphan import watch_parent
 from pk8opt.sweep.progress import SweepProgress, Tally, tally
 from pk8opt.sweep.shared_study import claim_finish, finished, join, process_seed
 from pk8opt.sweep.storage import open_storage, study_lock
@@ -50,6 +53,7 @@ class SweepOutcome:
     verdict: str | None = None  # the validation's `pass` or `fail: ...`
     chosen: int | None = None  # the trial validation chose (what `deploy --best` ships)
     validation_s: float = 0.0  # wall time of the validation stage
+    failures: Failures = Failures()  # failed trials: the CLI names them, offers no deploy
 
 
 def make_storage(url: str) -> Any:
@@ -288,7 +292,7 @@ def run_sweep(
         tracker = Tracker(cfg.tracking_uri(), cfg.experiment_name(), cfg.mlflow.artifact_location)
         parent = tracker.start_sweep(
             cfg.study,
-            storage_url,
+            mask_url(storage_url),  # tags and artifacts never hold a password
             params=parent_params(cfg, len(sel.in_sample), len(sel.holdout)),
             tags={
                 DESCRIPTION: sweep_description(cfg, len(sel.in_sample), len(sel.holdout)),
@@ -297,7 +301,7 @@ def run_sweep(
                 "pk8opt.in_sample_window": sel.window(sel.in_sample),
                 "pk8opt.holdout_window": sel.window(sel.holdout),
             },
-            texts={"config.yaml": yaml.safe_dump(to_dict(cfg), sort_keys=False)},
+            texts={"config.yaml": mask_urls(yaml.safe_dump(to_dict(cfg), sort_keys=False))},
         )
     if tracker.note:
         console.print(f"[yellow]note[/yellow] {tracker.note}", highlight=False)
@@ -312,7 +316,11 @@ def run_sweep(
     interrupted = False
     worker_times: list[dict[str, float]] = []
     fanout_s = logged_at = 0.0
-    executor = get_reusable_executor(max_workers=cfg.workers, timeout=60)
+    executor = get_reusable_executor(
+        max_workers=cfg.workers,
+        timeout=60,
+        initializer=watch_parent,  # end with us (kill -9)
+    )
     start_done = counted(trials, token)
     if target is not None and start_done >= target:
         console.print(f"study {cfg.study!r} already holds {start_done} of {target} trials")
@@ -389,6 +397,7 @@ def run_sweep(
         poll_cpu_s,
         logged_at,
     )
+    outcome.failures = find_failures(trials)
     if interrupted:
         tracker.finish_sweep(parent, "KILLED")
         return outcome

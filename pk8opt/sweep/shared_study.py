@@ -88,7 +88,9 @@ def _recover(study: Any, storage: Any, trials: list[Any], heartbeat: bool, token
 
     if heartbeat:
         before = sum(t.state.name == "RUNNING" for t in trials)
-        optuna.storages.fail_stale_trials(study)
+        with warnings.catch_warnings():  # marked experimental by Optuna since 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
         after = sum(t.state.name == "RUNNING" for t in study.get_trials(deepcopy=False))
         return after < before
     dead = [

@@ -18,6 +18,7 @@ from typing import Any
 
 from pk8opt.sweep import shared_study
 from pk8opt.sweep.config import SweepConfig
+from pk8opt.sweep.orphan import stop_on_orphan
 
 # Sessions loaded in this process, by their paths: loaded once, reused by every trial.
 _LOADED: dict[tuple[str, ...], Any] = {}
@@ -70,6 +71,7 @@ def run_worker(job: Job) -> dict[str, float]:
     from pk8opt.sweep.windows import TrialScore, objective_values, window_index, window_order
 
     _ignore_sigint()
+    stop_on_orphan(job.stop_file)  # the main process killed: stop as on Ctrl-C
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg = msgspec.convert(job.config, SweepConfig)
     evaluator = load_evaluator(job.evaluator)
@@ -166,6 +168,7 @@ def run_worker(job: Job) -> dict[str, float]:
         if state == "FAIL" and trial.user_attrs.get("interrupted"):
             break
     beat.close()
+    times["peak_rss_mb"] = peak_rss_mb()
     return times
 
 
@@ -174,6 +177,18 @@ def stop(job: Job) -> Any:
     return lambda: (
         os.path.exists(job.stop_file) or (job.deadline is not None and time.time() >= job.deadline)
     )
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM), 0 where /proc is not available."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def run_report(

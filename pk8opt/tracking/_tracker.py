@@ -162,7 +162,8 @@ class Tracker:
             raise
         except Exception as exc:  # the store is unreachable or not an MLflow store
             raise ConfigError(f"mlflow.tracking_uri {_masked(tracking_uri)}: {exc}") from None
-        self.note = local_artifacts_note(tracking_uri, exp.artifact_location or "")
+        if artifact_location is None:  # an explicit location is the user's choice
+            self.note = local_artifacts_note(tracking_uri, exp.artifact_location or "")
         if exp.lifecycle_stage != "active":
             raise ConfigError(
                 f"mlflow.experiment {experiment!r} is deleted in {tracking_uri}: restore it "

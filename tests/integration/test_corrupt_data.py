@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from pk8opt.recordings.load import load_session
+from pk8opt.recordings.manifest import read_manifest, write_manifest
+from pk8opt.recordings.raw import sha256_file
 from pk8opt.recordings.session import problems_line
 from pk8opt.simulate import simulate_session
 
@@ -25,6 +28,9 @@ def sessions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     lines = gzip.decompress((bad / "frames.jsonl.gz").read_bytes()).split(b"\n")
     lines[99] = b'{"t": 1, "ch": "market", "raw": '  # garbage at line 100
     (bad / "frames.jsonl.gz").write_bytes(gzip.compress(b"\n".join(lines)))
+    # the garbage was recorded as such: the manifest describes this file
+    m = read_manifest(bad)
+    write_manifest(bad, msgspec.structs.replace(m, sha256=sha256_file(bad / "frames.jsonl.gz")))
     return clean, bad
 
 

@@ -139,22 +139,25 @@ def test_load_caches_and_rebuilds_when_raw_or_version_changes(tmp_path, fixtures
     assert s.slug == SLUG and s.n_events == 2 + 1 + 98 + 92
     assert s.events["price"].dtype == np.int32 and s.underlying["price"].dtype == np.float64
     cache = d / ".cache"
-    meta = json.loads((cache / "meta.json").read_text())
+    (store,) = cache.glob("events-*")
+    meta = json.loads((store / "header.json").read_text())["attrs"]["meta"]
     assert meta["normalizer_version"] >= 1 and meta["frames_file"] == FRAMES_NAME
-    stamp = (cache / "events.parquet").stat().st_mtime_ns
+    stamp = (store / "data.bin").stat().st_mtime_ns
 
     calls = []
     real = load_mod.normalize_session
     monkeypatch.setattr(load_mod, "normalize_session", lambda *a: calls.append(1) or real(*a))
     again = load_session(d)
     assert calls == [] and again.n_events == s.n_events
-    assert (cache / "events.parquet").stat().st_mtime_ns == stamp
+    assert (store / "data.bin").stat().st_mtime_ns == stamp
     np.testing.assert_array_equal(again.events["price"], s.events["price"])
 
     with open(d / FRAMES_NAME, "a") as fh:
         fh.write(json.dumps({"t": 1, "ch": "market", "raw": resolved_raw()}) + "\n")
     grown = load_session(d)
     assert calls == [1] and grown.n_events == s.n_events + 1
+    assert [p.name for p in cache.glob("events-*")] != [store.name]  # rebuilt, old one gone
+    assert len(list(cache.glob("events-*"))) == 1
 
     monkeypatch.setattr(load_mod, "NORMALIZER_VERSION", 10**6)
     load_session(d)
