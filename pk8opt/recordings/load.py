@@ -39,7 +39,7 @@ from pk8opt.recordings.manifest import Manifest, manifest_path
 from pk8opt.recordings.normalize import Normalized, Problems, normalize_session
 from pk8opt.recordings.raw import frames_path
 from pk8opt.recordings.schema import EVENTS_SCHEMA, NORMALIZER_VERSION, UNDERLYING_SCHEMA
-from pk8opt.recordings.session import LoadedSession
+from pk8opt.recordings.session import LoadedSession, with_recorded_resolution
 from pk8opt.recordings.store import Store, building, open_store, prune, store_path, write_store
 
 CACHE_DIR = ".cache"
@@ -189,6 +189,8 @@ def load_session_report(session_dir: str | Path) -> tuple[LoadedSession, Problem
     stored = StoredSession(
         session_dir, manifest, dict(problems.counts), store.path, int(attrs["n_events"])
     )
+    # the venue's own market_resolved wins over the manifest (columns are mapped, not read)
+    stored.manifest = with_recorded_resolution(manifest, stored.events)
     return stored, problems
 
 

@@ -160,6 +160,16 @@ def recover_session(session_dir: Path) -> Manifest | None:
     return finish_session(session_dir, manifest, status="incomplete")
 
 
+def with_recorded_resolution(manifest: Manifest, events: dict[str, np.ndarray]) -> Manifest:
+    """The manifest, its resolution replaced by the venue's own `market_resolved` when
+    the frames recorded one that names another winner."""
+    rec = recorded_outcome(events)
+    if rec is not None and rec[0] != manifest.resolution.outcome:
+        won = Resolution(rec[0], "market_resolved", rec[2])  # type: ignore[arg-type]
+        return msgspec.structs.replace(manifest, resolution=won)
+    return manifest
+
+
 @dataclass
 class LoadedSession:
     """A normalized session ready for replay: plain numpy columns, no Polymarket dicts.
@@ -179,10 +189,7 @@ class LoadedSession:
         # The venue's own `market_resolved`, recorded in the frames, wins over the
         # manifest's word (Gamma's, or an edit): replay settles on `manifest.resolution`.
         # A contradiction is also a `resolution` problem (see `integrity`).
-        rec = recorded_outcome(self.events)
-        if rec is not None and rec[0] != self.manifest.resolution.outcome:
-            won = Resolution(rec[0], "market_resolved", rec[2])  # type: ignore[arg-type]
-            self.manifest = msgspec.structs.replace(self.manifest, resolution=won)
+        self.manifest = with_recorded_resolution(self.manifest, self.events)
 
     @property
     def slug(self) -> str:
