@@ -104,7 +104,7 @@ def sweep(
         + (f"; best {t.best:.6g} (trial {t.best_number})" if t.best is not None else "")
     )
     if out.interrupted:
-        typer.echo(f"stopped. Resume with: pk8opt sweep {config}")
+        typer.echo(f"stopped. Resume with: {resume_command(config)}")
         raise typer.Exit(130)
     # The commands that follow, pointed at the stores this sweep used.
     from pk8opt.redact import mask_url  # a password in a URL is never printed
@@ -297,3 +297,17 @@ def deploy(
     else:
         where = f" (backup {result.backup})" if result.backup else ""
         typer.echo(f"wrote {env_file}{where}: study {result.study}, trial {result.trial}")
+
+
+def resume_command(config: Path, argv: list[str] | None = None) -> str:
+    """The command that resumes this sweep: the one given, every flag included (a
+    password in a URL masked)."""
+    import shlex
+    import sys
+
+    from pk8opt.redact import mask_url
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "sweep" not in args:  # called from Python, not the command line
+        args = ["sweep", str(config)]
+    return "pk8opt " + shlex.join(mask_url(a) for a in args)

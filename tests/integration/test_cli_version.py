@@ -45,3 +45,22 @@ def test_library_warnings_hidden_unless_verbose(monkeypatch) -> None:
         quiet_library_warnings(False)  # -v: left as Python shows them
         warnings.warn("shown with -v", UserWarning, stacklevel=1)
         assert [str(w.message) for w in seen] == ["shown with -v"]
+
+
+def test_the_resume_hint_repeats_every_flag() -> None:
+    from pk8opt.cli.sweep_cmd import resume_command
+
+    argv = ["sweep", "c.yaml", "--trials", "200", "--workers", "2"]
+    argv += ["--storage", "postgresql://u:secret@db/x", "--study-name", "my study"]
+    hint = resume_command(Path("c.yaml"), argv)
+    import shlex
+
+    assert shlex.split(hint) == [
+        "pk8opt",
+        *argv[:7],
+        "postgresql://u:***@db/x",
+        "--study-name",
+        "my study",
+    ]
+    assert "secret" not in hint
+    assert resume_command(Path("c.yaml"), ["-m", "x"]) == "pk8opt sweep c.yaml"
