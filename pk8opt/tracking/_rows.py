@@ -61,8 +61,11 @@ def _validated(run: ChildRun) -> tuple[list[Any], list[Any], list[Any]]:
     metrics = [Metric(k, v, run.end_ms, step) for k, v, step in run.metric_rows()]
     params = [Param(k, v) for k, v in run.params.items()]
     tags = [RunTag(k, v) for k, v in run.tags.items()]
-    for i in range(0, max(1, len(metrics)), 1000):  # MLflow's batch limit, per chunk
-        _validate_batch_log_limits(metrics[i : i + 1000], params if i == 0 else [], [])
+    # MLflow's limit counts metrics, params and tags of one batch together: each kind is
+    # checked in chunks of its own (a run with a step per session has thousands of points)
+    _validate_batch_log_limits([], params, [])
+    for i in range(0, len(metrics), 1000):
+        _validate_batch_log_limits(metrics[i : i + 1000], [], [])
     _validate_batch_log_limits([], [], tags)
     return _validate_batch_log_data(metrics, params, tags)
 

@@ -328,13 +328,11 @@ class Tracker:
         )
         run_id = created.info.run_id
         metrics = [Metric(k, v, run.end_ms, step) for k, v, step in run.metric_rows()]
-        for i in range(0, max(1, len(metrics)), 1000):  # MLflow's batch limit
-            self.client.log_batch(
-                run_id,
-                metrics=metrics[i : i + 1000],
-                params=[Param(k, v) for k, v in run.params.items()] if i == 0 else [],
-                tags=[],
-            )
+        params = [Param(k, v) for k, v in run.params.items()]
+        if params:  # MLflow's limit of 1,000 counts metrics, params and tags together
+            self.client.log_batch(run_id, params=params)
+        for i in range(0, len(metrics), 1000):
+            self.client.log_batch(run_id, metrics=metrics[i : i + 1000])
         self.client.set_terminated(run_id, status=run.status, end_time=run.end_ms)
         return run_id
 

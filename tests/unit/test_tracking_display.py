@@ -109,3 +109,30 @@ def test_ui_opens_the_runs_view_of_the_newest_sweep_with_one_worker(tmp_path: Pa
     cmd = ui_command(uri, 5000)
     assert cmd[cmd.index("--workers") + 1] == "1"
     assert ui_command(uri, 5000, workers=3)[-1] == "3"
+
+
+def test_a_trial_with_thousands_of_session_points_is_logged(tmp_path: Path) -> None:
+    """A month of sessions gives a trial thousands of step metrics: MLflow's 1,000 limit
+    per batch (metrics, params and tags together) must not stop the sweep."""
+    from pk8opt.tracking._tracker import _child_run
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracker = Tracker(uri, "many")
+    parent = tracker.client.create_run(tracker.experiment_id).info.run_id
+    points = [(i, float(i % 7)) for i in range(1_500)]
+    rec = TrialRecord(
+        0,
+        "COMPLETE",
+        {f"p{i}": i for i in range(8)},
+        {"objective": 1.0},
+        1,
+        2,
+        series={"session_pnl_usdc": points},
+    )
+    fast = tracker.log_trials(parent, "many", [rec])[0]
+    slow = tracker.write_run(_child_run(parent, "many", rec))
+    client = MlflowClient(tracking_uri=uri)
+    for run_id in (fast, slow):
+        history = client.get_metric_history(run_id, "session_pnl_usdc")
+        assert sorted((m.step, m.value) for m in history) == points
+        assert len(client.get_run(run_id).data.params) == 8
