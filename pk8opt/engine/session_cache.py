@@ -86,7 +86,24 @@ class SessionCache:
             self.ticks.append((tracker.tick[0], tracker.tick[1]))
             state[0] += 1
 
+        # every record in the order the tracker made them (the compiled replay's input):
+        # frame, kind (0 bid level, 1 trade on bids, 2 ask level), token, price, old, new
+        flat: tuple[list[int], list[int], list[int], list[int], list[float], list[float]] = (
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+        )
+
         def emit_all(rec: int, token: int, side: int, price: int, old: float, new: float) -> None:
+            flat[0].append(state[0])
+            flat[1].append(rec if rec != REC_LEVEL or side == BID else 2)
+            flat[2].append(token)
+            flat[3].append(price)
+            flat[4].append(old)
+            flat[5].append(new)
             if rec == REC_LEVEL and side != BID:
                 key = level_key(token, side, price)
                 lst = ask_levels.get(key)
@@ -124,6 +141,17 @@ class SessionCache:
                 prev_ticks = self.ticks[k]
         self.change_frames = change
         self.last_ns = local[-1] if n else spec.window_end_ns
+        # the same as numpy arrays, for the compiled replay (`engine.compiled`)
+        self.rec_frame = np.array(flat[0], dtype=np.int64)
+        self.rec_kind = np.array(flat[1], dtype=np.int64)
+        self.rec_token = np.array(flat[2], dtype=np.int64)
+        self.rec_price = np.array(flat[3], dtype=np.int64)
+        self.rec_old = np.array(flat[4], dtype=np.float64)
+        self.rec_new = np.array(flat[5], dtype=np.float64)
+        self.top_arr = np.array(self.top, dtype=np.int64).reshape(-1, 4)
+        self.ticks_arr = np.array(self.ticks, dtype=np.int64).reshape(-1, 2)
+        self.time_arr = np.array(self.frame_time, dtype=np.int64)
+        self.exch_arr = np.array(self.frame_exch_ms, dtype=np.int64)
         self._times: dict[tuple[str, float], list[int]] = {}
 
     def times(self, clock: str, delay_ms: float) -> list[int]:
