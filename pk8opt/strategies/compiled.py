@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
+from pk8opt.engine.compiled.jit import nopython_noref
 
 EPS = 1e-9
 
@@ -20,21 +20,21 @@ _TAU, _WINDOW, _BY, _AY, _BN, _AN = 0, 1, 2, 3, 4, 5
 _MIN_SIZE, _TICK_UP, _TICK_DN, _QY, _QN, _COST_Y, _COST_N, _EXPOSURE = 8, 10, 11, 12, 13, 14, 15, 16
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _set(out, leg, px, q, why):
     out[3 * leg] = px
     out[3 * leg + 1] = q
     out[3 * leg + 2] = why
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def noop(p, ctx, out):
     """whys: ("noop",)"""
     _set(out, 0, math.nan, 0.0, 0)
     _set(out, 1, math.nan, 0.0, 0)
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def fixed(p, ctx, out):
     """p: up_price, down_price, size, max_inventory; whys: ("off", "CAP", "fixed")"""
     for leg in range(2):
@@ -48,7 +48,7 @@ def fixed(p, ctx, out):
             _set(out, leg, px, p[2], 2)
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def join(p, ctx, out):
     """p: up (0/1), down (0/1), size; whys: ("off", "BOOK", "join")"""
     for leg in range(2):
@@ -66,7 +66,7 @@ def join(p, ctx, out):
 ZONE, BOOK, CROSSED, SPREAD, CAP, IMBALANCE, EDGE, PRICE, EXPOSURE, LAG, ENTRY = range(11)
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _arb_leg(p, ctx, out, leg, bid, ask, tick, q_leg, q_other, cost_other, px, px_other):
     # p: 0 limit, 1 spread, 2 min_px, 3 max_px, 4 size, 5 max_inventory, 6 max_imbalance,
     # 7 max_exposure_usdc, 8 stop_before_end_seconds, 9 start_after_seconds,
@@ -105,7 +105,7 @@ def _arb_leg(p, ctx, out, leg, bid, ask, tick, q_leg, q_other, cost_other, px, p
     _set(out, leg, px / 1000.0, q, LAG if lagging else ENTRY)
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def balanced_arb(p, ctx, out):
     tau = ctx[_TAU]
     if tau < p[8] or tau > ctx[_WINDOW] - p[9]:

@@ -315,9 +315,7 @@ def _write_log(
                 remaining=f[4],
             )
         elif kind == K.E_CANCEL_REQ:
-            log.write(
-                "paper_order_cancel_req", t, slug, order_id=oid, requested_ns=t - creq
-            )
+            log.write("paper_order_cancel_req", t, slug, order_id=oid, requested_ns=t - creq)
         elif kind == K.E_CANCELLED:
             log.write("paper_order_cancelled", t, slug, order_id=oid, filled=f[0])
         elif kind == K.E_EXPIRED:

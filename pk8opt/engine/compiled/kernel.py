@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
+from pk8opt.engine.compiled.jit import nopython, nopython_noref
 from pk8opt.engine.compiled.numeric import maker_rebate, taker_fee
 
 NEVER = 1 << 62
@@ -159,7 +159,7 @@ def buffers(caps: np.ndarray, n_whys: int, tick0: int) -> dict[str, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- helpers
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _resp_send(S, F, OI, OF, QD, QK, QO, QQ, QP, t, kind, o, qty, px, resp_ns):
     if resp_ns == 0:
         _resp_apply(S, F, OI, OF, kind, o, qty, px)
@@ -176,7 +176,7 @@ def _resp_send(S, F, OI, OF, QD, QK, QO, QQ, QP, t, kind, o, qty, px, resp_ns):
     S[QT] = j + 1
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _resp_apply(S, F, OI, OF, kind, o, qty, px):
     if kind == R_FILL:
         tok = OI[o, O_TOK]
@@ -190,7 +190,7 @@ def _resp_apply(S, F, OI, OF, kind, o, qty, px):
     S[KSEQ] += 1
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _resp_receive(S, F, OI, OF, QD, QK, QO, QQ, QP, t):
     h = S[QH]
     n = S[QT]
@@ -200,7 +200,7 @@ def _resp_receive(S, F, OI, OF, QD, QK, QO, QQ, QP, t):
     S[QH] = h
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _log(S, EV, EVF, t, kind, oid, i0, i1, i2, f0, f1, f2, f3, f4):
     j = S[NEV]
     if j >= EV.shape[0]:
@@ -220,7 +220,7 @@ def _log(S, EV, EVF, t, kind, oid, i0, i1, i2, f0, f1, f2, f3, f4):
     S[NEV] = j + 1
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _push(S, TD, TS, TA, TO, due, action, o):
     S[SEQ] += 1
     n = S[NTIM]
@@ -234,7 +234,7 @@ def _push(S, TD, TS, TA, TO, due, action, o):
     S[NTIM] = n + 1
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _timer_min(S, TD, TS):
     """Index of the next timer (earliest due, then earliest pushed), -1 when none."""
     n = S[NTIM]
@@ -245,7 +245,7 @@ def _timer_min(S, TD, TS):
     return best
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _rest_remove(R, NR, tok, o):
     n = NR[tok]
     for i in range(n):
@@ -256,7 +256,7 @@ def _rest_remove(R, NR, tok, o):
             return
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _release(F, OI, OF, o):
     F[CASH] += OF[o, O_RES]
     F[RES] -= OF[o, O_RES]
@@ -265,7 +265,7 @@ def _release(F, OI, OF, o):
         F[RES] = 0.0
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _fill(
     S, F, OI, OF, R, NR, QD, QK, QO, QQ, QP, FL, FLF, EV, EVF, IP, FP, o, qty, price, maker, why
 ):
@@ -337,19 +337,19 @@ def _fill(
         _resp_send(S, F, OI, OF, QD, QK, QO, QQ, QP, now, R_DONE, o, 0.0, 0.0, resp_ns)
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _best(top_cur, tok, side):
     return top_cur[2 * tok + side]
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _consumed(DQ, DH, tok, p):
     if DH[tok, p]:
         return DQ[tok, p]
     return 0.0
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _asks_left(BA, DQ, DH, tok, low, high):
     for p in range(low, high + 1):
         size = BA[tok, p]
@@ -358,7 +358,7 @@ def _asks_left(BA, DQ, DH, tok, low, high):
     return False
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _next_flow(ft, fz, t):
     """The first arrival strictly after t: (time, z)."""
     j = np.searchsorted(ft, t, side="right")
@@ -367,7 +367,7 @@ def _next_flow(ft, fz, t):
     return NEVER, 0.0
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _open(
     S, F, OI, OF, R, NR, QD, QK, QO, QQ, QP, FL, FLF, EV, EVF, IP, FP, BB, BA, DQ, DH, top_cur,
     ft0, fz0, ft1, fz1, o,
@@ -424,7 +424,7 @@ def _open(
             S[OVER] = 1
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _flow_arrival(
     S, F, OI, OF, R, NR, QD, QK, QO, QQ, QP, FL, FLF, EV, EVF, IP, FP, BB, top_cur, tok, z
 ):
@@ -467,7 +467,7 @@ def _flow_arrival(
                   o, q, op, True, W_FLOW)  # fmt: skip
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _advance(
     S, F, OI, OF, R, NR, QD, QK, QO, QQ, QP, FL, FLF, EV, EVF, IP, FP, BB, BA, DQ, DH,
     TD, TS, TA, TO, top_cur, ft0, fz0, ft1, fz1, t_ns,
@@ -530,7 +530,7 @@ def _advance(
         S[NOW] = t_ns
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _on_level(OI, OF, R, NR, FP, tok, price, old, new):
     add = FP[Q_ADD_AHEAD]
     for i in range(NR[tok]):
@@ -554,10 +554,8 @@ def _on_level(OI, OF, R, NR, FP, tok, price, old, new):
             OF[o, O_AHEAD] = new
 
 
-@njit(cache=True, _nrt=False)
-def _on_trade(
-    S, F, OI, OF, R, NR, QD, QK, QO, QQ, QP, FL, FLF, EV, EVF, IP, FP, tok, price, size
-):
+@nopython_noref
+def _on_trade(S, F, OI, OF, R, NR, QD, QK, QO, QQ, QP, FL, FLF, EV, EVF, IP, FP, tok, price, size):
     n = NR[tok]
     snap = R[2]
     for i in range(n):
@@ -580,7 +578,7 @@ def _on_trade(
                   o, OF[o, O_SIZE] - OF[o, O_FILLED], op, True, W_THROUGH)  # fmt: skip
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _check_cross(
     S, F, OI, OF, R, NR, QD, QK, QO, QQ, QP, FL, FLF, EV, EVF, IP, FP, BA, DQ, DH, top_cur
 ):
@@ -608,7 +606,7 @@ def _check_cross(
                       o, OF[o, O_SIZE] - OF[o, O_FILLED], op, True, W_BOOK)  # fmt: skip
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _cancel(S, OI, IP, TD, TS, TA, TO, t, o):
     if OI[o, O_STATUS] > OPEN or OI[o, O_CREQ]:
         return
@@ -616,7 +614,7 @@ def _cancel(S, OI, IP, TD, TS, TA, TO, t, o):
     _push(S, TD, TS, TA, TO, t + IP[P_CREQ], A_ACK, o)
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _submit(
     S, F, OI, OF, IP, FP, EV, EVF, REJ, TD, TS, TA, TO, top_cur, tick_cur, t, tok, price, size,
     why,
@@ -678,7 +676,7 @@ def _submit(
     return o
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _sample_equity(S, F, EQT, EQV, MV, t, top):
     for tok in range(2):
         bid = top[2 * tok]
@@ -703,7 +701,7 @@ def _sample_equity(S, F, EQT, EQV, MV, t, top):
         S[OVER] = 1
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _act(
     S, F, OI, OF, IP, FP, EV, EVF, REJ, TD, TS, TA, TO, top_cur, tick_cur, leg, px, q, why, t,
     tick,
@@ -743,7 +741,7 @@ def _act(
     return aged_at
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _place(
     S, F, OI, OF, IP, FP, EV, EVF, REJ, TD, TS, TA, TO, top_cur, tick_cur, leg, t, price, q, why
 ):
@@ -757,7 +755,7 @@ def _place(
     return t + IP[P_MINREQ]
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _trader_pre(S, F, OI, OF, IP, QD, QK, QO, QQ, QP, EQT, EQV, MV, KEYI, bp, t, tops, tickss, k):
     """Trader.on_frame up to the strategy call: 0 done, 1 ask the strategy, 2 reuse the
     quote (one market update: top and ticks of frame k, decided on at t)."""
@@ -767,20 +765,21 @@ def _trader_pre(S, F, OI, OF, IP, QD, QK, QO, QQ, QP, EQT, EQV, MV, KEYI, bp, t,
         _resp_receive(S, F, OI, OF, QD, QK, QO, QQ, QP, t)
     skip = IP[P_SKIP] != 0
     kseq = S[KSEQ]
-    if skip and t < S[NEXT_WAKE] and S[HAS_KEY]:
-        if (
-            KEYI[0] == top[0]
-            and KEYI[1] == top[1]
-            and KEYI[2] == top[2]
-            and KEYI[3] == top[3]
-            and KEYI[4] == ticks[0]
-            and KEYI[5] == ticks[1]
-            and S[KEY_SEQ] == kseq
-        ):
-            b0 = np.searchsorted(bp, t, side="left")
-            b1 = np.searchsorted(bp, t, side="right")
-            if S[KEY_B0] == b0 and S[KEY_B1] == b1:
-                return 0
+    if (
+        skip
+        and t < S[NEXT_WAKE]
+        and S[HAS_KEY]
+        and KEYI[0] == top[0]
+        and KEYI[1] == top[1]
+        and KEYI[2] == top[2]
+        and KEYI[3] == top[3]
+        and KEYI[4] == ticks[0]
+        and KEYI[5] == ticks[1]
+        and S[KEY_SEQ] == kseq
+        and S[KEY_B0] == np.searchsorted(bp, t, side="left")
+        and S[KEY_B1] == np.searchsorted(bp, t, side="right")
+    ):
+        return 0
     if (
         not S[HAS_EQ]
         or KEYI[6] != top[0]
@@ -821,7 +820,7 @@ def _trader_pre(S, F, OI, OF, IP, QD, QK, QO, QQ, QP, EQT, EQV, MV, KEYI, bp, t,
     return 2
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _trader_quoted(S, KEYI, QUOTE, GATE, GATES, bp, t, tops, tickss, k):
     """After the strategy answered: remember its inputs, count its gates."""
     top = tops[k]
@@ -847,7 +846,7 @@ def _trader_quoted(S, KEYI, QUOTE, GATE, GATES, bp, t, tops, tickss, k):
             S[LGATE0 + leg] = gate
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _trader_act(
     S, F, OI, OF, IP, FP, EV, EVF, REJ, TD, TS, TA, TO, QUOTE, bp, top_cur, tick_cur, t,
     tickss, k,
@@ -867,7 +866,7 @@ def _trader_act(
     S[NEXT_WAKE] = wake
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _context(F, IP, FP, CTX, t, top, ticks):
     b_up = top[0]
     a_up = top[1]
@@ -899,7 +898,7 @@ def _context(F, IP, FP, CTX, t, top, ticks):
 
 
 # ----------------------------------------------------------------------------- the run
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _next_due(S, NR, IP, TD):
     """The time of the next timer or flow arrival (PaperEngine.next_timer_ns)."""
     due = NEVER
@@ -914,7 +913,7 @@ def _next_due(S, NR, IP, TD):
     return due
 
 
-@njit(cache=True, _nrt=False)
+@nopython_noref
 def _quiet(S, KEYI, IP, QD, bp, t, top, ticks, k):
     """Whether Trader.on_frame would return at once (its shortcut), with no response due."""
     if IP[P_RESP] and S[QH] < S[QT] and QD[S[QH]] <= t:
@@ -936,7 +935,9 @@ def _quiet(S, KEYI, IP, QD, bp, t, top, ticks, k):
     return S[KEY_B0] == np.searchsorted(bp, t, side="left") and S[KEY_B1] == np.searchsorted(
         bp, t, side="right"
     )
-@njit(cache=True, _nrt=False)
+
+
+@nopython_noref
 def run_kernel(
     quote, sp, gates, times, top, ticks, rfr, rkind, rtok, rprice, rold, rnew,
     IP, FP, bp, ft0, fz0, ft1, fz1,
@@ -1047,7 +1048,7 @@ def run_kernel(
     HELD[2] = payout
 
 
-@njit(cache=True)
+@nopython
 def markouts(times, top, ft, ftok, fprice, horizons):
     """`engine.markout.fills_with_markouts` over arrays: NaN where no mid is known."""
     n = ft.shape[0]
@@ -1067,7 +1068,7 @@ def markouts(times, top, ft, ftok, fprice, horizons):
     return out
 
 
-@njit(cache=True)
+@nopython
 def max_drawdown(values):
     """`metrics.max_drawdown`."""
     peak = -np.inf
@@ -1080,7 +1081,7 @@ def max_drawdown(values):
     return worst
 
 
-@njit(cache=True)
+@nopython
 def venue_times(local, exch, delay_ns):
     """`engine.feed.frame_times` on the venue clock."""
     n = local.shape[0]

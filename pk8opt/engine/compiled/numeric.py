@@ -11,13 +11,14 @@ tests/unit/test_compiled_numeric.py.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from pk8opt.engine.compiled.jit import nopython
 
 _SPLIT = 134217729.0  # 2**27 + 1
 MIN_FEE_USDC = 0.00001
 
 
-@njit(cache=True)
+@nopython
 def round5(x: float) -> float:
     y = x * 100000.0
     c = _SPLIT * x
@@ -31,7 +32,7 @@ def round5(x: float) -> float:
     return r / 100000.0
 
 
-@njit(cache=True)
+@nopython
 def taker_fee(shares: float, price: float, has: bool, rate: float, exponent: float) -> float:
     """`engine.fees.taker_fee_usdc` (has: a fee schedule is set)."""
     if not has or rate <= 0.0 or shares <= 0.0:
@@ -41,7 +42,7 @@ def taker_fee(shares: float, price: float, has: bool, rate: float, exponent: flo
     return v if v > MIN_FEE_USDC else MIN_FEE_USDC
 
 
-@njit(cache=True)
+@nopython
 def maker_rebate(
     shares: float, price: float, has: bool, rate: float, exponent: float, rebate_rate: float
 ) -> float:

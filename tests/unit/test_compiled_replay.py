@@ -1,0 +1,141 @@
+"""The compiled replay gives the Python engine's results and event log, byte for byte:
+every built-in strategy, maker flow on and off, both feed clocks, response latency,
+on synthetic sessions and on the shipped sample."""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+import pytest
+
+from pk8opt.engine.compiled import quote_function
+from pk8opt.engine.compiled.numeric import round5
+from pk8opt.engine.eventlog import EventLog
+from pk8opt.engine.synthetic import random_session
+from pk8opt.errors import ConfigError
+from pk8opt.replay import RunConfig, run_backtest, run_session
+from pk8opt.strategies import STRATEGIES, get_strategy
+from pk8opt.strategies.base import Desired, Strategy, StrategyContext, StrategyQuote
+
+from test_trader_equivalence import CASES
+
+SAMPLE = Path(__file__).resolve().parents[2] / "recordings" / "sample"
+
+MORE = [
+    ("join", {"token": "both", "requote_min_ticks": 1}),
+    ("join", {"token": "down", "maker_flow": True, "take_depletes": False}),
+    ("noop", {}),
+    ("fixed", {"up_price": 0.55, "down_price": 0.0, "size": 50.0, "take_depletes": False}),
+    ("balanced_arb", {"edge": 0.0, "trade_enabled": False}),
+    ("balanced_arb", {"edge": 0.01, "lag_boost_ticks": 3, "warmup_seconds": 0.0}),
+]
+
+
+@pytest.fixture(scope="module")
+def sessions():  # type: ignore[no-untyped-def]
+    return [random_session(s, n_frames=4000, feed_delay_ms=45.0) for s in (5, 6)]
+
+
+def _run(session, strategy, config, mode):  # type: ignore[no-untyped-def]
+    buf = io.StringIO()
+    r = run_session(
+        session,
+        get_strategy(strategy)(**config.strategy_params),
+        config,
+        log=EventLog(buf),
+        mode=mode,
+    )
+    d = r.to_dict()
+    d.pop("strategy_calls")  # the fast driver skips calls the others make: same answers
+    return d, r.equity_t, r.equity_v, r.fill_list, buf.getvalue()
+
+
+@pytest.mark.parametrize(("strategy", "overrides"), CASES + MORE)
+def test_compiled_equals_python(sessions, strategy, overrides) -> None:  # type: ignore[no-untyped-def]
+    config = RunConfig.resolve(strategy, overrides)
+    for session in sessions:
+        compiled = _run(session, strategy, config, "compiled")
+        events = _run(session, strategy, config, "events")
+        assert compiled[0] == events[0]
+        assert compiled[1:4] == events[1:4]
+        assert compiled[4] == events[4]  # the event log, byte for byte
+
+
+@pytest.mark.skipif(not SAMPLE.is_dir(), reason="no sample recordings")
+@pytest.mark.parametrize(
+    ("strategy", "overrides"),
+    [
+        ("balanced_arb", {}),
+        ("balanced_arb", {"edge": 0.0, "maker_flow": True}),
+        ("join", {"token": "both", "requote_min_ticks": 1}),
+        ("fixed", {"maker_flow": True}),
+    ],
+)
+def test_compiled_equals_python_on_the_sample(strategy, overrides) -> None:  # type: ignore[no-untyped-def]
+    from pk8opt.recordings.load import load_sessions
+
+    sessions = load_sessions([SAMPLE])[:6]
+    config = RunConfig.resolve(strategy, overrides)
+    compiled = run_backtest(sessions, config, mode="compiled")
+    fast = run_backtest(sessions, config, mode="fast")
+    assert len(compiled.sessions) == len(fast.sessions) > 0
+    for a, b in zip(compiled.sessions, fast.sessions, strict=True):
+        da, db = a.to_dict(), b.to_dict()
+        da.pop("strategy_calls")
+        db.pop("strategy_calls")
+        assert da == db
+        assert (a.equity_t, a.equity_v, a.fill_list) == (b.equity_t, b.equity_v, b.fill_list)
+    assert sum(s.fills for s in fast.sessions) > 0
+
+
+def test_round5_is_pythons_round() -> None:
+    rng = random.Random(7)
+    values = [rng.random() * rng.choice([1e-6, 1e-3, 1.0, 50.0]) for _ in range(20000)]
+    for _ in range(20000):  # halves at the 6th decimal and their neighbours
+        k = rng.randint(0, 10**8)
+        half = (k + 0.5) / 1e5
+        values += [half, half * (1 + 1e-16), half * (1 - 1e-16)]
+    values += [0.0, 0.000005, 0.000015, 0.125, 2.5e-6, 1.000005]
+    assert [round5(v) for v in values] == [round(v, 5) for v in values]
+
+
+def test_every_built_in_strategy_is_compiled() -> None:
+    for name, cls in STRATEGIES.items():
+        assert quote_function(cls) is not None, name
+        assert cls.whys, name
+        assert set(cls.gates) <= set(cls.whys), name
+
+
+class _PlainPython(Strategy):
+    name = "plain"
+    pure = True
+
+    def quote(self, ctx: StrategyContext) -> StrategyQuote:
+        d = Desired(ctx.by, 5.0, "plain") if ctx.by is not None else Desired(None)
+        return StrategyQuote(d, Desired(None))
+
+
+def test_a_python_strategy_runs_on_the_python_engine(sessions, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setitem(STRATEGIES, "plain", _PlainPython)
+    config = RunConfig("plain")
+    auto = run_session(sessions[0], _PlainPython(), config)
+    fast = run_session(sessions[0], _PlainPython(), config, mode="fast")
+    assert auto.to_dict() == fast.to_dict()
+    assert auto.orders > 0
+    with pytest.raises(ConfigError, match="no compiled quote"):
+        run_session(sessions[0], _PlainPython(), config, mode="compiled")
+
+
+def test_pk8opt_compiled_0_turns_it_off(sessions, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    config = RunConfig.resolve("balanced_arb", {"edge": 0.0})
+    strategy = get_strategy("balanced_arb")
+    monkeypatch.setenv("PK8OPT_COMPILED", "0")
+    assert quote_function(strategy) is None
+    off = run_session(sessions[0], strategy(**config.strategy_params), config)
+    fast = run_session(sessions[0], strategy(**config.strategy_params), config, mode="fast")
+    assert off.strategy_calls == fast.strategy_calls  # the Python fast driver ran
+    monkeypatch.delenv("PK8OPT_COMPILED")
+    on = run_session(sessions[0], strategy(**config.strategy_params), config)
+    assert on.to_dict() | {"strategy_calls": 0} == off.to_dict() | {"strategy_calls": 0}
