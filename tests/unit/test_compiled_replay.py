@@ -9,6 +9,7 @@ import random
 from pathlib import Path
 
 import pytest
+from test_trader_equivalence import CASES
 
 from pk8opt.engine.compiled import quote_function
 from pk8opt.engine.compiled.numeric import round5
@@ -18,8 +19,6 @@ from pk8opt.errors import ConfigError
 from pk8opt.replay import RunConfig, run_backtest, run_session
 from pk8opt.strategies import STRATEGIES, get_strategy
 from pk8opt.strategies.base import Desired, Strategy, StrategyContext, StrategyQuote
-
-from test_trader_equivalence import CASES
 
 SAMPLE = Path(__file__).resolve().parents[2] / "recordings" / "sample"
 
