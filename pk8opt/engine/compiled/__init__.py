@@ -128,6 +128,7 @@ def run_session_compiled(
     venue = str(ep["feed_clock"]) == "venue"
     delay = int(round(float(ep["feed_latency_ms"]) * 1e6)) if venue else 0
     times = K.venue_times(local, exch, delay) if venue else np.asarray(local)
+    times.flags.writeable = False  # read-only either way: one compiled specialization
     last_ns = int(times[-1]) if len(times) else int(last_local)
     close = max(last_ns, spec.window_end_ns)
     winner = manifest.resolution.outcome

@@ -29,3 +29,8 @@ def nopython_noref(fn: F) -> F:
 def nopython(fn: F) -> F:
     """Compile `fn` with numba, cached on disk (may allocate arrays)."""
     return _njit(cache=True)(fn)
+
+
+def nopython_noref_inline(fn: F) -> F:
+    """`nopython_noref`, inlined into its callers (for small functions on the hot path)."""
+    return _njit(cache=True, _nrt=False, inline="always")(fn)

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from pk8opt.engine.compiled.jit import nopython, nopython_noref
+from pk8opt.engine.compiled.jit import nopython, nopython_noref, nopython_noref_inline
 from pk8opt.engine.compiled.numeric import maker_rebate, taker_fee
 
 NEVER = 1 << 62
@@ -898,7 +898,7 @@ def _context(F, IP, FP, CTX, t, top, ticks):
 
 
 # ----------------------------------------------------------------------------- the run
-@nopython_noref
+@nopython_noref_inline
 def _next_due(S, NR, IP, TD):
     """The time of the next timer or flow arrival (PaperEngine.next_timer_ns)."""
     due = NEVER
@@ -913,7 +913,7 @@ def _next_due(S, NR, IP, TD):
     return due
 
 
-@nopython_noref
+@nopython_noref_inline
 def _quiet(S, KEYI, IP, QD, bp, t, top, ticks, k):
     """Whether Trader.on_frame would return at once (its shortcut), with no response due."""
     if IP[P_RESP] and S[QH] < S[QT] and QD[S[QH]] <= t:
@@ -997,8 +997,10 @@ def run_kernel(
                     S[DEPN] -= 1
             elif kind == 0:
                 BB[tok, p] = rnew[r]
-                if NR[tok] > 0:
-                    _on_level(OI, OF, R, NR, FP, tok, p, rold[r], rnew[r])
+                for i in range(NR[tok]):  # only an order at that price hears of it
+                    if OI[R[tok, i], O_PRICE] == p:
+                        _on_level(OI, OF, R, NR, FP, tok, p, rold[r], rnew[r])
+                        break
             elif NR[tok] > 0:
                 _on_trade(S, F, OI, OF, R, NR, QD, QK, QO, QQ, QP, FL, FLF, EV, EVF, IP, FP,
                           tok, p, rnew[r])  # fmt: skip
@@ -1007,7 +1009,16 @@ def run_kernel(
             top_cur[i] = top[k, i]
         tick_cur[0] = ticks[k, 0]
         tick_cur[1] = ticks[k, 1]
-        if NR[0] > 0 or NR[1] > 0:
+        # a cross needs an ask at or below a resting bid (or a phantom order to update)
+        cross = False
+        for tok in range(2):
+            ask = top_cur[2 * tok + 1]
+            if ask != NONE:
+                for i in range(NR[tok]):
+                    o = R[tok, i]
+                    if OI[o, O_PHANTOM] or OI[o, O_PRICE] >= ask:
+                        cross = True
+        if cross:
             _check_cross(S, F, OI, OF, R, NR, QD, QK, QO, QQ, QP, FL, FLF, EV, EVF, IP, FP, BA,
                          DQ, DH, top_cur)  # fmt: skip
         k += 1
