@@ -5,17 +5,22 @@ on synthetic sessions and on the shipped sample."""
 from __future__ import annotations
 
 import io
+import math
 import random
 from pathlib import Path
 
 import pytest
+from numba import njit
 from test_trader_equivalence import CASES
 
 from pk8opt.engine.compiled import quote_function
+from pk8opt.engine.compiled.jit import nopython_noref
+from pk8opt.engine.compiled.kernel import C_BY, C_QY
 from pk8opt.engine.compiled.numeric import round5
 from pk8opt.engine.eventlog import EventLog
 from pk8opt.engine.synthetic import random_session
 from pk8opt.errors import ConfigError
+from pk8opt.params import Param, ParamSet
 from pk8opt.replay import RunConfig, run_backtest, run_session
 from pk8opt.strategies import STRATEGIES, get_strategy
 from pk8opt.strategies.base import Desired, Strategy, StrategyContext, StrategyQuote
@@ -138,3 +143,61 @@ def test_pk8opt_compiled_0_turns_it_off(sessions, monkeypatch) -> None:  # type:
     monkeypatch.delenv("PK8OPT_COMPILED")
     on = run_session(sessions[0], strategy(**config.strategy_params), config)
     assert on.to_dict() | {"strategy_calls": 0} == off.to_dict() | {"strategy_calls": 0}
+
+
+# A strategy of the user's own with a compiled twin (docs/strategies.md "Compiled
+# strategies"): the quote is found by "module:function" like any strategy.
+@nopython_noref
+def _user_quote(p, ctx, out):  # type: ignore[no-untyped-def]
+    by = ctx[C_BY]
+    if by != by or ctx[C_QY] >= p[1]:  # no best bid (NaN), or enough held
+        out[0], out[1], out[2] = math.nan, 0.0, 1  # "WAIT"
+    else:
+        out[0], out[1], out[2] = by, p[0], 2  # "bid"
+    out[3], out[4], out[5] = math.nan, 0.0, 0  # "off"
+
+
+@njit(cache=False)
+def _user_quote_counted(p, ctx, out):  # type: ignore[no-untyped-def]
+    _user_quote(p, ctx, out)
+
+
+class _UserBid(Strategy):
+    name = "user_bid"
+    pure = True
+    gates = ("WAIT",)
+    whys = ("off", "WAIT", "bid")
+    compiled = "test_compiled_replay:_user_quote"
+    params = ParamSet(
+        [
+            Param("size", float, 5.0, "PM_USER_SIZE", "Shares", low=1.0, high=100.0),
+            Param("most", float, 40.0, "PM_USER_MOST", "Most held", low=0.0, high=1e4),
+        ]
+    )
+    size: float
+    most: float
+
+    def compiled_params(self) -> list[float]:
+        return [self.size, self.most]
+
+    def quote(self, ctx: StrategyContext) -> StrategyQuote:
+        off = Desired(None, 0.0, "off")
+        if ctx.by is None or ctx.qy >= self.most:
+            return StrategyQuote(Desired(None, 0.0, "WAIT"), off)
+        return StrategyQuote(Desired(ctx.by, self.size, "bid"), off)
+
+
+class _UserBidCounted(_UserBid):
+    compiled = "test_compiled_replay:_user_quote_counted"  # plain njit, counting on
+
+
+@pytest.mark.parametrize("cls", [_UserBid, _UserBidCounted])
+def test_a_users_compiled_strategy(sessions, monkeypatch, cls) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setitem(STRATEGIES, "user_bid", cls)
+    config = RunConfig.resolve("user_bid", {"maker_flow": True})
+    assert quote_function(cls) is not None
+    for session in sessions:
+        compiled = _run(session, "user_bid", config, "compiled")
+        events = _run(session, "user_bid", config, "events")
+        assert compiled == events
+        assert compiled[0]["orders"] > 0 and compiled[0]["gate_WAIT"] > 0
