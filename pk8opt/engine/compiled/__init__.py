@@ -23,6 +23,7 @@ from pk8opt.engine.eventlog import EventLog
 from pk8opt.engine.flow import BLOCK_NS, MakerFlow
 from pk8opt.engine.market import MarketSpec
 from pk8opt.engine.markout import HORIZONS_S, REASONS, Fill
+from pk8opt.errors import ConfigError
 from pk8opt.metrics import SessionResult
 from pk8opt.strategies.base import Strategy
 
@@ -47,7 +48,7 @@ def enabled() -> bool:
 
 
 def quote_function(strategy: type[Strategy]) -> Callable[..., None] | None:
-    """The strategy's compiled quote, or None (none declared, or numba missing)."""
+    """The strategy's compiled quote, or None (none declared, or turned off)."""
     path = getattr(strategy, "compiled", "")
     if not path or not enabled():
         return None
@@ -56,8 +57,11 @@ def quote_function(strategy: type[Strategy]) -> Callable[..., None] | None:
         module, _, name = path.partition(":")
         try:
             fn = getattr(importlib.import_module(module), name)
-        except ImportError:
-            return None
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(
+                f"strategy {strategy.name or strategy.__name__}: compiled quote {path!r} "
+                f"not found ({exc}); fix `compiled` or leave it empty"
+            ) from None
         _quotes[path] = fn
     return fn
 
@@ -180,14 +184,17 @@ def run_session_compiled(
     gate_names = set(cls.gates)
     gates = np.array([w in gate_names for w in whys], dtype=np.int64)
     sp = np.array(strategy.compiled_params(), dtype=np.float64)
+    path = getattr(cls, "compiled", "")
+    sid = K.BUILTIN.get(path, -1)
+    kernel = K.run_kernel if sid >= 0 else K.kernel_for(quote)
     caps = _CAPS.copy()
     caps[2] = len(times) + 2  # at most one equity sample per decision, and the last
     if log is None:
         caps[3] = 0
     while True:
         b = K.buffers(caps, len(whys), spec.tick_milli)
-        K.run_kernel(
-            quote, sp, gates, times, top, ticks, rf, rk, rt, rp, ro, rn,
+        kernel(
+            sid, sp, gates, times, top, ticks, rf, rk, rt, rp, ro, rn,
             ip, fp, bp, *flows, *b.values(),
         )  # fmt: skip
         if not b["S"][K.OVER]:
@@ -321,3 +328,29 @@ def _write_log(
             log.write("paper_order_cancelled", t, slug, order_id=oid, filled=f[0])
         elif kind == K.E_EXPIRED:
             log.write("paper_order_expired", t, slug, order_id=oid)
+
+
+def warm_up(strategy: str) -> float:
+    """Compile (or load from numba's disk cache) the replay of `strategy`, on a small
+    synthetic session; the seconds it took (0 when the strategy has no compiled quote).
+    A sweep calls this before starting its workers, so that they load the machine code
+    instead of each compiling it."""
+    import time
+
+    from pk8opt.engine.synthetic import random_session
+    from pk8opt.replay import RunConfig, run_session
+    from pk8opt.strategies import get_strategy
+
+    cls = get_strategy(strategy)
+    if quote_function(cls) is None or getattr(cls, "compiled", "") not in _builtin_paths():
+        return 0.0
+    t0 = time.perf_counter()
+    config = RunConfig(strategy)
+    run_session(random_session(1, n_frames=50), cls(**config.strategy_params), config)
+    return time.perf_counter() - t0
+
+
+def _builtin_paths() -> set[str]:
+    from pk8opt.engine.compiled.kernel import BUILTIN
+
+    return set(BUILTIN)

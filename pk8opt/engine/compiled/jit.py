@@ -34,3 +34,8 @@ def nopython(fn: F) -> F:
 def nopython_noref_inline(fn: F) -> F:
     """`nopython_noref`, inlined into its callers (for small functions on the hot path)."""
     return _njit(cache=True, _nrt=False, inline="always")(fn)
+
+
+def nopython_noref_uncached(fn: F) -> F:
+    """`nopython_noref` compiled in this process only (for functions made at run time)."""
+    return _njit(_nrt=False)(fn)

@@ -15,11 +15,19 @@ session again with larger ones.
 from __future__ import annotations
 
 import math
+import types
+from typing import Any
 
 import numpy as np
 
-from pk8opt.engine.compiled.jit import nopython, nopython_noref, nopython_noref_inline
+from pk8opt.engine.compiled.jit import (
+    nopython,
+    nopython_noref,
+    nopython_noref_inline,
+    nopython_noref_uncached,
+)
 from pk8opt.engine.compiled.numeric import maker_rebate, taker_fee
+from pk8opt.strategies import compiled as SC
 
 NEVER = 1 << 62
 EPS = 1e-9
@@ -897,6 +905,48 @@ def _context(F, IP, FP, CTX, t, top, ticks):
     CTX[C_T_NS] = float(t)
 
 
+# ----------------------------------------------------------------------------- strategies
+# The built-in strategies' quotes, chosen by number: the kernel's signature then holds no
+# function, so numba's disk cache serves every process (a function argument's type names
+# the function object, which differs from one process to the next). A user's strategy
+# gets its own kernel instead (`kernel_for`).
+BUILTIN = {
+    "pk8opt.strategies.compiled:noop": 0,
+    "pk8opt.strategies.compiled:fixed": 1,
+    "pk8opt.strategies.compiled:join": 2,
+    "pk8opt.strategies.compiled:balanced_arb": 3,
+}
+
+
+@nopython_noref
+def _quote(sid, p, ctx, out):
+    if sid == 3:
+        SC.balanced_arb(p, ctx, out)
+    elif sid == 2:
+        SC.join(p, ctx, out)
+    elif sid == 1:
+        SC.fixed(p, ctx, out)
+    else:
+        SC.noop(p, ctx, out)
+
+
+_kernels: dict[Any, Any] = {}
+
+
+def kernel_for(quote: Any) -> Any:
+    """`run_kernel` calling `quote(p, ctx, out)` for a strategy outside the built-in ones:
+    the same code with its own `_quote`, compiled once per process (not cached on disk)."""
+    got = _kernels.get(quote)
+    if got is None:
+        shim = nopython_noref_uncached(lambda sid, p, ctx, out: quote(p, ctx, out))
+        fn = getattr(run_kernel, "py_func")  # noqa: B009 - numba's dispatcher attribute
+        scope = dict(fn.__globals__)
+        scope["_quote"] = shim
+        clone = types.FunctionType(fn.__code__, scope, fn.__name__, fn.__defaults__)
+        got = _kernels[quote] = nopython_noref_uncached(clone)
+    return got
+
+
 # ----------------------------------------------------------------------------- the run
 @nopython_noref_inline
 def _next_due(S, NR, IP, TD):
@@ -939,7 +989,7 @@ def _quiet(S, KEYI, IP, QD, bp, t, top, ticks, k):
 
 @nopython_noref
 def run_kernel(
-    quote, sp, gates, times, top, ticks, rfr, rkind, rtok, rprice, rold, rnew,
+    sid, sp, gates, times, top, ticks, rfr, rkind, rtok, rprice, rold, rnew,
     IP, FP, bp, ft0, fz0, ft1, fz1,
     S, F, OI, OF, R, NR, TD, TS, TA, TO, QD, QK, QO, QQ, QP, FL, FLF, EQT, EQV, EV, EVF,
     REJ, GATE, MV, KEYI, QUOTE, CTX, BB, BA, DQ, DH, top_cur, tick_cur, HELD,
@@ -977,7 +1027,7 @@ def run_kernel(
                                    bp, tt, top, ticks, pend)  # fmt: skip
                 if step == 1:
                     _context(F, IP, FP, CTX, tt, top[pend], ticks[pend])
-                    quote(sp, CTX, QUOTE)
+                    _quote(sid, sp, CTX, QUOTE)
                     _trader_quoted(S, KEYI, QUOTE, GATE, gates, bp, tt, top, ticks, pend)
                 if step:
                     _trader_act(S, F, OI, OF, IP, FP, EV, EVF, REJ, TD, TS, TA, TO, QUOTE, bp,
