@@ -122,9 +122,6 @@ def buffers(caps: np.ndarray, n_whys: int, tick0: int) -> dict[str, np.ndarray]:
     orders, fills, equity samples, log rows."""
     n_orders, n_fills, n_eq, n_ev = (int(c) for c in caps)
     S = np.zeros(N_S, dtype=np.int64)
-    S[[WORK0, WORK1, START, LGATE0, LGATE1]] = -1
-    S[[LAST0, LAST1]] = -NEVER
-    S[[FLOW0, FLOW1]] = NEVER
     n_t = 2 * n_orders + 4
     n_q = n_fills + n_orders + 4
     i8, f8 = np.int64, np.float64
@@ -164,6 +161,23 @@ def buffers(caps: np.ndarray, n_whys: int, tick0: int) -> dict[str, np.ndarray]:
         "tick_cur": np.full(2, tick0, dtype=i8),
         "HELD": np.zeros(3, dtype=f8),
     }
+
+
+_RESET = ("S", "F", "NR", "REJ", "GATE", "MV", "KEYI", "HELD", "BB", "BA", "DQ", "DH")
+
+
+def reset(b: dict[str, np.ndarray], tick0: int) -> dict[str, np.ndarray]:
+    """Make buffers from `buffers` ready for a new run (what the run reads before it
+    writes it; rows of orders, fills and the rest are written before they are read)."""
+    for name in _RESET:
+        b[name].fill(0)
+    S = b["S"]
+    S[[WORK0, WORK1, START, LGATE0, LGATE1]] = -1
+    S[[LAST0, LAST1]] = -NEVER
+    S[[FLOW0, FLOW1]] = NEVER
+    b["top_cur"].fill(NONE)
+    b["tick_cur"].fill(tick0)
+    return b
 
 
 # ----------------------------------------------------------------------------- helpers
