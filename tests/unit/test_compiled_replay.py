@@ -201,3 +201,62 @@ def test_a_users_compiled_strategy(sessions, monkeypatch, cls) -> None:  # type:
         events = _run(session, "user_bid", config, "events")
         assert compiled == events
         assert compiled[0]["orders"] > 0 and compiled[0]["gate_WAIT"] > 0
+
+
+# Property check: random settings of every built-in strategy, the engine and the trade
+# loop (drawn near the defaults, where trading happens), on random sessions.
+_NEAR = {
+    "post_latency_ms": (0.0, 300.0),
+    "cancel_req_latency_ms": (0.0, 300.0),
+    "cancel_clear_latency_ms": (0.0, 300.0),
+    "response_latency_ms": (0.0, 300.0),
+    "feed_latency_ms": (0.0, 400.0),
+    "flow_base": (0.0, 8.0),
+    "flow_depth_scale": (0.0, 1.0),
+    "flow_noise": (0.0, 1.5),
+    "queue_add_ahead_frac": (0.0, 1.0),
+    "warmup_seconds": (0.0, 10.0),
+    "min_requote_seconds": (0.0, 3.0),
+    "requote_min_ticks": (0, 4),
+    "requote_max_age_seconds": (0.0, 20.0),
+    "edge": (-0.01, 0.05),
+    "size": (5.0, 60.0),
+    "max_inventory": (10.0, 400.0),
+    "max_imbalance": (5.0, 60.0),
+    "max_exposure_usdc": (50.0, 2000.0),
+    "stop_before_end_seconds": (0.0, 120.0),
+    "start_after_seconds": (0.0, 60.0),
+    "join_ticks": (-3, 2),
+    "lag_boost_ticks": (0, 3),
+    "up_price": (0.0, 0.7),
+    "down_price": (0.0, 0.7),
+}
+_FIXED = {"starting_cash_usdc", "seed", "trade_enabled"}
+
+
+def _draw(rng: random.Random, strategy: str) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for ps in RunConfig.param_sets(strategy):
+        for p in ps:
+            if p.name in _FIXED:
+                continue
+            if p.choices:
+                values[p.name] = rng.choice(p.choices)
+            elif p.type is bool:
+                values[p.name] = rng.random() < 0.5
+            elif p.name in _NEAR:
+                lo, hi = _NEAR[p.name]
+                v = rng.uniform(lo, hi) if p.type is float else rng.randint(int(lo), int(hi))
+                values[p.name] = max(v, p.low) if p.low is not None else v
+    return values
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_compiled_equals_python_for_random_settings(seed: int) -> None:
+    rng = random.Random(seed)
+    strategy = ["balanced_arb", "balanced_arb", "fixed", "join"][seed % 4]
+    config = RunConfig.resolve(strategy, _draw(rng, strategy))
+    session = random_session(100 + seed, n_frames=2500, feed_delay_ms=rng.uniform(0, 90))
+    compiled = _run(session, strategy, config, "compiled")
+    events = _run(session, strategy, config, "events")
+    assert compiled == events, config
