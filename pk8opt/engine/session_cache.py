@@ -142,14 +142,15 @@ class SessionCache:
         self.change_frames = change
         self.last_ns = local[-1] if n else spec.window_end_ns
         # the same as numpy arrays, for the compiled replay (`engine.compiled`)
-        self.rec_frame = np.array(flat[0], dtype=np.int64)
-        self.rec_kind = np.array(flat[1], dtype=np.int64)
-        self.rec_token = np.array(flat[2], dtype=np.int64)
-        self.rec_price = np.array(flat[3], dtype=np.int64)
+        # (24 bytes a record: prices and ticks are milli, below 1000; -1 is none)
+        self.rec_frame = np.array(flat[0], dtype=np.int32)
+        self.rec_kind = np.array(flat[1], dtype=np.int8)
+        self.rec_token = np.array(flat[2], dtype=np.int8)
+        self.rec_price = np.array(flat[3], dtype=np.int16)
         self.rec_old = np.array(flat[4], dtype=np.float64)
         self.rec_new = np.array(flat[5], dtype=np.float64)
-        self.top_arr = np.array(self.top, dtype=np.int64).reshape(-1, 4)
-        self.ticks_arr = np.array(self.ticks, dtype=np.int64).reshape(-1, 2)
+        self.top_arr = np.array(self.top, dtype=np.int16).reshape(-1, 4)
+        self.ticks_arr = np.array(self.ticks, dtype=np.int16).reshape(-1, 2)
         self.time_arr = np.array(self.frame_time, dtype=np.int64)
         self.exch_arr = np.array(self.frame_exch_ms, dtype=np.int64)
         for a in (self.rec_frame, self.rec_kind, self.rec_token, self.rec_price, self.rec_old):
