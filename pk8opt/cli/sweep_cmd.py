@@ -159,8 +159,9 @@ def ui(
     For a tracking server (`--tracking-uri http://host:5000`) it prints the address to
     open: the server is the UI.
 
-    Each sweep is a parent run; expand it to see one child run per trial, compare
-    parameters and metrics, and open the best trial's plots under Artifacts.
+    It opens on the sweep's Runs view: one run per trial with the objective, the main
+    metrics and the searched parameters as columns, best first. Each sweep is a parent
+    run; open it for the validation report and the best trial's plots under Artifacts.
 
     Example: `pk8opt ui --port 5001`
     """

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pk8opt.errors import ConfigError
+from pk8opt.sweep.study_meta import read_meta
 
 # the validation figures a sweep logs on its parent run, in the order a trader reads them
 VERDICT_METRICS = (
@@ -127,17 +128,15 @@ def _row(study: Any, parent: Any) -> SweepRow:
         pick = max if direction == "maximize" else min
         best = pick(complete, key=lambda t: t.values[0])
     finished = [t.datetime_complete for t in trials if t.datetime_complete is not None]
-    meta = study.user_attrs.get("pk8opt") or {}
+    meta = read_meta(study.user_attrs)
     verdict = None
     if parent is not None:
         verdict = parent.data.tags.get(VERDICT_TAG)
-    if verdict is None:
-        verdict = study.user_attrs.get("verdict") if isinstance(study.user_attrs, dict) else None
-        if isinstance(verdict, dict):
-            verdict = verdict.get("tag")
+    if verdict is None:  # no MLflow store at hand: the study's own record
+        verdict = (study.user_attrs.get("validation") or {}).get("verdict")
     return SweepRow(
         study=study.study_name,
-        strategy=str(meta.get("strategy", "?")),
+        strategy=meta.strategy if meta else "?",
         complete=count[TrialState.COMPLETE],
         pruned=count[TrialState.PRUNED],
         failed=count[TrialState.FAIL],
