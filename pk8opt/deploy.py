@@ -37,6 +37,7 @@ class Deployed:
     diff: str
     backup: Path | None
     forced: list[Any] | None = None  # the failing checks a --force deployed past
+    verdict: str | None = None  # the study's validation verdict (`pass`, `fail: ...`)
 
 
 def _quote(value: str) -> str:
@@ -228,4 +229,6 @@ def deploy_trial(
             [r for r in (run_id, parent) if r],
             {gate.OVERRIDE_TAG: gate.override_text(checks, force.strip())},
         )
-    return Deployed(name, trial.number, run_id, env, new, diff, backup, checks or None)
+    return Deployed(
+        name, trial.number, run_id, env, new, diff, backup, checks or None, record.get("verdict")
+    )

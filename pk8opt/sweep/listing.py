@@ -64,6 +64,8 @@ class SweepDetail:
     figures: dict[str, float] = field(default_factory=dict)
     parent_run_id: str | None = None
     deploy_command: str = ""
+    chosen_trial: int | None = None  # the trial the validation chose (`deploy --best`)
+    checks: list[dict[str, Any]] = field(default_factory=list)  # the verdict's checks
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -211,10 +213,16 @@ def show_sweep(
     if tracking_uri and tracking_uri != default_tracking_uri():
         stores += f" --tracking-uri {tracking_uri}"
     stores = mask_password(stores)
+    record = study.user_attrs.get("validation") or {}
     return SweepDetail(
         row=row,
         top=rows,
         figures=figures,
         parent_run_id=parent.info.run_id if parent is not None else None,
         deploy_command=f"pk8opt deploy --best --study {study_name}{stores} --env-file .env",
+        chosen_trial=record.get("chosen_trial"),
+        checks=[
+            {k: c.get(k) for k in ("name", "value", "threshold", "passed")}
+            for c in record.get("checks") or []
+        ],
     )
