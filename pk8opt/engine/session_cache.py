@@ -153,10 +153,11 @@ class SessionCache:
         self.ticks_arr = np.array(self.ticks, dtype=np.int16).reshape(-1, 2)
         self.time_arr = np.array(self.frame_time, dtype=np.int64)
         self.exch_arr = np.array(self.frame_exch_ms, dtype=np.int64)
-        for a in (self.rec_frame, self.rec_kind, self.rec_token, self.rec_price, self.rec_old):
-            a.flags.writeable = False  # read-only, as when mapped from the store: one
-        for a in (self.rec_new, self.top_arr, self.ticks_arr, self.time_arr, self.exch_arr):
-            a.flags.writeable = False  # compiled specialization serves both
+        # read-only, as when mapped from the store: one compiled specialization serves both
+        arrays: list[np.ndarray] = [self.rec_frame, self.rec_kind, self.rec_token]
+        arrays += [self.rec_price, self.rec_old, self.rec_new, self.top_arr, self.ticks_arr]
+        for a in [*arrays, self.time_arr, self.exch_arr]:
+            a.flags.writeable = False
         self._times: dict[tuple[str, float], list[int]] = {}
 
     def times(self, clock: str, delay_ms: float) -> list[int]:

@@ -271,7 +271,7 @@ def run_session_compiled(
         fills=int(S[K.FILLS]),
         orders=accepted,
         fill_rate=with_fill / accepted if accepted else 0.0,
-        pairs=min(qy, qn),
+        paired_shares=min(qy, qn),
         unpaired_shares=abs(qy - qn),
         max_drawdown_usdc=float(K.max_drawdown(eqv[:n_eq])),
         events=session.n_events,
