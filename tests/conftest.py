@@ -81,3 +81,13 @@ def pg_mlflow(pg_cluster, pg_mlflow_template, request) -> str:
 
     name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40] + uuid.uuid4().hex[:6]
     return pg_cluster.create_database(name, template=pg_mlflow_template)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_replay() -> None:
+    """Compile the replay once, before any test starts a process that replays: numba
+    keeps it on disk, so CLI runs and sweep workers load it instead of each compiling it
+    (on a fresh clone the first compile takes tens of seconds on a loaded machine)."""
+    from pk8opt.engine.compiled import warm_up
+
+    warm_up("noop")

@@ -110,6 +110,10 @@ def backtest(
         metrics_log = log_dir / METRICS_SUBDIR / "backtest.jsonl"
     from pk8opt.progress import steps
 
+    if metrics_log is None:
+        from pk8opt.engine.compiled import warm_up_shown
+
+        warm_up_shown(config.strategy)
     with steps("replaying", len(sessions)) as advance:
         result = run_backtest(
             sessions,

@@ -71,11 +71,11 @@ class BacktestEvaluator:
 
         return index_sessions([Path(p) for p in paths])
 
-    def warm_up(self, strategy: str) -> float:
+    def warm_up(self, strategy: str, console: Any = None) -> float:
         """Compile the strategy's replay once here (the workers then load it)."""
-        from pk8opt.engine.compiled import warm_up
+        from pk8opt.engine.compiled import warm_up_shown
 
-        return warm_up(strategy)
+        return warm_up_shown(strategy, console)
 
     def config(self, strategy: str, overrides: Mapping[str, Any]) -> Any:
         from pk8opt.replay import RunConfig

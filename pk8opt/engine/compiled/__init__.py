@@ -367,6 +367,29 @@ def warm_up(strategy: str) -> float:
     return time.perf_counter() - t0
 
 
+def warm_up_shown(strategy: str, console: Any = None) -> float:
+    """`warm_up` with a spinner on a terminal ("preparing the compiled replay"), and a
+    line after when it compiled (the first run on a machine)."""
+    import contextlib
+
+    from rich.console import Console
+
+    shown = console or Console(stderr=True)
+    status = (
+        shown.status(f"preparing the compiled replay of {strategy} (the first run compiles it)")
+        if shown.is_terminal
+        else contextlib.nullcontext()
+    )
+    with status:
+        took = warm_up(strategy)
+    if took > 5:
+        shown.print(
+            f"compiled the replay of {strategy} in {took:.0f} s (kept on disk: later runs "
+            "start at once)"
+        )
+    return took
+
+
 def _builtin_paths() -> set[str]:
     from pk8opt.engine.compiled.kernel import BUILTIN
 
