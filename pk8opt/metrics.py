@@ -167,7 +167,7 @@ def aggregate(sessions: list[SessionResult], gate_names: tuple[str, ...]) -> dic
         "fill_rate": _r(filled_orders / orders) if orders else 0.0,
         "paired_shares": _r(sum(s.paired_shares for s in sessions)),
         "unpaired_shares": _r(sum(s.unpaired_shares for s in sessions)),
-        "max_drawdown_usdc": _r(_max_drawdown_of(_chained_arrays(sessions, with_times=False)[1])),
+        "max_drawdown_usdc": _r(_portfolio_drawdown(sessions)),
         "maker_volume_usdc": _r(sum(s.maker_volume_usdc for s in sessions)),
         "rebate_est_usdc": _r(sum(s.rebate_est_usdc for s in sessions)),
         "pnl_with_rebates_usdc": _r(sum(s.pnl_with_rebates_usdc for s in sessions)),
@@ -283,6 +283,14 @@ def _chained_arrays(
     del deltas
     np.cumsum(values, out=values)
     return (t[order] if with_times else t[:0]), values
+
+
+def _portfolio_drawdown(sessions: list[SessionResult]) -> float:
+    """The max drawdown of the chained equity (`_chained_arrays`), walked in the merged
+    order without building it (`engine.compiled.equity`: same additions, same result)."""
+    from pk8opt.engine.compiled.equity import merged_drawdown
+
+    return merged_drawdown(sessions)
 
 
 def _max_drawdown_of(values: np.ndarray) -> float:

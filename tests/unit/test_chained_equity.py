@@ -7,6 +7,7 @@ from array import array
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pk8opt.engine.compiled.equity import merged_drawdown
 from pk8opt.metrics import (
     SessionResult,
     _chained_arrays,
@@ -71,7 +72,9 @@ def test_arrays_give_the_loops_numbers(points: list[list[tuple[int, float]]]) ->
     assert all(type(x) is int for x in got_t) and all(type(x) is float for x in got_v)
     assert [repr(x) for x in got_v] == [repr(x) for x in vs]  # the same bits, signs of 0 too
     assert _max_drawdown_of(_chained_arrays(sessions)[1]) == max_drawdown(vs)
+    assert merged_drawdown(sessions) == max_drawdown(vs)  # the k-way merge: same numbers
     # compact arrays in place of lists give the same curve
     for s in sessions:
         s.equity_t, s.equity_v = array("q", s.equity_t), array("d", s.equity_v)  # type: ignore[assignment]
     assert _chained_equity(sessions) == (ts, vs)
+    assert merged_drawdown(sessions) == max_drawdown(vs)
