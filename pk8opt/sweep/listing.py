@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pk8opt.errors import ConfigError
+from pk8opt.redact import mask_urls
 
 # the validation figures a sweep logs on its parent run, in the order a trader reads them
 VERDICT_METRICS = (
@@ -68,13 +69,6 @@ class SweepDetail:
         out = asdict(self)
         out["row"] = self.row.to_json()
         return out
-
-
-def mask_password(text: str) -> str:
-    """`postgresql://user:***@host/db`: a URL's password never reaches the terminal."""
-    import re
-
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
 
 
 def _open(storage_url: str) -> Any:
@@ -211,7 +205,7 @@ def show_sweep(
         stores += f" --storage {storage_url}"
     if tracking_uri and tracking_uri != default_tracking_uri():
         stores += f" --tracking-uri {tracking_uri}"
-    stores = mask_password(stores)
+    stores = mask_urls(stores)
     return SweepDetail(
         row=row,
         top=rows,
