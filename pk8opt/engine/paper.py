@@ -84,18 +84,28 @@ class PaperEngine:
         self, local_ns: int, kind: int, token: int, side: int, price: int, size: float
     ) -> None:
         """Feed one normalized event row (schema.EVENTS_SCHEMA order of time)."""
-        self.advance_to(local_ns)
+        timers = self._timers
+        if self.flow is not None or (timers and timers[0][0] <= local_ns):
+            self.advance_to(local_ns)
+        elif local_ns > self.now_ns:  # nothing due: advance_to would only move the clock
+            self.now_ns = local_ns
         self.tracker.row(kind, token, side, price, size)
 
     def end_frame(self, local_ns: int) -> None:
         """The rows of one raw frame are all in: close snapshots, check crossed orders."""
         self.advance_to(local_ns)
         self.tracker.end_frame()
-        self.check_cross()
+        resting = self.resting
+        if resting[0] or resting[1]:  # check_cross looks at resting orders only
+            self.check_cross()
 
     def advance_to(self, t_ns: int) -> None:
         """Run latency timers and maker-flow arrivals due at or before `t_ns`."""
         timers = self._timers
+        if self.flow is None and (not timers or timers[0][0] > t_ns):
+            if t_ns > self.now_ns:  # nothing due: only the clock moves
+                self.now_ns = t_ns
+            return
         while True:
             due = timers[0][0] if timers else 1 << 62
             ftok = -1
