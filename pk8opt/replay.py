@@ -243,9 +243,7 @@ class SessionStepper:
         if pending and pending[0][0] <= t:
             self._decide(t)  # decisions due at or before this frame come first
         engine = self.engine
-        on_row = engine.on_row
-        for i in range(lo, hi):
-            on_row(t, kinds[i], tokens[i], sides[i], prices[i], sizes[i])
+        engine.on_rows(t, kinds, tokens, sides, prices, sizes, lo, hi)
         engine.end_frame(t)
         tracker = engine.tracker
         top = tracker.top()

@@ -74,7 +74,7 @@ class LevelTracker:
                     self._snap[side][price] = size
                 return
             # the level's new size; its side's best is recomputed when it may have moved
-            dirty = self._dirty[token]
+            dirty, cached = self._dirty[token], self._best[token]
             levels = self.books[token][side]
             old = levels.get(price, 0.0)
             if size != old:
@@ -83,13 +83,13 @@ class LevelTracker:
                 else:
                     del levels[price]
                 if not dirty[side]:
-                    b = self._best[token][side]
+                    b = cached[side]
                     if b == NONE or (price >= b if side == BID else price <= b):
                         dirty[side] = True
                 self.emit(REC_LEVEL, token, side, price, old, size if size > 0.0 else 0.0)
             if size > 0.0:
                 o = 1 - side
-                other = self._best_raw(token, o) if dirty[o] else self._best[token][o]
+                other = self._best_raw(token, o) if dirty[o] else cached[o]
                 if other != NONE and (other <= price if side == BID else other >= price):
                     self._uncross(token, side, price)
         elif kind == _TRADE:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from pk8opt.engine.accounting import Account
@@ -84,12 +84,30 @@ class PaperEngine:
         self, local_ns: int, kind: int, token: int, side: int, price: int, size: float
     ) -> None:
         """Feed one normalized event row (schema.EVENTS_SCHEMA order of time)."""
-        timers = self._timers
-        if self.flow is not None or (timers and timers[0][0] <= local_ns):
-            self.advance_to(local_ns)
-        elif local_ns > self.now_ns:  # nothing due: advance_to would only move the clock
-            self.now_ns = local_ns
+        self.advance_to(local_ns)
         self.tracker.row(kind, token, side, price, size)
+
+    def on_rows(
+        self,
+        local_ns: int,
+        kinds: Sequence[int],
+        tokens: Sequence[int],
+        sides: Sequence[int],
+        prices: Sequence[int],
+        sizes: Sequence[float],
+        lo: int,
+        hi: int,
+    ) -> None:
+        """`on_row(local_ns, ...)` for rows `lo:hi` of the columns, one call for a frame."""
+        timers = self._timers
+        flow = self.flow
+        row = self.tracker.row
+        for i in range(lo, hi):
+            if flow is not None or (timers and timers[0][0] <= local_ns):
+                self.advance_to(local_ns)
+            elif local_ns > self.now_ns:  # nothing due: advance_to would only move the clock
+                self.now_ns = local_ns
+            row(kinds[i], tokens[i], sides[i], prices[i], sizes[i])
 
     def end_frame(self, local_ns: int) -> None:
         """The rows of one raw frame are all in: close snapshots, check crossed orders."""
