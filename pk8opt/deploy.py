@@ -37,6 +37,7 @@ class Deployed:
     diff: str
     backup: Path | None
     forced: list[Any] | None = None  # the failing checks a --force deployed past
+    verdict: str | None = None  # the study's validation verdict (`pass`, `fail: ...`)
 
 
 def _quote(value: str) -> str:
@@ -119,6 +120,7 @@ def deploy_trial(
     from pk8opt.metrics import is_summed
     from pk8opt.sweep.evaluate import load_evaluator
     from pk8opt.sweep.runner import make_storage
+    from pk8opt.sweep.study_meta import read_meta
     from pk8opt.tracking import STUDY, TRIAL, find_trial_run, open_run_tags, tag_runs
     from pk8opt.validation import gate
     from pk8opt.validation.candidates import top_trials
@@ -157,19 +159,17 @@ def deploy_trial(
     checks = gate.failing(s, trial.number)
     if checks and force is None:
         raise gate.DeployRefused(name, trial.number, checks)
-    meta = s.user_attrs.get("pk8opt") or {}
-    if "strategy" not in meta:
+    meta = read_meta(s.user_attrs)
+    if meta is None:
         raise ConfigError(f"study {name}: was not created by `pk8opt sweep` (no pk8opt metadata)")
-    overrides = {**meta.get("overrides", {}), **trial.params}
-    config = load_evaluator(evaluator).config(meta["strategy"], overrides)
+    overrides = {**meta.overrides, **trial.params}
+    config = load_evaluator(evaluator).config(meta.strategy, overrides)
     env = dict(config.to_env())
     # An explicit --tracking-uri wins over the one the sweep recorded (which may be
     # relative to the folder the sweep ran in).
-    tracking_uri = explicit_tracking_uri or meta.get("tracking_uri", tracking_uri)
+    tracking_uri = explicit_tracking_uri or meta.tracking_uri or tracking_uri
     run_id = run_id or find_trial_run(tracking_uri, name, trial.number)
-    objectives = (meta.get("config") or {}).get("objective")
-    objectives = objectives if isinstance(objectives, list) else [objectives or {}]
-    n_in = len(meta.get("in_sample") or [])
+    n_in = meta.n_in_sample
 
     def per_session(v: Any, metric: str, n: int) -> str:
         # a sum over sessions compares across session sets only per session
@@ -178,16 +178,15 @@ def deploy_trial(
         return f" ({v / n:.4g}/session)"
 
     obj_lines = []
-    for i, o in enumerate(objectives):
-        metric = o.get("metric", "")
+    for i, (direction, metric) in enumerate(meta.objectives or [("?", "?")]):
         if not trial.values:  # pruned in the search: its full replay is the validation's
             obj_lines.append(
-                f"objective: {o.get('direction', '?')} {metric or '?'}: pruned in the "
+                f"objective: {direction} {metric}: pruned in the "
                 "search, replayed on every window by the validation"
             )
             continue
         obj_lines.append(
-            f"objective: {o.get('direction', '?')} {metric or '?'}: in-sample "
+            f"objective: {direction} {metric}: in-sample "
             f"{_fmt(trial.values[i])}{per_session(trial.values[i], metric, n_in)}"
         )
     record = s.user_attrs.get("validation") or {}
@@ -206,9 +205,9 @@ def deploy_trial(
         f"({mask_url(tracking_uri)})",
         *obj_lines,
         *verdict,
-        f"in-sample: {meta.get('in_sample_window', '?')}",
-        f"lockbox:   {meta.get('holdout_window', '?')}",
-        f"data fingerprint {meta.get('fingerprint', '?')}, code {meta.get('code_version', '?')}",
+        f"in-sample: {meta.in_sample_window}",
+        f"lockbox:   {meta.holdout_window}",
+        f"data fingerprint {meta.fingerprint}, code {meta.code_version}",
         f"deployed {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
     ]
     env_file = Path(env_file)
@@ -230,4 +229,6 @@ def deploy_trial(
             [r for r in (run_id, parent) if r],
             {gate.OVERRIDE_TAG: gate.override_text(checks, force.strip())},
         )
-    return Deployed(name, trial.number, run_id, env, new, diff, backup, checks or None)
+    return Deployed(
+        name, trial.number, run_id, env, new, diff, backup, checks or None, record.get("verdict")
+    )

@@ -15,7 +15,8 @@ and its replay compare line by line. Each line is the state right after the fill
     cash, reserved             free cash and cash held for live orders right after the
                                fill (an order's unused reservation is released just
                                after its last fill, so it shows on the next line)
-    pairs                      min(pos_up, pos_down): complete Up+Down pairs held
+    paired_shares              min(pos_up, pos_down): shares of each leg that form
+                               complete Up+Down pairs
     pair_cost                  avg_up + avg_down when this fill completed pairs, else null
     seconds_left               to the window's end
 """
@@ -50,12 +51,14 @@ class FillMetrics:
         """An engine event log that also writes this file's line for each fill."""
         return MetricsTap(log, self, engine)
 
-    def write_fill(self, engine: Any, t_ns: int, fill: dict[str, Any], pairs_before: float) -> None:
+    def write_fill(
+        self, engine: Any, t_ns: int, fill: dict[str, Any], paired_before: float
+    ) -> None:
         acct = engine.account
         market = engine.market
         pos_up, pos_dn = acct.pos
         avg_up, avg_dn = acct.avg_cost(0), acct.avg_cost(1)
-        pairs = min(pos_up, pos_dn)
+        paired = min(pos_up, pos_dn)
         record = {
             "ts": iso_ns(t_ns),
             "ts_ns": t_ns,
@@ -75,8 +78,8 @@ class FillMetrics:
             "avg_down": avg_dn,
             "cash": acct.cash,
             "reserved": acct.reserved,
-            "pairs": pairs,
-            "pair_cost": avg_up + avg_dn if pairs > pairs_before + EPS else None,
+            "paired_shares": paired,
+            "pair_cost": avg_up + avg_dn if paired > paired_before + EPS else None,
             "seconds_left": (market.window_end_ns - t_ns) / 1e9,
         }
         self._fh.write(json.dumps(record, separators=(",", ":")) + "\n")
@@ -95,13 +98,13 @@ class MetricsTap:
         self.inner = inner
         self.metrics = metrics
         self.engine = engine
-        self.pairs = 0.0
+        self.paired_shares = 0.0
 
     def write(self, event: str, t_ns: int, slug: str, **fields: Any) -> None:
         if self.inner is not None:
             self.inner.write(event, t_ns, slug, **fields)
         if event == "paper_fill":
-            before = self.pairs
+            before = self.paired_shares
             pos = self.engine.account.pos
-            self.pairs = min(pos[0], pos[1])
+            self.paired_shares = min(pos[0], pos[1])
             self.metrics.write_fill(self.engine, t_ns, fields, before)

@@ -1,7 +1,7 @@
 """Per-session and aggregate results of a backtest.
 
 Aggregate keys (the sweep's objectives refer to them): pnl_usdc, fees_usdc, volume_usdc,
-fills, orders, fill_rate, pairs, unpaired_shares, max_drawdown_usdc, maker_volume_usdc,
+fills, orders, fill_rate, paired_shares, unpaired_shares, max_drawdown_usdc, maker_volume_usdc,
 rebate_est_usdc (maker rebates the fills would earn, paid the next day and so not in
 pnl_usdc), pnl_with_rebates_usdc, sharpe, sortino, win_rate, sessions, gate_<NAME>
 for each gate of the strategy, and the fill quality figures: fills_<REASON> (fills by
@@ -31,7 +31,7 @@ SESSION_KEYS = (
     "fills",
     "orders",
     "fill_rate",
-    "pairs",
+    "paired_shares",
     "unpaired_shares",
     "max_drawdown_usdc",
     "maker_volume_usdc",
@@ -50,7 +50,7 @@ SUMMED_KEYS = frozenset(
         "volume_usdc",
         "fills",
         "orders",
-        "pairs",
+        "paired_shares",
         "unpaired_shares",
         "sessions",
         "maker_volume_usdc",
@@ -62,8 +62,13 @@ SUMMED_KEYS = frozenset(
 )
 
 
+# Metrics renamed since: the old name (in an older study's objective or MLflow runs) -> new
+RENAMED_METRICS = {"pairs": "paired_shares"}
+
+
 def is_summed(key: str) -> bool:
     """Whether an aggregate metric is a sum over sessions (gate counts are too)."""
+    key = RENAMED_METRICS.get(key, key)
     return key in SUMMED_KEYS or key.startswith("gate_")
 
 
@@ -93,7 +98,9 @@ class SessionResult:
     fills: int
     orders: int
     fill_rate: float  # share of accepted orders that filled at least partly
-    pairs: float  # min(Up, Down) shares held at settlement: completed pairs
+    # min(Up, Down) shares held at settlement: the shares of each leg that form complete
+    # Up+Down pairs (each pays 1 USDC whoever wins)
+    paired_shares: float
     unpaired_shares: float  # |Up - Down| shares held at settlement
     max_drawdown_usdc: float  # of mark-to-market equity within the session
     events: int
@@ -158,7 +165,7 @@ def aggregate(sessions: list[SessionResult], gate_names: tuple[str, ...]) -> dic
         "fills": sum(s.fills for s in sessions),
         "orders": orders,
         "fill_rate": _r(filled_orders / orders) if orders else 0.0,
-        "pairs": _r(sum(s.pairs for s in sessions)),
+        "paired_shares": _r(sum(s.paired_shares for s in sessions)),
         "unpaired_shares": _r(sum(s.unpaired_shares for s in sessions)),
         "max_drawdown_usdc": _r(_max_drawdown_of(_chained_arrays(sessions)[1])),
         "maker_volume_usdc": _r(sum(s.maker_volume_usdc for s in sessions)),

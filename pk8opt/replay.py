@@ -303,7 +303,7 @@ class SessionStepper:
             fill_rate=engine.orders_with_fill / engine.orders_accepted
             if engine.orders_accepted
             else 0.0,
-            pairs=min(qy, qn),
+            paired_shares=min(qy, qn),
             unpaired_shares=abs(qy - qn),
             max_drawdown_usdc=max_drawdown(trader.equity_v),
             events=n_events,

@@ -153,7 +153,7 @@ def _print_table(result: Any) -> None:
         "fills": "fills",
         "orders": "ords",
         "fill_rate": "fill%",
-        "pairs": "pairs",
+        "paired_shares": "paired",
         "unpaired_shares": "unpair",
         "max_drawdown_usdc": "maxDD$",
     }
@@ -174,7 +174,7 @@ def _print_table(result: Any) -> None:
     def fmt(v: object, key: str = "") -> str:
         if key == "fill_rate" and isinstance(v, float):
             return f"{100 * v:.0f}"
-        if key in ("pairs", "unpaired_shares") and isinstance(v, float):
+        if key in ("paired_shares", "unpaired_shares") and isinstance(v, float):
             return f"{v:g}"
         if key == "volume_usdc" and isinstance(v, float):
             return f"{v:.0f}"

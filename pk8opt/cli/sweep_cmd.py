@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 if TYPE_CHECKING:
     import subprocess
+
+    from pk8opt.deploy import Deployed
+    from pk8opt.sweep.config import SweepConfig
+    from pk8opt.validation.gate import DeployRefused
 
 from pk8opt.cli import app
 
@@ -54,6 +58,14 @@ def sweep(
             "s3://bucket/pk8opt or a shared folder; overrides `mlflow.artifact_location`.",
         ),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the final summary as one JSON document on stdout (trial counts, best "
+            "trial, verdict and checks, deploy command); progress and messages go to stderr.",
+        ),
+    ] = False,
 ) -> None:
     """Search a strategy's parameters over recorded sessions.
 
@@ -68,7 +80,8 @@ def sweep(
     `--storage postgresql://user:pw@db/optuna --tracking-uri http://mlflow-host:5000`
     (or set OPTUNA_STORAGE and MLFLOW_TRACKING_URI); the trial count is shared.
 
-    Example: `pk8opt sweep configs/balanced_arb.yaml --trials 200 --workers 8`
+    Examples: `pk8opt sweep configs/balanced_arb.yaml --trials 200 --workers 8`,
+    `pk8opt sweep configs/balanced_arb.yaml --json > summary.json`
     """
     from pk8opt.sweep.config import (
         DEFAULT_STORAGE_PATH,
@@ -95,8 +108,11 @@ def sweep(
     if capped:
         import msgspec
 
-        typer.echo(capped)
+        typer.echo(capped, err=as_json)
         cfg = msgspec.structs.replace(cfg, workers=n)
+    if as_json:
+        _sweep_json(cfg, config)
+        return
     out = run_sweep(cfg, str(config))
     t = out.tally
     typer.echo(
@@ -136,6 +152,23 @@ def sweep(
         )
 
 
+def _sweep_json(cfg: SweepConfig, config: Path) -> None:
+    """`sweep --json`: the run with stdout sent to stderr, then the summary document;
+    the exit codes are the text mode's (130 stopped, 1 when every trial failed)."""
+    from pk8opt.cli.json_out import echo_json, stdout_to_stderr
+    from pk8opt.sweep.runner import run_sweep
+    from pk8opt.sweep.summary import sweep_summary
+
+    with stdout_to_stderr():
+        out = run_sweep(cfg, str(config))
+        doc = sweep_summary(out, resume_command(config))
+    echo_json(doc)
+    if out.interrupted:
+        raise typer.Exit(130)
+    if out.failures.all_failed:
+        raise typer.Exit(1)
+
+
 @app.command()
 def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
@@ -159,8 +192,9 @@ def ui(
     For a tracking server (`--tracking-uri http://host:5000`) it prints the address to
     open: the server is the UI.
 
-    Each sweep is a parent run; expand it to see one child run per trial, compare
-    parameters and metrics, and open the best trial's plots under Artifacts.
+    It opens on the sweep's Runs view: one run per trial with the objective, the main
+    metrics and the searched parameters as columns, best first. Each sweep is a parent
+    run; open it for the validation report and the best trial's plots under Artifacts.
 
     Example: `pk8opt ui --port 5001`
     """
@@ -243,6 +277,15 @@ def deploy(
             "pk8opt.deploy_override.",
         ),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print what was written (or would be, with --dry-run) as one JSON document: "
+            "the file, the PM_* values, the study, trial and MLflow run, the verdict or the "
+            "override. A refusal (exit 3) prints its failing checks as JSON too.",
+        ),
+    ] = False,
 ) -> None:
     """Write a trial's parameters to a .env for the live runner.
 
@@ -258,7 +301,8 @@ def deploy(
     file is backed up as `.env.bak-<time>`; the diff is shown.
 
     Examples: `pk8opt deploy --best --env-file .env --dry-run`,
-    `pk8opt deploy --best --force "paper-trading the runner, not for money"`
+    `pk8opt deploy --best --force "paper-trading the runner, not for money"`,
+    `pk8opt deploy --best --dry-run --json`
     """
     from pk8opt.deploy import deploy_trial
     from pk8opt.errors import ConfigError
@@ -279,6 +323,12 @@ def deploy(
             force=force,
         )
     except DeployRefused as refused:
+        if as_json:
+            from pk8opt.cli.json_out import echo_json
+
+            echo_json(refused_json(refused))
+            typer.secho(f"error: {refused}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(EXIT_REFUSED) from None
         from rich.console import Console
 
         from pk8opt.validation.report import check_table
@@ -288,6 +338,11 @@ def deploy(
         console.print(check_table(refused.checks, title))
         typer.secho(f"error: {refused}", err=True, fg=typer.colors.RED)
         raise typer.Exit(EXIT_REFUSED) from None
+    if as_json:
+        from pk8opt.cli.json_out import echo_json
+
+        echo_json(deployed_json(result, env_file, dry_run, force))
+        return
     if result.forced:
         names = ", ".join(c.name for c in result.forced)
         typer.echo(f"forced past failing checks ({names}); recorded in the header and MLflow")
@@ -297,6 +352,45 @@ def deploy(
     else:
         where = f" (backup {result.backup})" if result.backup else ""
         typer.echo(f"wrote {env_file}{where}: study {result.study}, trial {result.trial}")
+
+
+def deployed_json(
+    result: Deployed, env_file: Path, dry_run: bool, force: str | None
+) -> dict[str, Any]:
+    """`deploy --json`: what was written (or would be), from where, under which verdict."""
+    from dataclasses import asdict
+
+    return {
+        "deployed": not dry_run,
+        "dry_run": dry_run,
+        "env_file": str(env_file),
+        "backup": str(result.backup) if result.backup else None,
+        "study": result.study,
+        "trial": result.trial,
+        "mlflow_run_id": result.run_id,
+        "verdict": result.verdict,
+        "override": None
+        if not result.forced
+        else {
+            "reason": (force or "").strip(),
+            "failing_checks": [asdict(c) for c in result.forced],
+        },
+        "env": result.env,
+        "changed": bool(result.diff),
+    }
+
+
+def refused_json(refused: DeployRefused) -> dict[str, Any]:
+    """`deploy --json` when the gate refuses: the failing checks."""
+    from dataclasses import asdict
+
+    return {
+        "deployed": False,
+        "study": refused.study,
+        "trial": refused.trial,
+        "error": str(refused),
+        "failing_checks": [asdict(c) for c in refused.checks],
+    }
 
 
 def resume_command(config: Path, argv: list[str] | None = None) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
 from pk8opt.cli import app
+from pk8opt.cli.json_out import echo_json
 
 sweeps_app = typer.Typer(
     help="Past sweeps: list the studies of a storage, or show one in detail.",
@@ -72,7 +72,7 @@ def sweeps(
 
     rows = list_sweeps(*_stores(storage, tracking_uri))
     if as_json:
-        typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
+        echo_json([r.to_json() for r in rows])
         return
     if not rows:
         typer.echo("no sweeps in this storage yet; run `pk8opt sweep CONFIG`")
@@ -118,7 +118,7 @@ def show(
 
     detail = show_sweep(*_stores(storage, tracking_uri), study, top=top)
     if as_json:
-        typer.echo(json.dumps(detail.to_json(), indent=2))
+        echo_json(detail.to_json())
         return
     r = detail.row
     console = Console(width=200)

@@ -19,7 +19,7 @@ import msgspec
 import yaml
 
 from pk8opt.errors import ConfigError
-from pk8opt.metrics import AGGREGATE_KEYS
+from pk8opt.metrics import AGGREGATE_KEYS, RENAMED_METRICS
 from pk8opt.params import ParamSet, refuse_non_finite
 from pk8opt.sweep.windows import WINDOW_METRICS
 
@@ -316,6 +316,12 @@ def validate(
             and not obj.metric.startswith("gate_")
         ):
             label = "objective" if len(objectives) == 1 else f"objective[{i}]"
+            if obj.metric in RENAMED_METRICS:
+                raise ConfigError(
+                    f"{where}: {label}.metric: {obj.metric!r} is now called "
+                    f"{RENAMED_METRICS[obj.metric]!r}; write `metric: "
+                    f"{RENAMED_METRICS[obj.metric]}`"
+                )
             raise ConfigError(
                 f"{where}: {label}.metric: unknown metric {obj.metric!r} "
                 f"(one of {', '.join((*WINDOW_METRICS, *METRICS))} or gate_<NAME>)"

@@ -15,6 +15,7 @@ from typing import Any
 
 from pk8opt.errors import ConfigError
 from pk8opt.redact import mask_urls
+from pk8opt.sweep.study_meta import read_meta
 
 # the validation figures a sweep logs on its parent run, in the order a trader reads them
 VERDICT_METRICS = (
@@ -64,6 +65,8 @@ class SweepDetail:
     figures: dict[str, float] = field(default_factory=dict)
     parent_run_id: str | None = None
     deploy_command: str = ""
+    chosen_trial: int | None = None  # the trial the validation chose (`deploy --best`)
+    checks: list[dict[str, Any]] = field(default_factory=list)  # the verdict's checks
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -121,17 +124,15 @@ def _row(study: Any, parent: Any) -> SweepRow:
         pick = max if direction == "maximize" else min
         best = pick(complete, key=lambda t: t.values[0])
     finished = [t.datetime_complete for t in trials if t.datetime_complete is not None]
-    meta = study.user_attrs.get("pk8opt") or {}
+    meta = read_meta(study.user_attrs)
     verdict = None
     if parent is not None:
         verdict = parent.data.tags.get(VERDICT_TAG)
-    if verdict is None:
-        verdict = study.user_attrs.get("verdict") if isinstance(study.user_attrs, dict) else None
-        if isinstance(verdict, dict):
-            verdict = verdict.get("tag")
+    if verdict is None:  # no MLflow store at hand: the study's own record
+        verdict = (study.user_attrs.get("validation") or {}).get("verdict")
     return SweepRow(
         study=study.study_name,
-        strategy=str(meta.get("strategy", "?")),
+        strategy=meta.strategy if meta else "?",
         complete=count[TrialState.COMPLETE],
         pruned=count[TrialState.PRUNED],
         failed=count[TrialState.FAIL],
@@ -206,10 +207,16 @@ def show_sweep(
     if tracking_uri and tracking_uri != default_tracking_uri():
         stores += f" --tracking-uri {tracking_uri}"
     stores = mask_urls(stores)
+    record = study.user_attrs.get("validation") or {}
     return SweepDetail(
         row=row,
         top=rows,
         figures=figures,
         parent_run_id=parent.info.run_id if parent is not None else None,
         deploy_command=f"pk8opt deploy --best --study {study_name}{stores} --env-file .env",
+        chosen_trial=record.get("chosen_trial"),
+        checks=[
+            {k: c.get(k) for k in ("name", "value", "threshold", "passed")}
+            for c in record.get("checks") or []
+        ],
     )

@@ -30,6 +30,7 @@ from pk8opt.sweep.orphan import watch_parent
 from pk8opt.sweep.progress import SweepProgress, Tally, tally
 from pk8opt.sweep.shared_study import claim_finish, finished, join, process_seed
 from pk8opt.sweep.storage import open_storage, study_lock
+from pk8opt.sweep.study_meta import RECORD_NAME, read_meta, sweep_meta, sweep_record, write_meta
 from pk8opt.sweep.trial_log import TrialLog
 from pk8opt.sweep.worker import Job, counted, run_worker
 
@@ -262,30 +263,19 @@ def run_sweep(
             f"{where}: objective: study {cfg.study!r} in {storage_url} was created with other "
             "directions; change `study:` to start a new one"
         )
-    old = study.user_attrs.get("pk8opt")
-    if old and old.get("fingerprint") != sel.fingerprint:
+    old = read_meta(study.user_attrs)
+    if old and old.fingerprint != sel.fingerprint:
         raise ConfigError(
             f"{where}: data: study {cfg.study!r} was run on other sessions "
-            f"({old.get('in_sample_window')}); change `study:` to start a new one"
+            f"({old.in_sample_window}); change `study:` to start a new one"
         )
-    version = code_version()
-    meta = {
-        "strategy": cfg.strategy,
-        "overrides": cfg.overrides,
-        "config": to_dict(cfg),
-        "fingerprint": sel.fingerprint,
-        "in_sample": [str(p) for p in sel.in_sample],
-        "holdout": [str(p) for p in sel.holdout],
-        "in_sample_window": sel.window(sel.in_sample),
-        "holdout_window": sel.window(sel.holdout),
-        "code_version": version,
-        "tracking_uri": cfg.tracking_uri(),
-        "experiment": cfg.experiment_name(),
-    }
-    if not old:
-        study.set_user_attr("pk8opt", meta)
-
     import yaml
+
+    version = code_version()
+    config_yaml = mask_urls(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    meta = sweep_meta(cfg, where, sel, version, target, config_yaml)
+    if not old:  # small attrs; the whole record goes to the parent run (study_meta)
+        write_meta(study, meta)
 
     # One process at a time creates the MLflow tables, the experiment, the parent run.
     with study_lock(storage_url, f"{cfg.study}:mlflow"):
@@ -301,8 +291,9 @@ def run_sweep(
                 "pk8opt.in_sample_window": sel.window(sel.in_sample),
                 "pk8opt.holdout_window": sel.window(sel.holdout),
             },
-            texts={"config.yaml": mask_urls(yaml.safe_dump(to_dict(cfg), sort_keys=False))},
+            texts={"config.yaml": config_yaml, RECORD_NAME: sweep_record(meta, cfg, sel)},
         )
+    tracker.set_runs_view(directions, list(cfg.space), parent, [o.metric for o in cfg.objectives])
     if tracker.note:
         console.print(f"[yellow]note[/yellow] {tracker.note}", highlight=False)
     poll_cpu_s = 0.0
@@ -347,6 +338,7 @@ def run_sweep(
                 evaluator=evaluator,
                 index=offset + i,
                 windows=[sel.manifests[p].window_start_s for p in sel.in_sample],
+                run_ids=tracker.mints_run_ids,
             )
             for i in range(cfg.workers)
         ]

@@ -72,7 +72,7 @@ def _before(seconds: float) -> Any:
 
 def trial_record(trial: Any) -> Any:
     """A finished Optuna trial as the tracker logs it."""
-    from pk8opt.tracking import TrialRecord
+    from pk8opt.tracking import RUN_ID_ATTR, TrialRecord
 
     metrics = dict(trial.user_attrs.get("metrics") or {})
     if trial.values:
@@ -100,4 +100,5 @@ def trial_record(trial: Any) -> Any:
         error=trial.user_attrs.get("error"),
         tags=tags,
         series={k: v for k, v in series.items() if v},
+        run_id=trial.user_attrs.get(RUN_ID_ATTR),
     )

@@ -19,6 +19,7 @@ from typing import Any
 from pk8opt.sweep import shared_study
 from pk8opt.sweep.config import SweepConfig
 from pk8opt.sweep.orphan import stop_on_orphan
+from pk8opt.tracking._rows import RUN_ID_ATTR, new_run_id
 
 # Sessions loaded in this process, by their paths: loaded once, reused by every trial.
 _LOADED: dict[tuple[str, ...], Any] = {}
@@ -36,6 +37,7 @@ class Job:
     evaluator: str | None = None
     index: int = 0  # offsets the sampler's seed so workers do not suggest alike
     windows: list[int] | None = None  # each session's window start (None: one window each)
+    run_ids: bool = False  # give each trial its MLflow run id up front (see tracking._rows)
 
 
 class Interrupted(Exception):
@@ -105,6 +107,8 @@ def run_worker(job: Job) -> dict[str, float]:
         if trial is None:
             break
         beat.trial = trial
+        if job.run_ids:  # Optuna takes no user attr once the trial is told
+            trial.set_user_attr(RUN_ID_ATTR, new_run_id())
         values = suggest(trial, cfg.space, every)
         times["optuna_s"] += time.perf_counter() - t0
         times["optuna_cpu_s"] += time.thread_time() - c0

@@ -6,7 +6,7 @@ worker processes never touch the store. The default store is a sqlite file under
 `experiments/`, with artifacts beside it.
 """
 
-from pk8opt.tracking._rows import ChildRun
+from pk8opt.tracking._rows import RUN_ID_ATTR, ChildRun
 from pk8opt.tracking._tracker import (
     DESCRIPTION,
     PARENT,
@@ -31,6 +31,7 @@ __all__ = [
     "DESCRIPTION",
     "PARENT",
     "ROLE",
+    "RUN_ID_ATTR",
     "STORAGE",
     "STUDY",
     "TRIAL",

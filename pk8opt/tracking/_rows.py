@@ -20,6 +20,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+# The Optuna user attr naming a trial's MLflow run. A worker process mints the id when
+# the trial starts (Optuna refuses user attrs on finished trials), and the main process
+# inserts the trial's run under that id once it has finished; a trial killed before
+# it was logged keeps the id, and the sweep that logs it later uses it.
+RUN_ID_ATTR = "mlflow_run_id"
+
+
+def new_run_id() -> str:
+    """An id in MLflow's own form (32 hex digits)."""
+    return uuid.uuid4().hex
+
 
 @dataclass(frozen=True)
 class ChildRun:
@@ -34,6 +45,7 @@ class ChildRun:
     end_ms: int
     # metrics with a history: key -> [(step, value)], e.g. the P&L of each session
     series: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    run_id: str | None = None  # the id minted for the trial, if any (else a new one)
 
     def metric_rows(self) -> list[tuple[str, float, int]]:
         """(key, value, step) of every metric value, single ones at step 0."""
@@ -104,7 +116,7 @@ def insert_runs(
     }
     for run in runs:
         metrics, params, tags = _validated(run)
-        run_id = uuid.uuid4().hex
+        run_id = run.run_id or new_run_id()
         ids.append(run_id)
         rows[SqlRun].append(
             {

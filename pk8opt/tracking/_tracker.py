@@ -6,7 +6,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ class TrialRecord:
     tags: dict[str, str] = field(default_factory=dict)
     # metrics with a history (MLflow shows a curve): key -> [(step, value)]
     series: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    run_id: str | None = None  # the run id the trial carries (`RUN_ID_ATTR`), if any
 
 
 def _quiet() -> None:
@@ -174,6 +175,13 @@ class Tracker:
         self._artifact_location = exp.artifact_location
         self._store = sql_store(self.client)
 
+    @property
+    def mints_run_ids(self) -> bool:
+        """Whether a trial's run can be written under an id given in advance: on a SQL
+        store (sqlite, PostgreSQL, MySQL) the rows are ours to insert; an MLflow server
+        picks its run ids itself."""
+        return self._store is not None
+
     def _create_experiment(self, name: str, artifact_location: str | None) -> Any:
         location = artifact_location or artifact_root_for(self.tracking_uri)
         if location is None and not is_server(self.tracking_uri):
@@ -228,6 +236,23 @@ class Tracker:
         for name, text in texts.items():
             self.client.log_text(run_id, text, name)
         return run_id
+
+    def set_runs_view(
+        self,
+        directions: Sequence[str],
+        params: Sequence[str],
+        parent_run_id: str | None = None,
+        objective_metrics: Sequence[str] = (),
+    ) -> None:
+        """The experiment's shared Runs view (`view.py`): objective, main metrics, the
+        searched parameters. A courtesy: a store that refuses it does not stop a sweep."""
+        from pk8opt.tracking.view import VIEW_TAG, view_state
+
+        try:
+            state = view_state(directions, params, parent_run_id, objective_metrics)
+            self.client.set_experiment_tag(self.experiment_id, VIEW_TAG, state)
+        except Exception:
+            pass
 
     def _sweep_runs(self, study: str) -> list[Any]:
         """The study's parent runs, first created first (normally one)."""
@@ -306,13 +331,23 @@ class Tracker:
         again: its run id is returned."""
         runs = [_child_run(parent_id, study, rec) for rec in recs]
         if self._store is not None:
-            ids = insert_runs(
-                self._store,
-                self.experiment_id,
-                self._artifact_location,
-                runs,
-                (PARENT, TRIAL) if unique else None,
-            )
+            from sqlalchemy.exc import IntegrityError
+
+            try:
+                ids = insert_runs(
+                    self._store,
+                    self.experiment_id,
+                    self._artifact_location,
+                    runs,
+                    (PARENT, TRIAL) if unique else None,
+                )
+            except Exception as exc:  # MLflow's session wraps the database's error
+                if not isinstance(exc.__cause__ or exc, IntegrityError):
+                    raise
+                # another process wrote one of these trials (under the id it carries) first
+                ids = insert_runs(
+                    self._store, self.experiment_id, self._artifact_location, runs, (PARENT, TRIAL)
+                )
         else:
             ids = []
             for rec, run in zip(recs, runs, strict=True):
@@ -404,6 +439,7 @@ def _child_run(parent_id: str, study: str, rec: TrialRecord) -> ChildRun:
         status=run_status(rec),
         start_ms=rec.start_ms or end_ms,
         end_ms=end_ms,
+        run_id=rec.run_id,
         series={
             k: [(int(s), float(v)) for s, v in points if math.isfinite(float(v))]
             for k, points in rec.series.items()
@@ -475,11 +511,14 @@ def runs_view_url(base: str, tracking_uri: str, experiment: str | None = None) -
                 max_results=1,
             )
             exp_id = runs[0].info.experiment_id if runs else None
+        tags = dict(client.get_experiment(exp_id).tags) if exp_id is not None else {}
     except Exception:  # an unreadable store: the UI will say more than we can
         exp_id = None
     if exp_id is None:
         return f"{base}/"
-    return f"{base}/#/experiments/{exp_id}?workflowType=machine_learning"
+    from pk8opt.tracking.view import runs_path
+
+    return f"{base}/{runs_path(exp_id, tags)}"
 
 
 def tag_runs(tracking_uri: str, run_ids: list[str], tags: Mapping[str, str]) -> None:

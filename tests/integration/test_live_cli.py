@@ -112,4 +112,4 @@ def test_backtest_log_dir_writes_the_logs_live_writes(tmp_path: Path, sample_dir
     pairs = [m for m in metrics if m["pair_cost"] is not None]
     assert pairs and all(0.0 < m["pair_cost"] < 2.0 for m in pairs)
     last = metrics[-1]
-    assert last["pairs"] == min(last["pos_up"], last["pos_down"])
+    assert last["paired_shares"] == min(last["pos_up"], last["pos_down"])

@@ -3,6 +3,7 @@ Optuna journal and a real MLflow store in a temp folder, then deploy and round t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import optuna
@@ -100,7 +101,8 @@ def test_sweep_deploy_round_trip(tmp_path: Path, sample_dir: Path) -> None:
     assert env["POLY_API_KEY"] == "keep-me"
     assert env["PM_STRATEGY"] == "balanced_arb"
     # the deployed file reproduces the trial's in-sample result exactly
-    sessions = load_sessions([Path(p) for p in study.user_attrs["pk8opt"]["in_sample"]])
+    record = Path(client.download_artifacts(out.parent_run_id, "study.json", str(tmp_path)))
+    sessions = load_sessions([Path(p) for p in json.loads(record.read_text())["in_sample_paths"]])
     result = run_backtest(sessions, RunConfig.from_env(env))
     full = study.user_attrs["validation"]["chosen_in_sample_pnl_usdc"]
     assert result.aggregate["pnl_usdc"] == pytest.approx(full, abs=1e-9)

@@ -44,7 +44,7 @@ def _session(points: list[tuple[int, float]]) -> SessionResult:
     vs = [v for _, v in points]
     return SessionResult(
         slug="s", winner="Up", pnl_usdc=0.0, fees_usdc=0.0, volume_usdc=0.0, fills=0,
-        orders=0, fill_rate=0.0, pairs=0.0, unpaired_shares=0.0, max_drawdown_usdc=0.0,
+        orders=0, fill_rate=0.0, paired_shares=0.0, unpaired_shares=0.0, max_drawdown_usdc=0.0,
         events=0, strategy_calls=0, equity_t=ts, equity_v=vs,
     )  # fmt: skip
 

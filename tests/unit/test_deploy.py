@@ -14,6 +14,7 @@ from test_sweep_config_fake import EVALUATOR, FakeConfig  # noqa: E402
 from pk8opt.deploy import BEGIN, END, deploy_trial, merge_env, render_block  # noqa: E402
 from pk8opt.errors import ConfigError  # noqa: E402
 from pk8opt.sweep.runner import make_storage  # noqa: E402
+from pk8opt.sweep.study_meta import read_meta, write_meta  # noqa: E402
 
 CREDS = "# credentials\nPOLY_PRIVATE_KEY=0xabc\nexport POLY_API_SECRET='s e c'\n\nPM_TOY_EDGE=0.4\n"
 
@@ -33,24 +34,27 @@ def test_merge_keeps_other_lines_and_replaces_the_block() -> None:
     assert twice.split(BEGIN)[0] == once.split(BEGIN)[0]
 
 
-def _study(tmp: Path, name: str = "toy") -> str:
+def _study(tmp: Path, name: str = "toy", legacy: bool = True) -> str:
+    """A study as `pk8opt sweep` leaves it: its record in the small attrs, or (`legacy`)
+    in the one `pk8opt` attr older versions wrote."""
     url = str(tmp / "optuna.journal")
     study = optuna.create_study(study_name=name, storage=make_storage(url), direction="maximize")
-    study.set_user_attr(
-        "pk8opt",
-        {
-            "strategy": "toy",
-            "overrides": {"min_requote_s": 2.5},
-            "config": {"objective": {"metric": "pnl_usdc", "direction": "maximize"}},
-            "in_sample": ["s1", "s2", "s3", "s4"],
-            "holdout": ["s5"],
-            "in_sample_window": "w1",
-            "holdout_window": "w2",
-            "fingerprint": "f",
-            "code_version": "v",
-            "tracking_uri": f"sqlite:///{tmp / 'none.db'}",
-        },
-    )
+    record = {
+        "strategy": "toy",
+        "overrides": {"min_requote_s": 2.5},
+        "config": {"objective": {"metric": "pnl_usdc", "direction": "maximize"}},
+        "in_sample": ["s1", "s2", "s3", "s4"],
+        "holdout": ["s5"],
+        "in_sample_window": "w1",
+        "holdout_window": "w2",
+        "fingerprint": "f",
+        "code_version": "v",
+        "tracking_uri": f"sqlite:///{tmp / 'none.db'}",
+    }
+    if legacy:
+        study.set_user_attr("pk8opt", record)
+    else:
+        write_meta(study, read_meta({"pk8opt": record}))
     for value in (1.0, 5.0, 2.0):
         t = study.ask({"edge": optuna.distributions.FloatDistribution(0.0, 0.1)})
         study.tell(t, value)
@@ -79,8 +83,10 @@ def verdict(chosen: int, failing: tuple[str, ...] = ()) -> dict:
     }
 
 
-def test_deploy_best_writes_env_with_header_backup_and_diff(tmp_path: Path) -> None:
-    url = _study(tmp_path)
+@pytest.mark.parametrize("legacy", [True, False], ids=["one-attr record", "small attrs"])
+def test_deploy_best_writes_env_with_header_backup_and_diff(tmp_path: Path, legacy: bool) -> None:
+    url = _study(tmp_path, legacy=legacy)
+    assert ("pk8opt" in _load(url).user_attrs) == legacy
     env_file = tmp_path / ".env"
     env_file.write_text(CREDS)
     dep = deploy_trial(
@@ -93,6 +99,8 @@ def test_deploy_best_writes_env_with_header_backup_and_diff(tmp_path: Path) -> N
     # P&L sums over sessions: also per session
     assert "in-sample 5 (1.25/session)" in text
     assert "# validation: pass; oos_pnl_per_window 0.8, oos_t 2.4, dsr 0.97, pbo 0.1" in text
+    assert "# in-sample: w1\n# lockbox:   w2\n# data fingerprint f, code v\n" in text
+    assert "# objective: maximize pnl_usdc: in-sample 5 (1.25/session)" in text
     assert dep.backup is not None and dep.backup.read_text() == CREDS
     assert "+PM_STRATEGY=toy" in dep.diff
     from pk8opt.envfile import read_env_file

@@ -95,6 +95,11 @@ def test_valid_config_passes_and_reads_defaults() -> None:
         ("fixed.edge", 0.01, "space.edge: also set as a fixed value"),
         ("engine.nope", 1, "engine.nope: unknown parameter (engine settings are"),
         ("objective", {"metric": "profit"}, "objective.metric: unknown metric 'profit'"),
+        (
+            "objective",
+            {"metric": "pairs"},
+            "objective.metric: 'pairs' is now called 'paired_shares'; write `metric: paired_",
+        ),
         ("data", {"symbols": ["BTC"]}, "data.paths: required; session folders or globs, e.g."),
         ("trials", 0, "trials: 0 must be at least 1"),
         ("workers", 0, "workers: 0 must be at least 1"),
@@ -309,3 +314,13 @@ def test_tpe_options(sampler: dict, workers: int, multivariate: bool, liar: bool
     made = make_sampler(cfg, STRAT)
     assert isinstance(made, optuna.samplers.TPESampler)
     assert (made._multivariate, made._constant_liar) == (multivariate, liar)
+
+
+def test_paired_shares_is_an_objective_summed_over_sessions() -> None:
+    from pk8opt.metrics import is_summed
+
+    assert checked(with_("objective", {"metric": "paired_shares"})).objectives[0].metric == (
+        "paired_shares"
+    )
+    # an older study's objective keeps its old name; it is the same sum
+    assert is_summed("paired_shares") and is_summed("pairs")

@@ -103,3 +103,19 @@ def test_unknown_study_and_missing_storage_are_one_line(tmp_path: Path) -> None:
         text=True,
     )
     assert out.returncode == 1 and "no study storage here" in out.stderr
+
+
+def test_show_gives_the_verdict_checks_from_the_study_without_mlflow(tmp_path: Path) -> None:
+    journal, _ = make_stores(tmp_path)
+    study = optuna.load_study(study_name="alpha", storage=make_storage(journal))
+    checks = [
+        {"name": "dsr", "value": 0.4, "threshold": ">= 0.95", "passed": False},
+        {"name": "active_windows", "value": 4, "threshold": ">= 3", "passed": True},
+    ]
+    study.set_user_attr(
+        "validation", {"verdict": "fail: dsr 0.4 < 0.95", "chosen_trial": 0, "checks": checks}
+    )
+    detail = show_sweep(journal, None, "alpha")  # no MLflow store: the study's own record
+    assert detail.row.verdict == "fail: dsr 0.4 < 0.95"
+    assert detail.chosen_trial == 0 and detail.checks == checks
+    assert detail.to_json()["checks"] == checks

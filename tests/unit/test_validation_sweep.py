@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,9 +37,16 @@ def _sweep(tmp: Path, **changes):
     return cfg, out, study
 
 
-def _members(study) -> list[list[int]]:
-    meta = study.user_attrs["pk8opt"]
-    starts = [int(Path(p).name.rsplit("-", 1)[1]) for p in meta["in_sample"]]
+def _in_sample(cfg, out) -> list[str]:
+    """The in-sample sessions, as the sweep's parent run records them (`study.json`)."""
+    client = MlflowClient(tracking_uri=cfg.tracking_uri())
+    return json.loads(Path(client.download_artifacts(out.parent_run_id, "study.json")).read_text())[
+        "in_sample_paths"
+    ]
+
+
+def _members(cfg, out) -> list[list[int]]:
+    starts = [int(Path(p).name.rsplit("-", 1)[1]) for p in _in_sample(cfg, out)]
     return window_index(starts)[1]
 
 
@@ -48,7 +56,7 @@ def test_every_trial_keeps_its_sessions_and_visits_windows_in_its_own_order(
     make_sessions(tmp_path / "rec", n=8, symbols=SYMBOLS)
     doc = {"pruner": {"type": "none"}, "trials": 6, "workers": 1}
     cfg, out, study = _sweep(tmp_path, objective={"metric": "pnl_per_window"}, **doc)
-    members = _members(study)
+    members = _members(cfg, out)
     assert len(members) == 6 and all(len(m) == 2 for m in members)  # 6 windows x 2 symbols
     client = MlflowClient(tracking_uri=cfg.tracking_uri())
     exp = client.get_experiment_by_name("toy")
@@ -93,8 +101,8 @@ def test_no_trial_is_pruned_before_its_warmup_windows_and_only_at_a_windows_end(
     tmp_path: Path, pruner: dict
 ) -> None:
     make_sessions(tmp_path / "rec", n=8, symbols=SYMBOLS)
-    _, _, study = _sweep(tmp_path, pruner=pruner, trials=14, workers=2)
-    members = _members(study)
+    cfg, out, study = _sweep(tmp_path, pruner=pruner, trials=14, workers=2)
+    members = _members(cfg, out)
     pruned = [t for t in study.get_trials() if t.state.name == "PRUNED"]
     assert pruned, "the test needs pruned trials"
     for t in pruned:
@@ -113,7 +121,7 @@ def test_no_trial_is_pruned_before_its_warmup_windows_and_only_at_a_windows_end(
 def test_validation_writes_the_matrix_and_its_verdict(tmp_path: Path) -> None:
     make_sessions(tmp_path / "rec", n=8, symbols=SYMBOLS)
     cfg, out, study = _sweep(tmp_path, trials=10, validation={"candidates": 4})
-    members = _members(study)
+    members = _members(cfg, out)
     record = study.user_attrs["validation"]
     assert record["chosen_trial"] == out.chosen and record["verdict"] == out.verdict
     client = MlflowClient(tracking_uri=cfg.tracking_uri())
@@ -122,7 +130,7 @@ def test_validation_writes_the_matrix_and_its_verdict(tmp_path: Path) -> None:
     header, body = rows[0], rows[1:]
     assert header[0] == "trial" and len(header) == 1 + len(members)
     assert header[1:] == sorted(header[1:])  # window starts in time order
-    first = int(Path(study.user_attrs["pk8opt"]["in_sample"][0]).name.rsplit("-", 1)[1])
+    first = int(Path(_in_sample(cfg, out)[0]).name.rsplit("-", 1)[1])
     assert header[1] == datetime.fromtimestamp(first, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert [r[0] for r in body[-2:]] == ["defaults", "not_trading"]
     assert all(float(x) == 0 for x in body[-1][1:])
