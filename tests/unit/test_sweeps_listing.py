@@ -125,3 +125,13 @@ def test_show_gives_the_verdict_checks_from_the_study_without_mlflow(tmp_path: P
     assert detail.row.verdict == "fail: dsr 0.4 < 0.95"
     assert detail.chosen_trial == 0 and detail.checks == checks
     assert detail.to_json()["checks"] == checks
+    out = subprocess.run(
+        [str(BIN), "sweeps", "show", "alpha", "--storage", journal],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # no MLflow store here: the study's own record
+    )
+    lines = out.stdout.splitlines()
+    assert any(line.split()[:1] == ["dsr"] and "FAIL" in line for line in lines), out.stdout
+    assert any(line.split()[:1] == ["active_windows"] and "pass" in line for line in lines)
+    assert "Validation of trial 0" in out.stdout and "verdict: fail: dsr 0.4 < 0.95" in out.stdout
