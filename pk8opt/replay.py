@@ -33,7 +33,7 @@ from pk8opt.strategies import get_strategy
 from pk8opt.strategies.base import Strategy
 from pk8opt.trader import NEVER, TRADER_PARAMS, Trader
 
-Mode = Literal["fast", "events"]
+Mode = Literal["auto", "compiled", "fast", "events"]
 _WINNER = {"Up": 0, "Down": 1}
 
 
@@ -116,7 +116,7 @@ def run_backtest(
     on_session: Callable[[int, SessionResult], None] | None = None,
     event_log: Path | None = None,
     metrics_log: Path | None = None,
-    mode: Mode = "fast",
+    mode: Mode = "auto",
 ) -> BacktestResult:
     """Replay each session; sessions without a known winner are skipped and reported.
 
@@ -322,11 +322,30 @@ def run_session(
     config: RunConfig,
     *,
     log: EventLog | None = None,
-    mode: Mode = "fast",
+    mode: Mode = "auto",
     skip_unchanged: bool = True,
     metrics: Any = None,
 ) -> SessionResult:
+    """One session. `mode`: "compiled" (`engine.compiled`, for a strategy with a
+    compiled quote), "fast" (the Python engine, visiting only frames where something
+    can happen), "events" (every frame, as the live runner), "auto" (compiled when the
+    strategy has a compiled quote and no per-fill metrics are written, else fast).
+    All give identical results and event logs (tests/unit/test_compiled_replay.py)."""
     manifest = session.manifest
+    if mode in ("auto", "compiled") and metrics is None:
+        from pk8opt.engine.compiled import quote_function, run_session_compiled
+
+        quote = quote_function(type(strategy))
+        if quote is not None:
+            return run_session_compiled(
+                session, strategy, config, quote, log=log, skip_unchanged=skip_unchanged
+            )
+        if mode == "compiled":
+            raise ConfigError(
+                f"strategy {config.strategy}: no compiled quote (see docs/strategies.md)"
+            )
+    if mode in ("auto", "compiled"):
+        mode = "fast"
     if mode == "fast":
         cache = session_cache(session)
         view = ArrayView(cache)

@@ -291,11 +291,17 @@ def has_replay_store(session: StoredSession) -> bool:
 def _replay_store(session: StoredSession) -> Store | None:
     from pk8opt.engine.session_cache import SessionCache
 
+    known = session.__dict__.get("_replay_store_path")
+    if known is not None:  # found before: open it straight away (replayed every trial)
+        store = open_store(known)
+        if store is not None:
+            return store
     key = replay_key(session)
     cache_dir = session.path / CACHE_DIR
     path = store_path(cache_dir, REPLAY_KIND, key)
     store = open_store(path)
     if store is not None:
+        session.__dict__["_replay_store_path"] = path
         return store
     try:
         with building(cache_dir):

@@ -86,7 +86,24 @@ class SessionCache:
             self.ticks.append((tracker.tick[0], tracker.tick[1]))
             state[0] += 1
 
+        # every record in the order the tracker made them (the compiled replay's input):
+        # frame, kind (0 bid level, 1 trade on bids, 2 ask level), token, price, old, new
+        flat: tuple[list[int], list[int], list[int], list[int], list[float], list[float]] = (
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+        )
+
         def emit_all(rec: int, token: int, side: int, price: int, old: float, new: float) -> None:
+            flat[0].append(state[0])
+            flat[1].append(rec if rec != REC_LEVEL or side == BID else 2)
+            flat[2].append(token)
+            flat[3].append(price)
+            flat[4].append(old)
+            flat[5].append(new)
             if rec == REC_LEVEL and side != BID:
                 key = level_key(token, side, price)
                 lst = ask_levels.get(key)
@@ -124,6 +141,23 @@ class SessionCache:
                 prev_ticks = self.ticks[k]
         self.change_frames = change
         self.last_ns = local[-1] if n else spec.window_end_ns
+        # the same as numpy arrays, for the compiled replay (`engine.compiled`)
+        # (24 bytes a record: prices and ticks are milli, below 1000; -1 is none)
+        self.rec_frame = np.array(flat[0], dtype=np.int32)
+        self.rec_kind = np.array(flat[1], dtype=np.int8)
+        self.rec_token = np.array(flat[2], dtype=np.int8)
+        self.rec_price = np.array(flat[3], dtype=np.int16)
+        self.rec_old = np.array(flat[4], dtype=np.float64)
+        self.rec_new = np.array(flat[5], dtype=np.float64)
+        self.top_arr = np.array(self.top, dtype=np.int16).reshape(-1, 4)
+        self.ticks_arr = np.array(self.ticks, dtype=np.int16).reshape(-1, 2)
+        self.time_arr = np.array(self.frame_time, dtype=np.int64)
+        self.exch_arr = np.array(self.frame_exch_ms, dtype=np.int64)
+        # read-only, as when mapped from the store: one compiled specialization serves both
+        arrays: list[np.ndarray] = [self.rec_frame, self.rec_kind, self.rec_token]
+        arrays += [self.rec_price, self.rec_old, self.rec_new, self.top_arr, self.ticks_arr]
+        for a in [*arrays, self.time_arr, self.exch_arr]:
+            a.flags.writeable = False
         self._times: dict[tuple[str, float], list[int]] = {}
 
     def times(self, clock: str, delay_ms: float) -> list[int]:

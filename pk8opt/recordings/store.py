@@ -94,10 +94,46 @@ def write_store(
     return final
 
 
+class _Columns(Mapping[str, np.ndarray]):
+    """The columns of a mapped store, each made into an array when first read (a replay
+    reads a few of a store's columns)."""
+
+    __slots__ = ("_buf", "_layout", "_made")
+
+    def __init__(self, buf: Any, layout: dict[str, Any]) -> None:
+        self._buf = buf
+        self._layout = layout
+        self._made: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        a = self._made.get(name)
+        if a is None:
+            c = self._layout[name]
+            dtype = np.dtype(c["dtype"])
+            shape = tuple(c["shape"])
+            count = 1
+            for n in shape:
+                count *= n
+            if count:
+                a = np.frombuffer(self._buf, dtype=dtype, count=count, offset=c["offset"])
+                a = a.reshape(shape)
+            else:
+                a = np.empty(shape, dtype)
+                a.flags.writeable = False
+            self._made[name] = a
+        return a
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._layout)
+
+    def __len__(self) -> int:
+        return len(self._layout)
+
+
 class Store:
     """An opened store: `attrs` and the columns, as read-only arrays over one mapping."""
 
-    def __init__(self, path: Path, header: dict[str, Any], columns: dict[str, np.ndarray]):
+    def __init__(self, path: Path, header: dict[str, Any], columns: Mapping[str, np.ndarray]):
         self.path = path
         self.header = header
         self.attrs: Any = header["attrs"]
@@ -109,7 +145,7 @@ class Store:
     def group(self, prefix: str) -> dict[str, np.ndarray]:
         """The columns named `prefix.<name>`, by `<name>`."""
         cut = len(prefix) + 1
-        return {k[cut:]: v for k, v in self.columns.items() if k.startswith(prefix + ".")}
+        return {k[cut:]: self.columns[k] for k in self.columns if k.startswith(prefix + ".")}
 
 
 def open_store(path: Path) -> Store | None:
@@ -128,14 +164,10 @@ def open_store(path: Path) -> Store | None:
                 buf = mmap.mmap(fd, size, prot=mmap.PROT_READ)
             finally:
                 os.close(fd)
-        columns = {}
-        for name, c in header["columns"].items():
-            dtype = np.dtype(c["dtype"])
-            shape = tuple(c["shape"])
-            count = int(np.prod(shape)) if shape else 1
-            a = np.frombuffer(buf, dtype=dtype, count=count, offset=c["offset"]) if count else None
-            columns[name] = np.empty(shape, dtype) if a is None else a.reshape(shape)
-        return Store(Path(path), header, columns)
+        layout = header["columns"]
+        if not isinstance(layout, dict):
+            return None
+        return Store(Path(path), header, _Columns(buf, layout))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -32,6 +32,8 @@ class BalancedArbStrategy(Strategy):
     name = "balanced_arb"
     pure = True
     gates = ("ZONE", "BOOK", "CROSSED", "SPREAD", "CAP", "IMBALANCE", "EDGE", "PRICE", "EXPOSURE")
+    compiled = "pk8opt.strategies.compiled:balanced_arb"
+    whys = (*gates, "lag", "entry")
     params = ParamSet(
         [
             Param(
@@ -155,6 +157,22 @@ class BalancedArbStrategy(Strategy):
         self._spread = int(round(self.max_spread * 1000))
         self._min_px = int(round(self.min_price * 1000))
         self._max_px = int(round(self.max_price * 1000))
+
+    def compiled_params(self) -> list[float]:
+        return [
+            self._limit,
+            self._spread,
+            self._min_px,
+            self._max_px,
+            self.size,
+            self.max_inventory,
+            self.max_imbalance,
+            self.max_exposure_usdc,
+            self.stop_before_end_seconds,
+            self.start_after_seconds,
+            self.join_ticks,
+            self.lag_boost_ticks,
+        ]
 
     def tau_breakpoints(self, window_seconds: float) -> tuple[float, ...]:
         return (self.stop_before_end_seconds, window_seconds - self.start_after_seconds)

@@ -68,6 +68,15 @@ class Strategy:
     params: ClassVar[ParamSet] = ParamSet([])
     gates: ClassVar[tuple[str, ...]] = ()
     pure: ClassVar[bool] = False
+    # a compiled twin of `quote` for the compiled replay (docs/strategies.md "Compiled
+    # strategies"): "module:function" of a numba function quote(p, ctx, out), the reason
+    # strings its out codes index, and the values it reads as p
+    compiled: ClassVar[str] = ""
+    whys: ClassVar[tuple[str, ...]] = ()
+
+    def compiled_params(self) -> list[float]:
+        """The numbers the compiled quote reads as `p` (in its own order)."""
+        return []
 
     def __init__(self, **values: Any) -> None:
         self.values = type(self).params.resolve(

@@ -44,10 +44,15 @@ class FixedStrategy(Strategy):
         ]
     )
     gates = ("CAP",)
+    compiled = "pk8opt.strategies.compiled:fixed"
+    whys = ("off", "CAP", "fixed")
     up_price: float
     down_price: float
     size: float
     max_inventory: float
+
+    def compiled_params(self) -> list[float]:
+        return [self.up_price, self.down_price, self.size, self.max_inventory]
 
     def quote(self, ctx: StrategyContext) -> StrategyQuote:
         return StrategyQuote(self._leg(self.up_price, ctx.qy), self._leg(self.down_price, ctx.qn))

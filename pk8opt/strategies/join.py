@@ -23,6 +23,8 @@ class JoinStrategy(Strategy):
     name = "join"
     pure = True
     gates = ("BOOK",)
+    compiled = "pk8opt.strategies.compiled:join"
+    whys = ("off", "BOOK", "join")
     params = ParamSet(
         [
             Param(
@@ -47,6 +49,11 @@ class JoinStrategy(Strategy):
     )
     token: str
     size: float
+
+    def compiled_params(self) -> list[float]:
+        up = self.token in ("up", "both")
+        down = self.token in ("down", "both")
+        return [float(up), float(down), self.size]
 
     def quote(self, ctx: StrategyContext) -> StrategyQuote:
         up = self._leg(ctx.by) if self.token in ("up", "both") else _OFF

@@ -12,6 +12,8 @@ class NoopStrategy(Strategy):
 
     name = "noop"
     pure = True
+    compiled = "pk8opt.strategies.compiled:noop"
+    whys = ("noop",)
 
     def quote(self, ctx: StrategyContext) -> StrategyQuote:
         return _NONE

@@ -71,6 +71,12 @@ class BacktestEvaluator:
 
         return index_sessions([Path(p) for p in paths])
 
+    def warm_up(self, strategy: str) -> float:
+        """Compile the strategy's replay once here (the workers then load it)."""
+        from pk8opt.engine.compiled import warm_up
+
+        return warm_up(strategy)
+
     def config(self, strategy: str, overrides: Mapping[str, Any]) -> Any:
         from pk8opt.replay import RunConfig
 

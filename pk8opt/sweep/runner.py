@@ -166,6 +166,25 @@ def prepare(
         for path in paths:
             loaded += evaluator.load([path]) or []
             advance()
+    warm_up = getattr(evaluator, "warm_up", None)
+    if warm_up is not None:
+        import contextlib
+
+        from rich.console import Console
+
+        shown = console or Console(stderr=True)
+        status = (
+            shown.status(f"preparing the compiled replay of {cfg.strategy}")
+            if shown.is_terminal
+            else contextlib.nullcontext()
+        )
+        with status:
+            took = warm_up(cfg.strategy)
+        if took > 5 and console is not None:
+            console.print(
+                f"compiled the replay of {cfg.strategy} in {took:.0f} s (kept on disk: "
+                "later runs start at once)"
+            )
     from pk8opt.recordings.session import LoadedSession, problems_line
 
     sessions = [s for s in loaded or [] if isinstance(s, LoadedSession)]

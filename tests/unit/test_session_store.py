@@ -37,7 +37,10 @@ def _same(a: Any, b: Any, where: str) -> None:
     if hasattr(a, "items") and not isinstance(a, dict):
         a = dict(a.items())
     assert type(a) is type(b), (where, type(a), type(b))
-    if isinstance(a, list | tuple):
+    if isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape, where
+        assert np.array_equal(a, b), where
+    elif isinstance(a, list | tuple):
         assert len(a) == len(b), where
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
             _same(x, y, f"{where}[{i}]")
