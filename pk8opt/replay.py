@@ -235,26 +235,29 @@ class SessionStepper:
         if hi <= lo or self.closed:
             return
         clock = self.clock
-        t = clock.frame(local[hi - 1], max(exch[lo:hi])) if clock.venue else local[hi - 1]
-        if self.pending:
+        if clock.venue:
+            t = clock.frame(local[hi - 1], max(exch[lo:hi]) if hi - lo > 1 else exch[lo])
+        else:
+            t = local[hi - 1]
+        pending = self.pending
+        if pending and pending[0][0] <= t:
             self._decide(t)  # decisions due at or before this frame come first
         engine = self.engine
-        on_row = engine.on_row
-        for i in range(lo, hi):
-            on_row(t, kinds[i], tokens[i], sides[i], prices[i], sizes[i])
+        engine.on_rows(t, kinds, tokens, sides, prices, sizes, lo, hi)
         engine.end_frame(t)
-        best, tracker = engine.tracker.best, engine.tracker
-        top = (best(0, 0), best(0, 1), best(1, 0), best(1, 1))
+        tracker = engine.tracker
+        top = tracker.top()
         tops = self.tops
         if not tops or tops[-1] != top:
             self.top_t.append(t)  # type: ignore[attr-defined]
             tops.append(top)  # type: ignore[attr-defined]
         self.last_ns = t
-        ticks = (tracker.tick[0], tracker.tick[1])
-        if clock.delay_ns == 0:
-            self.trader.on_frame(t, top, ticks)
+        tick = tracker.tick
+        delay = clock.delay_ns
+        if delay == 0:
+            self.trader.on_frame(t, top, (tick[0], tick[1]))
         else:
-            self.pending.append((t + clock.delay_ns, top, ticks))
+            pending.append((t + delay, top, (tick[0], tick[1])))
 
     def _decide(self, upto_ns: int) -> None:
         """Take the pending decisions due at or before `upto_ns`."""

@@ -126,21 +126,30 @@ class Trader:
     # ------------------------------------------------------------------
     def on_frame(self, t_ns: int, top: tuple[int, int, int, int], ticks: tuple[int, int]) -> None:
         """One market update: top = (Up bid, Up ask, Down bid, Down ask) in milli, -1 none."""
-        engine = self.engine
-        known = engine.responses
+        known = self.engine.responses
         if known.latency_ns:
-            known.receive(t_ns)
-        if self.skip and t_ns < self.next_wake_ns and self._key is not None:
+            # receive() applies what is due by now; skipped when nothing is (a no-op)
+            due, acks = known._queue, known._acks
+            if (due and due[0][0] <= t_ns) or (acks and acks[0][0] <= t_ns):
+                known.receive(t_ns)
+        seq = known.seq
+        k = self._key
+        if (
+            self.skip
+            and t_ns < self.next_wake_ns
+            and k is not None
+            and k[0] == top
+            and k[1] == ticks
+            and k[2] == seq
+        ):
             # nothing the strategy or the requote rules read has changed: a no-op update
-            k = self._key
-            if k[0] == top and k[1] == ticks and k[2] == known.seq:
-                bp = self._bp_times
-                if k[3] == (bisect_left(bp, t_ns), bisect_right(bp, t_ns)):
-                    return
-        eq_key = (top, known.seq)
-        if eq_key != self._eq_key:
+            bp = self._bp_times
+            if k[3] == (bisect_left(bp, t_ns), bisect_right(bp, t_ns)):
+                return
+        eq_key = self._eq_key
+        if eq_key is None or eq_key[0] != top or eq_key[1] != seq:
             self._sample_equity(t_ns, top)
-            self._eq_key = eq_key
+            self._eq_key = (top, seq)
         if self.start_ns < 0:
             self.start_ns = t_ns
         wake = NEVER
@@ -152,8 +161,8 @@ class Trader:
             return
         bp = self._bp_times
         bucket = (bisect_left(bp, t_ns), bisect_right(bp, t_ns))
-        key = (top, ticks, known.seq, bucket)
-        if not self.skip or key != self._key or self.quote is None:
+        key = (top, ticks, seq, bucket)
+        if not self.skip or key != k or self.quote is None:
             self.quote = self.strategy.quote(self._context(t_ns, top, ticks))
             self.strategy_calls += 1
             self._key = key

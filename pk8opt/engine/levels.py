@@ -62,19 +62,34 @@ class LevelTracker:
 
     # -- rows ---------------------------------------------------------------------------
     def row(self, kind: int, token: int, side: int, price: int, size: float) -> None:
-        if self._snap_token != NONE and (kind != _LEVEL or token != self._snap_token):
+        snap = self._snap_token
+        if snap != NONE and (kind != _LEVEL or token != snap):
             self._close_snapshot()
+            snap = NONE
         if kind == _LEVEL:
             if not 0.0 <= size < _INF:  # negative, NaN or infinite: not a size
                 return
-            if token == self._snap_token:
+            if token == snap:
                 if size > 0.0:
                     self._snap[side][price] = size
                 return
-            self._set(token, side, price, size)
+            # the level's new size; its side's best is recomputed when it may have moved
+            dirty, cached = self._dirty[token], self._best[token]
+            levels = self.books[token][side]
+            old = levels.get(price, 0.0)
+            if size != old:
+                if size > 0.0:
+                    levels[price] = size
+                else:
+                    del levels[price]
+                if not dirty[side]:
+                    b = cached[side]
+                    if b == NONE or (price >= b if side == BID else price <= b):
+                        dirty[side] = True
+                self.emit(REC_LEVEL, token, side, price, old, size if size > 0.0 else 0.0)
             if size > 0.0:
                 o = 1 - side
-                other = self._best_raw(token, o) if self._dirty[token][o] else self._best[token][o]
+                other = self._best_raw(token, o) if dirty[o] else cached[o]
                 if other != NONE and (other <= price if side == BID else other >= price):
                     self._uncross(token, side, price)
         elif kind == _TRADE:
@@ -101,7 +116,22 @@ class LevelTracker:
         """Best price (milli) of one side, or -1 when empty or stale."""
         if self.stale[token]:
             return NONE
-        return self._best_raw(token, side)
+        if self._dirty[token][side]:
+            return self._best_raw(token, side)
+        return self._best[token][side]
+
+    def top(self) -> tuple[int, int, int, int]:
+        """(Up bid, Up ask, Down bid, Down ask) as `best` gives them, in one call."""
+        best = self._best_raw
+        stale_up, stale_down = self.stale
+        dirty_up, dirty_down = self._dirty
+        up, down = self._best
+        return (
+            NONE if stale_up else (best(UP, BID) if dirty_up[BID] else up[BID]),
+            NONE if stale_up else (best(UP, ASK) if dirty_up[ASK] else up[ASK]),
+            NONE if stale_down else (best(DOWN, BID) if dirty_down[BID] else down[BID]),
+            NONE if stale_down else (best(DOWN, ASK) if dirty_down[ASK] else down[ASK]),
+        )
 
     def size(self, token: int, side: int, price: int) -> float:
         return self.books[token][side].get(price, 0.0)
@@ -114,18 +144,6 @@ class LevelTracker:
         return 0
 
     # -- internals ----------------------------------------------------------------------
-    def _set(self, token: int, side: int, price: int, size: float) -> None:
-        levels = self.books[token][side]
-        old = levels.get(price, 0.0)
-        if size == old:
-            return
-        if size > 0.0:
-            levels[price] = size
-        else:
-            del levels[price]
-        self._touch(token, side, price)
-        self.emit(REC_LEVEL, token, side, price, old, size if size > 0.0 else 0.0)
-
     def _uncross(self, token: int, side: int, price: int) -> None:
         """Remove the other side's levels that the level at `price` reaches through."""
         other = 1 - side
@@ -143,13 +161,6 @@ class LevelTracker:
             self._best[token][side] = b
             self._dirty[token][side] = False
         return self._best[token][side]
-
-    def _touch(self, token: int, side: int, price: int) -> None:
-        if self._dirty[token][side]:
-            return
-        b = self._best[token][side]
-        if b == NONE or (price >= b if side == BID else price <= b):
-            self._dirty[token][side] = True
 
     def _close_snapshot(self) -> None:
         token = self._snap_token

@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from pk8opt.engine.accounting import Account
@@ -87,15 +87,43 @@ class PaperEngine:
         self.advance_to(local_ns)
         self.tracker.row(kind, token, side, price, size)
 
+    def on_rows(
+        self,
+        local_ns: int,
+        kinds: Sequence[int],
+        tokens: Sequence[int],
+        sides: Sequence[int],
+        prices: Sequence[int],
+        sizes: Sequence[float],
+        lo: int,
+        hi: int,
+    ) -> None:
+        """`on_row(local_ns, ...)` for rows `lo:hi` of the columns, one call for a frame."""
+        timers = self._timers
+        flow = self.flow
+        row = self.tracker.row
+        for i in range(lo, hi):
+            if flow is not None or (timers and timers[0][0] <= local_ns):
+                self.advance_to(local_ns)
+            elif local_ns > self.now_ns:  # nothing due: advance_to would only move the clock
+                self.now_ns = local_ns
+            row(kinds[i], tokens[i], sides[i], prices[i], sizes[i])
+
     def end_frame(self, local_ns: int) -> None:
         """The rows of one raw frame are all in: close snapshots, check crossed orders."""
         self.advance_to(local_ns)
         self.tracker.end_frame()
-        self.check_cross()
+        resting = self.resting
+        if resting[0] or resting[1]:  # check_cross looks at resting orders only
+            self.check_cross()
 
     def advance_to(self, t_ns: int) -> None:
         """Run latency timers and maker-flow arrivals due at or before `t_ns`."""
         timers = self._timers
+        if self.flow is None and (not timers or timers[0][0] > t_ns):
+            if t_ns > self.now_ns:  # nothing due: only the clock moves
+                self.now_ns = t_ns
+            return
         while True:
             due = timers[0][0] if timers else 1 << 62
             ftok = -1

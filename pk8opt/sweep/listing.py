@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pk8opt.errors import ConfigError
+from pk8opt.redact import mask_urls
 from pk8opt.sweep.study_meta import read_meta
 
 # the validation figures a sweep logs on its parent run, in the order a trader reads them
@@ -71,13 +72,6 @@ class SweepDetail:
         out = asdict(self)
         out["row"] = self.row.to_json()
         return out
-
-
-def mask_password(text: str) -> str:
-    """`postgresql://user:***@host/db`: a URL's password never reaches the terminal."""
-    import re
-
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
 
 
 def _open(storage_url: str) -> Any:
@@ -212,7 +206,7 @@ def show_sweep(
         stores += f" --storage {storage_url}"
     if tracking_uri and tracking_uri != default_tracking_uri():
         stores += f" --tracking-uri {tracking_uri}"
-    stores = mask_password(stores)
+    stores = mask_urls(stores)
     record = study.user_attrs.get("validation") or {}
     return SweepDetail(
         row=row,

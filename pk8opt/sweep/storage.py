@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from pk8opt.errors import ConfigError
+from pk8opt.redact import mask_url
 
 # Heartbeat of a running trial in a database storage; a trial silent for GRACE is stale.
 HEARTBEAT_S = float(os.environ.get("PK8OPT_HEARTBEAT_S", "10"))
@@ -41,17 +42,6 @@ def grace_s() -> float:
 
 def is_database(url: str) -> bool:
     return "://" in url
-
-
-def masked(url: str) -> str:
-    """The URL with its password hidden, for messages and tags."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
-        return url
-    auth, host = rest.split("@", 1)
-    if ":" not in auth:
-        return url
-    return f"{scheme}://{auth.split(':', 1)[0]}:***@{host}"
 
 
 def _pg_driver() -> str:
@@ -110,7 +100,7 @@ def open_storage(url: str, report: Callable[[str], None] | None = None) -> Any:
         raise
     except Exception as exc:  # unreachable server, bad credentials, unknown database
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"storage {masked(url)}: {first}") from None
+        raise ConfigError(f"storage {mask_url(url)}: {first}") from None
 
 
 def _rdb_storage(optuna: Any, engine_url: str, postgres: bool) -> Any:

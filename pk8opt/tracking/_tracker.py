@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pk8opt.errors import ConfigError
+from pk8opt.redact import mask_url
 from pk8opt.tracking._rows import ChildRun, insert_runs, sql_store
 
 ROLE = "pk8opt.role"
@@ -162,7 +163,7 @@ class Tracker:
         except ConfigError:
             raise
         except Exception as exc:  # the store is unreachable or not an MLflow store
-            raise ConfigError(f"mlflow.tracking_uri {_masked(tracking_uri)}: {exc}") from None
+            raise ConfigError(f"mlflow.tracking_uri {mask_url(tracking_uri)}: {exc}") from None
         if artifact_location is None:  # an explicit location is the user's choice
             self.note = local_artifacts_note(tracking_uri, exp.artifact_location or "")
         if exp.lifecycle_stage != "active":
@@ -220,7 +221,7 @@ class Tracker:
         run = self.client.create_run(
             self.experiment_id,
             run_name=study,
-            tags={ROLE: "sweep", STUDY: study, STORAGE: _masked(storage), **RUN_SOURCE, **tags},
+            tags={ROLE: "sweep", STUDY: study, STORAGE: mask_url(storage), **RUN_SOURCE, **tags},
         )
         run_id = run.info.run_id
         first = self._sweep_runs(study)[0].info.run_id
@@ -532,9 +533,3 @@ def tag_runs(tracking_uri: str, run_ids: list[str], tags: Mapping[str, str]) -> 
                 client.set_tag(run_id, k, v)
             except Exception as exc:
                 raise ConfigError(f"{tracking_uri}: cannot tag run {run_id}: {exc}") from None
-
-
-def _masked(url: str) -> str:
-    from pk8opt.sweep.storage import masked
-
-    return masked(url)

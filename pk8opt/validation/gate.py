@@ -19,6 +19,7 @@ class GateCheck:
     value: Any
     threshold: str
     passed: bool
+    reason: str = ""  # why the figure is n/a, when it is
 
 
 class DeployRefused(Pk8Error):
@@ -54,7 +55,13 @@ def failing(study: Any, trial: int) -> list[GateCheck]:
             )
         ]
     out = [
-        GateCheck(c["name"], c.get("value"), str(c.get("threshold")), bool(c.get("passed")))
+        GateCheck(
+            c["name"],
+            c.get("value"),
+            str(c.get("threshold")),
+            bool(c.get("passed")),
+            str(c.get("reason") or ""),
+        )
         for c in record.get("checks") or []
         if not c.get("passed")
     ]

@@ -45,9 +45,26 @@ def check_rows(checks: list[Any]) -> list[tuple[str, str, str, str]]:
     ]
 
 
+def reason_lines(checks: list[Any]) -> list[str]:
+    """'oos_pnl_per_window, oos_t n/a: <why>': one line per reason a check's figure is n/a."""
+    out: list[tuple[list[str], str]] = []
+    for c in checks:
+        reason = getattr(c, "reason", "")
+        if not reason:
+            continue
+        if out and out[-1][1] == reason:
+            out[-1][0].append(c.name)
+        else:
+            out.append(([c.name], reason))
+    return [f"{', '.join(names)} n/a: {reason}" for names, reason in out]
+
+
 def check_table(checks: list[Any], title: str) -> Any:
-    """A rich table of checks (the sweep's end, deploy's refusal)."""
+    """A rich table of checks (the sweep's end, deploy's refusal), why a figure is n/a
+    under it."""
+    from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, title_justify="left", box=None, header_style="bold underline")
     for col in ("check", "value", "required", "result"):
@@ -55,7 +72,7 @@ def check_table(checks: list[Any], title: str) -> Any:
     for name, value, required, result in check_rows(checks):
         style = "green" if result == "pass" else "red"
         table.add_row(name, value, required, f"[{style}]{result}[/{style}]")
-    return table
+    return Group(table, *(Text(f"  {line}", style="yellow") for line in reason_lines(checks)))
 
 
 def matrix_csv(rows: list[Any], window_starts: list[int]) -> str:
@@ -75,6 +92,7 @@ def _iso(ts: int) -> str:
 
 def markdown(v: Any, metric: str) -> str:
     f = vars(v.figures)
+    why = reason_lines(v.verdict.checks)  # under the table: why a figure is n/a
     lines = [
         f"# Validation: {v.verdict.tag()}",
         "",
@@ -85,6 +103,8 @@ def markdown(v: Any, metric: str) -> str:
         "|---|---|---|---|",
         *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in check_rows(v.verdict.checks)),
         "",
+        *(f"- {line}" for line in why),
+        *([""] if why else []),
         "| figure | value |",
         "|---|---|",
         *(f"| {label} (`{key}`) | {fmt(f.get(key))} |" for key, label in FIGURES),

@@ -33,6 +33,7 @@ from pk8opt.validation.candidates import (
     neighbours,
     rank_trials,
 )
+from pk8opt.validation.reasons import DEFLATED_SHARPE, WALK_FORWARD, Reasons
 
 NOT_TRADING = "not_trading"
 DEFAULTS = "defaults"
@@ -94,14 +95,6 @@ def replay(
     evaluator = load_evaluator(evaluator_spec)
     metrics, pnl, fills = scored_run(evaluator, loaded(evaluator, paths), strategy, dict(overrides))
     return {"metrics": metrics, "pnl": pnl, "fills": fills}
-
-
-def _safe(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """A statistic, or None when the data is too small for it (few windows or rows)."""
-    try:
-        return fn(*args, **kwargs)
-    except (ValueError, ZeroDivisionError, IndexError):
-        return None
 
 
 class _Replays:
@@ -238,27 +231,17 @@ def _choose(choosable: list[Row], robust: dict[str, float], fallback: Row) -> Ro
     return fallback
 
 
-def _folds(cfg: SweepConfig, n: int) -> list[Any]:
+def _folds(cfg: SweepConfig, n: int, why: Reasons) -> list[Any]:
+    from functools import partial
+
     from pk8opt.validation import cpcv_folds, walk_forward_folds
 
     v = cfg.validation
     if v.scheme == "cpcv":
-        return (
-            _safe(
-                cpcv_folds,
-                n,
-                groups=v.groups,
-                test_groups=v.test_groups,
-                embargo=v.embargo_windows,
-            )
-            or []
-        )
-    return (
-        _safe(
-            walk_forward_folds, n, n_folds=v.folds, embargo=v.embargo_windows, anchored=v.anchored
-        )
-        or []
-    )
+        make = partial(cpcv_folds, groups=v.groups, test_groups=v.test_groups)
+    else:
+        make = partial(walk_forward_folds, n_folds=v.folds, anchored=v.anchored)
+    return why.attempt(WALK_FORWARD, make, n, embargo=v.embargo_windows) or []
 
 
 def _num(x: Any) -> float:
@@ -315,11 +298,24 @@ def run_validation(
 
     matrix = np.array([r.pnl for r in rows])
     baselines = tuple(i for i, r in enumerate(rows) if r.trial is None)
-    pbo = _safe(pbo_cscv, matrix, blocks=v.blocks)
+    why = Reasons()  # figure -> why it is n/a
+    pbo = why.attempt(("pbo",), pbo_cscv, matrix, blocks=v.blocks)
     eligible = np.array([r.trial is not None and r.active() >= v.min_active_windows for r in rows])
-    walk = _safe(
-        wf, matrix, _folds(cfg, len(window_starts)), baselines=baselines, eligible=eligible
+    if not eligible.any():
+        why.note(
+            WALK_FORWARD,
+            f"no trial has fills in at least {v.min_active_windows} windows "
+            "(validation.min_active_windows), so none can be chosen",
+        )
+    walk = why.attempt(
+        WALK_FORWARD,
+        wf,
+        matrix,
+        _folds(cfg, len(window_starts), why),
+        baselines=baselines,
+        eligible=eligible,
     )
+    why.explain_walk(walk)
     full = [r.pnl for r in rows if r.label != NOT_TRADING]
     full += [
         pnl
@@ -328,8 +324,11 @@ def run_validation(
     ]
     # V: the spread of the Sharpe ratios of every fully scored configuration (the
     # candidates and every completed trial), rows without spread left out
-    spread = _num(_safe(sr_variance, np.array(full)))
-    dsr = _safe(deflated_sharpe, np.array(chosen.pnl), n_tried(study), spread)
+    spread = _num(why.attempt(DEFLATED_SHARPE, sr_variance, np.array(full)))
+    dsr = why.attempt(
+        DEFLATED_SHARPE, deflated_sharpe, np.array(chosen.pnl), n_tried(study), spread
+    )
+    why.explain_dsr(dsr, full)
 
     lockbox, seen_before = _lockbox(study, cfg, sel, chosen, replays)
     figures = Figures(
@@ -351,7 +350,7 @@ def run_validation(
     )
     out = Validated(
         chosen=chosen,
-        verdict=judge(figures, thresholds),
+        verdict=judge(figures, thresholds, why),
         figures=figures,
         rows=rows,
         window_starts=window_starts,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 
 from pk8opt.errors import ConfigError
@@ -65,6 +65,7 @@ class Check:
     threshold: str
     passed: bool
     failure: str = ""
+    reason: str = ""  # why the value is n/a (could not be computed), when it is
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,16 @@ class Verdict:
         """'pass', or 'fail: <reason>; <reason>' with one short reason per failing check."""
         if self.passed:
             return "pass"
-        return "fail: " + "; ".join(c.failure for c in self.failures)
+        parts: list[str] = []
+        names: list[str] = []
+        for i, c in enumerate(self.failures):
+            if i and c.reason and c.reason == self.failures[i - 1].reason:
+                names.append(c.name)  # n/a for the same reason as the one before: said once
+                parts[-1] = f"{', '.join(names)} n/a: {c.reason}"
+            else:
+                names = [c.name]
+                parts.append(c.failure)
+        return "fail: " + "; ".join(parts)
 
 
 def _fmt(v: float) -> str:
@@ -98,37 +108,47 @@ _OPS: dict[str, tuple[Callable[[float, float], bool], str]] = {
 }
 
 
-def _check(name: str, value: float | None, op: str, threshold: float) -> Check:
+def _check(
+    name: str, value: float | None, op: str, threshold: float, reasons: Mapping[str, str]
+) -> Check:
     holds, negated = _OPS[op]
     shown = f"{op} {threshold:g}"
-    if value is None:
-        return Check(name, None, shown, False, f"{name} missing")
-    v = float(value)
-    if math.isnan(v):
-        return Check(name, v, shown, False, f"{name} nan (could not be computed)")
+    reason = reasons.get(name, "")
+    if value is None or math.isnan(v := float(value)):
+        if reason:
+            return Check(name, value, shown, False, f"{name} n/a: {reason}", reason)
+        what = "missing" if value is None else "nan (could not be computed)"
+        return Check(name, value, shown, False, f"{name} {what}")
     if holds(v, threshold):
         return Check(name, v, shown, True)
     return Check(name, v, shown, False, f"{name} {_fmt(v)} {negated} {threshold:g}")
 
 
-def judge(fig: Figures, th: Thresholds) -> Verdict:
+def judge(fig: Figures, th: Thresholds, reasons: Mapping[str, str] | None = None) -> Verdict:
     """Every check of the deploy gate, in the order the table shows them.
 
     oos_pnl_per_window > 0 and oos_t >= min_oos_t (walk-forward), dsr >= min_dsr,
     pbo <= max_pbo, lockbox_pnl_per_window >= min_lockbox_pnl_per_window (None: the lockbox
     was not run, which fails as 'lockbox not run'), active_windows >= min_active_windows.
+    `reasons` (figure name -> why it could not be computed) go into the failures of the
+    checks whose figure is n/a.
     """
+    why = reasons or {}
     checks = [
-        _check("oos_pnl_per_window", fig.oos_pnl_per_window, ">", 0.0),
-        _check("oos_t", fig.oos_t, ">=", th.min_oos_t),
-        _check("dsr", fig.dsr, ">=", th.min_dsr),
-        _check("pbo", fig.pbo, "<=", th.max_pbo),
+        _check("oos_pnl_per_window", fig.oos_pnl_per_window, ">", 0.0, why),
+        _check("oos_t", fig.oos_t, ">=", th.min_oos_t, why),
+        _check("dsr", fig.dsr, ">=", th.min_dsr, why),
+        _check("pbo", fig.pbo, "<=", th.max_pbo, why),
     ]
     lockbox = _check(
-        "lockbox_pnl_per_window", fig.lockbox_pnl_per_window, ">=", th.min_lockbox_pnl_per_window
+        "lockbox_pnl_per_window",
+        fig.lockbox_pnl_per_window,
+        ">=",
+        th.min_lockbox_pnl_per_window,
+        why,
     )
     if fig.lockbox_pnl_per_window is None:
         lockbox = Check(lockbox.name, None, lockbox.threshold, False, "lockbox not run")
     checks.append(lockbox)
-    checks.append(_check("active_windows", fig.active_windows, ">=", th.min_active_windows))
+    checks.append(_check("active_windows", fig.active_windows, ">=", th.min_active_windows, why))
     return Verdict(passed=all(c.passed for c in checks), checks=checks)

@@ -108,7 +108,7 @@ def walk_forward_folds(
     raise NotEnoughData(
         f"walk-forward needs at least {need} windows for one fold (half of them to train on: "
         f"min_train {min_train} + embargo {embargo}); the data has {n_windows}: record more "
-        "windows, or lower validation min_train or the embargo"
+        "windows, or lower validation.embargo_windows"
     )
 
 

@@ -18,6 +18,10 @@ def test_a_url_password_is_masked_and_nothing_else_changes():
         mask_urls(text)
         == "storage mysql://a:***@h/d failed; tracking https://u:***@mlflow.example:443/ too"
     )
+    # the deploy hint of `pk8opt sweeps show` repeats the stores as flags
+    assert mask_urls(
+        " --storage postgresql://pk8:s3cret@db:5432/x --tracking-uri http://h:5000"
+    ) == (" --storage postgresql://pk8:***@db:5432/x --tracking-uri http://h:5000")
 
 
 def test_os_errors_are_one_line_with_the_path_and_a_fix():

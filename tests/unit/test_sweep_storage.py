@@ -11,10 +11,11 @@ import pytest
 from rich.console import Console
 from test_sweep_config_fake import EVALUATOR, config_doc, make_sessions
 
+from pk8opt.redact import mask_url
 from pk8opt.sweep.config import apply_overrides, parse_config
 from pk8opt.sweep.runner import make_storage, run_sweep
 from pk8opt.sweep.shared_study import process_seed
-from pk8opt.sweep.storage import masked, recover_journal, sqlalchemy_url
+from pk8opt.sweep.storage import recover_journal, sqlalchemy_url
 
 
 def test_a_torn_last_journal_line_is_cut_and_the_sweep_goes_on(tmp_path: Path) -> None:
@@ -68,9 +69,9 @@ def test_postgresql_urls_name_the_installed_driver_and_hide_passwords() -> None:
     assert sqlalchemy_url("postgres://db/x").startswith("postgresql+psycopg")
     assert sqlalchemy_url("postgresql+psycopg://db/x") == "postgresql+psycopg://db/x"
     assert sqlalchemy_url("sqlite:///x.db") == "sqlite:///x.db"
-    assert masked("postgresql://u:secret@db:5432/optuna") == "postgresql://u:***@db:5432/optuna"
-    assert masked("postgresql://u@db/optuna") == "postgresql://u@db/optuna"
-    assert masked("experiments/optuna.journal") == "experiments/optuna.journal"
+    assert mask_url("postgresql://u:secret@db:5432/optuna") == "postgresql://u:***@db:5432/optuna"
+    assert mask_url("postgresql://u@db/optuna") == "postgresql://u@db/optuna"
+    assert mask_url("experiments/optuna.journal") == "experiments/optuna.journal"
 
 
 def test_an_unreachable_database_is_one_line_without_the_password() -> None:

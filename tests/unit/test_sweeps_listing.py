@@ -12,7 +12,7 @@ from pathlib import Path
 import optuna
 from mlflow import MlflowClient
 
-from pk8opt.sweep.listing import list_sweeps, mask_password, show_sweep
+from pk8opt.sweep.listing import list_sweeps, show_sweep
 from pk8opt.sweep.runner import make_storage
 from pk8opt.tracking import ROLE, STUDY
 
@@ -103,12 +103,6 @@ def test_unknown_study_and_missing_storage_are_one_line(tmp_path: Path) -> None:
         text=True,
     )
     assert out.returncode == 1 and "no study storage here" in out.stderr
-
-
-def test_passwords_are_masked() -> None:
-    assert mask_password(" --storage postgresql://pk8:s3cret@db:5432/x") == (
-        " --storage postgresql://pk8:***@db:5432/x"
-    )
 
 
 def test_show_gives_the_verdict_checks_from_the_study_without_mlflow(tmp_path: Path) -> None:

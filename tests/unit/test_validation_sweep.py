@@ -156,3 +156,25 @@ def test_validation_writes_the_matrix_and_its_verdict(tmp_path: Path) -> None:
     assert parent.data.tags["pk8opt.verdict"] == out.verdict
     md = client.download_artifacts(out.parent_run_id, "validation.md", str(tmp_path))
     assert f"# Validation: {out.verdict}" in Path(md).read_text()
+
+
+def test_a_figure_that_cannot_be_computed_says_why_in_the_verdict_and_report(
+    tmp_path: Path,
+) -> None:
+    from pk8opt.validation.gate import failing
+
+    make_sessions(tmp_path / "rec", n=4, symbols=SYMBOLS)  # 3 in-sample windows, 1 held out
+    cfg, out, study = _sweep(tmp_path, trials=6, validation={"candidates": 3})
+    record = study.user_attrs["validation"]
+    checks = {c["name"]: c for c in record["checks"]}
+    why = "walk-forward needs at least 5 windows for one fold"
+    for name in ("oos_pnl_per_window", "oos_t"):
+        assert checks[name]["value"] is None and not checks[name]["passed"]
+        assert checks[name]["reason"].startswith(why) and "the data has 3" in checks[name]["reason"]
+    assert f"oos_pnl_per_window, oos_t n/a: {why}" in out.verdict
+    assert record["verdict"] == out.verdict
+    client = MlflowClient(tracking_uri=cfg.tracking_uri())
+    md = Path(client.download_artifacts(out.parent_run_id, "validation.md", str(tmp_path)))
+    assert f"\n- oos_pnl_per_window, oos_t n/a: {why}" in md.read_text()
+    refused = {c.name: c for c in failing(study, out.chosen)}  # what deploy shows
+    assert refused["oos_t"].reason == checks["oos_t"]["reason"]
