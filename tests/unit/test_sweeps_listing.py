@@ -109,8 +109,8 @@ def test_show_gives_the_verdict_checks_from_the_study_without_mlflow(tmp_path: P
     journal, _ = make_stores(tmp_path)
     study = optuna.load_study(study_name="alpha", storage=make_storage(journal))
     checks = [
-        {"name": "dsr", "value": 0.4, "threshold": ">= 0.95", "passed": False},
-        {"name": "active_windows", "value": 4, "threshold": ">= 3", "passed": True},
+        {"name": "dsr", "value": 0.4, "threshold": ">= 0.95", "passed": False, "reason": ""},
+        {"name": "active_windows", "value": 4, "threshold": ">= 3", "passed": True, "reason": ""},
     ]
     study.set_user_attr(
         "validation", {"verdict": "fail: dsr 0.4 < 0.95", "chosen_trial": 0, "checks": checks}
