@@ -148,7 +148,14 @@ def show(
                 *(_num(t.metrics.get(m)) for m in metrics),
             )
         console.print(table)
-    if detail.figures or r.verdict:
+    if detail.checks:  # the verdict table, as the sweep printed it at its end
+        from pk8opt.validation.gate import GateCheck
+        from pk8opt.validation.report import check_table
+
+        title = f"Validation of trial {detail.chosen_trial}"
+        console.print(check_table([GateCheck(**c) for c in detail.checks], title))
+        console.print(f"verdict: {r.verdict or '-'}")
+    elif detail.figures or r.verdict:
         table = Table(box=None, pad_edge=False, title="Validation", title_justify="left")
         table.add_column("Figure")
         table.add_column("Value", justify="right")

@@ -216,7 +216,10 @@ def show_sweep(
         deploy_command=f"pk8opt deploy --best --study {study_name}{stores} --env-file .env",
         chosen_trial=record.get("chosen_trial"),
         checks=[
-            {k: c.get(k) for k in ("name", "value", "threshold", "passed")}
+            {
+                **{k: c.get(k) for k in ("name", "value", "threshold", "passed")},
+                "reason": c.get("reason") or "",  # why a figure is n/a
+            }
             for c in record.get("checks") or []
         ],
     )

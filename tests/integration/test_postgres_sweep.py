@@ -97,6 +97,9 @@ def test_sweeps_started_together_on_an_empty_database(
     assert len(runs) == 1 + trials
     assert sorted(int(r.data.tags["pk8opt.trial"]) for r in children) == list(range(trials))
     assert client.get_run(parent.info.run_id).info.status == "FINISHED"
+    # each trial names its run (minted by the worker of whichever process ran it)
+    by_number = {int(r.data.tags["pk8opt.trial"]): r.info.run_id for r in children}
+    assert {t.number: t.user_attrs["mlflow_run_id"] for t in held} == by_number
 
     # validation ran once, by one process; every metric point is there once
     assert sum("\nvalidating: " in "\n" + out for out, _ in outs) == 1, [o for o, _ in outs]

@@ -109,8 +109,8 @@ def test_show_gives_the_verdict_checks_from_the_study_without_mlflow(tmp_path: P
     journal, _ = make_stores(tmp_path)
     study = optuna.load_study(study_name="alpha", storage=make_storage(journal))
     checks = [
-        {"name": "dsr", "value": 0.4, "threshold": ">= 0.95", "passed": False},
-        {"name": "active_windows", "value": 4, "threshold": ">= 3", "passed": True},
+        {"name": "dsr", "value": 0.4, "threshold": ">= 0.95", "passed": False, "reason": ""},
+        {"name": "active_windows", "value": 4, "threshold": ">= 3", "passed": True, "reason": ""},
     ]
     study.set_user_attr(
         "validation", {"verdict": "fail: dsr 0.4 < 0.95", "chosen_trial": 0, "checks": checks}
@@ -119,3 +119,13 @@ def test_show_gives_the_verdict_checks_from_the_study_without_mlflow(tmp_path: P
     assert detail.row.verdict == "fail: dsr 0.4 < 0.95"
     assert detail.chosen_trial == 0 and detail.checks == checks
     assert detail.to_json()["checks"] == checks
+    out = subprocess.run(
+        [str(BIN), "sweeps", "show", "alpha", "--storage", journal],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # no MLflow store here: the study's own record
+    )
+    lines = out.stdout.splitlines()
+    assert any(line.split()[:1] == ["dsr"] and "FAIL" in line for line in lines), out.stdout
+    assert any(line.split()[:1] == ["active_windows"] and "pass" in line for line in lines)
+    assert "Validation of trial 0" in out.stdout and "verdict: fail: dsr 0.4 < 0.95" in out.stdout
