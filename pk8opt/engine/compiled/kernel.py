@@ -777,30 +777,35 @@ def _place(
     return t + IP[P_MINREQ]
 
 
+@nopython_noref_inline
+def _same_inputs(S, KEYI, bp, t, tops, tickss, k):
+    """Whether the strategy's inputs are those of its last call (Trader._key): the top
+    and ticks of frame k, the known state, and the tau bucket of t."""
+    return (
+        S[HAS_KEY]
+        and KEYI[0] == tops[k, 0]
+        and KEYI[1] == tops[k, 1]
+        and KEYI[2] == tops[k, 2]
+        and KEYI[3] == tops[k, 3]
+        and KEYI[4] == tickss[k, 0]
+        and KEYI[5] == tickss[k, 1]
+        and S[KEY_SEQ] == S[KSEQ]
+        and S[KEY_B0] == np.searchsorted(bp, t, side="left")
+        and S[KEY_B1] == np.searchsorted(bp, t, side="right")
+    )
+
+
 @nopython_noref
 def _trader_pre(S, F, OI, OF, IP, QD, QK, QO, QQ, QP, EQT, EQV, MV, KEYI, bp, t, tops, tickss, k):
     """Trader.on_frame up to the strategy call: 0 done, 1 ask the strategy, 2 reuse the
     quote (one market update: top and ticks of frame k, decided on at t)."""
     top = tops[k]
-    ticks = tickss[k]
     if IP[P_RESP]:
         _resp_receive(S, F, OI, OF, QD, QK, QO, QQ, QP, t)
     skip = IP[P_SKIP] != 0
     kseq = S[KSEQ]
-    if (
-        skip
-        and t < S[NEXT_WAKE]
-        and S[HAS_KEY]
-        and KEYI[0] == top[0]
-        and KEYI[1] == top[1]
-        and KEYI[2] == top[2]
-        and KEYI[3] == top[3]
-        and KEYI[4] == ticks[0]
-        and KEYI[5] == ticks[1]
-        and S[KEY_SEQ] == kseq
-        and S[KEY_B0] == np.searchsorted(bp, t, side="left")
-        and S[KEY_B1] == np.searchsorted(bp, t, side="right")
-    ):
+    same = skip and _same_inputs(S, KEYI, bp, t, tops, tickss, k)
+    if same and t < S[NEXT_WAKE]:
         return 0
     if (
         not S[HAS_EQ]
@@ -823,20 +828,6 @@ def _trader_pre(S, F, OI, OF, IP, QD, QK, QO, QQ, QP, EQT, EQV, MV, KEYI, bp, t,
     if t < S[START] + IP[P_WARMUP]:
         S[NEXT_WAKE] = S[START] + IP[P_WARMUP]
         return 0
-    b0 = np.searchsorted(bp, t, side="left")
-    b1 = np.searchsorted(bp, t, side="right")
-    same = (
-        S[HAS_KEY]
-        and KEYI[0] == top[0]
-        and KEYI[1] == top[1]
-        and KEYI[2] == top[2]
-        and KEYI[3] == top[3]
-        and KEYI[4] == ticks[0]
-        and KEYI[5] == ticks[1]
-        and S[KEY_SEQ] == kseq
-        and S[KEY_B0] == b0
-        and S[KEY_B1] == b1
-    )
     if not skip or not same or not S[HAS_QUOTE]:
         return 1
     return 2
@@ -982,23 +973,7 @@ def _quiet(S, KEYI, IP, QD, bp, t, top, ticks, k):
     """Whether Trader.on_frame would return at once (its shortcut), with no response due."""
     if IP[P_RESP] and S[QH] < S[QT] and QD[S[QH]] <= t:
         return False
-    if not (IP[P_SKIP] and t < S[NEXT_WAKE] and S[HAS_KEY]):
-        return False
-    if (
-        KEYI[0] != top[k, 0]
-        or KEYI[1] != top[k, 1]
-        or KEYI[2] != top[k, 2]
-        or KEYI[3] != top[k, 3]
-        or KEYI[4] != ticks[k, 0]
-        or KEYI[5] != ticks[k, 1]
-        or S[KEY_SEQ] != S[KSEQ]
-    ):
-        return False
-    if bp.shape[0] == 0:
-        return True
-    return S[KEY_B0] == np.searchsorted(bp, t, side="left") and S[KEY_B1] == np.searchsorted(
-        bp, t, side="right"
-    )
+    return bool(IP[P_SKIP]) and t < S[NEXT_WAKE] and _same_inputs(S, KEYI, bp, t, top, ticks, k)
 
 
 @nopython_noref
