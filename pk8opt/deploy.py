@@ -122,7 +122,7 @@ def deploy_trial(
     from pk8opt.sweep.runner import make_storage
     from pk8opt.sweep.study_meta import read_meta
     from pk8opt.tracking import STUDY, TRIAL, find_trial_run, open_run_tags, tag_runs
-    from pk8opt.validation import gate
+    from pk8opt.validation import gate, record
     from pk8opt.validation.candidates import top_trials
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -139,7 +139,8 @@ def deploy_trial(
     st = make_storage(storage_url)
     name = _pick_study(st, study, storage_url)
     s = optuna.load_study(study_name=name, storage=st)
-    chosen = gate.chosen_trial(s)
+    rec = record.load(st, name) or {}  # the verdict of the study's validation
+    chosen = gate.chosen_trial(rec)
     if number is None:
         number = chosen
     if number is None:
@@ -156,7 +157,7 @@ def deploy_trial(
         trial = matches[0]
     if force is not None and not force.strip():
         raise ConfigError('--force: give the reason, e.g. --force "paper test of the live runner"')
-    checks = gate.failing(s, trial.number)
+    checks = gate.failing(rec, trial.number)
     if checks and force is None:
         raise gate.DeployRefused(name, trial.number, checks)
     meta = read_meta(s.user_attrs)
@@ -189,10 +190,9 @@ def deploy_trial(
             f"objective: {direction} {metric}: in-sample "
             f"{_fmt(trial.values[i])}{per_session(trial.values[i], metric, n_in)}"
         )
-    record = s.user_attrs.get("validation") or {}
-    figures = record.get("figures") or {}
+    figures = rec.get("figures") or {}
     verdict = [
-        f"validation: {record.get('verdict', 'none')}; "
+        f"validation: {rec.get('verdict', 'none')}; "
         + ", ".join(
             f"{k} {_fmt(figures.get(k))}"
             for k in ("oos_pnl_per_window", "oos_t", "dsr", "pbo", "lockbox_pnl_per_window")
@@ -223,12 +223,12 @@ def deploy_trial(
     )
     backup = None if dry_run else write_env_file(env_file, new)
     if not dry_run and checks and force is not None:
-        parent = record.get("parent_run_id")
+        parent = rec.get("parent_run_id")
         tag_runs(
             tracking_uri,
             [r for r in (run_id, parent) if r],
             {gate.OVERRIDE_TAG: gate.override_text(checks, force.strip())},
         )
     return Deployed(
-        name, trial.number, run_id, env, new, diff, backup, checks or None, record.get("verdict")
+        name, trial.number, run_id, env, new, diff, backup, checks or None, rec.get("verdict")
     )

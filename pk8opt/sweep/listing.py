@@ -16,6 +16,7 @@ from typing import Any
 from pk8opt.errors import ConfigError
 from pk8opt.redact import mask_urls
 from pk8opt.sweep.study_meta import read_meta
+from pk8opt.validation import record
 
 # the validation figures a sweep logs on its parent run, in the order a trader reads them
 VERDICT_METRICS = (
@@ -110,7 +111,7 @@ def _parents(tracking_uri: str | None) -> dict[str, Any]:
     return out
 
 
-def _row(study: Any, parent: Any) -> SweepRow:
+def _row(study: Any, storage: Any, parent: Any) -> SweepRow:
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
@@ -129,7 +130,7 @@ def _row(study: Any, parent: Any) -> SweepRow:
     if parent is not None:
         verdict = parent.data.tags.get(VERDICT_TAG)
     if verdict is None:  # no MLflow store at hand: the study's own record
-        verdict = (study.user_attrs.get("validation") or {}).get("verdict")
+        verdict = (record.load(storage, study.study_name) or {}).get("verdict")
     return SweepRow(
         study=study.study_name,
         strategy=meta.strategy if meta else "?",
@@ -156,7 +157,7 @@ def list_sweeps(storage_url: str, tracking_uri: str | None) -> list[SweepRow]:
     rows = []
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
         study = optuna.load_study(study_name=summary.study_name, storage=storage)
-        rows.append(_row(study, parents.get(summary.study_name)))
+        rows.append(_row(study, storage, parents.get(summary.study_name)))
     return sorted(rows, key=lambda r: r.last_trial or "", reverse=True)
 
 
@@ -178,7 +179,7 @@ def show_sweep(
         raise ConfigError(f"no study {study_name!r} in {storage_url}{hint}")
     study = optuna.load_study(study_name=study_name, storage=storage)
     parent = _parents(tracking_uri).get(study_name)
-    row = _row(study, parent)
+    row = _row(study, storage, parent)
     done = [
         t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE and t.values
     ]
@@ -207,19 +208,19 @@ def show_sweep(
     if tracking_uri and tracking_uri != default_tracking_uri():
         stores += f" --tracking-uri {tracking_uri}"
     stores = mask_urls(stores)
-    record = study.user_attrs.get("validation") or {}
+    rec = record.load(storage, study_name) or {}
     return SweepDetail(
         row=row,
         top=rows,
         figures=figures,
         parent_run_id=parent.info.run_id if parent is not None else None,
         deploy_command=f"pk8opt deploy --best --study {study_name}{stores} --env-file .env",
-        chosen_trial=record.get("chosen_trial"),
+        chosen_trial=rec.get("chosen_trial"),
         checks=[
             {
                 **{k: c.get(k) for k in ("name", "value", "threshold", "passed")},
                 "reason": c.get("reason") or "",  # why a figure is n/a
             }
-            for c in record.get("checks") or []
+            for c in rec.get("checks") or []
         ],
     )

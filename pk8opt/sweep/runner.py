@@ -185,6 +185,7 @@ def prepare(
 
 def post_search(
     study: Any,
+    storage: Any,
     cfg: SweepConfig,
     sel: Selection,
     tracker: Any,
@@ -202,6 +203,7 @@ def post_search(
     t0 = time.perf_counter()
     done = run_validation(
         study,
+        storage,
         cfg,
         sel,
         tracker=tracker,
@@ -402,6 +404,7 @@ def run_sweep(
         return outcome
     post_search(
         study,
+        storage,
         cfg,
         sel,
         tracker,

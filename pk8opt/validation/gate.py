@@ -34,17 +34,16 @@ class DeployRefused(Pk8Error):
         self.study, self.trial, self.checks = study, trial, checks
 
 
-def chosen_trial(study: Any) -> int | None:
-    """The trial the study's last validation chose (what `deploy --best` ships)."""
-    record = study.user_attrs.get("validation") or {}
-    n = record.get("chosen_trial")
+def chosen_trial(record: dict[str, Any] | None) -> int | None:
+    """The trial the study's last validation chose (what `deploy --best` ships);
+    `record` is the study's verdict record (`pk8opt.validation.record.load`)."""
+    n = (record or {}).get("chosen_trial")
     return None if n is None else int(n)
 
 
-def failing(study: Any, trial: int) -> list[GateCheck]:
-    """Every reason not to deploy `trial`: the failing checks of the verdict, a trial
-    other than the chosen one, or no validation at all."""
-    record = study.user_attrs.get("validation")
+def failing(record: dict[str, Any] | None, trial: int) -> list[GateCheck]:
+    """Every reason not to deploy `trial`: the failing checks of the study's verdict
+    `record`, a trial other than the chosen one, or no validation at all."""
     if not record:
         return [
             GateCheck(

@@ -7,8 +7,8 @@ Sharpe ratio of the choice, walk-forward out-of-sample P&L and the robustness of
 top candidates, chooses a trial, plays the lockbox (the holdout windows) once with that
 trial only, judges the figures against the config's thresholds, and records all of it:
 metrics and a `pk8opt.verdict` tag on the parent run, the report and
-`trials_x_windows.csv` as artifacts, the verdict in the study (`validation` user
-attribute) where `deploy` reads it.
+`trials_x_windows.csv` as artifacts, the verdict record in the study
+(`pk8opt.validation.record`) where `deploy` reads it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from rich.console import Console
 from pk8opt.sweep.config import SweepConfig
 from pk8opt.sweep.data import Selection
 from pk8opt.sweep.windows import window_index, window_values
+from pk8opt.validation import record as verdict_record
 from pk8opt.validation.candidates import (
     Row,
     complete_rows,
@@ -250,6 +251,7 @@ def _num(x: Any) -> float:
 
 def run_validation(
     study: Any,
+    storage: Any,
     cfg: SweepConfig,
     sel: Selection,
     *,
@@ -363,7 +365,7 @@ def run_validation(
         replays=replays.count,
     )
     out.seconds = time.perf_counter() - t0
-    study.set_user_attr("validation", out.record(parent))
+    verdict_record.save(storage, study.study_name, out.record(parent))
     publish(out, study, cfg, sel, tracker, parent, replays, experiments_dir, console)
     return out
 

@@ -15,7 +15,7 @@ import yaml
 
 from pk8opt.envfile import read_env_file
 from pk8opt.sweep.runner import make_storage
-from pk8opt.validation import gate
+from pk8opt.validation import gate, record
 
 pytestmark = pytest.mark.slow
 PK8 = [sys.executable, "-m", "pk8opt.cli"]
@@ -51,6 +51,12 @@ def swept(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path):
     return tmp, journal, tracking, r, study
 
 
+def _verdict(journal: Path) -> dict:
+    rec = record.load(make_storage(str(journal)), "json-test")
+    assert rec is not None
+    return rec
+
+
 def test_sweep_json_is_the_summary_alone(swept) -> None:
     tmp, journal, tracking, r, study = swept
     doc = json.loads(r.stdout)  # the whole of stdout is one document
@@ -62,12 +68,12 @@ def test_sweep_json_is_the_summary_alone(swept) -> None:
     assert doc["trials"]["pruned"] == doc["trials"]["failed"] == 0
     best = study.best_trial
     assert doc["best_trial"] == {"number": best.number, "value": best.value, "params": best.params}
-    record = study.user_attrs["validation"]
+    rec = _verdict(journal)
     v = doc["validation"]
-    assert v["verdict"] == record["verdict"] and v["chosen_trial"] == record["chosen_trial"]
-    assert v["passed"] == (record["verdict"] == "pass") == doc["deployable"]
-    assert [c["name"] for c in v["checks"]] == [c["name"] for c in record["checks"]]
-    assert [c["passed"] for c in v["checks"]] == [c["passed"] for c in record["checks"]]
+    assert v["verdict"] == rec["verdict"] and v["chosen_trial"] == rec["chosen_trial"]
+    assert v["passed"] == (rec["verdict"] == "pass") == doc["deployable"]
+    assert [c["name"] for c in v["checks"]] == [c["name"] for c in rec["checks"]]
+    assert [c["passed"] for c in v["checks"]] == [c["passed"] for c in rec["checks"]]
     assert doc["deploy_command"] == (
         f"pk8opt deploy --best --study json-test --storage {journal} "
         f"--tracking-uri {tracking} --env-file .env"
@@ -78,7 +84,7 @@ def test_sweep_json_is_the_summary_alone(swept) -> None:
 def test_deploy_json_refusal_and_forced_write(swept) -> None:
     tmp, journal, tracking, _, study = swept
     stores = ["--storage", str(journal), "--tracking-uri", tracking]
-    chosen = study.user_attrs["validation"]["chosen_trial"]
+    chosen = _verdict(journal)["chosen_trial"]
     other = next(t for t in study.get_trials() if t.number != chosen)
     # a trial validation did not choose is refused (exit 3): the checks, as JSON
     env_file = tmp / ".env"
@@ -95,7 +101,7 @@ def test_deploy_json_refusal_and_forced_write(swept) -> None:
     assert r.returncode == gate.EXIT_REFUSED, r.stderr
     doc = json.loads(r.stdout)
     assert doc["deployed"] is False and doc["trial"] == other.number
-    failing = gate.failing(study, other.number)
+    failing = gate.failing(_verdict(journal), other.number)
     assert [c["name"] for c in doc["failing_checks"]] == [c.name for c in failing]
     assert doc["failing_checks"][0]["name"] == "chosen_trial"
     assert "not deployed" in r.stderr and not env_file.exists()
@@ -130,8 +136,8 @@ def test_deploy_json_refusal_and_forced_write(swept) -> None:
     assert doc["env"]["PM_STRATEGY"] == "balanced_arb"
     trial = next(t for t in study.get_trials() if t.number == chosen)
     assert doc["trial"] == chosen and doc["mlflow_run_id"] == trial.user_attrs["mlflow_run_id"]
-    assert doc["verdict"] == study.user_attrs["validation"]["verdict"]
-    failing = gate.failing(study, chosen)
+    assert doc["verdict"] == _verdict(journal)["verdict"]
+    failing = gate.failing(_verdict(journal), chosen)
     if failing:  # the usual case on the sample: no edge, the override is recorded
         assert doc["override"]["reason"] == "json test of the runner"
         assert [c["name"] for c in doc["override"]["failing_checks"]] == [c.name for c in failing]

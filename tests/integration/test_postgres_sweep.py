@@ -17,6 +17,7 @@ from mlflow import MlflowClient
 
 from pk8opt.sweep.runner import make_storage
 from pk8opt.tracking import store_uri
+from pk8opt.validation import record
 
 pytestmark = pytest.mark.slow
 UNIT = Path(__file__).resolve().parents[1] / "unit"
@@ -122,9 +123,9 @@ def test_sweeps_started_together_on_an_empty_database(
     assert done.returncode == 0, err[-3000:]
     env = (deployer / ".env").read_text()
     assert "PM_STRATEGY=balanced_arb" in env
-    chosen = optuna.load_study(study_name="pg-sample", storage=make_storage(optuna_url)).user_attrs[
-        "validation"
-    ]["chosen_trial"]
+    rec = record.load(make_storage(optuna_url), "pg-sample")
+    assert rec is not None
+    chosen = rec["chosen_trial"]
     (chosen_run,) = [r for r in children if r.data.tags["pk8opt.trial"] == str(chosen)]
     assert chosen_run.info.run_id in env
     assert not any(

@@ -18,6 +18,7 @@ from pk8opt.recordings.load import load_sessions
 from pk8opt.replay import RunConfig, run_backtest
 from pk8opt.sweep.config import parse_config
 from pk8opt.sweep.runner import make_storage, run_sweep
+from pk8opt.validation import record as verdict_record
 
 pytestmark = pytest.mark.slow
 
@@ -104,7 +105,9 @@ def test_sweep_deploy_round_trip(tmp_path: Path, sample_dir: Path) -> None:
     record = Path(client.download_artifacts(out.parent_run_id, "study.json", str(tmp_path)))
     sessions = load_sessions([Path(p) for p in json.loads(record.read_text())["in_sample_paths"]])
     result = run_backtest(sessions, RunConfig.from_env(env))
-    full = study.user_attrs["validation"]["chosen_in_sample_pnl_usdc"]
+    full = (verdict_record.load(make_storage(cfg.storage_url()), "sample-test") or {})[
+        "chosen_in_sample_pnl_usdc"
+    ]
     assert result.aggregate["pnl_usdc"] == pytest.approx(full, abs=1e-9)
     if best.state.name == "PRUNED":  # pruned in the search, replayed in full by validation
         return

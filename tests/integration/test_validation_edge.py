@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import optuna
 import pytest
 import yaml
 from rich.console import Console
@@ -21,6 +20,7 @@ from pk8opt.replay import RunConfig
 from pk8opt.simulate import in_edge_region
 from pk8opt.sweep.config import parse_config
 from pk8opt.sweep.runner import make_storage, run_sweep
+from pk8opt.validation import record
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -62,11 +62,10 @@ def test_a_market_with_an_edge_passes_validation_and_deploys_inside_the_region(
     doc["data"] = {"paths": [str(data)], "holdout": {"fraction": 0.2}}
     cfg = parse_config(doc, "edge.yaml")  # the shipped space, pruner and validation
     out = run_sweep(cfg, "edge.yaml", console=Console(quiet=True), experiments_dir=tmp_path / "exp")
-    study = optuna.load_study(study_name="edge", storage=make_storage(cfg.storage_url()))
-    record = study.user_attrs["validation"]
-    assert out.verdict == "pass", record
-    assert all(c["passed"] for c in record["checks"])
-    assert record["figures"]["lockbox_pnl_per_window"] > 0
+    rec = record.load(make_storage(cfg.storage_url()), "edge")
+    assert rec is not None and out.verdict == "pass", rec
+    assert all(c["passed"] for c in rec["checks"])
+    assert rec["figures"]["lockbox_pnl_per_window"] > 0
 
     env_file = tmp_path / ".env"
     dep = deploy_trial(env_file, storage=cfg.storage_url(), tracking_uri=cfg.tracking_uri())

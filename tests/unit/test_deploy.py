@@ -15,6 +15,7 @@ from pk8opt.deploy import BEGIN, END, deploy_trial, merge_env, render_block  # n
 from pk8opt.errors import ConfigError  # noqa: E402
 from pk8opt.sweep.runner import make_storage  # noqa: E402
 from pk8opt.sweep.study_meta import read_meta, write_meta  # noqa: E402
+from pk8opt.validation import record  # noqa: E402
 
 CREDS = "# credentials\nPOLY_PRIVATE_KEY=0xabc\nexport POLY_API_SECRET='s e c'\n\nPM_TOY_EDGE=0.4\n"
 
@@ -34,12 +35,13 @@ def test_merge_keeps_other_lines_and_replaces_the_block() -> None:
     assert twice.split(BEGIN)[0] == once.split(BEGIN)[0]
 
 
-def _study(tmp: Path, name: str = "toy", legacy: bool = True) -> str:
-    """A study as `pk8opt sweep` leaves it: its record in the small attrs, or (`legacy`)
-    in the one `pk8opt` attr older versions wrote."""
+def _study(tmp: Path, name: str = "toy", legacy: bool = True, validated: bool = True) -> str:
+    """A study as `pk8opt sweep` leaves it: its record in the small attrs and its verdict
+    in `pk8opt.validation.record`, or (`legacy`) as older versions wrote them: the record
+    in the one `pk8opt` attr, the verdict in the `validation` user attr."""
     url = str(tmp / "optuna.journal")
     study = optuna.create_study(study_name=name, storage=make_storage(url), direction="maximize")
-    record = {
+    meta = {
         "strategy": "toy",
         "overrides": {"min_requote_s": 2.5},
         "config": {"objective": {"metric": "pnl_usdc", "direction": "maximize"}},
@@ -52,13 +54,16 @@ def _study(tmp: Path, name: str = "toy", legacy: bool = True) -> str:
         "tracking_uri": f"sqlite:///{tmp / 'none.db'}",
     }
     if legacy:
-        study.set_user_attr("pk8opt", record)
+        study.set_user_attr("pk8opt", meta)
     else:
-        write_meta(study, read_meta({"pk8opt": record}))
+        write_meta(study, read_meta({"pk8opt": meta}))
     for value in (1.0, 5.0, 2.0):
         t = study.ask({"edge": optuna.distributions.FloatDistribution(0.0, 0.1)})
         study.tell(t, value)
-    study.set_user_attr("validation", verdict(chosen=1))
+    if validated and legacy:
+        study.set_user_attr("validation", verdict(chosen=1))
+    elif validated:
+        record.save(make_storage(url), name, verdict(chosen=1))
     return url
 
 
@@ -145,9 +150,14 @@ def _load(url: str):
     return optuna.load_study(study_name="toy", storage=make_storage(url))
 
 
+def _set_verdict(url: str, rec: dict) -> None:
+    """A (new) verdict of the study's validation, where the sweep stores it."""
+    record.save(make_storage(url), "toy", rec)
+
+
 def test_best_deploys_the_trial_validation_chose_not_the_best_in_sample(tmp_path: Path) -> None:
     url = _study(tmp_path)  # trial values 1, 5, 2: trial 1 is the best in-sample
-    _load(url).set_user_attr("validation", verdict(chosen=2))
+    _set_verdict(url, verdict(chosen=2))
     tracking = f"sqlite:///{tmp_path / 'm.db'}"
     dep = deploy_trial(tmp_path / ".env", storage=url, evaluator=EVALUATOR, tracking_uri=tracking)
     assert dep.trial == 2 and dep.forced is None
@@ -157,7 +167,7 @@ def test_a_failing_verdict_refuses_every_deploy_and_names_the_checks(tmp_path: P
     from pk8opt.validation.gate import DeployRefused
 
     url = _study(tmp_path)
-    _load(url).set_user_attr("validation", verdict(chosen=1, failing=("oos_t", "pbo")))
+    _set_verdict(url, verdict(chosen=1, failing=("oos_t", "pbo")))
     env_file = tmp_path / ".env"
     env_file.write_text(CREDS)
     for dry_run in (True, False):
@@ -181,8 +191,7 @@ def test_another_trial_than_the_chosen_one_is_refused(tmp_path: Path) -> None:
 def test_a_study_without_validation_is_refused(tmp_path: Path) -> None:
     from pk8opt.validation.gate import DeployRefused
 
-    url = _study(tmp_path)
-    _load(url).set_user_attr("validation", None)
+    url = _study(tmp_path, legacy=False, validated=False)
     with pytest.raises(DeployRefused, match="validation fails: validation"):
         deploy_trial(tmp_path / ".env", storage=url, evaluator=EVALUATOR)
 
@@ -196,8 +205,8 @@ def test_force_deploys_and_writes_the_reason_and_failing_figures(tmp_path: Path)
     tracker = Tracker(tracking, "toy")
     parent = tracker.start_sweep("toy", "journal", {}, {}, {})
     url = _study(tmp_path)
-    record = {**verdict(chosen=1, failing=("dsr",)), "parent_run_id": parent}
-    _load(url).set_user_attr("validation", record)
+    rec = {**verdict(chosen=1, failing=("dsr",)), "parent_run_id": parent}
+    _set_verdict(url, rec)
     with pytest.raises(ConfigError, match="--force: give the reason"):
         deploy_trial(tmp_path / ".env", storage=url, evaluator=EVALUATOR, force="  ")
     dep = deploy_trial(

@@ -20,6 +20,7 @@ from test_sweep_config_fake import EVALUATOR, config_doc, make_sessions
 from pk8opt.sweep.config import parse_config
 from pk8opt.sweep.runner import make_storage, run_sweep
 from pk8opt.tracking import param_text
+from pk8opt.validation import record
 
 pytestmark = pytest.mark.slow
 
@@ -72,13 +73,18 @@ def test_two_workers_fill_storage_and_mlflow_and_survive_failures(tmp_path: Path
     # two workers ran trials at the same time: both processes took part
     assert len(out.worker_times) == 2
     # the validation stage ran once, chose a trial, and left its verdict everywhere
-    record = study.user_attrs["validation"]
-    assert out.verdict == record["verdict"] and out.chosen == record["chosen_trial"]
-    assert record["verdict"] == "pass" or record["verdict"].startswith("fail: ")
+    rec = record.load(make_storage(cfg.storage_url()), "toy")
+    assert rec is not None
+    assert out.verdict == rec["verdict"] and out.chosen == rec["chosen_trial"]
+    assert rec["verdict"] == "pass" or rec["verdict"].startswith("fail: ")
+    # the study's own attrs keep it to a glance: the verdict line and the chosen trial
+    assert study.user_attrs["pk8opt.verdict"] == out.verdict
+    assert study.user_attrs["pk8opt.chosen_trial"] == out.chosen
+    assert "validation" not in study.user_attrs
     assert study.user_attrs["lockbox_seen_by"] == [out.chosen]
     parent = client.get_run(out.parent_run_id)
     assert parent.info.status == "FINISHED"
-    assert parent.data.tags["pk8opt.verdict"] == record["verdict"]
+    assert parent.data.tags["pk8opt.verdict"] == rec["verdict"]
     assert parent.data.tags["pk8opt.chosen_trial"] == str(out.chosen)
     assert {"pbo", "dsr", "psr", "n_trials", "oos_pnl_per_window"} <= set(parent.data.metrics)
     assert parent.data.metrics["n_trials"] == 12
@@ -88,7 +94,7 @@ def test_two_workers_fill_storage_and_mlflow_and_survive_failures(tmp_path: Path
     local = client.download_artifacts(out.parent_run_id, "best_trial.json", str(tmp_path))
     best = json.loads(Path(local).read_text())
     assert best["chosen_trial"] == out.chosen
-    assert best["verdict"] == record["verdict"]
+    assert best["verdict"] == rec["verdict"]
 
 
 def test_rerun_resumes_toward_the_target(tmp_path: Path) -> None:
@@ -350,8 +356,8 @@ def test_a_candidate_failing_when_replayed_is_reported_and_the_sweep_ends(
     client, _ = _children(tmp_path, out.parent_run_id)
     assert client.get_run(out.parent_run_id).info.status == "FINISHED"
     assert out.chosen is not None and out.chosen != 0
-    validation = optuna.load_study(study_name="toy", storage=make_storage(cfg.storage_url()))
-    assert validation.user_attrs["validation"]["chosen_trial"] == out.chosen
+    rec = record.load(make_storage(cfg.storage_url()), "toy")
+    assert rec is not None and rec["chosen_trial"] == out.chosen
 
 
 def test_cmaes_says_once_which_parameters_it_draws_at_random(tmp_path: Path) -> None:

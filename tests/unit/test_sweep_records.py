@@ -22,6 +22,7 @@ from pk8opt.sweep.runner import make_storage, run_sweep
 from pk8opt.sweep.study_meta import LEGACY, read_meta
 from pk8opt.tracking import PARENT, RUN_ID_ATTR, TRIAL, Tracker, TrialRecord, param_text
 from pk8opt.tracking.view import VIEW_TAG
+from pk8opt.validation import record as verdict_record
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +80,11 @@ def test_study_attrs_are_small_and_the_whole_record_is_on_the_parent_run(swept) 
     assert mine["pk8opt.overrides"] == {"size": 10}
     assert mine["pk8opt.in_sample_sessions"] == 6
     # the row `optuna studies` prints: every attr of the study together stays short
-    assert len(json.dumps({k: v for k, v in attrs.items() if k != "validation"})) < 1200
+    assert len(json.dumps(attrs)) < 1200
+    # the verdict: its line and chosen trial at a glance, the whole record beside the study
+    assert mine["pk8opt.verdict"] == out.verdict and mine["pk8opt.chosen_trial"] == out.chosen
+    rec = verdict_record.load(make_storage(cfg.storage_url()), cfg.study)
+    assert rec is not None and rec["verdict"] == out.verdict and len(rec["checks"]) >= 5
     meta = read_meta(attrs)
     assert meta is not None and meta.objectives == [("maximize", "pnl_usdc")]
 

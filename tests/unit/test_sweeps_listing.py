@@ -10,11 +10,13 @@ import sys
 from pathlib import Path
 
 import optuna
+import pytest
 from mlflow import MlflowClient
 
 from pk8opt.sweep.listing import list_sweeps, show_sweep
 from pk8opt.sweep.runner import make_storage
 from pk8opt.tracking import ROLE, STUDY
+from pk8opt.validation import record
 
 BIN = Path(sys.executable).parent / "pk8opt"
 
@@ -105,16 +107,21 @@ def test_unknown_study_and_missing_storage_are_one_line(tmp_path: Path) -> None:
     assert out.returncode == 1 and "no study storage here" in out.stderr
 
 
-def test_show_gives_the_verdict_checks_from_the_study_without_mlflow(tmp_path: Path) -> None:
+@pytest.mark.parametrize("legacy", [False, True], ids=["verdict record", "older user attr"])
+def test_show_gives_the_verdict_checks_from_the_study_without_mlflow(
+    tmp_path: Path, legacy: bool
+) -> None:
     journal, _ = make_stores(tmp_path)
     study = optuna.load_study(study_name="alpha", storage=make_storage(journal))
     checks = [
         {"name": "dsr", "value": 0.4, "threshold": ">= 0.95", "passed": False, "reason": ""},
         {"name": "active_windows", "value": 4, "threshold": ">= 3", "passed": True, "reason": ""},
     ]
-    study.set_user_attr(
-        "validation", {"verdict": "fail: dsr 0.4 < 0.95", "chosen_trial": 0, "checks": checks}
-    )
+    rec = {"verdict": "fail: dsr 0.4 < 0.95", "chosen_trial": 0, "checks": checks}
+    if legacy:  # as earlier versions stored it
+        study.set_user_attr("validation", rec)
+    else:
+        record.save(make_storage(journal), "alpha", rec)
     detail = show_sweep(journal, None, "alpha")  # no MLflow store: the study's own record
     assert detail.row.verdict == "fail: dsr 0.4 < 0.95"
     assert detail.chosen_trial == 0 and detail.checks == checks

@@ -18,6 +18,7 @@ from test_sweep_config_fake import EVALUATOR, config_doc, make_sessions
 from pk8opt.sweep.config import parse_config
 from pk8opt.sweep.runner import make_storage, run_sweep
 from pk8opt.sweep.windows import window_index, window_order
+from pk8opt.validation import record
 from pk8opt.validation.candidates import rank_trials
 
 pytestmark = pytest.mark.slow
@@ -122,8 +123,9 @@ def test_validation_writes_the_matrix_and_its_verdict(tmp_path: Path) -> None:
     make_sessions(tmp_path / "rec", n=8, symbols=SYMBOLS)
     cfg, out, study = _sweep(tmp_path, trials=10, validation={"candidates": 4})
     members = _members(cfg, out)
-    record = study.user_attrs["validation"]
-    assert record["chosen_trial"] == out.chosen and record["verdict"] == out.verdict
+    rec = record.load(make_storage(cfg.storage_url()), "toy")
+    assert rec is not None
+    assert rec["chosen_trial"] == out.chosen and rec["verdict"] == out.verdict
     client = MlflowClient(tracking_uri=cfg.tracking_uri())
     path = client.download_artifacts(out.parent_run_id, "trials_x_windows.csv", str(tmp_path))
     rows = list(csv.reader(io.StringIO(Path(path).read_text())))
@@ -165,16 +167,17 @@ def test_a_figure_that_cannot_be_computed_says_why_in_the_verdict_and_report(
 
     make_sessions(tmp_path / "rec", n=4, symbols=SYMBOLS)  # 3 in-sample windows, 1 held out
     cfg, out, study = _sweep(tmp_path, trials=6, validation={"candidates": 3})
-    record = study.user_attrs["validation"]
-    checks = {c["name"]: c for c in record["checks"]}
+    rec = record.load(make_storage(cfg.storage_url()), "toy")
+    assert rec is not None
+    checks = {c["name"]: c for c in rec["checks"]}
     why = "walk-forward needs at least 5 windows for one fold"
     for name in ("oos_pnl_per_window", "oos_t"):
         assert checks[name]["value"] is None and not checks[name]["passed"]
         assert checks[name]["reason"].startswith(why) and "the data has 3" in checks[name]["reason"]
     assert f"oos_pnl_per_window, oos_t n/a: {why}" in out.verdict
-    assert record["verdict"] == out.verdict
+    assert rec["verdict"] == out.verdict
     client = MlflowClient(tracking_uri=cfg.tracking_uri())
     md = Path(client.download_artifacts(out.parent_run_id, "validation.md", str(tmp_path)))
     assert f"\n- oos_pnl_per_window, oos_t n/a: {why}" in md.read_text()
-    refused = {c.name: c for c in failing(study, out.chosen)}  # what deploy shows
+    refused = {c.name: c for c in failing(rec, out.chosen)}  # what deploy shows
     assert refused["oos_t"].reason == checks["oos_t"]["reason"]

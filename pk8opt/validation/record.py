@@ -1,0 +1,47 @@
+"""Where a study keeps the verdict of its validation: the record `deploy` trusts.
+
+The record (verdict, chosen trial, figures, every check with its threshold and the
+reason a figure could not be computed) is about 1,300 characters. As a study *user*
+attr it made each `optuna studies` row and Optuna dashboard's attribute panel
+thousands of characters wide, so it lives in the study's *system* attrs, written
+and read through Optuna's public storage API (`BaseStorage.set_study_system_attr`,
+`get_study_system_attrs`), in the same storage as the trials it judges: `deploy`
+needs nothing but the study storage, on any machine that reaches it.
+
+What a reader wants at a glance stays in two small user attrs: `pk8opt.verdict`
+(`pass`, or `fail: dsr 0.28 < 0.95; ...`) and `pk8opt.chosen_trial`. The MLflow
+parent run carries the same figures as metrics and `validation.md`.
+
+Studies made by earlier pk8opt versions hold the record as the user attr
+`validation`; `load` reads that when the system attr is absent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SYSTEM_KEY = "pk8opt:validation"  # study system attr: the whole record
+LEGACY_KEY = "validation"  # study user attr of earlier versions: the whole record
+VERDICT_ATTR = "pk8opt.verdict"  # study user attr: the verdict line
+CHOSEN_ATTR = "pk8opt.chosen_trial"  # study user attr: the trial deploy ships
+
+
+def _study_id(storage: Any, study_name: str) -> int:
+    return int(storage.get_study_id_from_name(study_name))
+
+
+def save(storage: Any, study_name: str, record: dict[str, Any]) -> None:
+    """Store `record` as the study's verdict (replacing an earlier one)."""
+    sid = _study_id(storage, study_name)
+    storage.set_study_system_attr(sid, SYSTEM_KEY, record)
+    storage.set_study_user_attr(sid, VERDICT_ATTR, record.get("verdict"))
+    storage.set_study_user_attr(sid, CHOSEN_ATTR, record.get("chosen_trial"))
+
+
+def load(storage: Any, study_name: str) -> dict[str, Any] | None:
+    """The study's verdict record; None when it was never validated."""
+    sid = _study_id(storage, study_name)
+    record = storage.get_study_system_attrs(sid).get(SYSTEM_KEY)
+    if record is None:  # a study of an earlier version
+        record = storage.get_study_user_attrs(sid).get(LEGACY_KEY)
+    return dict(record) if record else None
