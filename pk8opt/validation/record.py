@@ -9,7 +9,8 @@ and read through Optuna's public storage API (`BaseStorage.set_study_system_attr
 needs nothing but the study storage, on any machine that reaches it.
 
 What a reader wants at a glance stays in two small user attrs: `pk8opt.verdict`
-(`pass`, or `fail: dsr 0.28 < 0.95; ...`) and `pk8opt.chosen_trial`. The MLflow
+(`pass`, or `fail: oos_t n/a, dsr 0.122 < 0.95`: the record's `brief`) and
+`pk8opt.chosen_trial`. The MLflow
 parent run carries the same figures as metrics and `validation.md`.
 
 Studies made by earlier pk8opt versions hold the record as the user attr
@@ -34,7 +35,7 @@ def save(storage: Any, study_name: str, record: dict[str, Any]) -> None:
     """Store `record` as the study's verdict (replacing an earlier one)."""
     sid = _study_id(storage, study_name)
     storage.set_study_system_attr(sid, SYSTEM_KEY, record)
-    storage.set_study_user_attr(sid, VERDICT_ATTR, record.get("verdict"))
+    storage.set_study_user_attr(sid, VERDICT_ATTR, record.get("brief") or record.get("verdict"))
     storage.set_study_user_attr(sid, CHOSEN_ATTR, record.get("chosen_trial"))
 
 

@@ -61,6 +61,7 @@ class Validated:
     def record(self, parent: str | None) -> dict[str, Any]:
         return {
             "verdict": self.verdict.tag(),
+            "brief": self.verdict.brief(),  # the study's `pk8opt.verdict` attr
             "passed": bool(self.verdict.passed),
             "chosen_trial": self.chosen.trial,
             # its full replay on the in-sample windows (a trial pruned in the search too)

@@ -92,6 +92,15 @@ class Verdict:
                 parts.append(c.failure)
         return "fail: " + "; ".join(parts)
 
+    def brief(self) -> str:
+        """'pass', or 'fail: ' and each failing check in a few words (`dsr 0.122 < 0.95`,
+        `oos_t n/a`), without the reasons `tag` gives: a line to read at a glance."""
+        if self.passed:
+            return "pass"
+        return "fail: " + ", ".join(
+            f"{c.name} n/a" if c.reason else c.failure for c in self.failures
+        )
+
 
 def _fmt(v: float) -> str:
     """Three significant digits, without exponents for large USDC amounts."""

@@ -78,7 +78,7 @@ def test_two_workers_fill_storage_and_mlflow_and_survive_failures(tmp_path: Path
     assert out.verdict == rec["verdict"] and out.chosen == rec["chosen_trial"]
     assert rec["verdict"] == "pass" or rec["verdict"].startswith("fail: ")
     # the study's own attrs keep it to a glance: the verdict line and the chosen trial
-    assert study.user_attrs["pk8opt.verdict"] == out.verdict
+    assert study.user_attrs["pk8opt.verdict"] == rec["brief"]
     assert study.user_attrs["pk8opt.chosen_trial"] == out.chosen
     assert "validation" not in study.user_attrs
     assert study.user_attrs["lockbox_seen_by"] == [out.chosen]

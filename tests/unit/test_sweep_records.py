@@ -82,9 +82,11 @@ def test_study_attrs_are_small_and_the_whole_record_is_on_the_parent_run(swept) 
     # the row `optuna studies` prints: every attr of the study together stays short
     assert len(json.dumps(attrs)) < 1200
     # the verdict: its line and chosen trial at a glance, the whole record beside the study
-    assert mine["pk8opt.verdict"] == out.verdict and mine["pk8opt.chosen_trial"] == out.chosen
     rec = verdict_record.load(make_storage(cfg.storage_url()), cfg.study)
     assert rec is not None and rec["verdict"] == out.verdict and len(rec["checks"]) >= 5
+    assert mine["pk8opt.verdict"] == rec["brief"] and mine["pk8opt.chosen_trial"] == out.chosen
+    failing = [c["name"] for c in rec["checks"] if not c["passed"]]
+    assert rec["brief"] == "pass" if not failing else all(n in rec["brief"] for n in failing)
     meta = read_meta(attrs)
     assert meta is not None and meta.objectives == [("maximize", "pnl_usdc")]
 

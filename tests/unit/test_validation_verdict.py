@@ -72,6 +72,15 @@ def test_several_failures_join_in_table_order() -> None:
     assert judge(bad, Thresholds()).tag() == "fail: dsr 0.5 < 0.95; pbo 0.55 > 0.2; lockbox not run"
 
 
+def test_brief_names_each_failing_check_without_the_reasons() -> None:
+    assert judge(GOOD, Thresholds()).brief() == "pass"
+    bad = dataclasses.replace(GOOD, oos_t=math.nan, oos_pnl_per_window=math.nan, dsr=0.5)
+    why = "walk-forward needs at least 5 windows for one fold"
+    v = judge(bad, Thresholds(), {"oos_t": why, "oos_pnl_per_window": why})
+    assert why in v.tag()
+    assert v.brief() == "fail: oos_pnl_per_window n/a, oos_t n/a, dsr 0.5 < 0.95"
+
+
 @pytest.mark.parametrize(
     "name", ["pbo", "dsr", "oos_pnl_per_window", "oos_t", "lockbox_pnl_per_window"]
 )
