@@ -93,7 +93,7 @@ def sweeps(
             str(r.failed),
             r.state + (f" ({r.running})" if r.running else ""),
             r.last_trial or "-",
-            r.verdict or "-",
+            r.verdict_brief or r.verdict or "-",
         )
     Console(width=200).print(table)
 

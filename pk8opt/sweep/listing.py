@@ -46,6 +46,7 @@ class SweepRow:
     state: str  # "running" (a trial is running), "finished", "empty"
     last_trial: str | None  # ISO time of the newest finished trial
     verdict: str | None  # "pass", "fail: ...", or None when no validation ran
+    verdict_brief: str | None = None  # the failing checks without their reasons (a list's)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,11 +127,12 @@ def _row(study: Any, storage: Any, parent: Any) -> SweepRow:
         best = pick(complete, key=lambda t: t.values[0])
     finished = [t.datetime_complete for t in trials if t.datetime_complete is not None]
     meta = read_meta(study.user_attrs)
+    rec = record.load(storage, study.study_name) or {}
     verdict = None
     if parent is not None:
         verdict = parent.data.tags.get(VERDICT_TAG)
     if verdict is None:  # no MLflow store at hand: the study's own record
-        verdict = (record.load(storage, study.study_name) or {}).get("verdict")
+        verdict = rec.get("verdict")
     return SweepRow(
         study=study.study_name,
         strategy=meta.strategy if meta else "?",
@@ -144,6 +146,7 @@ def _row(study: Any, storage: Any, parent: Any) -> SweepRow:
         state="running" if count[TrialState.RUNNING] else ("finished" if trials else "empty"),
         last_trial=_iso(max(finished)) if finished else None,
         verdict=verdict if isinstance(verdict, str) else None,
+        verdict_brief=rec.get("brief") if isinstance(rec.get("brief"), str) else None,
     )
 
 

@@ -117,13 +117,15 @@ def test_show_gives_the_verdict_checks_from_the_study_without_mlflow(
         {"name": "dsr", "value": 0.4, "threshold": ">= 0.95", "passed": False, "reason": ""},
         {"name": "active_windows", "value": 4, "threshold": ">= 3", "passed": True, "reason": ""},
     ]
-    rec = {"verdict": "fail: dsr 0.4 < 0.95", "chosen_trial": 0, "checks": checks}
+    rec = {"verdict": "fail: dsr 0.4 < 0.95 (why)", "chosen_trial": 0, "checks": checks}
     if legacy:  # as earlier versions stored it
         study.set_user_attr("validation", rec)
     else:
+        rec["brief"] = "fail: dsr 0.4 < 0.95"
         record.save(make_storage(journal), "alpha", rec)
     detail = show_sweep(journal, None, "alpha")  # no MLflow store: the study's own record
-    assert detail.row.verdict == "fail: dsr 0.4 < 0.95"
+    assert detail.row.verdict == "fail: dsr 0.4 < 0.95 (why)"
+    assert detail.row.verdict_brief == (None if legacy else "fail: dsr 0.4 < 0.95")
     assert detail.chosen_trial == 0 and detail.checks == checks
     assert detail.to_json()["checks"] == checks
     out = subprocess.run(
@@ -136,3 +138,12 @@ def test_show_gives_the_verdict_checks_from_the_study_without_mlflow(
     assert any(line.split()[:1] == ["dsr"] and "FAIL" in line for line in lines), out.stdout
     assert any(line.split()[:1] == ["active_windows"] and "pass" in line for line in lines)
     assert "Validation of trial 0" in out.stdout and "verdict: fail: dsr 0.4 < 0.95" in out.stdout
+    listed = subprocess.run(
+        [str(BIN), "sweeps", "--storage", journal],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    row = next(line for line in listed.stdout.splitlines() if line.startswith("alpha"))
+    # the list shows the verdict in brief; `sweeps show` gives the reasons
+    assert row.rstrip().endswith("fail: dsr 0.4 < 0.95" if not legacy else "(why)"), row
