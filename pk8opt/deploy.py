@@ -19,7 +19,7 @@ from typing import Any
 
 from pk8opt.envfile import mask_unowned, read_env_text, write_env_file
 from pk8opt.errors import ConfigError
-from pk8opt.redact import mask_url
+from pk8opt.redact import is_masked, mask_url
 from pk8opt.sweep.config import DEFAULT_STORAGE_PATH, default_tracking_uri, env_tracking_uri
 
 BEGIN = "# >>> pk8opt deploy: managed block, rewritten by the next `pk8opt deploy`"
@@ -168,6 +168,11 @@ def deploy_trial(
     env = dict(config.to_env())
     # An explicit --tracking-uri wins over the one the sweep recorded (which may be
     # relative to the folder the sweep ran in).
+    if explicit_tracking_uri is None and meta.tracking_uri and is_masked(meta.tracking_uri):
+        raise ConfigError(
+            f"study {name}: its MLflow store is {meta.tracking_uri} (the study keeps no "
+            "password); give it with --tracking-uri URL or MLFLOW_TRACKING_URI"
+        )
     tracking_uri = explicit_tracking_uri or meta.tracking_uri or tracking_uri
     run_id = run_id or find_trial_run(tracking_uri, name, trial.number)
     n_in = meta.n_in_sample

@@ -25,3 +25,9 @@ def mask_urls(text: str) -> str:
 def mask_url(url: str) -> str:
     """One URL with its password masked (anything else as it was)."""
     return mask_urls(url)
+
+
+def is_masked(url: str) -> bool:
+    """Whether `url` is one `mask_url` took a password out of (it cannot connect)."""
+    m = _URL_PASSWORD.search(url)
+    return m is not None and m.group("pw") == MASK

@@ -17,6 +17,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pk8opt.redact import mask_url
+
 if TYPE_CHECKING:
     from pk8opt.sweep.config import SweepConfig
     from pk8opt.sweep.data import Selection
@@ -65,7 +67,8 @@ def study_attrs(meta: StudyMeta) -> dict[str, Any]:
         f"{PREFIX}in_sample_sessions": meta.n_in_sample,
         f"{PREFIX}holdout": meta.holdout_window,
         f"{PREFIX}code_version": meta.code_version,
-        f"{PREFIX}tracking_uri": meta.tracking_uri,
+        # never a password: deploy asks for the URL when the one kept lacks it
+        f"{PREFIX}tracking_uri": mask_url(meta.tracking_uri) if meta.tracking_uri else None,
         f"{PREFIX}experiment": meta.experiment,
     }
 

@@ -222,3 +222,26 @@ def test_force_deploys_and_writes_the_reason_and_failing_figures(tmp_path: Path)
     assert "#   failing: dsr = 0.5 (required >= 0.95)" in text
     tag = MlflowClient(tracking_uri=tracking).get_run(parent).data.tags["pk8opt.deploy_override"]
     assert tag.startswith("paper-trading the runner | failing: dsr=0.5 (required >= 0.95)")
+
+
+def test_a_tracking_password_is_not_kept_in_the_study_and_deploy_asks_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pk8opt.sweep.study_meta import StudyMeta, study_attrs
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    secret = "postgresql://pk8:hunter2@db.invalid/mlflow"
+    kept = study_attrs(StudyMeta("toy", [("maximize", "pnl_usdc")], tracking_uri=secret))
+    assert kept["pk8opt.tracking_uri"] == "postgresql://pk8:***@db.invalid/mlflow"
+    assert "hunter2" not in str(kept)
+
+    url = _study(tmp_path, legacy=False)
+    study = _load(url)
+    study.set_user_attr("pk8opt.tracking_uri", kept["pk8opt.tracking_uri"])
+    with pytest.raises(ConfigError) as err:
+        deploy_trial(tmp_path / ".env", storage=url, evaluator=EVALUATOR)
+    assert "pk8:***@db.invalid/mlflow" in str(err.value) and "--tracking-uri" in str(err.value)
+    # given the store, it deploys (here another, reachable one)
+    tracking = f"sqlite:///{tmp_path / 'm.db'}"
+    dep = deploy_trial(tmp_path / ".env", storage=url, evaluator=EVALUATOR, tracking_uri=tracking)
+    assert dep.trial == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pk8opt.errors import os_error_line
-from pk8opt.redact import mask_url, mask_urls
+from pk8opt.redact import is_masked, mask_url, mask_urls
 
 
 def test_a_url_password_is_masked_and_nothing_else_changes():
@@ -22,6 +22,12 @@ def test_a_url_password_is_masked_and_nothing_else_changes():
     assert mask_urls(
         " --storage postgresql://pk8:s3cret@db:5432/x --tracking-uri http://h:5000"
     ) == (" --storage postgresql://pk8:***@db:5432/x --tracking-uri http://h:5000")
+
+
+def test_a_masked_url_is_known_as_one():
+    assert is_masked(mask_url("postgresql://bob:hunter2@db/mlflow"))
+    for url in ("postgresql://bob:hunter2@db/mlflow", "sqlite:///m.db", "http://h:5000"):
+        assert not is_masked(url)
 
 
 def test_os_errors_are_one_line_with_the_path_and_a_fix():
