@@ -344,6 +344,7 @@ def run_sweep(
                 index=offset + i,
                 windows=[sel.manifests[p].window_start_s for p in sel.in_sample],
                 run_ids=tracker.mints_run_ids,
+                server_runs=tracker.trial_runs_target(parent, cfg.study),
             )
             for i in range(cfg.workers)
         ]

@@ -38,6 +38,8 @@ class Job:
     index: int = 0  # offsets the sampler's seed so workers do not suggest alike
     windows: list[int] | None = None  # each session's window start (None: one window each)
     run_ids: bool = False  # give each trial its MLflow run id up front (see tracking._rows)
+    # on an MLflow server: open each trial's run as it starts (tracking.open_trial_run)
+    server_runs: tuple[str, str, str, str] | None = None
 
 
 class Interrupted(Exception):
@@ -109,6 +111,11 @@ def run_worker(job: Job) -> dict[str, float]:
         beat.trial = trial
         if job.run_ids:  # Optuna takes no user attr once the trial is told
             trial.set_user_attr(RUN_ID_ATTR, new_run_id())
+        elif job.server_runs is not None:
+            from pk8opt.tracking import open_trial_run
+
+            if (run_id := open_trial_run(job.server_runs, trial.number)) is not None:
+                trial.set_user_attr(RUN_ID_ATTR, run_id)
         values = suggest(trial, cfg.space, every)
         times["optuna_s"] += time.perf_counter() - t0
         times["optuna_cpu_s"] += time.thread_time() - c0

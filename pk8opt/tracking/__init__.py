@@ -1,8 +1,9 @@
 """MLflow tracking: the only package that imports mlflow.
 
 One parent run per sweep (tag `pk8opt.role=sweep`), one child run per trial (tag
-`mlflow.parentRunId`, `pk8opt.trial`). Only the sweep's main process writes here; the
-worker processes never touch the store. The default store is a sqlite file under
+`mlflow.parentRunId`, `pk8opt.trial`). Only the sweep's main process writes runs; on an
+MLflow server a worker process opens each trial's run as the trial starts (the server
+picks run ids; see `open_trial_run`), which the main process fills when it finishes. The default store is a sqlite file under
 `experiments/`, with artifacts beside it.
 """
 
@@ -20,6 +21,7 @@ from pk8opt.tracking._tracker import (
     find_trial_run,
     is_server,
     open_run_tags,
+    open_trial_run,
     param_text,
     runs_view_url,
     store_uri,
@@ -42,6 +44,7 @@ __all__ = [
     "find_trial_run",
     "is_server",
     "open_run_tags",
+    "open_trial_run",
     "param_text",
     "runs_view_url",
     "store_uri",

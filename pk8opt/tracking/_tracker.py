@@ -20,6 +20,8 @@ STUDY = "pk8opt.study"
 STORAGE = "pk8opt.storage"
 TRIAL = "pk8opt.trial"
 PARENT = "mlflow.parentRunId"
+# a trial's run opened on an MLflow server when the trial started, not yet written
+PLACEHOLDER = "pk8opt.placeholder"
 DESCRIPTION = "mlflow.note.content"  # the run's description in the MLflow UI
 
 
@@ -175,6 +177,14 @@ class Tracker:
         self._artifact_location = exp.artifact_location
         self._store = sql_store(self.client)
 
+    def trial_runs_target(self, parent_id: str, study: str) -> tuple[str, str, str, str] | None:
+        """What a worker needs to open each trial's run on an MLflow server when the
+        trial starts (`open_trial_run`), so that the trial carries its run id; None
+        where the sweep mints the ids itself (a SQL store) or the store is no server."""
+        if self.mints_run_ids or not is_server(self.tracking_uri):
+            return None
+        return (self.tracking_uri, self.experiment_id, parent_id, study)
+
     @property
     def mints_run_ids(self) -> bool:
         """Whether a trial's run can be written under an id given in advance: on a SQL
@@ -316,7 +326,7 @@ class Tracker:
                 page_token=token,
             )
             for r in page:
-                if TRIAL in r.data.tags:
+                if TRIAL in r.data.tags and PLACEHOLDER not in r.data.tags:
                     out[int(r.data.tags[TRIAL])] = r.info.run_id
             token = page.token
             if not token:
@@ -356,13 +366,17 @@ class Tracker:
         return {rec.number: run_id for rec, run_id in zip(recs, ids, strict=True)}
 
     def write_run(self, run: ChildRun) -> str:
-        """One child run through the MLflow client (any kind of store)."""
-        from mlflow.entities import Metric, Param
+        """One child run through the MLflow client (any kind of store): into the run the
+        trial opened when it started (`open_trial_run`), or a new one."""
+        from mlflow.entities import Metric, Param, RunTag
 
-        created = self.client.create_run(
-            self.experiment_id, start_time=run.start_ms, run_name=run.name, tags=run.tags
-        )
-        run_id = created.info.run_id
+        run_id = self._placeholder(run.run_id) if run.run_id else None
+        if run_id is None:
+            run_id = self.client.create_run(
+                self.experiment_id, start_time=run.start_ms, run_name=run.name, tags=run.tags
+            ).info.run_id
+        else:
+            self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in run.tags.items()])
         metrics = [Metric(k, v, run.end_ms, step) for k, v, step in run.metric_rows()]
         params = [Param(k, v) for k, v in run.params.items()]
         if params:  # MLflow's limit of 1,000 counts metrics, params and tags together
@@ -370,7 +384,18 @@ class Tracker:
         for i in range(0, len(metrics), 1000):
             self.client.log_batch(run_id, metrics=metrics[i : i + 1000])
         self.client.set_terminated(run_id, status=run.status, end_time=run.end_ms)
+        if run.run_id == run_id:  # written: no longer a placeholder
+            self.client.delete_tag(run_id, PLACEHOLDER)
         return run_id
+
+    def _placeholder(self, run_id: str) -> str | None:
+        """`run_id` when it is a trial's run still waiting to be written."""
+        try:
+            run = self.client.get_run(run_id)
+        except Exception:  # not in this store (deleted, or another store's id)
+            return None
+        ok = PLACEHOLDER in run.data.tags and run.info.lifecycle_stage == "active"
+        return run_id if ok else None
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, Any]) -> None:
         from mlflow.entities import Metric
@@ -392,9 +417,35 @@ class Tracker:
         found = self.client.search_runs(
             [self.experiment_id],
             filter_string=f"tags.`{STUDY}` = '{study}' and tags.`{TRIAL}` = '{number}'",
-            max_results=1,
+            max_results=10,
         )
-        return found[0].info.run_id if found else None
+        written = [r for r in found if PLACEHOLDER not in r.data.tags]
+        return written[0].info.run_id if written else None
+
+
+_CLIENTS: dict[str, Any] = {}
+
+
+def open_trial_run(target: tuple[str, str, str, str], number: int) -> str | None:
+    """Open trial `number`'s run on the MLflow server of `target`
+    (`Tracker.trial_runs_target`) as the trial starts, in the worker process: a server
+    picks its run ids, and Optuna takes no user attr once the trial is told. The run
+    shows as running, tagged `pk8opt.placeholder`, until the sweep's main process
+    writes the finished trial into it. None when the server does not answer: the
+    trial runs anyway, and its run is created when it is written."""
+    uri, experiment_id, parent_id, study = target
+    try:
+        if uri not in _CLIENTS:
+            _quiet()
+            from mlflow import MlflowClient
+
+            _CLIENTS[uri] = MlflowClient(tracking_uri=uri)
+        tags = {PARENT: parent_id, STUDY: study, TRIAL: str(number), **RUN_SOURCE}
+        tags |= {PLACEHOLDER: "1", "pk8opt.state": "running"}
+        run = _CLIENTS[uri].create_run(experiment_id, run_name=f"trial-{number}", tags=tags)
+        return str(run.info.run_id)
+    except Exception:  # the trial matters more than its run's id
+        return None
 
 
 def param_text(value: Any) -> str:
