@@ -119,16 +119,8 @@ def _flow_arrays(
 ) -> tuple[np.ndarray, ...]:
     """Maker-flow arrivals of both tokens over the blocks from `lo_ns` to past `hi_ns`."""
     flow = MakerFlow(seed, slug, rate)
-    out: list[np.ndarray] = []
-    for tok in (0, 1):
-        ts: list[int] = []
-        zs: list[float] = []
-        for k in range(max(lo_ns, 0) // BLOCK_NS, max(hi_ns, 0) // BLOCK_NS + 2):
-            t, z = flow._block(tok, k)
-            ts += t
-            zs += z
-        out += [np.array(ts, dtype=np.int64), np.array(zs, dtype=np.float64)]
-    return tuple(out)
+    first, last = max(lo_ns, 0) // BLOCK_NS, max(hi_ns, 0) // BLOCK_NS + 1
+    return (*flow.arrivals(0, first, last), *flow.arrivals(1, first, last))
 
 
 def run_session_compiled(
