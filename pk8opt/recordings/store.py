@@ -32,7 +32,7 @@ import mmap
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,18 @@ def write_store(
     return final
 
 
+def _view(buf: Any, dtype: np.dtype, shape: tuple[int, ...], offset: int) -> np.ndarray:
+    """The column at `offset` of a mapping, as a read-only array (no copy)."""
+    count = 1
+    for n in shape:
+        count *= n
+    if count:
+        return np.frombuffer(buf, dtype=dtype, count=count, offset=offset).reshape(shape)
+    a = np.empty(shape, dtype)
+    a.flags.writeable = False
+    return a
+
+
 class _Columns(Mapping[str, np.ndarray]):
     """The columns of a mapped store, each made into an array when first read (a replay
     reads a few of a store's columns)."""
@@ -109,17 +121,7 @@ class _Columns(Mapping[str, np.ndarray]):
         a = self._made.get(name)
         if a is None:
             c = self._layout[name]
-            dtype = np.dtype(c["dtype"])
-            shape = tuple(c["shape"])
-            count = 1
-            for n in shape:
-                count *= n
-            if count:
-                a = np.frombuffer(self._buf, dtype=dtype, count=count, offset=c["offset"])
-                a = a.reshape(shape)
-            else:
-                a = np.empty(shape, dtype)
-                a.flags.writeable = False
+            a = _view(self._buf, np.dtype(c["dtype"]), tuple(c["shape"]), c["offset"])
             self._made[name] = a
         return a
 
@@ -170,6 +172,53 @@ def open_store(path: Path) -> Store | None:
         return Store(Path(path), header, _Columns(buf, layout))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+class ColumnMap:
+    """Where some columns of a store lie in its data file: enough to map them again
+    without reading the header (`map_columns`). Small (one int64 row per column), so a
+    caller that maps the same columns over and over can keep one per store."""
+
+    __slots__ = ("data", "dtypes", "places", "size")
+
+    def __init__(self, store: Store, names: Iterable[str]) -> None:
+        layout = store.header["columns"]
+        cols = [layout[n] for n in names]
+        self.data = str(store.path / DATA)
+        self.size = int(store.header["data_bytes"])
+        # dtypes of the built-in kinds are shared objects: one tuple per set of kinds
+        dtypes = tuple(np.dtype(c["dtype"]) for c in cols)
+        self.dtypes = _DTYPES.setdefault(dtypes, dtypes)
+        width = 1 + max((len(c["shape"]) for c in cols), default=0)
+        places = np.full((len(cols), width + 1), -1, dtype=np.int64)
+        for i, c in enumerate(cols):  # offset, number of dimensions, the dimensions
+            places[i, :2] = c["offset"], len(c["shape"])
+            places[i, 2 : 2 + len(c["shape"])] = c["shape"]
+        self.places = places
+
+
+_DTYPES: dict[tuple[np.dtype, ...], tuple[np.dtype, ...]] = {}
+
+
+def map_columns(where: ColumnMap) -> tuple[np.ndarray, ...] | None:
+    """The columns of `where`, as read-only arrays over one new mapping of the data
+    file; None when the file is gone or is not the one mapped before."""
+    buf: Any = b""
+    try:
+        if where.size:
+            fd = os.open(where.data, os.O_RDONLY)
+            try:
+                if os.fstat(fd).st_size != where.size:
+                    return None
+                buf = mmap.mmap(fd, where.size, prot=mmap.PROT_READ)
+            finally:
+                os.close(fd)
+    except OSError:
+        return None
+    return tuple(
+        _view(buf, dtype, tuple(row[2 : 2 + row[1]]), row[0])
+        for dtype, row in zip(where.dtypes, where.places.tolist(), strict=True)
+    )
 
 
 @contextlib.contextmanager

@@ -66,19 +66,31 @@ def quote_function(strategy: type[Strategy]) -> Callable[..., None] | None:
     return fn
 
 
+_COLUMNS: tuple[str, ...] = ("rec_frame", "rec_kind", "rec_token", "rec_price", "rec_old")
+_COLUMNS += ("rec_new", "top_arr", "ticks_arr", "time_arr", "exch_arr")
+# on a stored session: where its replay store keeps those columns, and its last_ns
+_MAP_ATTR = "_pk8opt_compiled_columns"
+
+
 def _arrays(session: Any) -> tuple[Any, ...]:
     """The session's record stream and per-frame arrays, mapped when stored."""
     from pk8opt.recordings.load import StoredSession
 
     if isinstance(session, StoredSession):
+        from pk8opt.recordings.store import ColumnMap, map_columns
+
+        known = session.__dict__.get(_MAP_ATTR)
+        if known is not None:  # replayed every trial: map the columns straight away
+            got = map_columns(known[0])
+            if got is not None:
+                return (*got, known[1])
         from pk8opt.engine.replay_store import replay_store
 
         store = replay_store(session)
         if store is not None:
-            names = ("rec_frame", "rec_kind", "rec_token", "rec_price", "rec_old", "rec_new")
-            per_frame = ("top_arr", "ticks_arr", "time_arr", "exch_arr")
             last = store.attrs["layout"]["last_ns"]["value"]
-            return (*(store[n] for n in names), *(store[n] for n in per_frame), last)
+            session.__dict__[_MAP_ATTR] = (ColumnMap(store, _COLUMNS), last)
+            return (*(store[n] for n in _COLUMNS), last)
     from pk8opt.engine.session_cache import session_cache
 
     c = session_cache(session)
