@@ -13,7 +13,9 @@ share one copy through the OS page cache. The mapping goes away with the last ar
 that uses it. The format knows nothing of what it stores: any set of named arrays plus
 a JSON-able `attrs` dict, so new columns never change it. (One file per store rather
 than one per column: mapping a file costs about as much as replaying a thousand events,
-and a session is mapped at every replay.)
+and a session is mapped at every replay.) A reader that wants the same few columns in full,
+over and over (the compiled replay), keeps a `ColumnMap` of them and reads them with
+`read_columns` into a buffer it reuses: cheaper than mapping, faulting in and unmapping.
 
 Stores live in a session's `.cache/` folder, named `<kind>-<key>`, where the key is a
 hash of what the store was built from. A store is written in a temporary folder and
@@ -175,11 +177,11 @@ def open_store(path: Path) -> Store | None:
 
 
 class ColumnMap:
-    """Where some columns of a store lie in its data file: enough to map them again
-    without reading the header (`map_columns`). Small (one int64 row per column), so a
-    caller that maps the same columns over and over can keep one per store."""
+    """Where some columns of a store lie in its data file: enough to read them again
+    without reading the header (`read_columns`). Small (one int64 row per column), so a
+    caller that reads the same columns over and over can keep one per store."""
 
-    __slots__ = ("data", "dtypes", "places", "size")
+    __slots__ = ("data", "dtypes", "places", "size", "span")
 
     def __init__(self, store: Store, names: Iterable[str]) -> None:
         layout = store.header["columns"]
@@ -195,30 +197,14 @@ class ColumnMap:
             places[i, :2] = c["offset"], len(c["shape"])
             places[i, 2 : 2 + len(c["shape"])] = c["shape"]
         self.places = places
+        # the bytes from the first column to the end of the last (`read_columns`)
+        ends = [
+            c["offset"] + dtypes[i].itemsize * int(np.prod(c["shape"])) for i, c in enumerate(cols)
+        ]
+        self.span = (min((c["offset"] for c in cols), default=0), max(ends, default=0))
 
 
 _DTYPES: dict[tuple[np.dtype, ...], tuple[np.dtype, ...]] = {}
-
-
-def map_columns(where: ColumnMap) -> tuple[np.ndarray, ...] | None:
-    """The columns of `where`, as read-only arrays over one new mapping of the data
-    file; None when the file is gone or is not the one mapped before."""
-    buf: Any = b""
-    try:
-        if where.size:
-            fd = os.open(where.data, os.O_RDONLY)
-            try:
-                if os.fstat(fd).st_size != where.size:
-                    return None
-                buf = mmap.mmap(fd, where.size, prot=mmap.PROT_READ)
-            finally:
-                os.close(fd)
-    except OSError:
-        return None
-    return tuple(
-        _view(buf, dtype, tuple(row[2 : 2 + row[1]]), row[0])
-        for dtype, row in zip(where.dtypes, where.places.tolist(), strict=True)
-    )
 
 
 @contextlib.contextmanager
@@ -244,3 +230,36 @@ def prune(cache_dir: Path, kind: str, keep: str, legacy: tuple[str, ...] = ()) -
     for name in legacy:
         with contextlib.suppress(OSError):
             (cache_dir / name).unlink()
+
+
+def read_columns(
+    where: ColumnMap, into: np.ndarray | None = None
+) -> tuple[tuple[np.ndarray, ...], np.ndarray] | None:
+    """The columns of `where` read (copied) from the data file into one buffer: `into`
+    when it is large enough, else a new one. Returns the read-only arrays and the buffer
+    they live in, which the caller may pass again once it no longer needs them; None when
+    the file is gone or is not the one seen before. For columns read in full over and
+    over, copying from the OS page cache costs less than mapping the file, faulting its
+    pages in and unmapping it, and keeps no mapping alive."""
+    lo, hi = where.span
+    if into is None or into.nbytes < hi - lo:
+        into = np.empty(hi - lo, dtype=np.uint8)
+    try:
+        fd = os.open(where.data, os.O_RDONLY)
+        try:
+            if os.fstat(fd).st_size != where.size:
+                return None
+            got = os.preadv(fd, [into.data[: hi - lo]], lo) if hi > lo else 0
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    if got != hi - lo:
+        return None
+    arrays = tuple(
+        _view(into, dtype, tuple(row[2 : 2 + row[1]]), row[0] - lo)
+        for dtype, row in zip(where.dtypes, where.places.tolist(), strict=True)
+    )
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays, into

@@ -71,27 +71,32 @@ _COLUMNS: tuple[str, ...] = ("rec_frame", "rec_kind", "rec_token", "rec_price", 
 _COLUMNS += ("rec_new", "top_arr", "ticks_arr", "time_arr", "exch_arr")
 # on a stored session: where its replay store keeps those columns, and its last_ns
 _MAP_ATTR = "_pk8opt_compiled_columns"
+# buffers the columns of stored sessions are read into, each reused by the next run once
+# a run is done with it (one per run at once: about 13 bytes an event of the largest)
+_reads: list[np.ndarray] = []
 
 
 def _arrays(session: Any) -> tuple[Any, ...]:
-    """The session's record stream and per-frame arrays, mapped when stored."""
+    """The session's record stream and per-frame arrays, and the buffer holding them
+    (None: none to give back to `_reads` after the run). A stored session's are read
+    from its replay store, the first time mapped (`recordings.store`)."""
     from pk8opt.recordings.load import StoredSession
 
     if isinstance(session, StoredSession):
-        from pk8opt.recordings.store import ColumnMap, map_columns
+        from pk8opt.recordings.store import ColumnMap, read_columns
 
         known = session.__dict__.get(_MAP_ATTR)
-        if known is not None:  # replayed every trial: map the columns straight away
-            got = map_columns(known[0])
+        if known is not None:  # replayed every trial: read the columns straight away
+            got = read_columns(known[0], _reads.pop() if _reads else None)
             if got is not None:
-                return (*got, known[1])
+                return (*got[0], known[1], got[1])
         from pk8opt.engine.replay_store import replay_store
 
         store = replay_store(session)
         if store is not None:
             last = store.attrs["layout"]["last_ns"]["value"]
             session.__dict__[_MAP_ATTR] = (ColumnMap(store, _COLUMNS), last)
-            return (*(store[n] for n in _COLUMNS), last)
+            return (*(store[n] for n in _COLUMNS), last, None)
     from pk8opt.engine.session_cache import session_cache
 
     c = session_cache(session)
@@ -107,6 +112,7 @@ def _arrays(session: Any) -> tuple[Any, ...]:
         c.time_arr,
         c.exch_arr,
         c.last_ns,
+        None,
     )
 
 
@@ -226,7 +232,7 @@ def run_session_compiled(
     trial = _trial(config, type(strategy), quote, log is not None, skip_unchanged)
     manifest = session.manifest
     spec = MarketSpec.from_manifest(manifest)
-    (rf, rk, rt, rp, ro, rn, top, ticks, local, exch, last_local) = _arrays(session)
+    (rf, rk, rt, rp, ro, rn, top, ticks, local, exch, last_local, held_in) = _arrays(session)
     delay = trial.delay
     times = K.venue_times(local, exch, delay) if trial.venue else np.asarray(local)
     times.flags.writeable = False  # read-only either way: one compiled specialization
@@ -315,7 +321,7 @@ def run_session_compiled(
     accepted = int(S[K.ACC])
     with_fill = int(S[K.WFILL])
     seen = sorted((int(rej[i, 1]), i) for i in range(len(_REJECT)) if rej[i, 0])
-    return SessionResult(
+    result = SessionResult(
         slug=spec.slug,
         winner=winner,
         pnl_usdc=float(F[K.CASH]) - trial.cash,
@@ -338,6 +344,9 @@ def run_session_compiled(
         equity_v=equity_v,
         fill_list=fills,
     )
+    if held_in is not None and len(_reads) < 2:
+        _reads.append(held_in)  # nothing reads this run's columns any more
+    return result
 
 
 def _write_log(
