@@ -27,15 +27,28 @@ class MakerFlow:
         self.rate = float(rate_per_s)
         self._blocks: dict[tuple[int, int], tuple[list[int], list[float]]] = {}
 
+    def block(self, token: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The arrivals of `token` in block `k` (from `k * BLOCK_NS`, 60 s long): their
+        times in ns (int64, ascending) and normal draws z (float64). Drawn anew at each
+        call, always the same for the same seed, market, token and block."""
+        rng = np.random.default_rng([self.seed, self.key, token, k])
+        n = int(rng.poisson(self.rate * BLOCK_NS / 1e9)) if self.rate > 0 else 0
+        offsets = np.sort(rng.integers(0, BLOCK_NS, n, dtype=np.int64))
+        z = rng.standard_normal(n)
+        return offsets + k * BLOCK_NS, z
+
+    def arrivals(self, token: int, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+        """`block` of blocks `first` to `last` (included), joined: times and z."""
+        parts = [self.block(token, k) for k in range(first, last + 1)]
+        if not parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
     def _block(self, token: int, k: int) -> tuple[list[int], list[float]]:
         got = self._blocks.get((token, k))
         if got is None:
-            rng = np.random.default_rng([self.seed, self.key, token, k])
-            n = int(rng.poisson(self.rate * BLOCK_NS / 1e9)) if self.rate > 0 else 0
-            offsets = np.sort(rng.integers(0, BLOCK_NS, n, dtype=np.int64))
-            z = rng.standard_normal(n)
-            got = ((offsets + k * BLOCK_NS).tolist(), z.tolist())
-            self._blocks[(token, k)] = got
+            times, z = self.block(token, k)
+            got = self._blocks[(token, k)] = (times.tolist(), z.tolist())
         return got
 
     def next_after(self, token: int, t_ns: int) -> tuple[int, float]:

@@ -13,7 +13,9 @@ share one copy through the OS page cache. The mapping goes away with the last ar
 that uses it. The format knows nothing of what it stores: any set of named arrays plus
 a JSON-able `attrs` dict, so new columns never change it. (One file per store rather
 than one per column: mapping a file costs about as much as replaying a thousand events,
-and a session is mapped at every replay.)
+and a session is mapped at every replay.) A reader that wants the same few columns in full,
+over and over (the compiled replay), keeps a `ColumnMap` of them and reads them with
+`read_columns` into a buffer it reuses: cheaper than mapping, faulting in and unmapping.
 
 Stores live in a session's `.cache/` folder, named `<kind>-<key>`, where the key is a
 hash of what the store was built from. A store is written in a temporary folder and
@@ -32,7 +34,7 @@ import mmap
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +96,18 @@ def write_store(
     return final
 
 
+def _view(buf: Any, dtype: np.dtype, shape: tuple[int, ...], offset: int) -> np.ndarray:
+    """The column at `offset` of a mapping, as a read-only array (no copy)."""
+    count = 1
+    for n in shape:
+        count *= n
+    if count:
+        return np.frombuffer(buf, dtype=dtype, count=count, offset=offset).reshape(shape)
+    a = np.empty(shape, dtype)
+    a.flags.writeable = False
+    return a
+
+
 class _Columns(Mapping[str, np.ndarray]):
     """The columns of a mapped store, each made into an array when first read (a replay
     reads a few of a store's columns)."""
@@ -109,17 +123,7 @@ class _Columns(Mapping[str, np.ndarray]):
         a = self._made.get(name)
         if a is None:
             c = self._layout[name]
-            dtype = np.dtype(c["dtype"])
-            shape = tuple(c["shape"])
-            count = 1
-            for n in shape:
-                count *= n
-            if count:
-                a = np.frombuffer(self._buf, dtype=dtype, count=count, offset=c["offset"])
-                a = a.reshape(shape)
-            else:
-                a = np.empty(shape, dtype)
-                a.flags.writeable = False
+            a = _view(self._buf, np.dtype(c["dtype"]), tuple(c["shape"]), c["offset"])
             self._made[name] = a
         return a
 
@@ -172,6 +176,37 @@ def open_store(path: Path) -> Store | None:
         return None
 
 
+class ColumnMap:
+    """Where some columns of a store lie in its data file: enough to read them again
+    without reading the header (`read_columns`). Small (one int64 row per column), so a
+    caller that reads the same columns over and over can keep one per store."""
+
+    __slots__ = ("data", "dtypes", "places", "size", "span")
+
+    def __init__(self, store: Store, names: Iterable[str]) -> None:
+        layout = store.header["columns"]
+        cols = [layout[n] for n in names]
+        self.data = str(store.path / DATA)
+        self.size = int(store.header["data_bytes"])
+        # dtypes of the built-in kinds are shared objects: one tuple per set of kinds
+        dtypes = tuple(np.dtype(c["dtype"]) for c in cols)
+        self.dtypes = _DTYPES.setdefault(dtypes, dtypes)
+        width = 1 + max((len(c["shape"]) for c in cols), default=0)
+        places = np.full((len(cols), width + 1), -1, dtype=np.int64)
+        for i, c in enumerate(cols):  # offset, number of dimensions, the dimensions
+            places[i, :2] = c["offset"], len(c["shape"])
+            places[i, 2 : 2 + len(c["shape"])] = c["shape"]
+        self.places = places
+        # the bytes from the first column to the end of the last (`read_columns`)
+        ends = [
+            c["offset"] + dtypes[i].itemsize * int(np.prod(c["shape"])) for i, c in enumerate(cols)
+        ]
+        self.span = (min((c["offset"] for c in cols), default=0), max(ends, default=0))
+
+
+_DTYPES: dict[tuple[np.dtype, ...], tuple[np.dtype, ...]] = {}
+
+
 @contextlib.contextmanager
 def building(cache_dir: Path) -> Iterator[None]:
     """Hold the session's build lock (waits while another process holds it)."""
@@ -195,3 +230,36 @@ def prune(cache_dir: Path, kind: str, keep: str, legacy: tuple[str, ...] = ()) -
     for name in legacy:
         with contextlib.suppress(OSError):
             (cache_dir / name).unlink()
+
+
+def read_columns(
+    where: ColumnMap, into: np.ndarray | None = None
+) -> tuple[tuple[np.ndarray, ...], np.ndarray] | None:
+    """The columns of `where` read (copied) from the data file into one buffer: `into`
+    when it is large enough, else a new one. Returns the read-only arrays and the buffer
+    they live in, which the caller may pass again once it no longer needs them; None when
+    the file is gone or is not the one seen before. For columns read in full over and
+    over, copying from the OS page cache costs less than mapping the file, faulting its
+    pages in and unmapping it, and keeps no mapping alive."""
+    lo, hi = where.span
+    if into is None or into.nbytes < hi - lo:
+        into = np.empty(hi - lo, dtype=np.uint8)
+    try:
+        fd = os.open(where.data, os.O_RDONLY)
+        try:
+            if os.fstat(fd).st_size != where.size:
+                return None
+            got = os.preadv(fd, [into.data[: hi - lo]], lo) if hi > lo else 0
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    if got != hi - lo:
+        return None
+    arrays = tuple(
+        _view(into, dtype, tuple(row[2 : 2 + row[1]]), row[0] - lo)
+        for dtype, row in zip(where.dtypes, where.places.tolist(), strict=True)
+    )
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays, into

@@ -33,6 +33,7 @@ _REJECT = ("token", "min_size", "tick_size", "price_bounds", "min_notional", "ca
 # buffer sizes of the first try (orders, fills, equity samples, log rows), raised for
 # the rest of the process when a session needs more
 _CAPS = np.array([1024, 1024, 0, 4096], dtype=np.int64)
+_HORIZONS = np.array(HORIZONS_S, dtype=np.int64)  # markout horizons, s (only read)
 _quotes: dict[str, Callable[..., None]] = {}
 
 try:  # the kernel takes the strategy's quote as an argument: numba calls this experimental
@@ -66,19 +67,36 @@ def quote_function(strategy: type[Strategy]) -> Callable[..., None] | None:
     return fn
 
 
+_COLUMNS: tuple[str, ...] = ("rec_frame", "rec_kind", "rec_token", "rec_price", "rec_old")
+_COLUMNS += ("rec_new", "top_arr", "ticks_arr", "time_arr", "exch_arr")
+# on a stored session: where its replay store keeps those columns, and its last_ns
+_MAP_ATTR = "_pk8opt_compiled_columns"
+# buffers the columns of stored sessions are read into, each reused by the next run once
+# a run is done with it (one per run at once: about 13 bytes an event of the largest)
+_reads: list[np.ndarray] = []
+
+
 def _arrays(session: Any) -> tuple[Any, ...]:
-    """The session's record stream and per-frame arrays, mapped when stored."""
+    """The session's record stream and per-frame arrays, and the buffer holding them
+    (None: none to give back to `_reads` after the run). A stored session's are read
+    from its replay store, the first time mapped (`recordings.store`)."""
     from pk8opt.recordings.load import StoredSession
 
     if isinstance(session, StoredSession):
+        from pk8opt.recordings.store import ColumnMap, read_columns
+
+        known = session.__dict__.get(_MAP_ATTR)
+        if known is not None:  # replayed every trial: read the columns straight away
+            got = read_columns(known[0], _reads.pop() if _reads else None)
+            if got is not None:
+                return (*got[0], known[1], got[1])
         from pk8opt.engine.replay_store import replay_store
 
         store = replay_store(session)
         if store is not None:
-            names = ("rec_frame", "rec_kind", "rec_token", "rec_price", "rec_old", "rec_new")
-            per_frame = ("top_arr", "ticks_arr", "time_arr", "exch_arr")
             last = store.attrs["layout"]["last_ns"]["value"]
-            return (*(store[n] for n in names), *(store[n] for n in per_frame), last)
+            session.__dict__[_MAP_ATTR] = (ColumnMap(store, _COLUMNS), last)
+            return (*(store[n] for n in _COLUMNS), last, None)
     from pk8opt.engine.session_cache import session_cache
 
     c = session_cache(session)
@@ -94,6 +112,7 @@ def _arrays(session: Any) -> tuple[Any, ...]:
         c.time_arr,
         c.exch_arr,
         c.last_ns,
+        None,
     )
 
 
@@ -119,16 +138,84 @@ def _flow_arrays(
 ) -> tuple[np.ndarray, ...]:
     """Maker-flow arrivals of both tokens over the blocks from `lo_ns` to past `hi_ns`."""
     flow = MakerFlow(seed, slug, rate)
-    out: list[np.ndarray] = []
-    for tok in (0, 1):
-        ts: list[int] = []
-        zs: list[float] = []
-        for k in range(max(lo_ns, 0) // BLOCK_NS, max(hi_ns, 0) // BLOCK_NS + 2):
-            t, z = flow._block(tok, k)
-            ts += t
-            zs += z
-        out += [np.array(ts, dtype=np.int64), np.array(zs, dtype=np.float64)]
-    return tuple(out)
+    first, last = max(lo_ns, 0) // BLOCK_NS, max(hi_ns, 0) // BLOCK_NS + 1
+    return (*flow.arrivals(0, first, last), *flow.arrivals(1, first, last))
+
+
+_empty_i, _empty_f = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+# shared by every run without maker flow (empty: nothing to read or write; writeable as
+# the drawn arrivals are, so that both take the same compiled code)
+_NO_FLOW = (_empty_i, _empty_f, _empty_i, _empty_f)
+
+
+class _Trial:
+    """What the runs of one backtest share: the kernel's arguments that follow from the
+    run's settings and the strategy's class alone (`_trial`)."""
+
+    __slots__ = (
+        "key", "cls", "whys", "gates", "sid", "kernel", "ip", "fp",
+        "venue", "delay", "flow_on", "seed", "flow_base", "cash",
+    )  # fmt: skip
+
+    def __init__(self, key: tuple, config: Any, cls: type[Strategy], quote: Any) -> None:
+        from pk8opt.engine.compiled import kernel as K
+
+        _, _, _, logging, skip_unchanged = key
+        self.key = key
+        ep, tp = config.engine_params, config.trader_params
+        self.venue = str(ep["feed_clock"]) == "venue"
+        self.delay = int(round(float(ep["feed_latency_ms"]) * 1e6)) if self.venue else 0
+        self.flow_on = bool(ep["maker_flow"]) and float(ep["flow_base"]) > 0
+        self.seed, self.flow_base = int(ep["seed"]), float(ep["flow_base"])
+        ip = np.zeros(K.N_IP, dtype=np.int64)
+        ip[K.P_POST] = int(round(float(ep["post_latency_ms"]) * 1e6))
+        ip[K.P_CREQ] = int(round(float(ep["cancel_req_latency_ms"]) * 1e6))
+        ip[K.P_CCLEAR] = int(round(float(ep["cancel_clear_latency_ms"]) * 1e6))
+        ip[K.P_RESP] = int(round(float(ep["response_latency_ms"]) * 1e6))
+        ip[K.P_DEPLETE] = bool(ep["take_depletes"])
+        ip[K.P_FLOW] = self.flow_on
+        ip[K.P_DELAY] = self.delay
+        ip[K.P_WARMUP] = int(round(float(tp["warmup_seconds"]) * 1e9))
+        ip[K.P_MINREQ] = int(round(float(tp["min_requote_seconds"]) * 1e9))
+        ip[K.P_MINTICKS] = int(tp["requote_min_ticks"])
+        ip[K.P_MAXAGE] = int(round(float(tp["requote_max_age_seconds"]) * 1e9))
+        ip[K.P_ENABLED] = bool(tp["trade_enabled"])
+        # the trade loop's shortcut (same results either way)
+        ip[K.P_SKIP] = skip_unchanged and cls.pure
+        ip[K.P_LOG] = logging
+        self.ip = ip
+        fp = np.zeros(K.N_FP, dtype=np.float64)
+        fp[K.Q_ADD_AHEAD] = float(ep["queue_add_ahead_frac"])
+        fp[K.Q_FLOW_SCALE] = float(ep["flow_depth_scale"])
+        fp[K.Q_FLOW_NOISE] = float(ep["flow_noise"])
+        self.cash = float(ep["starting_cash_usdc"])
+        fp[K.Q_CASH] = self.cash
+        self.fp = fp
+        self.cls = cls
+        self.whys = cls.whys
+        gate_names = set(cls.gates)
+        self.gates = np.array([w in gate_names for w in self.whys], dtype=np.int64)
+        self.sid = K.BUILTIN.get(getattr(cls, "compiled", ""), -1)
+        self.kernel = K.run_kernel if self.sid >= 0 else K.kernel_for(quote)
+
+
+_trials: list[_Trial] = []
+
+
+def _trial(
+    config: Any, cls: type[Strategy], quote: Any, logging: bool, skip_unchanged: bool
+) -> _Trial:
+    """The `_Trial` of these settings: the last one made when it was made for the same
+    (frozen) `RunConfig` object, strategy class and options, as for every session of a
+    backtest. One is kept (it holds no session's data)."""
+    key = (config, cls, quote, logging, skip_unchanged)
+    if _trials:
+        last = _trials[0].key
+        if all(a is b for a, b in zip(last, key, strict=True)):
+            return _trials[0]
+    trial = _Trial(key, config, cls, quote)
+    _trials[:] = [trial]
+    return trial
 
 
 def run_session_compiled(
@@ -142,68 +229,40 @@ def run_session_compiled(
     """`replay.run_session` for a strategy with a compiled quote."""
     from pk8opt.engine.compiled import kernel as K
 
+    trial = _trial(config, type(strategy), quote, log is not None, skip_unchanged)
     manifest = session.manifest
     spec = MarketSpec.from_manifest(manifest)
-    ep, tp = config.engine_params, config.trader_params
-    (rf, rk, rt, rp, ro, rn, top, ticks, local, exch, last_local) = _arrays(session)
-    venue = str(ep["feed_clock"]) == "venue"
-    delay = int(round(float(ep["feed_latency_ms"]) * 1e6)) if venue else 0
-    times = K.venue_times(local, exch, delay) if venue else np.asarray(local)
+    (rf, rk, rt, rp, ro, rn, top, ticks, local, exch, last_local, held_in) = _arrays(session)
+    delay = trial.delay
+    times = K.venue_times(local, exch, delay) if trial.venue else np.asarray(local)
     times.flags.writeable = False  # read-only either way: one compiled specialization
     last_ns = int(times[-1]) if len(times) else int(last_local)
     close = max(last_ns, spec.window_end_ns)
     winner = manifest.resolution.outcome
     sched = spec.fee_schedule
-    flow_on = bool(ep["maker_flow"]) and float(ep["flow_base"]) > 0
-    if flow_on:
+    if trial.flow_on:
         lo = int(times[0]) if len(times) else close
-        flows = _flow_arrays(int(ep["seed"]), spec.slug, float(ep["flow_base"]), lo, close)
+        flows = _flow_arrays(trial.seed, spec.slug, trial.flow_base, lo, close)
     else:
-        empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        flows = (empty_i, empty_f, empty_i, empty_f)
-    cls = type(strategy)
-    skip = skip_unchanged and cls.pure  # the trade loop's shortcut (same results either way)
+        flows = _NO_FLOW
     window_s = (spec.window_end_ns - spec.window_start_ns) / 1e9
     bps = strategy.tau_breakpoints(window_s)
     bp = np.array(sorted({spec.window_end_ns - int(round(b * 1e9)) for b in bps}), dtype=np.int64)
-    ip = np.zeros(K.N_IP, dtype=np.int64)
+    ip = trial.ip.copy()
     ip[K.P_TICK0] = spec.tick_milli
     ip[K.P_END] = spec.window_end_ns
     ip[K.P_CLOSE] = close
-    ip[K.P_POST] = int(round(float(ep["post_latency_ms"]) * 1e6))
-    ip[K.P_CREQ] = int(round(float(ep["cancel_req_latency_ms"]) * 1e6))
-    ip[K.P_CCLEAR] = int(round(float(ep["cancel_clear_latency_ms"]) * 1e6))
-    ip[K.P_RESP] = int(round(float(ep["response_latency_ms"]) * 1e6))
-    ip[K.P_DEPLETE] = bool(ep["take_depletes"])
-    ip[K.P_FLOW] = flow_on
-    ip[K.P_DELAY] = delay
-    ip[K.P_WARMUP] = int(round(float(tp["warmup_seconds"]) * 1e9))
-    ip[K.P_MINREQ] = int(round(float(tp["min_requote_seconds"]) * 1e9))
-    ip[K.P_MINTICKS] = int(tp["requote_min_ticks"])
-    ip[K.P_MAXAGE] = int(round(float(tp["requote_max_age_seconds"]) * 1e9))
-    ip[K.P_ENABLED] = bool(tp["trade_enabled"])
-    ip[K.P_SKIP] = skip
-    ip[K.P_LOG] = log is not None
     ip[K.P_SCHED] = sched is not None
     ip[K.P_WINNER] = _WINNER[winner]
-    fp = np.zeros(K.N_FP, dtype=np.float64)
-    fp[K.Q_ADD_AHEAD] = float(ep["queue_add_ahead_frac"])
-    fp[K.Q_FLOW_SCALE] = float(ep["flow_depth_scale"])
-    fp[K.Q_FLOW_NOISE] = float(ep["flow_noise"])
-    fp[K.Q_CASH] = float(ep["starting_cash_usdc"])
+    fp = trial.fp.copy()
     fp[K.Q_MIN_SIZE] = spec.min_order_size
     if sched is not None:
         fp[K.Q_FEE_RATE] = sched.rate
         fp[K.Q_FEE_EXP] = sched.exponent
         fp[K.Q_REBATE] = sched.rebate_rate
     fp[K.Q_WINDOW_S] = window_s
-    whys = cls.whys
-    gate_names = set(cls.gates)
-    gates = np.array([w in gate_names for w in whys], dtype=np.int64)
+    cls, whys, gates, sid, kernel = trial.cls, trial.whys, trial.gates, trial.sid, trial.kernel
     sp = np.array(strategy.compiled_params(), dtype=np.float64)
-    path = getattr(cls, "compiled", "")
-    sid = K.BUILTIN.get(path, -1)
-    kernel = K.run_kernel if sid >= 0 else K.kernel_for(quote)
     caps = _CAPS.copy()
     caps[2] = len(times) + 2  # at most one equity sample per decision, and the last
     if log is None:
@@ -227,7 +286,7 @@ def run_session_compiled(
     fl = fl[:n_fill]
     marks = K.markouts(
         times, top, fl[:, 0].copy(), fl[:, 1].copy(), fl[:, 2].copy(),
-        np.array(HORIZONS_S, dtype=np.int64),
+        _HORIZONS,
     )  # fmt: skip
     fills = [
         Fill(
@@ -262,10 +321,10 @@ def run_session_compiled(
     accepted = int(S[K.ACC])
     with_fill = int(S[K.WFILL])
     seen = sorted((int(rej[i, 1]), i) for i in range(len(_REJECT)) if rej[i, 0])
-    return SessionResult(
+    result = SessionResult(
         slug=spec.slug,
         winner=winner,
-        pnl_usdc=float(F[K.CASH]) - float(ep["starting_cash_usdc"]),
+        pnl_usdc=float(F[K.CASH]) - trial.cash,
         fees_usdc=float(F[K.FEES]),
         volume_usdc=float(F[K.VOL]),
         fills=int(S[K.FILLS]),
@@ -285,6 +344,9 @@ def run_session_compiled(
         equity_v=equity_v,
         fill_list=fills,
     )
+    if held_in is not None and len(_reads) < 2:
+        _reads.append(held_in)  # nothing reads this run's columns any more
+    return result
 
 
 def _write_log(

@@ -5,7 +5,9 @@ session order) and takes the drawdown of the running total; over thousands of se
 the merge alone holds 32 bytes a sample. `merged_drawdown` walks the same merged order
 with a heap over the sessions' own arrays (a k-way merge) and keeps only the running
 total, its peak and the worst drop: the same additions in the same order, so the same
-result (tests/unit/test_chained_equity.py).
+result (tests/unit/test_chained_equity.py). A session's samples are taken in a run for as
+long as they come before every other session's next one, so the heap is touched once
+per run, not once per sample.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from pk8opt.engine.compiled.jit import nopython
 def _drawdown(ts, vs):
     k = len(ts)
     pos = np.zeros(k, dtype=np.int64)
+    lens = np.zeros(k, dtype=np.int64)
     heap_t = np.zeros(k, dtype=np.int64)
     heap_s = np.zeros(k, dtype=np.int64)
     n = 0
     for si in range(k):
-        if ts[si].shape[0] == 0:
+        m = ts[si].shape[0]
+        lens[si] = m
+        if m == 0:
             continue
         # push (t, si), sifting up
         i = n
@@ -47,20 +52,37 @@ def _drawdown(ts, vs):
     seen = False
     while n > 0:
         si = heap_s[0]
-        j = pos[si]
+        ta = ts[si]  # the session's arrays, read once per turn (a list item costs a call)
         v = vs[si]
-        d = (v[j] - v[0]) - (v[j - 1] - v[0]) if j else (v[0] - v[0]) - 0.0
-        cum += d
-        if cum > peak:
-            peak = cum
-        if peak - cum > worst:
-            worst = peak - cum
-        seen = True
-        j += 1
+        m = lens[si]
+        j = pos[si]
+        v0 = v[0]
+        # the smaller child: the first sample of another session in the merged order
+        nt = heap_t[1] if n > 1 else 0
+        ns = heap_s[1] if n > 1 else 0
+        if n > 2 and (heap_t[2] < nt or (heap_t[2] == nt and heap_s[2] < ns)):
+            nt = heap_t[2]
+            ns = heap_s[2]
+        # the session's samples, as long as they come before that one
+        while True:
+            d = (v[j] - v0) - (v[j - 1] - v0) if j else (v0 - v0) - 0.0
+            cum += d
+            if cum > peak:
+                peak = cum
+            if peak - cum > worst:
+                worst = peak - cum
+            seen = True
+            j += 1
+            if j >= m:
+                break
+            if n > 1:
+                t = ta[j]
+                if nt < t or (nt == t and ns < si):
+                    break
         pos[si] = j
         # replace the root with the session's next sample, or the last leaf
-        if j < ts[si].shape[0]:
-            t = ts[si][j]
+        if j < m:
+            t = ta[j]
             s = si
         else:
             n -= 1
