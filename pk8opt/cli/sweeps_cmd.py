@@ -142,7 +142,9 @@ def show(
     console = _console()
     console.print(
         f"study {r.study}: strategy {r.strategy}, {r.complete} complete, {r.pruned} pruned, "
-        f"{r.failed} failed, {r.state}; objective {r.direction}d, best {_num(r.best)}"
+        f"{r.failed} failed, "
+        + (f"{r.interrupted} interrupted, " if r.interrupted else "")
+        + f"{r.state}; objective {r.direction}d, best {_num(r.best)}"
         + (f" (trial {r.best_trial})" if r.best_trial is not None else "")
     )
     if detail.top:
@@ -188,4 +190,15 @@ def show(
         console.print(table)
     else:
         console.print("Validation: none recorded for this sweep")
-    console.print(f"deploy: {detail.deploy_command}")
+    if r.verdict == "pass":
+        console.print(f"deploy: {detail.deploy_command}")
+    elif r.verdict:  # said before the trader runs it, as the sweep's own ending does
+        console.print(
+            f"deploy: {detail.deploy_command} refuses (exit 3) while validation fails; "
+            '--force "reason" deploys anyway and records why'
+        )
+    else:
+        console.print(
+            f"deploy: nothing validated yet (run the sweep's command again to validate); "
+            f"then {detail.deploy_command}"
+        )

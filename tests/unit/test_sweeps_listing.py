@@ -190,3 +190,36 @@ def test_show_in_a_narrow_terminal_keeps_every_value_whole(tmp_path: Path) -> No
         ["0", "3", "0.01", "4", "3"],
         ["2", "-1", "0.03", "4", "-1"],
     ], screen
+
+
+def test_a_sweep_stopped_by_ctrl_c_reads_stopped_with_its_interrupted_trials_apart(
+    tmp_path: Path,
+) -> None:
+    journal, uri = make_stores(tmp_path)
+    study = optuna.create_study(study_name="gamma", storage=make_storage(journal))
+    study.set_user_attr("pk8opt", {"strategy": "balanced_arb"})
+    done = study.ask({"edge": optuna.distributions.FloatDistribution(0.0, 0.1)})
+    study.tell(done, 1.0)
+    for interrupted in (True, False):  # one cut off by Ctrl-C, one that raised
+        trial = study.ask()
+        if interrupted:
+            trial.set_user_attr("interrupted", True)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("gamma", artifact_location=str(tmp_path / "art-g"))
+    parent = client.create_run(exp, tags={ROLE: "sweep", STUDY: "gamma"}).info.run_id
+    client.set_terminated(parent, status="KILLED")  # how a sweep stopped by Ctrl-C ends
+    rows = {r.study: r for r in list_sweeps(journal, uri)}
+    g = rows["gamma"]
+    assert (g.complete, g.failed, g.interrupted, g.state) == (1, 1, 1, "stopped")
+    assert rows["alpha"].state == "finished" and rows["alpha"].interrupted == 0
+    stores = ["--storage", journal, "--tracking-uri", uri]
+    out = subprocess.run(
+        [str(BIN), "sweeps", "show", "gamma", *stores], capture_output=True, text=True
+    )
+    assert "1 complete, 0 pruned, 1 failed, 1 interrupted, stopped;" in out.stdout
+    assert "deploy: nothing validated yet (run the sweep's command again" in out.stdout
+    out = subprocess.run(
+        [str(BIN), "sweeps", "show", "alpha", *stores], capture_output=True, text=True
+    )
+    assert "refuses (exit 3) while validation fails" in out.stdout  # alpha: fail: pbo ...
