@@ -54,15 +54,28 @@ def _setup(tmp: Path) -> tuple[list[str], dict[str, str]]:
     return args, env
 
 
-def _start(tmp: Path, args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    script = CLI.format(unit=str(Path(__file__).parent), exp=str(tmp / "exp"), args=args)
-    return subprocess.Popen(
-        [sys.executable, "-c", script],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+@pytest.fixture
+def started():
+    """Starts the sweep command; a test that fails leaves no sweep running."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(tmp: Path, args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+        script = CLI.format(unit=str(Path(__file__).parent), exp=str(tmp / "exp"), args=args)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()  # its workers notice and stop (sweep/orphan.py)
+            proc.wait()
 
 
 def _run(tmp: Path, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -102,10 +115,12 @@ def _parent(tmp: Path):
     return runs[0]
 
 
-def test_ctrl_c_in_the_search_prints_every_flag_and_the_line_resumes(tmp_path: Path) -> None:
+def test_ctrl_c_in_the_search_prints_every_flag_and_the_line_resumes(
+    tmp_path: Path, started
+) -> None:
     args, env = _setup(tmp_path)
     gate = tmp_path / "go"
-    proc = _start(tmp_path, args, {**env, "FAKE_GATE": str(gate)})  # trials hold at the gate
+    proc = started(tmp_path, args, {**env, "FAKE_GATE": str(gate)})  # trials hold at the gate
     _read_until(proc, "sweeping toy")
     storage = make_storage(str(tmp_path / "exp" / "optuna.journal"))
     _until(
@@ -128,11 +143,11 @@ def test_ctrl_c_in_the_search_prints_every_flag_and_the_line_resumes(tmp_path: P
 
 
 def test_ctrl_c_during_validation_keeps_the_trials_and_the_rerun_validates(
-    tmp_path: Path,
+    tmp_path: Path, started
 ) -> None:
     args, env = _setup(tmp_path)
     gate = tmp_path / "report"
-    proc = _start(tmp_path, args, {**env, "FAKE_REPORT_GATE": str(gate)})
+    proc = started(tmp_path, args, {**env, "FAKE_REPORT_GATE": str(gate)})
     _read_until(proc, "validating:")
     # validation's last replay (the chosen trial's report) has started
     _until(proc, Path(f"{gate}.waiting").exists)
