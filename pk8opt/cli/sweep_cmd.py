@@ -219,13 +219,30 @@ def ui(
     url = runs_view_url(f"http://127.0.0.1:{port}", uri, experiment)
     typer.echo(f"MLflow UI: {url}  (Ctrl-C to stop)")
     proc = subprocess.Popen(ui_command(uri, port, workers))
+    stop_on_hangup()  # a closed terminal or `kill` stops the UI with us, as Ctrl-C does
     if browser:
         open_when_up(url, port, proc)
     try:
         raise typer.Exit(proc.wait())
     except KeyboardInterrupt:
         proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
         raise typer.Exit(0) from None
+
+
+def stop_on_hangup() -> None:
+    """SIGTERM and SIGHUP end this process as Ctrl-C does, so the UI server it started
+    is stopped too instead of keeping the port after we are gone."""
+    import signal
+
+    def as_ctrl_c(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, as_ctrl_c)
 
 
 def open_when_up(url: str, port: int, proc: subprocess.Popen[bytes]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -44,6 +44,16 @@ def _stores(storage: str | None, tracking_uri: str | None) -> tuple[str, str]:
     )
 
 
+def _console() -> Any:
+    """The terminal's width on a terminal; 200 columns into a pipe or a file, so a row
+    stays one line for grep."""
+    import sys
+
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 200)
+
+
 def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.4g}"
 
@@ -65,7 +75,6 @@ def sweeps(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from rich.console import Console
     from rich.table import Table
 
     from pk8opt.sweep.listing import list_sweeps
@@ -77,13 +86,10 @@ def sweeps(
     if not rows:
         typer.echo("no sweeps in this storage yet; run `pk8opt sweep CONFIG`")
         return
-    table = Table(box=None, pad_edge=False)
-    for col in ("Study", "Strategy", "Best", "Trial", "Complete", "Pruned", "Failed", "State"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("Last trial", no_wrap=True)
-    table.add_column("Verdict")
-    for r in rows:
-        table.add_row(
+    head = ["Study", "Strategy", "Best", "Trial", "Complete", "Pruned", "Failed", "State"]
+    head += ["Last trial"]
+    cells = [
+        (
             r.study,
             r.strategy,
             _num(r.best),
@@ -93,9 +99,22 @@ def sweeps(
             str(r.failed),
             r.state + (f" ({r.running})" if r.running else ""),
             r.last_trial or "-",
-            r.verdict_brief or r.verdict or "-",
         )
-    Console(width=200).print(table)
+        for r in rows
+    ]
+    console = _console()
+    # Each sweep on one line: the verdict gets the width the other columns leave and is
+    # cut with an ellipsis (`pk8opt sweeps show STUDY` gives every check and its reason).
+    used = sum(max(len(h), *(len(c[i]) for c in cells)) + 2 for i, h in enumerate(head))
+    table = Table(box=None, pad_edge=False)
+    for col in head:
+        table.add_column(col, no_wrap=True)
+    table.add_column(
+        "Verdict", no_wrap=True, overflow="ellipsis", max_width=max(12, console.width - used)
+    )
+    for r, c in zip(rows, cells, strict=True):
+        table.add_row(*c, r.verdict_brief or r.verdict or "-")
+    console.print(table)
 
 
 @sweeps_app.command()
@@ -111,7 +130,6 @@ def show(
 
     Example: `pk8opt sweeps show balanced_arb-sample --top 5`
     """
-    from rich.console import Console
     from rich.table import Table
 
     from pk8opt.sweep.listing import show_sweep
@@ -121,10 +139,12 @@ def show(
         echo_json(detail.to_json())
         return
     r = detail.row
-    console = Console(width=200)
+    console = _console()
     console.print(
         f"study {r.study}: strategy {r.strategy}, {r.complete} complete, {r.pruned} pruned, "
-        f"{r.failed} failed, {r.state}; objective {r.direction}d, best {_num(r.best)}"
+        f"{r.failed} failed, "
+        + (f"{r.interrupted} interrupted, " if r.interrupted else "")
+        + f"{r.state}; objective {r.direction}d, best {_num(r.best)}"
         + (f" (trial {r.best_trial})" if r.best_trial is not None else "")
     )
     if detail.top:
@@ -133,10 +153,8 @@ def show(
         table = Table(
             box=None, pad_edge=False, title="Top trials (in-sample)", title_justify="left"
         )
-        for col in ("Trial", "Objective", *names, *metrics):
-            table.add_column(col, no_wrap=True)
-        for t in detail.top:
-            table.add_row(
+        rows = [
+            (
                 str(t.number),
                 _num(t.value),
                 *(
@@ -147,6 +165,13 @@ def show(
                 ),
                 *(_num(t.metrics.get(m)) for m in metrics),
             )
+            for t in detail.top
+        ]
+        # values are never cut; in a narrow terminal a long name folds onto two lines
+        for i, col in enumerate(("Trial", "Objective", *names, *metrics)):
+            table.add_column(col, overflow="fold", min_width=max(len(row[i]) for row in rows))
+        for row in rows:
+            table.add_row(*row)
         console.print(table)
     if detail.checks:  # the verdict table, as the sweep printed it at its end
         from pk8opt.validation.gate import GateCheck
@@ -165,4 +190,15 @@ def show(
         console.print(table)
     else:
         console.print("Validation: none recorded for this sweep")
-    console.print(f"deploy: {detail.deploy_command}")
+    if r.verdict == "pass":
+        console.print(f"deploy: {detail.deploy_command}")
+    elif r.verdict:  # said before the trader runs it, as the sweep's own ending does
+        console.print(
+            f"deploy: {detail.deploy_command} refuses (exit 3) while validation fails; "
+            '--force "reason" deploys anyway and records why'
+        )
+    else:
+        console.print(
+            f"deploy: nothing validated yet (run the sweep's command again to validate); "
+            f"then {detail.deploy_command}"
+        )

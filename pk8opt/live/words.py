@@ -30,6 +30,16 @@ _CHURN_WORDS = (
 )
 
 
+# what filled the order (the engine's `why`, docs/engine.md "Fill reasons")
+FILL_REASONS = {
+    "queue": "its turn in the queue",
+    "trade_through": "a trade printed through its price",
+    "book_through": "the ask came down to it",
+    "maker_flow": "a simulated seller",
+    "taker": "it took the ask",
+}
+
+
 def symbol_of(event: dict[str, Any]) -> str:
     """`BTC` from the event's symbol, or from its slug (`btc-updown-15m-...`)."""
     sym = event.get("symbol")
@@ -70,12 +80,14 @@ def describe(event: dict[str, Any]) -> tuple[str, str] | None:
     sym = symbol_of(event)
     if name == "paper_fill":
         how = str(event.get("liquidity", ""))
-        reason = event.get("reason")
-        if reason:
-            how = f"{how}, {reason}" if how else str(reason)
+        why = event.get("why")
+        if why:
+            said = str(FILL_REASONS.get(str(why), why))
+            how = f"{how}: {said}" if how else said
+        verb = "sold" if str(event.get("side", "BUY")).upper() == "SELL" else "bought"
         return (
             "fill",
-            f"{sym} bought {_num(event.get('qty'))} {event.get('outcome', '?')} @ "
+            f"{sym} {verb} {_num(event.get('qty'))} {event.get('outcome', '?')} @ "
             f"{_px(event.get('price'))} ({how}), fee {_usd(event.get('fee'))}",
         )
     if name == "paper_order_rejected":

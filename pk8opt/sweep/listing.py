@@ -38,15 +38,16 @@ class SweepRow:
     strategy: str
     complete: int
     pruned: int
-    failed: int
+    failed: int  # raised an error (interrupted trials are counted apart)
     running: int
     best: float | None
     best_trial: int | None
     direction: str
-    state: str  # "running" (a trial is running), "finished", "empty"
+    state: str  # "running" (a trial is running), "stopped" (by Ctrl-C), "finished", "empty"
     last_trial: str | None  # ISO time of the newest finished trial
     verdict: str | None  # "pass", "fail: ...", or None when no validation ran
     verdict_brief: str | None = None  # the failing checks without their reasons (a list's)
+    interrupted: int = 0  # trials cut off by Ctrl-C or a kill (they do not count)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,8 +118,10 @@ def _row(study: Any, storage: Any, parent: Any) -> SweepRow:
 
     trials = study.get_trials(deepcopy=False)
     count = {s: 0 for s in TrialState}
+    interrupted = 0
     for t in trials:
         count[t.state] += 1
+        interrupted += t.state == TrialState.FAIL and bool(t.user_attrs.get("interrupted"))
     direction = study.directions[0].name.lower()
     complete = [t for t in trials if t.state == TrialState.COMPLETE and t.values]
     best = None
@@ -138,16 +141,27 @@ def _row(study: Any, storage: Any, parent: Any) -> SweepRow:
         strategy=meta.strategy if meta else "?",
         complete=count[TrialState.COMPLETE],
         pruned=count[TrialState.PRUNED],
-        failed=count[TrialState.FAIL],
+        failed=count[TrialState.FAIL] - interrupted,
         running=count[TrialState.RUNNING],
         best=best.values[0] if best is not None else None,
         best_trial=best.number if best is not None else None,
         direction=direction,
-        state="running" if count[TrialState.RUNNING] else ("finished" if trials else "empty"),
+        state=_state(count[TrialState.RUNNING], parent, bool(trials)),
         last_trial=_iso(max(finished)) if finished else None,
         verdict=verdict if isinstance(verdict, str) else None,
         verdict_brief=rec.get("brief") if isinstance(rec.get("brief"), str) else None,
+        interrupted=interrupted,
     )
+
+
+def _state(running: int, parent: Any, any_trial: bool) -> str:
+    """running, stopped (the sweep's last run was stopped: Ctrl-C, a kill, during the
+    search or validation; its MLflow parent run says KILLED), finished, or empty."""
+    if running:
+        return "running"
+    if parent is not None and parent.info.status == "KILLED":
+        return "stopped"
+    return "finished" if any_trial else "empty"
 
 
 def list_sweeps(storage_url: str, tracking_uri: str | None) -> list[SweepRow]:

@@ -26,15 +26,23 @@ from pk8opt.redact import mask_url, mask_urls
 from pk8opt.sweep.config import SweepConfig, to_dict, validate
 from pk8opt.sweep.data import Selection, select_sessions
 from pk8opt.sweep.failures import Failures, find_failures
+from pk8opt.sweep.interruptible import Interruptible
 from pk8opt.sweep.orphan import watch_parent
 from pk8opt.sweep.progress import SweepProgress, Tally, tally
-from pk8opt.sweep.shared_study import claim_finish, finished, join, process_seed
+from pk8opt.sweep.shared_study import (
+    claim_finish,
+    finished,
+    join,
+    process_seed,
+    release_finish,
+)
 from pk8opt.sweep.storage import open_storage, study_lock
 from pk8opt.sweep.study_meta import RECORD_NAME, read_meta, sweep_meta, sweep_record, write_meta
 from pk8opt.sweep.trial_log import TrialLog
 from pk8opt.sweep.worker import Job, counted, run_worker
 
 POLL_S = 0.5
+VALIDATION_STOPPED = "stopped during validation (the same command validates the trials)"
 
 
 @dataclass
@@ -208,7 +216,7 @@ def post_search(
         sel,
         tracker=tracker,
         parent=parent,
-        executor=executor,
+        executor=Interruptible(executor),  # Ctrl-C is heard while it waits on replays
         evaluator=evaluator,
         experiments_dir=experiments_dir,
         console=console,
@@ -403,20 +411,28 @@ def run_sweep(
     if elsewhere:  # another sweep process of the study runs (or ran) the validation
         console.print(elsewhere, highlight=False)
         return outcome
-    post_search(
-        study,
-        storage,
-        cfg,
-        sel,
-        tracker,
-        parent,
-        executor,
-        evaluator,
-        experiments_dir,
-        console,
-        params,
-        outcome,
-    )
+    try:
+        post_search(
+            study,
+            storage,
+            cfg,
+            sel,
+            tracker,
+            parent,
+            executor,
+            evaluator,
+            experiments_dir,
+            console,
+            params,
+            outcome,
+        )
+    except KeyboardInterrupt:  # Ctrl-C during validation: the trials stay, it runs again
+        executor.shutdown(wait=False, kill_workers=True)  # its replays stop with it
+        release_finish(study, token)
+        outcome.interrupted = True
+        console.print("stopping: validation interrupted; every trial is kept")
+        tracker.finish_sweep(parent, "KILLED", how=VALIDATION_STOPPED)
+        return outcome
     finished(study)
     tracker.finish_sweep(parent)
     return outcome

@@ -242,3 +242,11 @@ def finished(study: Any) -> None:
     claim = dict(study.user_attrs.get(FINISHED_BY) or {})
     claim["done"] = True
     study.set_user_attr(FINISHED_BY, claim)
+
+
+def release_finish(study: Any, token: str) -> None:
+    """Give back this process's claim on the post-search stages (stopped before they
+    ended), so the next sweep process of the study, on any machine, runs them."""
+    claim = study.user_attrs.get(FINISHED_BY) or {}
+    if claim.get("token") == token and not claim.get("done"):
+        study.set_user_attr(FINISHED_BY, {})

@@ -174,8 +174,10 @@ class TrialScore:
         return value, self.done - 1
 
     def may_prune(self) -> bool:
-        """Never before `warmup` complete windows (at least one)."""
-        return self.done >= self.warmup
+        """Never before `warmup` complete windows (at least one), nor once every window
+        is played: stopping then saves nothing and would throw the full score away (the
+        trial is complete, however it compares)."""
+        return self.warmup <= self.done < len(self.order)
 
     def finish(self) -> None:
         """After the backtest: windows ending in skipped sessions are complete too."""

@@ -273,13 +273,14 @@ class Tracker:
         )
         return sorted(found, key=lambda r: (r.info.start_time, r.info.run_id))
 
-    def finish_sweep(self, run_id: str, status: str = "FINISHED") -> None:
-        """End the parent run; its description gains how the sweep ended."""
+    def finish_sweep(self, run_id: str, status: str = "FINISHED", how: str | None = None) -> None:
+        """End the parent run; its description gains how the sweep ended (`how`, or
+        said from the status and the verdict)."""
         try:
             tags = self.client.get_run(run_id).data.tags
             text = tags.get(DESCRIPTION, "").split("\nEnded")[0]
             verdict = tags.get("pk8opt.verdict")
-            how = (
+            how = how or (
                 "stopped before its budget (resume with the same command)"
                 if status == "KILLED"
                 else f"validation verdict: {verdict}"

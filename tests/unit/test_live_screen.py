@@ -48,12 +48,14 @@ def test_churn_is_folded_into_one_running_line_per_symbol() -> None:
             price=0.45,
             fee=0.0,
             liquidity="maker",
-            reason="queue",
+            why="queue",
         )
     )
     words.add(ev("paper_order_submit", 7, symbol="BTC", order_id=9))
     assert len(state.logs) == 3  # the fill breaks the fold: a new churn line starts after it
-    assert state.logs[1] == "17:00:06 [fill] BTC bought 10 Up @ 0.450 (maker, queue), fee $0.00"
+    assert state.logs[1] == (
+        "17:00:06 [fill] BTC bought 10 Up @ 0.450 (maker: its turn in the queue), fee $0.00"
+    )
     assert state.logs[2].endswith("BTC requoting: 1 placed")
 
 
@@ -147,3 +149,37 @@ def test_summary_on_quitting_gives_each_window_and_the_total() -> None:
     assert "2 window(s)" in total and "+$5.00" in total and "$0.15" in total and " 6 " in total
     assert "1 window(s) not settled" in text and "paused" in text
     assert "no window was traded" in summary_text(DashboardState())
+
+
+def test_a_fill_of_the_paper_engine_reads_with_what_filled_it(tmp_path) -> None:
+    """The fill line from the event the engine really writes (its fields, not a
+    hand-made dict): side, size, token, price, liquidity, why, fee."""
+    import json
+
+    from pk8opt.engine.synthetic import make_manifest, make_session
+    from pk8opt.live import EngineStepper, EventLog
+    from pk8opt.recordings.schema import ASK, BID, DOWN, NO_SIDE, UP, Kind
+    from pk8opt.replay import RunConfig
+
+    manifest = make_manifest()
+    t0 = manifest.window_start_s * 10**9 + 10 * 10**9
+    config = RunConfig.resolve("fixed", {"warmup_seconds": 0, "PM_PAPER_POST_LATENCY_MS": 0})
+    log = EventLog(tmp_path / "events.jsonl")
+    stepper = EngineStepper(manifest, config, log, traded=True)
+    for k in (1, 2):  # a book: the fixed strategy bids 0.45 for 5 of each token
+        rows = [
+            (t0 + k * 10**9, k, int(Kind.BOOK_RESET), tok, NO_SIDE, -1, 0.0) for tok in (UP, DOWN)
+        ]
+        rows += [(t0 + k * 10**9, k, int(Kind.LEVEL), tok, BID, 400, 100.0) for tok in (UP, DOWN)]
+        rows += [(t0 + k * 10**9, k, int(Kind.LEVEL), tok, ASK, 600, 100.0) for tok in (UP, DOWN)]
+        stepper.on_frame(make_session(rows, manifest).events)
+    trade = [(t0 + 3 * 10**9, 3, int(Kind.TRADE), UP, ASK, 450, 10.0)]  # a seller hits 0.45
+    stepper.on_frame(make_session(trade, manifest).events)
+    log.close()
+    events = [json.loads(x) for x in (tmp_path / "events.jsonl").read_text().splitlines()]
+    fill = next(e for e in events if e["event"] == "paper_fill")
+    state = DashboardState()
+    LogFolder(state).add(fill)
+    assert state.logs[-1].endswith(
+        "[fill] BTC bought 5 Up @ 0.450 (maker: its turn in the queue), fee $0.00"
+    )

@@ -61,6 +61,11 @@ class FakeEvaluator:
         return {"pnl_usdc": pnl, "fills": float(len(loaded)), "sessions": float(len(loaded))}
 
     def report(self, loaded, strategy, overrides, out_dir: Path) -> dict[str, float]:
+        gate = os.environ.get("FAKE_REPORT_GATE")  # validation's last replay holds until then
+        if gate:
+            Path(f"{gate}.waiting").touch()
+            while not os.path.exists(gate):
+                time.sleep(0.02)
         metrics = self.run(loaded, strategy, overrides)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "best_sessions.json").write_text("[]")

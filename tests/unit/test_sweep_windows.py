@@ -70,6 +70,19 @@ def test_other_pruners_get_the_running_objective_after_as_many_windows() -> None
     assert score.may_prune()
 
 
+def test_a_trial_that_played_every_window_is_never_pruned() -> None:
+    """Pruning after the last window saves nothing and throws a full score away: the
+    trial is complete (its objective logged), not `pruned early`."""
+    for per_instance in (True, False):
+        score = _score(per_instance=per_instance)
+        for pos in range(4):
+            score.add(pos, {"pnl_usdc": -1.0})
+        assert score.done == 2 and score.may_prune()  # a window still to play
+        score.add(4, {"pnl_usdc": -1.0})
+        assert score.add(5, {"pnl_usdc": -1.0})  # the last window is reported ...
+        assert score.done == 3 and not score.may_prune()  # ... and the trial completes
+
+
 def test_a_window_ending_in_a_skipped_session_completes_at_the_next_one() -> None:
     score = _score(per_instance=True)
     score.add(0, {"pnl_usdc": 1.0})  # window 2's second session (position 1) is skipped

@@ -147,3 +147,97 @@ def test_show_gives_the_verdict_checks_from_the_study_without_mlflow(
     row = next(line for line in listed.stdout.splitlines() if line.startswith("alpha"))
     # the list shows the verdict in brief; `sweeps show` gives the reasons
     assert row.rstrip().endswith("fail: dsr 0.4 < 0.95" if not legacy else "(why)"), row
+
+
+def _in_terminal(args: list[str], columns: int) -> str:
+    """What `args` shows in a terminal `columns` wide (a pseudo-terminal), colours off."""
+    import fcntl
+    import os
+    import pty
+    import re
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    subprocess.run(args, stdout=slave, stderr=subprocess.PIPE, env=env, timeout=120)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: everything read
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out.decode()).replace("\r", "")
+
+
+def test_a_long_verdict_keeps_each_sweep_on_one_line(tmp_path: Path) -> None:
+    journal, uri = make_stores(tmp_path)
+    client = MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("alpha").experiment_id])
+    reasons = "; ".join(f"check_{i} n/a: a reason long enough to wrap a line" for i in range(6))
+    client.set_tag(run.info.run_id, "pk8opt.verdict", f"fail: {reasons}")
+    stores = ["--storage", journal, "--tracking-uri", uri]
+    piped = subprocess.run([str(BIN), "sweeps", *stores], capture_output=True, text=True)
+    terminal = _in_terminal([str(BIN), "sweeps", *stores], 120)
+    for screen in (piped.stdout, terminal):
+        lines = [x for x in screen.splitlines() if x.strip()]
+        assert sorted(x.split()[0] for x in lines) == ["Study", "alpha", "beta"], screen
+        alpha = next(x for x in lines if x.startswith("alpha"))
+        # every figure whole, the verdict cut to fit: `sweeps show` gives all of it
+        assert alpha.split()[:8] == ["alpha", "balanced_arb", "7.5", "1", "3", "1", "0"] + [
+            "finished"
+        ]
+        assert "fail: check_0 n/a" in alpha and alpha.endswith("…")
+    assert max(len(x) for x in terminal.splitlines()) <= 120
+
+
+def test_show_in_a_narrow_terminal_keeps_every_value_whole(tmp_path: Path) -> None:
+    journal, uri = make_stores(tmp_path)
+    args = [str(BIN), "sweeps", "show", "alpha", "--storage", journal, "--tracking-uri", uri]
+    screen = _in_terminal(args, 30)
+    rows = [x.split() for x in screen.splitlines() if x.split()[:1] in (["0"], ["1"], ["2"])]
+    # trial, objective, edge, fills, pnl_usdc: the names fold, the figures do not
+    assert rows[:3] == [
+        ["1", "7.5", "0.02", "4", "7.5"],
+        ["0", "3", "0.01", "4", "3"],
+        ["2", "-1", "0.03", "4", "-1"],
+    ], screen
+
+
+def test_a_sweep_stopped_by_ctrl_c_reads_stopped_with_its_interrupted_trials_apart(
+    tmp_path: Path,
+) -> None:
+    journal, uri = make_stores(tmp_path)
+    study = optuna.create_study(study_name="gamma", storage=make_storage(journal))
+    study.set_user_attr("pk8opt", {"strategy": "balanced_arb"})
+    done = study.ask({"edge": optuna.distributions.FloatDistribution(0.0, 0.1)})
+    study.tell(done, 1.0)
+    for interrupted in (True, False):  # one cut off by Ctrl-C, one that raised
+        trial = study.ask()
+        if interrupted:
+            trial.set_user_attr("interrupted", True)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("gamma", artifact_location=str(tmp_path / "art-g"))
+    parent = client.create_run(exp, tags={ROLE: "sweep", STUDY: "gamma"}).info.run_id
+    client.set_terminated(parent, status="KILLED")  # how a sweep stopped by Ctrl-C ends
+    rows = {r.study: r for r in list_sweeps(journal, uri)}
+    g = rows["gamma"]
+    assert (g.complete, g.failed, g.interrupted, g.state) == (1, 1, 1, "stopped")
+    assert rows["alpha"].state == "finished" and rows["alpha"].interrupted == 0
+    stores = ["--storage", journal, "--tracking-uri", uri]
+    out = subprocess.run(
+        [str(BIN), "sweeps", "show", "gamma", *stores], capture_output=True, text=True
+    )
+    assert "1 complete, 0 pruned, 1 failed, 1 interrupted, stopped;" in out.stdout
+    assert "deploy: nothing validated yet (run the sweep's command again" in out.stdout
+    out = subprocess.run(
+        [str(BIN), "sweeps", "show", "alpha", *stores], capture_output=True, text=True
+    )
+    assert "refuses (exit 3) while validation fails" in out.stdout  # alpha: fail: pbo ...

@@ -116,6 +116,7 @@ def test_no_trial_is_pruned_before_its_warmup_windows_and_only_at_a_windows_end(
         assert windows == s["window_order"][: len(windows)]
         assert played == {i for w in windows for i in members[w]}
         assert len(windows) >= pruner["warmup_windows"]
+        assert len(windows) < len(members)  # a trial that played them all is complete
         assert len(t.intermediate_values) == len(windows)
         if pruner["type"] == "wilcoxon":  # one value per window, under the window's index
             assert sorted(t.intermediate_values) == sorted(windows)

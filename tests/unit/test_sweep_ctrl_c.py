@@ -1,0 +1,173 @@
+"""Ctrl-C on `pk8opt sweep`, as a trader presses it: during the search or during
+validation, the command stops with exit 130 and a resume line that repeats every flag
+it was given; running that line goes on from where it stopped. The real command line
+(`pk8opt.cli.main`) in a subprocess, with the stand-in evaluator, a real journal and a
+real MLflow store."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from mlflow import MlflowClient
+from test_sweep_config_fake import config_doc, make_sessions
+
+from pk8opt.sweep.runner import VALIDATION_STOPPED, make_storage
+from pk8opt.sweep.shared_study import FINISHED_BY
+from pk8opt.tracking import DESCRIPTION
+
+pytestmark = pytest.mark.slow
+
+CLI = """
+import functools, sys
+from pathlib import Path
+sys.path.insert(0, {unit!r})
+import pk8opt.sweep.runner as runner
+runner.run_sweep = functools.partial(
+    runner.run_sweep,
+    evaluator="test_sweep_config_fake:FakeEvaluator",
+    experiments_dir=Path({exp!r}),
+)
+from pk8opt.cli import main
+sys.argv = ["pk8opt", *{args!r}]
+main()
+"""
+
+
+def _setup(tmp: Path) -> tuple[list[str], dict[str, str]]:
+    make_sessions(tmp / "rec")
+    config = tmp / "toy.yaml"
+    space = {"edge": {"low": 0.005, "high": 0.06}, "size": {"low": 5, "high": 50, "step": 5}}
+    config.write_text(yaml.safe_dump(config_doc(tmp, pruner={"type": "none"}, space=space)))
+    args = ["sweep", str(config), "--trials", "4", "--workers", "1", "--study-name", "toy 2"]
+    args += ["--timeout", "600"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "COLUMNS": "400"}
+    return args, env
+
+
+@pytest.fixture
+def started():
+    """Starts the sweep command; a test that fails leaves no sweep running."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(tmp: Path, args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+        script = CLI.format(unit=str(Path(__file__).parent), exp=str(tmp / "exp"), args=args)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()  # its workers notice and stop (sweep/orphan.py)
+            proc.wait()
+
+
+def _run(tmp: Path, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    script = CLI.format(unit=str(Path(__file__).parent), exp=str(tmp / "exp"), args=args)
+    return subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def _read_until(proc: subprocess.Popen[str], text: str) -> list[str]:
+    lines: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if text in line:
+            return lines
+    raise AssertionError(f"{text!r} never printed: {''.join(lines)}")
+
+
+def _until(proc: subprocess.Popen[str], happened: Callable[[], bool]) -> None:
+    """Wait for an event of the running sweep (checked every 50 ms)."""
+    while not happened():
+        assert proc.poll() is None, "the sweep ended first"
+        time.sleep(0.05)
+
+
+def _resume_line(out: str) -> list[str]:
+    line = next(x for x in out.splitlines() if x.startswith("stopped. Resume with: "))
+    return shlex.split(line.removeprefix("stopped. Resume with: "))
+
+
+def _parent(tmp: Path):
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp / 'exp' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("toy 2")
+    runs = client.search_runs([exp.experiment_id], "tags.`pk8opt.role` = 'sweep'")
+    assert len(runs) == 1
+    return runs[0]
+
+
+def test_ctrl_c_in_the_search_prints_every_flag_and_the_line_resumes(
+    tmp_path: Path, started
+) -> None:
+    args, env = _setup(tmp_path)
+    gate = tmp_path / "go"
+    proc = started(tmp_path, args, {**env, "FAKE_GATE": str(gate)})  # trials hold at the gate
+    _read_until(proc, "sweeping toy")
+    storage = make_storage(str(tmp_path / "exp" / "optuna.journal"))
+    _until(
+        proc,
+        lambda: any(  # the first trial has started (a worker asked for it)
+            t.state.name == "RUNNING"
+            for t in optuna.load_study(study_name="toy 2", storage=storage).get_trials()
+        ),
+    )
+    proc.send_signal(signal.SIGINT)
+    _read_until(proc, "stopping: the running trials end")
+    gate.touch()  # the held trial goes on, and stops at its first session
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert _resume_line(out) == ["pk8opt", *args]
+    assert _parent(tmp_path).info.status == "KILLED"
+    done = _run(tmp_path, _resume_line(out)[1:], env)  # the line, as printed
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "study toy 2: 4 complete" in done.stdout
+
+
+def test_ctrl_c_during_validation_keeps_the_trials_and_the_rerun_validates(
+    tmp_path: Path, started
+) -> None:
+    args, env = _setup(tmp_path)
+    gate = tmp_path / "report"
+    proc = started(tmp_path, args, {**env, "FAKE_REPORT_GATE": str(gate)})
+    _read_until(proc, "validating:")
+    # validation's last replay (the chosen trial's report) has started
+    _until(proc, Path(f"{gate}.waiting").exists)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert "stopping: validation interrupted; every trial is kept" in out
+    assert "study toy 2: 4 complete" in out
+    assert _resume_line(out) == ["pk8opt", *args]
+    parent = _parent(tmp_path)
+    assert parent.info.status == "KILLED"
+    assert parent.data.tags[DESCRIPTION].endswith(VALIDATION_STOPPED)
+    study = optuna.load_study(
+        study_name="toy 2", storage=make_storage(str(tmp_path / "exp" / "optuna.journal"))
+    )
+    assert study.user_attrs[FINISHED_BY] == {}  # any process may validate the study now
+
+    done = _run(tmp_path, args, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "validation of trial" in done.stdout and "verdict: " in done.stdout
+    parent = _parent(tmp_path)
+    assert parent.info.status == "FINISHED"
+    assert "validation verdict: " in parent.data.tags[DESCRIPTION]
