@@ -22,6 +22,19 @@ def _range(dim: Dimension) -> str:
     return text
 
 
+# The settings each pruner type reads (see runner.make_pruner) and those each validation
+# scheme leaves unread: the parent run shows what shaped the sweep, not every default.
+_PRUNER_READS = {
+    "wilcoxon": {"p_threshold", "warmup_windows"},
+    "median": {"startup_trials", "warmup_windows"},
+    "percentile": {"percentile", "startup_trials", "warmup_windows"},
+    "successive_halving": {"warmup_windows"},
+    "hyperband": {"warmup_windows"},
+    "none": set(),
+}
+_SCHEME_SKIPS = {"walk_forward": {"groups", "test_groups"}, "cpcv": {"folds", "anchored"}}
+
+
 def _section(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
     return {f"{prefix}.{k}": v for k, v in values.items() if v is not None}
 
@@ -40,9 +53,13 @@ def parent_params(cfg: SweepConfig, in_sample: int, holdout: int) -> dict[str, A
     out.update(_section("engine", cfg.engine))
     out.update(_section("trader", cfg.trader))
     out.update(_section("sampler", msgspec.structs.asdict(cfg.sampler)))
-    out.update(_section("pruner", msgspec.structs.asdict(cfg.pruner)))
+    pruner = msgspec.structs.asdict(cfg.pruner)
+    reads = _PRUNER_READS.get(cfg.pruner.type, set(pruner))
+    out.update(_section("pruner", {k: v for k, v in pruner.items() if k == "type" or k in reads}))
     out.update({f"space.{k}": _range(d) for k, d in cfg.space.items()})
-    out.update(_section("validation", msgspec.structs.asdict(cfg.validation)))
+    validation = msgspec.structs.asdict(cfg.validation)
+    skips = _SCHEME_SKIPS.get(cfg.validation.scheme, set())
+    out.update(_section("validation", {k: v for k, v in validation.items() if k not in skips}))
     return out
 
 

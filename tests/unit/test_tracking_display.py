@@ -71,6 +71,19 @@ def test_parent_params_by_section_with_ranges() -> None:
     assert p["space.size"] == "[5, 50] step 5"
     assert p["space.lag_boost_ticks"] == "{0, 1, 2}"
     assert p["pruner.type"] == cfg.pruner.type and "validation.scheme" in p
+    # only the settings the chosen pruner and validation scheme read
+    assert {k for k in p if k.startswith("pruner.")} == {
+        "pruner.type",
+        "pruner.p_threshold",
+        "pruner.warmup_windows",
+    }
+    assert "validation.folds" in p and "validation.groups" not in p  # walk-forward
+    median = parse_config(
+        {**doc, "pruner": {"type": "median"}, "validation": {"scheme": "cpcv"}}, "t"
+    )
+    q = parent_params(median, 16, 4)
+    assert "pruner.startup_trials" in q and "pruner.p_threshold" not in q
+    assert "validation.groups" in q and "validation.folds" not in q
     assert not any(k.startswith("fixed.") for k in p)
     text = sweep_description(cfg, 16, 4)
     assert "balanced_arb, searching edge, size, lag_boost_ticks" in text and "16 in-sample" in text
