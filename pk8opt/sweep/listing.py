@@ -30,6 +30,7 @@ VERDICT_METRICS = (
 )
 VERDICT_TAG = "pk8opt.verdict"
 _SHOWN_METRICS = ("pnl_usdc", "fills", "fees_usdc", "max_drawdown_usdc", "sessions")
+_COUNTS = ("fills", "sessions")  # shown as whole numbers
 
 
 @dataclass
@@ -83,6 +84,12 @@ def _open(storage_url: str) -> Any:
     if "://" not in storage_url and not Path(storage_url).exists():
         raise ConfigError(f"{storage_url}: no study storage here; run `pk8opt sweep CONFIG` first")
     return make_storage(storage_url)
+
+
+def _metric(name: str, value: Any) -> float | int:
+    """A trial's metric as `sweeps show` gives it: counts as whole numbers."""
+    v = float(value)
+    return int(v) if name in _COUNTS and v.is_integer() else v
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -209,7 +216,7 @@ def show_sweep(
                 number=t.number,
                 value=float(t.values[0]),
                 params=dict(t.params),
-                metrics={k: float(metrics[k]) for k in _SHOWN_METRICS if k in metrics},
+                metrics={k: _metric(k, metrics[k]) for k in _SHOWN_METRICS if k in metrics},
             )
         )
     figures: dict[str, float] = {}

@@ -74,5 +74,5 @@ def sweep_description(cfg: SweepConfig, in_sample: int, holdout: int) -> str:
         f"Sweep {cfg.study}: {cfg.strategy}, searching {searched}; {objective}; "
         f"{in_sample} in-sample sessions, {holdout} held out as the lockbox; "
         f"{cfg.sampler.type} sampler, {cfg.pruner.type} pruner; {budget} on "
-        f"{cfg.workers} worker(s); validated by {cfg.validation.scheme.replace('_', '-')}."
+        f"{cfg.workers} worker{'s' if cfg.workers != 1 else ''}; validated by {cfg.validation.scheme.replace('_', '-')}."
     )

@@ -334,7 +334,7 @@ def run_sweep(
             console.print(f"resuming study {cfg.study!r}: {start_done} trials already done")
         console.print(
             f"sweeping {cfg.strategy} over {len(sel.in_sample)} in-sample sessions "
-            f"({len(sel.holdout)} held out) with {cfg.workers} worker(s)"
+            f"({len(sel.holdout)} held out) with {cfg.workers} worker{'s' if cfg.workers != 1 else ''}"
         )
         # the sampler's seed + index: this process's own stream (see shared_study)
         offset = process_seed(cfg.sampler.seed or 0, join(study, storage_url)) or 0

@@ -76,6 +76,6 @@ def test_workers_are_capped_at_the_cores_unless_forced(tmp_path, monkeypatch):
     code, out = sweep_cli(tmp_path, monkeypatch, trials=2, workers=1000)
     assert code == 0, out
     assert f"workers: 1000 capped at {cores}, the cores of this machine" in out
-    assert f"with {cores} worker(s)" in out
+    assert f"with {cores} worker{'s' if cores != 1 else ''}\n" in out
     assert cap_workers(1000, force=True) == (1000, None)
     assert cap_workers(cores) == (cores, None)

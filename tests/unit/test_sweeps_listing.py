@@ -82,6 +82,9 @@ def test_cli_json_and_table(tmp_path: Path) -> None:
     )
     shown = json.loads(out.stdout)
     assert shown["row"]["verdict"].startswith("fail") and len(shown["top"]) == 3
+    # a count is a whole number, money is not
+    assert all(type(t["metrics"]["fills"]) is int for t in shown["top"])
+    assert all(type(t["metrics"]["pnl_usdc"]) is float for t in shown["top"])
     out = subprocess.run(
         [str(BIN), "sweeps", "show", "alpha", *stores], capture_output=True, text=True
     )
