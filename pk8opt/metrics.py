@@ -256,12 +256,9 @@ def _chained_equity(sessions: list[SessionResult]) -> tuple[list[int], list[floa
     return ts.tolist(), vs.tolist()
 
 
-def _chained_arrays(
-    sessions: list[SessionResult], *, with_times: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
+def _chained_arrays(sessions: list[SessionResult]) -> tuple[np.ndarray, np.ndarray]:
     """`_chained_equity` as arrays, so a sweep's memory stays small over thousands of
-    sessions (about 32 bytes a sample while merging; the values alone when the times are
-    not needed, as for the drawdown). The sums are the very ones of adding the changes one
+    sessions (about 32 bytes a sample while merging). The sums are the very ones of adding the changes one
     after the other in time order (a cumulative sum is sequential); a stable sort on time
     keeps ties in session order, as the sessions are concatenated in order."""
     times, deltas = [], []
@@ -282,7 +279,7 @@ def _chained_arrays(
     values = np.concatenate(deltas)[order]
     del deltas
     np.cumsum(values, out=values)
-    return (t[order] if with_times else t[:0]), values
+    return t[order], values
 
 
 def _portfolio_drawdown(sessions: list[SessionResult]) -> float:
