@@ -39,7 +39,13 @@ lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff format --check pk8opt tests benchmarks
 	$(BIN)/mypy pk8opt
 
-bench: $(STAMP) ## run the benchmarks and print the figures
+BENCH_STAMP := $(VENV)/.bench-stamp
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) pg-server ## run the benchmarks (with hftbacktest beside pk8opt) and print the figures
 	$(BIN)/python -m benchmarks
 
 sweep: $(STAMP) ## the main job: sweep balanced_arb over the sample recordings
