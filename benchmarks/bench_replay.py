@@ -1,7 +1,7 @@
 """Replay throughput of balanced_arb over loaded sessions, and memory of a session.
 
 Uses recordings/sample when the loader and samples are present, otherwise synthetic
-sessions (pk8opt.engine.synthetic). Figures: one-time preparation (per session per
+sessions (pk8opt.recordings.synthetic). Figures: one-time preparation (per session per
 worker), trial replay events/s (what a sweep trial costs) in the compiled replay and in
 the Python engine side by side (best of 5 each, CPU time), the event-by-event drive
 (what the live runner runs), and peak memory of one loaded session with its cache.
@@ -31,14 +31,15 @@ def _sessions():  # type: ignore[no-untyped-def]
                 return "recordings/sample", sessions
     except ImportError:
         pass
-    from pk8opt.engine.synthetic import random_session
+    from pk8opt.recordings.synthetic import random_session
 
     return "synthetic", [random_session(s, n_frames=60_000) for s in range(1, 5)]
 
 
 def main() -> None:
-    from pk8opt.engine.session_cache import session_cache
-    from pk8opt.replay import RunConfig, run_backtest
+    from pk8opt.backtest.replay import run_backtest
+    from pk8opt.backtest.session_cache import session_cache
+    from pk8opt.trading.run_config import RunConfig
 
     source, sessions = _sessions()
     n_events = sum(s.n_events for s in sessions)
@@ -86,7 +87,7 @@ def main() -> None:
     )
     # memory of one loaded session plus its replay cache
     if source == "synthetic":
-        from pk8opt.engine.synthetic import random_session
+        from pk8opt.recordings.synthetic import random_session
 
         tracemalloc.start()
         one = random_session(9, n_frames=60_000)

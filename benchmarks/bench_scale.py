@@ -62,7 +62,7 @@ def replicate(sample: Path, out: Path, n: int) -> list[Path]:
 
 def _index_one(path: str) -> None:
     try:
-        from pk8opt.engine.index import index_session
+        from pk8opt.backtest.index import index_session
     except ImportError:  # before the column store: loading writes the Parquet cache
         from pk8opt.recordings.load import load_session
 

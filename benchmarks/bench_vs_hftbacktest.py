@@ -188,9 +188,10 @@ def run_hbt(events: list[np.ndarray], join: Any) -> list[np.ndarray]:
 
 
 def run_pk8opt(sessions: list[Any], log: bool = False) -> tuple[float, list[dict]]:
+    from pk8opt.backtest.replay import run_session
     from pk8opt.engine.eventlog import EventLog
-    from pk8opt.replay import RunConfig, run_session
     from pk8opt.strategies import get_strategy
+    from pk8opt.trading.run_config import RunConfig
 
     config = RunConfig.resolve("join", OVERRIDES)
     cls = get_strategy("join")
@@ -246,7 +247,7 @@ def main() -> None:
             "pip install -e '.[bench]'  (or: pip install 'hftbacktest>=2.4')"
         )
         return
-    from pk8opt.engine.index import index_sessions
+    from pk8opt.backtest.index import index_sessions
 
     sessions = [
         s

@@ -5,24 +5,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _find_shared() -> Path:
-    """`shared/` sits beside the repository (CI clones it there); look up the tree."""
-    for parent in REPO.parents:
-        if (parent / "shared" / "fixtures").is_dir():
-            return parent / "shared"
-    return REPO.parent / "shared"
-
-
-SHARED = _find_shared()
-FIXTURES = SHARED / "fixtures" / "polymarket"
+# frames captured from Polymarket (PROTOCOL.md), kept with the tests: README.md there says what each is
+FIXTURES = REPO / "tests" / "fixtures" / "polymarket"
 
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    if not FIXTURES.exists():
-        pytest.skip(f"{FIXTURES} not present")
     return FIXTURES
 
 
@@ -88,6 +76,6 @@ def compiled_replay() -> None:
     """Compile the replay once, before any test starts a process that replays: numba
     keeps it on disk, so CLI runs and sweep workers load it instead of each compiling it
     (on a fresh clone the first compile takes tens of seconds on a loaded machine)."""
-    from pk8opt.engine.compiled import warm_up
+    from pk8opt.backtest.warmup import warm_up
 
     warm_up("noop")

@@ -79,14 +79,15 @@ def backtest(
 
         pk8opt backtest --strategy balanced_arb --set edge=0.02 recordings/ --plot eq.png
     """
-    from pk8opt.envfile import read_env_file
+    from pk8opt.backtest.replay import run_backtest
+    from pk8opt.live.envfile import read_env_file
     from pk8opt.params import parse_assignments
     from pk8opt.recordings.load import load_sessions
     from pk8opt.recordings.session import problems_line
-    from pk8opt.replay import RunConfig, run_backtest
+    from pk8opt.trading.run_config import RunConfig
 
     if plot is not None:  # checked now: a wrong folder should not cost a replay
-        from pk8opt.plots import plot_path
+        from pk8opt.backtest.plots import plot_path
 
         plot = plot_path(plot)
     env = read_env_file(env_file) if env_file is not None else {}
@@ -102,8 +103,8 @@ def backtest(
             typer.secho(f"warning: {line}", err=True, fg=typer.colors.YELLOW)
     metrics_log = None
     if log_dir is not None:
-        from pk8opt.fill_metrics import METRICS_SUBDIR
         from pk8opt.live import EVENTS_LOG_NAME
+        from pk8opt.trading.fill_metrics import METRICS_SUBDIR
 
         log_dir.mkdir(parents=True, exist_ok=True)
         event_log = event_log or log_dir / EVENTS_LOG_NAME
@@ -111,7 +112,7 @@ def backtest(
     from pk8opt.progress import steps
 
     if metrics_log is None:
-        from pk8opt.engine.compiled import warm_up_shown
+        from pk8opt.backtest.warmup import warm_up_shown
 
         warm_up_shown(config.strategy)
     with steps("replaying", len(sessions)) as advance:
@@ -123,7 +124,7 @@ def backtest(
             on_session=lambda i, r: advance(),
         )
     if plot is not None:
-        from pk8opt.plots import plot_equity
+        from pk8opt.backtest.plots import plot_equity
 
         plot_equity(result, plot)
     if as_json:
@@ -204,7 +205,7 @@ def _print_table(result: Any) -> None:
             f"maker rebates: {agg['rebate_est_usdc']:.2f} USDC estimated on "
             f"{agg['maker_volume_usdc']:.0f} USDC filled as maker (paid the next day, not in P&L)"
         )
-    from pk8opt.metrics import fill_quality_lines
+    from pk8opt.backtest.results import fill_quality_lines
 
     for line in fill_quality_lines(agg):
         console.print(line)

@@ -46,15 +46,15 @@ def compare(
         pk8opt live --record rec/ --log-dir logs/ --headless --duration 3600
         pk8opt compare rec/ --log-dir logs/
     """
-    from pk8opt.live.compare import compare as compare_windows
-    from pk8opt.live.compare import read_live_log
+    from pk8opt.backtest.compare import compare as compare_windows
+    from pk8opt.backtest.compare import read_live_log
     from pk8opt.recordings.load import load_sessions
 
     windows = read_live_log(log_dir)
     override = None
     if env_file is not None:
-        from pk8opt.envfile import read_env_file
-        from pk8opt.replay import RunConfig
+        from pk8opt.live.envfile import read_env_file
+        from pk8opt.trading.run_config import RunConfig
 
         override = RunConfig.from_env(read_env_file(env_file), where=str(env_file))
     sessions = load_sessions(recording)

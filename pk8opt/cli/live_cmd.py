@@ -98,7 +98,7 @@ def live(
     again), `q` quit. On stopping it prints P&L, fills and fees per window and in total.
     """
     from pk8opt.live import LiveOptions, run_live
-    from pk8opt.live_settings import load_live_settings
+    from pk8opt.live.settings import load_live_settings
 
     settings = load_live_settings(env_file)
     run_live(

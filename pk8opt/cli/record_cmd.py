@@ -188,7 +188,7 @@ def serve(
     """
     import asyncio
 
-    from pk8opt.serve import serve_async
+    from pk8opt.fakepm.serve import serve_async
 
     def emit(line: str) -> None:
         typer.echo(line)

@@ -200,7 +200,7 @@ def index_cmd(
 
         pk8opt recordings index recordings/ --workers 2
     """
-    from pk8opt.engine.index import index_folders
+    from pk8opt.backtest.index import index_folders
 
     report = index_folders(dirs, workers=workers, progress=True)
     for error in report.errors:

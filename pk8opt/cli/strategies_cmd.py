@@ -59,8 +59,8 @@ def strategies(
     from rich.console import Console
     from rich.table import Table
 
-    from pk8opt.replay import RunConfig
     from pk8opt.strategies import STRATEGIES
+    from pk8opt.trading.run_config import RunConfig
 
     console = Console(emoji=False, highlight=False)
     if name is None:

@@ -10,7 +10,7 @@ import typer
 if TYPE_CHECKING:
     import subprocess
 
-    from pk8opt.deploy import Deployed
+    from pk8opt.deploy.trial import Deployed
     from pk8opt.sweep.config import SweepConfig
     from pk8opt.validation.gate import DeployRefused
 
@@ -156,8 +156,8 @@ def _sweep_json(cfg: SweepConfig, config: Path) -> None:
     """`sweep --json`: the run with stdout sent to stderr, then the summary document;
     the exit codes are the text mode's (130 stopped, 1 when every trial failed)."""
     from pk8opt.cli.json_out import echo_json, stdout_to_stderr
+    from pk8opt.pipeline.summary import sweep_summary
     from pk8opt.sweep.runner import run_sweep
-    from pk8opt.sweep.summary import sweep_summary
 
     with stdout_to_stderr():
         out = run_sweep(cfg, str(config))
@@ -321,7 +321,7 @@ def deploy(
     `pk8opt deploy --best --force "paper-trading the runner, not for money"`,
     `pk8opt deploy --best --dry-run --json`
     """
-    from pk8opt.deploy import deploy_trial
+    from pk8opt.deploy.trial import deploy_trial
     from pk8opt.errors import ConfigError
     from pk8opt.validation.gate import EXIT_REFUSED, DeployRefused
 

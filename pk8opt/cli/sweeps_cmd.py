@@ -77,7 +77,7 @@ def sweeps(
         return
     from rich.table import Table
 
-    from pk8opt.sweep.listing import list_sweeps
+    from pk8opt.pipeline.listing import list_sweeps
 
     rows = list_sweeps(*_stores(storage, tracking_uri))
     if as_json:
@@ -132,7 +132,7 @@ def show(
     """
     from rich.table import Table
 
-    from pk8opt.sweep.listing import show_sweep
+    from pk8opt.pipeline.listing import show_sweep
 
     detail = show_sweep(*_stores(storage, tracking_uri), study, top=top)
     if as_json:

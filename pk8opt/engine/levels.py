@@ -4,13 +4,13 @@
 from `old` to `new` shares" and "a trade of `size` took bids at (token, price)". The
 paper engine's queue model consumes exactly these records. The same tracker serves
 both drivers: the live runner feeds rows one by one, and replay runs it once per
-session to build the arrays in `pk8opt.engine.session_cache`, so both see identical
+session to build the arrays in `pk8opt.backtest.session_cache`, so both see identical
 records in identical order.
 
 Rules:
 - LEVEL sets the total size at a level (0 removes it). A positive level that reaches
   through the other side of its token's book removes the levels it crosses, as
-  `pk8opt.book` does: the venue sends the resting remainder of a marketable order
+  `pk8opt.recordings.book` does: the venue sends the resting remainder of a marketable order
   before the removals of the levels it took. Each removal is recorded (old -> 0) after
   the new level. A snapshot's own levels are kept as sent (a crossed snapshot shows).
 - A size that is negative, NaN or infinite is not a size: the row is ignored (the

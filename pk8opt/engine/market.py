@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pk8opt.recordings.manifest import FeeSchedule, Manifest
 from pk8opt.recordings.schema import PRICE_SCALE
 
+# a settled window's winner as the engine's token index (Up is token 0, Down token 1)
+WINNER_INDEX = {"Up": 0, "Down": 1}
+
 
 @dataclass(frozen=True)
 class MarketSpec:

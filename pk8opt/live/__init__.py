@@ -20,7 +20,6 @@ live), `steppers` (what its frames are stepped through), `eventlog` (the event l
 `screen` (the dashboard's terminal screen).
 """
 
-from pk8opt.live.eventlog import EVENTS_LOG_NAME, EventLog
 from pk8opt.live.runner import LiveOptions, LiveRunner, run_live
 from pk8opt.live.runs import (
     MarketRun,
@@ -32,12 +31,13 @@ from pk8opt.live.runs import (
     window_of,
 )
 from pk8opt.live.steppers import BookStepper, EngineStepper
+from pk8opt.trading.runlog import EVENTS_LOG_NAME, RunLog
 
 __all__ = [
     "EVENTS_LOG_NAME",
     "BookStepper",
     "EngineStepper",
-    "EventLog",
+    "RunLog",
     "LiveOptions",
     "LiveRunner",
     "MarketRun",

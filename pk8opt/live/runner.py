@@ -14,16 +14,14 @@ from typing import Any
 
 import msgspec
 
-from pk8opt.dashboard import (
+from pk8opt.errors import ConnectionFailed
+from pk8opt.live.dashboard import (
     DashboardState,
     KeyReader,
     MarketView,
     combine_portfolios,
     event_line,
 )
-from pk8opt.errors import ConnectionFailed
-from pk8opt.fill_metrics import FillMetrics
-from pk8opt.live.eventlog import EVENTS_LOG_NAME, EventLog
 from pk8opt.live.runs import (
     MarketRun,
     close_recording,
@@ -34,12 +32,14 @@ from pk8opt.live.runs import (
     window_of,
 )
 from pk8opt.live.screen import NoTty, Screen
+from pk8opt.live.settings import LiveSettings, Series
 from pk8opt.live.steppers import BookStepper, EngineStepper
 from pk8opt.live.summary import summary_text
 from pk8opt.live.words import LogFolder
-from pk8opt.live_settings import LiveSettings, MarketSpec
 from pk8opt.recordings.raw import Frame, note_text
 from pk8opt.recordings.schema import Kind
+from pk8opt.trading.fill_metrics import FillMetrics
+from pk8opt.trading.runlog import EVENTS_LOG_NAME, RunLog
 
 RESOLUTION_POLL_S = 10.0  # venue seconds between Gamma polls for an ended market
 RESOLUTION_GIVE_UP_S = 900.0  # stop waiting for a resolution this long after the end
@@ -80,14 +80,14 @@ class LiveRunner:
         )
         self.clock = clock if clock is not None else VenueClock.from_env()
         self.make_stepper = make_stepper or (lambda run, traded: BookStepper(run.manifest))
-        self.log = EventLog(Path(options.log_dir) / EVENTS_LOG_NAME)
+        self.log = RunLog(Path(options.log_dir) / EVENTS_LOG_NAME)
         self._metrics: FillMetrics | None = None
         self.state = DashboardState(
             strategy=settings.strategy, trade_enabled=settings.trade_enabled
         )
         self.runs: dict[str, MarketRun] = {}  # by slug
-        self.current: dict[MarketSpec, MarketRun] = {}
-        self.retry_at: dict[MarketSpec, float] = {}
+        self.current: dict[Series, MarketRun] = {}
+        self.retry_at: dict[Series, float] = {}
         self.stopping = False
         self.gap_start: dict[str, int] = {}  # socket kind -> disconnect time
         self.started_s = 0.0
@@ -217,7 +217,7 @@ class LiveRunner:
     def active_runs(self) -> list[MarketRun]:
         return [r for r in self.runs.values() if not r.done]
 
-    async def discover(self, spec: MarketSpec, slug: str, now_s: float) -> None:
+    async def discover(self, spec: Series, slug: str, now_s: float) -> None:
         try:
             reply = await self.gamma.market_by_slug(slug, spec.window_s)
         except ConnectionFailed as exc:

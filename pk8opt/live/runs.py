@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pk8opt.live_settings import MarketSpec
+from pk8opt.live.settings import Series
 from pk8opt.polymarket.slugs import slug_for, window_start
 from pk8opt.recordings.manifest import Manifest, Resolution, write_manifest
 from pk8opt.recordings.raw import Frame, FrameWriter
@@ -18,7 +18,7 @@ from pk8opt.recordings.schema import PRICE_SCALE
 class MarketRun:
     """One market window while it is live: its numbering, recording and stepper."""
 
-    spec: MarketSpec
+    spec: Series
     manifest: Manifest
     traded: bool
     stepper: Any
@@ -76,7 +76,7 @@ def close_recording(run: MarketRun, status: str = "complete") -> None:
     run.writer = None
 
 
-def window_of(spec: MarketSpec, now_s: float) -> tuple[str, int]:
+def window_of(spec: Series, now_s: float) -> tuple[str, int]:
     start = window_start(now_s, spec.timeframe)
     return slug_for(spec.symbol, spec.timeframe, start), start
 

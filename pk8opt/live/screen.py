@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from pk8opt.dashboard import DashboardState, render
+from pk8opt.live.dashboard import DashboardState, render
 
 
 class NoTty:

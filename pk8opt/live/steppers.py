@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pk8opt.fill_metrics import FillMetrics
-from pk8opt.live.eventlog import EventLog
 from pk8opt.live.runs import price_or_none
 from pk8opt.recordings.manifest import Manifest
 from pk8opt.recordings.schema import PRICE_SCALE
-from pk8opt.replay import SessionStepper
+from pk8opt.trading.fill_metrics import FillMetrics
+from pk8opt.trading.runlog import RunLog
+from pk8opt.trading.stepper import SessionStepper
 
 
 class BookStepper:
@@ -19,7 +19,7 @@ class BookStepper:
     traded = False
 
     def __init__(self, manifest: Manifest) -> None:
-        from pk8opt.book import MarketBook
+        from pk8opt.recordings.book import MarketBook
 
         self.book = MarketBook(int(round(manifest.tick_size * PRICE_SCALE)))
 
@@ -42,7 +42,7 @@ class EngineStepper(SessionStepper):
         self,
         manifest: Manifest,
         config: Any,
-        log_sink: EventLog,
+        log_sink: RunLog,
         traded: bool,
         metrics: FillMetrics | None = None,
     ) -> None:
@@ -75,7 +75,7 @@ class EngineStepper(SessionStepper):
             self.trader.cancel_all(self.engine.now_ns)
 
     def portfolio_view(self) -> Any:
-        from pk8opt.dashboard import PortfolioView, PositionView
+        from pk8opt.live.dashboard import PortfolioView, PositionView
 
         acct = self.engine.account
         positions = []
@@ -102,7 +102,7 @@ class EngineStepper(SessionStepper):
 
     def window_view(self, slug: str, fills: int, state: str) -> Any:
         """This window's own paper account, positions marked at the best bids."""
-        from pk8opt.dashboard import WindowView
+        from pk8opt.live.dashboard import WindowView
 
         acct = self.engine.account
         value = 0.0
@@ -124,8 +124,8 @@ class EngineStepper(SessionStepper):
 
     def order_views(self) -> list[Any]:
         """Our live orders, oldest first: posting (travelling), open, or cancelling."""
-        from pk8opt.dashboard import OrderView
         from pk8opt.engine.orders import Status
+        from pk8opt.live.dashboard import OrderView
 
         now_ns = self.engine.now_ns
         views = []

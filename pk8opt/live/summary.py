@@ -3,7 +3,7 @@ fees per window and in total, in plain text so it stays in the terminal's scroll
 
 from __future__ import annotations
 
-from pk8opt.dashboard import DashboardState, WindowView
+from pk8opt.live.dashboard import DashboardState, WindowView
 
 
 def _usd(x: float, signed: bool = False) -> str:

@@ -83,7 +83,7 @@ def _same(ours: int, venue: int, empty: int) -> bool:
 
 def replay_findings(events: dict, frames_name: str, col: _Collector) -> None:
     """Replay the events through a `MarketBook`: crossed books, disagreements."""
-    from pk8opt.book import MarketBook
+    from pk8opt.recordings.book import MarketBook
 
     book = MarketBook()
     kinds = events["kind"].tolist()

@@ -32,7 +32,7 @@ class BalancedArbStrategy(Strategy):
     name = "balanced_arb"
     pure = True
     gates = ("ZONE", "BOOK", "CROSSED", "SPREAD", "CAP", "IMBALANCE", "EDGE", "PRICE", "EXPOSURE")
-    compiled = "pk8opt.strategies.compiled:balanced_arb"
+    compiled = "pk8opt.backtest.compiled.strategies:balanced_arb"
     whys = (*gates, "lag", "entry")
     params = ParamSet(
         [

@@ -44,7 +44,7 @@ class FixedStrategy(Strategy):
         ]
     )
     gates = ("CAP",)
-    compiled = "pk8opt.strategies.compiled:fixed"
+    compiled = "pk8opt.backtest.compiled.strategies:fixed"
     whys = ("off", "CAP", "fixed")
     up_price: float
     down_price: float

@@ -23,7 +23,7 @@ class JoinStrategy(Strategy):
     name = "join"
     pure = True
     gates = ("BOOK",)
-    compiled = "pk8opt.strategies.compiled:join"
+    compiled = "pk8opt.backtest.compiled.strategies:join"
     whys = ("off", "BOOK", "join")
     params = ParamSet(
         [

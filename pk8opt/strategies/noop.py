@@ -12,7 +12,7 @@ class NoopStrategy(Strategy):
 
     name = "noop"
     pure = True
-    compiled = "pk8opt.strategies.compiled:noop"
+    compiled = "pk8opt.backtest.compiled.strategies:noop"
     whys = ("noop",)
 
     def quote(self, ctx: StrategyContext) -> StrategyQuote:

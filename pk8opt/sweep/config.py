@@ -18,8 +18,8 @@ from typing import Any, Literal, get_args
 import msgspec
 import yaml
 
+from pk8opt.backtest.results import AGGREGATE_KEYS, RENAMED_METRICS
 from pk8opt.errors import ConfigError
-from pk8opt.metrics import AGGREGATE_KEYS, RENAMED_METRICS
 from pk8opt.params import ParamSet, refuse_non_finite
 from pk8opt.sweep.windows import WINDOW_METRICS
 

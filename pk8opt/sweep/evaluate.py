@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pk8opt.metrics import is_summed
+from pk8opt.backtest.results import is_summed
 from pk8opt.params import ParamSet
 
 OnSession = Callable[[int, Any], None]
@@ -57,28 +57,28 @@ class RunningScore:
 
 
 class BacktestEvaluator:
-    """The real thing: `pk8opt.replay.run_backtest` with a `RunConfig` per trial."""
+    """The real thing: `pk8opt.backtest.replay.run_backtest` with a `RunConfig` per trial."""
 
     def param_sets(self, strategy: str) -> tuple[ParamSet, ParamSet, ParamSet]:
-        from pk8opt.replay import RunConfig
+        from pk8opt.trading.run_config import RunConfig
 
         return RunConfig.param_sets(strategy)
 
     def load(self, paths: list[str]) -> Any:
         """Handles on the sessions' stores (built on first use); each session's arrays
         are mapped when a trial replays it, and dropped after."""
-        from pk8opt.engine.index import index_sessions
+        from pk8opt.backtest.index import index_sessions
 
         return index_sessions([Path(p) for p in paths])
 
     def warm_up(self, strategy: str, console: Any = None) -> float:
         """Compile the strategy's replay once here (the workers then load it)."""
-        from pk8opt.engine.compiled import warm_up_shown
+        from pk8opt.backtest.warmup import warm_up_shown
 
         return warm_up_shown(strategy, console)
 
     def config(self, strategy: str, overrides: Mapping[str, Any]) -> Any:
-        from pk8opt.replay import RunConfig
+        from pk8opt.trading.run_config import RunConfig
 
         return RunConfig.resolve(strategy, dict(overrides))
 
@@ -89,7 +89,7 @@ class BacktestEvaluator:
         overrides: Mapping[str, Any],
         on_session: OnSession | None = None,
     ) -> dict[str, float]:
-        from pk8opt.replay import run_backtest
+        from pk8opt.backtest.replay import run_backtest
 
         def compact(i: int, result: Any) -> None:
             # a trial keeps every session's equity curve until it aggregates them: as
@@ -106,8 +106,8 @@ class BacktestEvaluator:
         self, loaded: Any, strategy: str, overrides: Mapping[str, Any], out_dir: Path
     ) -> dict[str, float]:
         """Run once more and write the equity curve and per-session results to out_dir."""
-        from pk8opt.plots import plot_equity
-        from pk8opt.replay import run_backtest
+        from pk8opt.backtest.plots import plot_equity
+        from pk8opt.backtest.replay import run_backtest
 
         result = run_backtest(loaded, self.config(strategy, overrides))
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pk8opt.metrics import is_summed
+from pk8opt.backtest.results import is_summed
 
 # Objectives computed from the P&L per window (mean, median, Sharpe and Sortino
 # ratios of the windows' P&L; never annualised).

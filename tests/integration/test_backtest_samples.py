@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pk8opt.replay import RunConfig, run_session
+from pk8opt.backtest.replay import run_session
 from pk8opt.strategies import get_strategy
+from pk8opt.trading.run_config import RunConfig
 
 
 @pytest.fixture(scope="module")

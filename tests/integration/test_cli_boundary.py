@@ -37,8 +37,8 @@ def test_project_error_is_one_line(tmp_path: Path):
 def test_strategies_lists_every_declared_parameter_with_its_env_variable():
     import json
 
-    from pk8opt.replay import RunConfig
     from pk8opt.strategies import STRATEGIES
+    from pk8opt.trading.run_config import RunConfig
 
     r = run("strategies", "--json")
     assert r.returncode == 0

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pk8opt.replay import RunConfig, run_backtest
+from pk8opt.backtest.replay import run_backtest
+from pk8opt.trading.run_config import RunConfig
 
 BEFORE = {"feed_clock": "local", "response_latency_ms": 0.0, "take_depletes": False}
 # strategy, overrides -> pnl_usdc, fills, orders, fees_usdc of the engine before

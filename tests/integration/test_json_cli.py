@@ -13,7 +13,7 @@ import optuna
 import pytest
 import yaml
 
-from pk8opt.envfile import read_env_file
+from pk8opt.live.envfile import read_env_file
 from pk8opt.sweep.runner import make_storage
 from pk8opt.validation import gate, record
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from pk8opt.live import EVENTS_LOG_NAME, LiveOptions, LiveRunner, MarketRun, open_recording
-from pk8opt.live_settings import MarketSpec, settings_from_env
+from pk8opt.live.settings import Series, settings_from_env
 from pk8opt.recordings.manifest import Manifest
 from pk8opt.recordings.raw import frames_path, note_text
 
@@ -78,7 +78,7 @@ def test_per_frame_rows_equal_whole_file_rows(fixtures_dir: Path, tmp_path: Path
         LiveOptions(headless=True, log_dir=tmp_path / "logs", out=lambda line: None),
         make_stepper=lambda run, traded: stepper,
     )
-    spec = MarketSpec("BTC", "15m")
+    spec = Series("BTC", "15m")
     run = MarketRun(spec=spec, manifest=manifest, traded=True, stepper=stepper)
     run.writer = open_recording(tmp_path / "rec", manifest)
     runner.runs[SLUG] = runner.current[spec] = run

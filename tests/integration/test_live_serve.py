@@ -17,7 +17,7 @@ import pytest
 
 from pk8opt.recordings.manifest import read_manifest
 
-pytest.importorskip("pk8opt.serve")
+pytest.importorskip("pk8opt.fakepm.serve")
 simulate = pytest.importorskip("pk8opt.simulate")
 
 BIN = Path(sys.executable).parent
@@ -230,9 +230,10 @@ def read_jsonl(path: Path) -> list[dict]:
 def test_replay_of_the_live_recording_takes_the_same_decisions_and_fills(
     tmp_path: Path, served, paper: str
 ) -> None:
-    from pk8opt.envfile import read_env_file
+    from pk8opt.backtest.replay import run_backtest
+    from pk8opt.live.envfile import read_env_file
     from pk8opt.recordings.load import load_sessions
-    from pk8opt.replay import RunConfig, run_backtest
+    from pk8opt.trading.run_config import RunConfig
 
     env, manifests = served
     _, live_events = run_live(tmp_path, env, duration_for(manifests), env_lines=PAPER[paper])

@@ -1,0 +1,124 @@
+"""Indexing: build, once, what replaying a session needs, beside each recording.
+
+For every session: its normalized tables (`recordings.load`) and its replay cache
+(`engine.replay_store`), each a column store in `<session>/.cache/`. A session already
+indexed is skipped (a stat and a small JSON read), so indexing is resumable: stop it at
+any point and run it again. Several processes may index the same folders at once: each
+session is built by one of them while the others wait for it (`recordings.store`).
+`pk8opt recordings index` runs it with a progress bar; a sweep or a backtest does it on
+first use.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pk8opt.errors import DataSelectionError, RecordingError
+
+
+def index_session(path: str | Path) -> tuple[Any, bool]:
+    """The loaded session, and whether anything had to be built for it."""
+    from pk8opt.backtest.replay_store import has_replay_store, replay_store
+    from pk8opt.recordings.load import StoredSession, events_store_fresh, load_session
+
+    path = Path(path)
+    built = not events_store_fresh(path)
+    session = load_session(path)
+    if isinstance(session, StoredSession) and not has_replay_store(session):
+        replay_store(session)
+        built = True
+    return session, built
+
+
+def index_sessions(paths: Iterable[str | Path], *, progress: bool = False) -> list[Any]:
+    """`index_session` for every session under `paths`, in time order. As
+    `recordings.load.load_sessions`: a session that cannot be read is skipped with one
+    line on stderr; only when none is left is that an error."""
+    from pk8opt.progress import steps
+    from pk8opt.recordings.catalog import report_skipped
+
+    paths = list(paths)
+    found = _find(paths)
+    out = []
+    skipped: list[tuple[Path, str]] = []
+    with steps("indexing sessions", len(found) if progress else 0) as advance:
+        for p in found:
+            try:
+                out.append(index_session(p)[0])
+            except RecordingError as exc:
+                skipped.append((p, str(exc)))
+            advance()
+    report_skipped(skipped)
+    if not out:
+        raise DataSelectionError(
+            f"no readable session under {', '.join(map(str, paths))} "
+            f"({len(skipped)} skipped; first: {skipped[0][1]})"
+        )
+    return out
+
+
+@dataclass
+class IndexReport:
+    sessions: int = 0
+    built: int = 0
+    seconds: float = 0.0
+    cache_bytes: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _one(path: str) -> tuple[bool, str | None]:
+    try:
+        return index_session(path)[1], None
+    except RecordingError as exc:
+        return False, str(exc)
+
+
+def index_folders(
+    paths: Iterable[str | Path], *, workers: int = 1, progress: bool = False
+) -> IndexReport:
+    """Index every session under `paths` with `workers` processes; a session that
+    cannot be read is reported and the others are indexed."""
+    from pk8opt.progress import steps
+    from pk8opt.recordings.load import CACHE_DIR
+
+    found = _find(paths)
+    report = IndexReport(sessions=len(found))
+    t0 = time.perf_counter()
+    with steps("indexing sessions", len(found) if progress else 0) as advance:
+        if workers <= 1:
+            results = []
+            for p in found:
+                results.append(_one(str(p)))
+                advance()
+        else:
+            with ProcessPoolExecutor(workers) as pool:
+                results = []
+                for r in pool.map(_one, [str(p) for p in found], chunksize=4):
+                    results.append(r)
+                    advance()
+    report.seconds = time.perf_counter() - t0
+    for built, error in results:
+        report.built += built
+        if error:
+            report.errors.append(error)
+    for p in found:
+        for f in (p / CACHE_DIR).glob("*/data.bin"):
+            report.cache_bytes += f.stat().st_size
+    return report
+
+
+def _find(paths: Iterable[str | Path]) -> list[Path]:
+    from pk8opt.recordings.catalog import find_sessions
+
+    paths = list(paths)
+    found = find_sessions(paths)
+    if not found:
+        raise DataSelectionError(
+            f"no sessions (folders with a manifest.json) under {', '.join(map(str, paths))}"
+        )
+    return found

@@ -1,0 +1,54 @@
+"""Compiling the replay before a run needs it: a sweep warms up in its main process so
+that its workers load numba's machine code from disk instead of each compiling it."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+from rich.console import Console
+
+from pk8opt.backtest.compiled import quote_function
+from pk8opt.backtest.compiled.kernel import BUILTIN
+from pk8opt.backtest.replay import run_session
+from pk8opt.recordings.synthetic import random_session
+from pk8opt.strategies import get_strategy
+from pk8opt.trading.run_config import RunConfig
+
+
+def warm_up(strategy: str) -> float:
+    """Compile (or load from numba's disk cache) the replay of `strategy`, on a small
+    synthetic session; the seconds it took (0 when the strategy has no compiled quote).
+    A sweep calls this before starting its workers, so that they load the machine code
+    instead of each compiling it."""
+    cls = get_strategy(strategy)
+    if quote_function(cls) is None or getattr(cls, "compiled", "") not in _builtin_paths():
+        return 0.0
+    t0 = time.perf_counter()
+    config = RunConfig(strategy)
+    run_session(random_session(1, n_frames=50), cls(**config.strategy_params), config)
+    return time.perf_counter() - t0
+
+
+def warm_up_shown(strategy: str, console: Any = None) -> float:
+    """`warm_up` with a spinner on a terminal ("preparing the compiled replay"), and a
+    line after when it compiled (the first run on a machine)."""
+    shown = console or Console(stderr=True)
+    status = (
+        shown.status(f"preparing the compiled replay of {strategy} (the first run compiles it)")
+        if shown.is_terminal
+        else contextlib.nullcontext()
+    )
+    with status:
+        took = warm_up(strategy)
+    if took > 5:
+        shown.print(
+            f"compiled the replay of {strategy} in {took:.0f} s (kept on disk: later runs "
+            "start at once)"
+        )
+    return took
+
+
+def _builtin_paths() -> set[str]:
+    return set(BUILTIN)

@@ -1,0 +1,239 @@
+"""`pk8opt deploy`: a trial's parameters -> the `.env` the live runner reads.
+
+The parameters are written as one managed block, between two marker comments, under a
+header that says where they come from. The next deploy replaces that block; every
+other line of the file (credentials, comments) stays as it was, except a line setting
+one of the block's variables, which is commented out so the block's value is the
+only one. The previous file is kept as `<name>.bak-<time>`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pk8opt.errors import ConfigError
+from pk8opt.live.envfile import mask_unowned, read_env_text, write_env_file
+from pk8opt.redact import is_masked, mask_url
+from pk8opt.sweep.config import DEFAULT_STORAGE_PATH, default_tracking_uri, env_tracking_uri
+
+BEGIN = "# >>> pk8opt deploy: managed block, rewritten by the next `pk8opt deploy`"
+END = "# <<< pk8opt deploy"
+_KEY = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
+
+
+@dataclass
+class Deployed:
+    study: str
+    trial: int
+    run_id: str | None
+    env: dict[str, str]
+    text: str
+    diff: str
+    backup: Path | None
+    forced: list[Any] | None = None  # the failing checks a --force deployed past
+    verdict: str | None = None  # the study's validation verdict (`pass`, `fail: ...`)
+
+
+def _quote(value: str) -> str:
+    if value == "" or re.search(r"[\s#'\"\\$]", value):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return value
+
+
+def render_block(env: dict[str, str], header: list[str]) -> list[str]:
+    return [BEGIN, *(f"# {h}" for h in header), *(f"{k}={_quote(v)}" for k, v in env.items()), END]
+
+
+def merge_env(old_text: str, block: list[str], keys: set[str]) -> str:
+    """`old_text` with the managed block replaced (or appended) and clashing lines
+    commented out; every other line byte-for-byte as it was."""
+    lines = old_text.splitlines()
+    out: list[str] = []
+    inside = False
+    placed = False
+    for line in lines:
+        if line.strip() == BEGIN:
+            inside = True
+            continue
+        if inside:
+            if line.strip() == END:
+                inside = False
+                if not placed:
+                    out.extend(block)
+                    placed = True
+            continue
+        m = _KEY.match(line)
+        if m and m.group(1) in keys:
+            out.append(f"# (replaced by pk8opt deploy) {line}")
+        else:
+            out.append(line)
+    if not placed:
+        if out and out[-1].strip():
+            out.append("")
+        out.extend(block)
+    return "\n".join(out) + "\n"
+
+
+def _pick_study(storage: Any, study: str | None, where: str) -> str:
+    import optuna
+
+    names = optuna.get_all_study_names(storage)
+    if study is not None:
+        if study not in names:
+            raise ConfigError(
+                f"--study {study}: not in {where} (it holds: {', '.join(names) or 'none'})"
+            )
+        return study
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise ConfigError(f"{where}: holds no study; run `pk8opt sweep CONFIG` first")
+    raise ConfigError(f"{where}: holds several studies ({', '.join(names)}); pick one with --study")
+
+
+def _fmt(v: Any) -> str:
+    return "n/a" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def deploy_trial(
+    env_file: Path,
+    *,
+    study: str | None = None,
+    run_id: str | None = None,
+    number: int | None = None,
+    storage: str | None = None,
+    tracking_uri: str | None = None,
+    dry_run: bool = False,
+    evaluator: str | None = None,
+    force: str | None = None,
+) -> Deployed:
+    """Deploy the validated trial (`--best`) or a given one; raises `DeployRefused`
+    unless the study's validation passed for that trial or `force` gives a reason."""
+    import optuna
+
+    from pk8opt.backtest.results import is_summed
+    from pk8opt.sweep.evaluate import load_evaluator
+    from pk8opt.sweep.runner import make_storage
+    from pk8opt.sweep.study_meta import read_meta
+    from pk8opt.tracking import STUDY, TRIAL, find_trial_run, open_run_tags, tag_runs
+    from pk8opt.validation import gate, record
+    from pk8opt.validation.candidates import top_trials
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage_url = storage or os.environ.get("OPTUNA_STORAGE") or str(DEFAULT_STORAGE_PATH)
+    if "://" not in storage_url and not Path(storage_url).exists():
+        raise ConfigError(f"{storage_url}: no study storage here; run `pk8opt sweep CONFIG` first")
+    explicit_tracking_uri = tracking_uri or env_tracking_uri()
+    tracking_uri = explicit_tracking_uri or default_tracking_uri()
+    if run_id is not None:
+        tags = open_run_tags(tracking_uri, run_id)
+        if TRIAL not in tags:
+            raise ConfigError(f"--run-id {run_id}: not a trial run (pick a child run of a sweep)")
+        study, number = tags[STUDY], int(tags[TRIAL])
+    st = make_storage(storage_url)
+    name = _pick_study(st, study, storage_url)
+    s = optuna.load_study(study_name=name, storage=st)
+    rec = record.load(st, name) or {}  # the verdict of the study's validation
+    chosen = gate.chosen_trial(rec)
+    if number is None:
+        number = chosen
+    if number is None:
+        top = top_trials(s, 1)
+        if not top:
+            raise ConfigError(f"study {name}: no completed trial to deploy")
+        trial = top[0]
+    else:
+        matches = [t for t in s.get_trials(deepcopy=False) if t.number == number]
+        # a trial pruned in the search that the validation replayed in full and chose
+        allowed = ("COMPLETE", "PRUNED") if number == chosen else ("COMPLETE",)
+        if not matches or matches[0].state.name not in allowed:
+            raise ConfigError(f"study {name}: trial {number} did not complete; pick another")
+        trial = matches[0]
+    if force is not None and not force.strip():
+        raise ConfigError('--force: give the reason, e.g. --force "paper test of the live runner"')
+    checks = gate.failing(rec, trial.number)
+    if checks and force is None:
+        raise gate.DeployRefused(name, trial.number, checks)
+    meta = read_meta(s.user_attrs)
+    if meta is None:
+        raise ConfigError(f"study {name}: was not created by `pk8opt sweep` (no pk8opt metadata)")
+    overrides = {**meta.overrides, **trial.params}
+    config = load_evaluator(evaluator).config(meta.strategy, overrides)
+    env = dict(config.to_env())
+    # An explicit --tracking-uri wins over the one the sweep recorded (which may be
+    # relative to the folder the sweep ran in).
+    if explicit_tracking_uri is None and meta.tracking_uri and is_masked(meta.tracking_uri):
+        raise ConfigError(
+            f"study {name}: its MLflow store is {meta.tracking_uri} (the study keeps no "
+            "password); give it with --tracking-uri URL or MLFLOW_TRACKING_URI"
+        )
+    tracking_uri = explicit_tracking_uri or meta.tracking_uri or tracking_uri
+    run_id = run_id or find_trial_run(tracking_uri, name, trial.number)
+    n_in = meta.n_in_sample
+
+    def per_session(v: Any, metric: str, n: int) -> str:
+        # a sum over sessions compares across session sets only per session
+        if not isinstance(v, int | float) or not is_summed(metric) or not n:
+            return ""
+        return f" ({v / n:.4g}/session)"
+
+    obj_lines = []
+    for i, (direction, metric) in enumerate(meta.objectives or [("?", "?")]):
+        if not trial.values:  # pruned in the search: its full replay is the validation's
+            obj_lines.append(
+                f"objective: {direction} {metric}: pruned in the "
+                "search, replayed on every window by the validation"
+            )
+            continue
+        obj_lines.append(
+            f"objective: {direction} {metric}: in-sample "
+            f"{_fmt(trial.values[i])}{per_session(trial.values[i], metric, n_in)}"
+        )
+    figures = rec.get("figures") or {}
+    verdict = [
+        f"validation: {rec.get('verdict', 'none')}; "
+        + ", ".join(
+            f"{k} {_fmt(figures.get(k))}"
+            for k in ("oos_pnl_per_window", "oos_t", "dsr", "pbo", "lockbox_pnl_per_window")
+        )
+    ]
+    if checks and force is not None:
+        verdict += gate.header_lines(checks, force.strip())
+    header = [
+        f"study {name}, trial {trial.number}, MLflow run {run_id or 'n/a'} "
+        f"({mask_url(tracking_uri)})",
+        *obj_lines,
+        *verdict,
+        f"in-sample: {meta.in_sample_window}",
+        f"lockbox:   {meta.holdout_window}",
+        f"data fingerprint {meta.fingerprint}, code {meta.code_version}",
+        f"deployed {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
+    ]
+    env_file = Path(env_file)
+    old = read_env_text(env_file).replace("\r\n", "\n")  # written back with its own ends
+    new = merge_env(old, render_block(env, header), set(env))
+    diff = "".join(  # the values of the lines deploy does not own are never shown
+        difflib.unified_diff(
+            mask_unowned(old, BEGIN, END),
+            mask_unowned(new, BEGIN, END),
+            fromfile=f"{env_file} (before)",
+            tofile=f"{env_file} (deployed)",
+        )
+    )
+    backup = None if dry_run else write_env_file(env_file, new)
+    if not dry_run and checks and force is not None:
+        parent = rec.get("parent_run_id")
+        tag_runs(
+            tracking_uri,
+            [r for r in (run_id, parent) if r],
+            {gate.OVERRIDE_TAG: gate.override_text(checks, force.strip())},
+        )
+    return Deployed(
+        name, trial.number, run_id, env, new, diff, backup, checks or None, rec.get("verdict")
+    )

@@ -1,0 +1,184 @@
+"""Reading and writing `.env` files in the `PM_*` form the live runner reads.
+
+Reading: `KEY=value` lines (python-dotenv syntax). A file that is missing, a directory,
+or not text is one `ConfigError` line naming it; a `PM_*` key pk8opt does not know (a
+typo would otherwise be ignored silently) is warned about with the nearest known name.
+
+Writing (`write_env_file`, what `deploy` calls): the file is replaced atomically *at its
+target* (a symlinked `.env` stays a symlink), with its line endings (CRLF stays CRLF)
+and its permissions; the previous content is kept as `<name>.bak-<time>` beside it. A
+read-only file is refused with one line, never replaced behind the user's back.
+
+Printing: `mask_unowned` hides the values of the lines deploy does not own (credentials,
+other settings), so a diff shows which keys are there, never their values.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from pk8opt.errors import ConfigError
+from pk8opt.redact import MASK
+
+# KEY=value, optionally `export`ed or commented out (a commented-out credential is
+# still a credential)
+_ASSIGN = re.compile(
+    r"^(?P<head>\s*(?:#\s*(?:\([^)]*\)\s*)?)?(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=)(?P<value>.*)$"
+)
+
+
+def read_env_file(path: Path | str, *, warn: Callable[[str], None] | None = None) -> dict[str, str]:
+    """`KEY=value` lines as a dict; a missing, unreadable or binary file is an error.
+    Unknown `PM_*` keys are passed to `warn` (default: a `warning:` line on stderr)."""
+    from dotenv import dotenv_values
+
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(
+            f"{path}: is a directory, not a .env file; pass the file, e.g. {path}/.env"
+        )
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such .env file (write one with `pk8opt deploy` or by hand)")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    if b"\x00" in raw:
+        raise ConfigError(f"{path}: holds binary data (NUL bytes), not KEY=value lines")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}); a .env holds KEY=value lines"
+        ) from None
+    values = dotenv_values(path, encoding="utf-8")
+    missing = [k for k, v in values.items() if v is None]
+    if missing:
+        raise ConfigError(f"{path}: {missing[0]} has no value (expected {missing[0]}=...)")
+    env = {k: str(v) for k, v in values.items()}
+    for line in unknown_pm_keys(env):
+        (warn or _stderr)(f"{path}: {line}")
+    return env
+
+
+def _stderr(line: str) -> None:
+    print(f"warning: {line}", file=sys.stderr)
+
+
+def known_pm_keys() -> set[str]:
+    """Every `PM_*` variable pk8opt reads: each strategy's, the engine's, the trade
+    loop's parameters, and the live runner's own."""
+    from pk8opt.engine.config import ENGINE_PARAMS
+    from pk8opt.live.settings import LIVE_ONLY_VARS
+    from pk8opt.strategies import STRATEGIES
+    from pk8opt.trading.trader import TRADER_PARAMS
+
+    keys = set(LIVE_ONLY_VARS)
+    keys.update(p.env for p in ENGINE_PARAMS)
+    keys.update(p.env for p in TRADER_PARAMS)
+    for cls in STRATEGIES.values():
+        keys.update(p.env for p in cls.params)
+    return keys
+
+
+def unknown_pm_keys(env: Iterable[str], known: set[str] | None = None) -> list[str]:
+    """One line per `PM_*` key that is no setting, with the nearest known name."""
+    pm = [k for k in env if k.startswith("PM_")]
+    if not pm:
+        return []
+    known = known_pm_keys() if known is None else known
+    out = []
+    for key in pm:
+        if key in known:
+            continue
+        near = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+        hint = f"; did you mean {near[0]}?" if near else "; it is ignored"
+        out.append(f"{key} is not a pk8opt setting{hint}")
+    return out
+
+
+def mask_unowned(text: str, begin: str, end: str) -> list[str]:
+    """The lines of `text` (ends kept) with the value of every assignment outside the
+    block between the `begin` and `end` marker lines (the block deploy owns) replaced
+    by ***: the key stays visible, the value never is."""
+    out = []
+    inside = False
+    for line in text.splitlines(keepends=True):
+        bare = line.rstrip("\r\n")
+        if bare.strip() == begin:
+            inside = True
+        elif bare.strip() == end:
+            inside = False
+        elif not inside:
+            m = _ASSIGN.match(bare)
+            if m and m.group("value").strip():
+                line = f"{m.group('head')}{MASK}{line[len(bare) :]}"
+        out.append(line)
+    return out
+
+
+def newline_of(text: str) -> str:
+    """The line ending a file uses: CRLF when its first line ends so, else LF."""
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
+
+
+def read_env_text(path: Path) -> str:
+    """The text of an existing `.env` as it is (line endings kept), '' when missing."""
+    if path.is_dir():
+        raise ConfigError(
+            f"{path}: is a directory, not a .env file; pass the file, e.g. {path}/.env"
+        )
+    if not path.exists():
+        return ""
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            return fh.read()
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}); a .env holds KEY=value lines"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def write_env_file(path: Path, text: str) -> Path | None:
+    """Replace the `.env` at `path` with `text` (LF line ends; the file's own ending is
+    used), atomically and at its target when `path` is a symlink; returns the backup of
+    the previous content (None when there was no file)."""
+    target = Path(os.path.realpath(path))
+    old = read_env_text(target)
+    # marked read-only (no write bit: refused even for root, who could write it) or not
+    # writable by this user
+    if target.exists() and (target.stat().st_mode & 0o222 == 0 or not os.access(target, os.W_OK)):
+        raise ConfigError(
+            f"{path}: read-only; make it writable (chmod u+w {path}) or deploy to another "
+            "--env-file"
+        )
+    if old and newline_of(old) == "\r\n":
+        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
+    backup = None
+    try:
+        if target.exists():
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            backup = target.with_name(f"{target.name}.bak-{stamp}")
+            n = 1
+            while backup.exists():
+                backup = target.with_name(f"{target.name}.bak-{stamp}-{n}")
+                n += 1
+            shutil.copy2(target, backup)
+        tmp = target.with_name(f".{target.name}.tmp")
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.chmod(tmp, (target.stat().st_mode & 0o777) if target.exists() else 0o600)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write: {exc.strerror} ({exc.filename})") from None
+    return backup
