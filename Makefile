@@ -34,7 +34,8 @@ pg-server: ## install Debian's postgresql for the tests when missing (they start
 	    echo "no PostgreSQL server, and apt-get needs root here: the PostgreSQL tests will be skipped"; \
 	  fi; }
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## the import contracts (docs/architecture.md), ruff and mypy
+	$(BIN)/lint-imports
 	$(BIN)/ruff check pk8opt tests benchmarks
 	$(BIN)/ruff format --check pk8opt tests benchmarks
 	$(BIN)/mypy pk8opt

@@ -1,7 +1,7 @@
 """Sweep throughput with 1, 2 and 3 `pk8opt sweep` processes (standing in for machines)
 on one study in PostgreSQL, each with one worker, on this machine.
 
-A throwaway cluster is started as the tests do (tests/pgcluster.py); each run gets
+A throwaway cluster is started as the tests do (tests/support/pgcluster.py); each run gets
 fresh databases (MLflow's copied from a migrated template: its migrations are not the
 sweep's cost). The processes start together; trials/min is the study's finished trials
 over the time from its first trial's start to its last trial's end (process start-up
@@ -54,7 +54,7 @@ def _run(cluster: Any, n: int, tmp: Path, journal: bool = False) -> tuple[int, f
     the processes' time inside trials)."""
     import optuna
 
-    from pk8opt.sweep.runner import make_storage
+    from pk8opt.sweep.study import make_storage
 
     if journal:  # the single-machine default, for comparison under the same load
         optuna_url = str(tmp / "optuna.journal")
@@ -91,7 +91,7 @@ def _run(cluster: Any, n: int, tmp: Path, journal: bool = False) -> tuple[int, f
 
 def main() -> None:
     sys.path.insert(0, str(REPO / "tests"))
-    from pgcluster import cluster, server_bin
+    from support.pgcluster import cluster, server_bin
 
     if server_bin() is None:
         print("   skipped: no PostgreSQL server installed (make pg-server installs it as root)")

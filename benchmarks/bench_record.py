@@ -44,10 +44,8 @@ def main() -> None:
     from pk8opt.fakepm.build import fixture_session
     from pk8opt.recordings.raw import frames_path, read_frames
 
-    here = Path(__file__).resolve().parents[1]
-    fixtures = next(
-        p / "shared/fixtures/polymarket" for p in here.parents if (p / "shared/fixtures").is_dir()
-    )
+    # the captured frames, kept with the tests
+    fixtures = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "polymarket"
     pk8 = str(Path(sys.executable).with_name("pk8opt"))
     tmp = Path(tempfile.mkdtemp(prefix="bench_record_"))
     try:

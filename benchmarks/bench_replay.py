@@ -38,7 +38,7 @@ def _sessions():  # type: ignore[no-untyped-def]
 
 def main() -> None:
     from pk8opt.backtest.replay import run_backtest
-    from pk8opt.backtest.session_cache import session_cache
+    from pk8opt.backtest.replay_handle import session_cache
     from pk8opt.trading.run_config import RunConfig
 
     source, sessions = _sessions()

@@ -118,8 +118,8 @@ def child(data: Path, tmp: Path) -> dict[str, object]:
     """One sweep in this (fresh) process; its figures as a dict."""
     from rich.console import Console
 
+    from pk8opt.pipeline.run import run_sweep
     from pk8opt.sweep.config import parse_config
-    from pk8opt.sweep.runner import run_sweep
 
     doc = {
         "study": "scale",

@@ -35,8 +35,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from pk8opt.pipeline.run import run_sweep
 from pk8opt.sweep.config import parse_config
-from pk8opt.sweep.runner import run_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 TRIALS = 60

@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-# frames captured from Polymarket (PROTOCOL.md), kept with the tests: README.md there says what each is
-FIXTURES = REPO / "tests" / "fixtures" / "polymarket"
+# tests/ on the path, here and in every process a test starts (the CLI, sweep scripts, loky
+# workers): they import the helpers of tests/support (e.g. support.fake_sweep by name)
+TESTS = str(Path(__file__).resolve().parent)
+if TESTS not in sys.path:
+    sys.path.insert(0, TESTS)
+_paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != TESTS]
+os.environ["PYTHONPATH"] = os.pathsep.join([TESTS, *_paths])
+pytest.register_assert_rewrite("support")  # their asserts explain themselves as the tests' do
+
+from support.paths import FIXTURES, SAMPLE  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -16,17 +25,15 @@ def fixtures_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
-    return REPO / "recordings" / "sample"
+    return SAMPLE
 
 
 @pytest.fixture(scope="session")
 def pg_cluster():
-    """A throwaway PostgreSQL cluster on a free 127.0.0.1 port (see tests/pgcluster.py).
+    """A throwaway PostgreSQL cluster on a free 127.0.0.1 port (see tests/support/pgcluster.py).
     Skips only where no server can be installed; CI sets PK8OPT_REQUIRE_PG=1 so that a
     missing server fails instead."""
-    import os
-
-    from pgcluster import cluster, server_bin
+    from support.pgcluster import cluster, server_bin
 
     if server_bin() is None:
         reason = (

@@ -19,10 +19,20 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pk8opt.backtest.replay import drive_events, run_session
+from pk8opt.backtest.replay_handle import session_cache
+from pk8opt.engine.eventlog import EventLog
+from pk8opt.engine.feed import FeedClock, frame_times
 from pk8opt.errors import ConfigError
+from pk8opt.strategies import get_strategy
+from pk8opt.trading.run_config import RunConfig
 from pk8opt.trading.runlog import EVENTS_LOG_NAME
+from pk8opt.trading.stepper import SessionStepper
+
+if TYPE_CHECKING:
+    from pk8opt.backtest.session_cache import ReplaySession
 
 DECISIONS = ("paper_order_submit", "paper_order_cancel_req")
 ENGINE_PREFIX = "paper_"
@@ -90,12 +100,8 @@ def read_live_log(log_dir: Path) -> dict[str, LiveWindow]:
     return windows
 
 
-def replay_events(session: Any, config: Any, traded: bool) -> list[dict[str, Any]]:
+def replay_events(session: ReplaySession, config: Any, traded: bool) -> list[dict[str, Any]]:
     """The engine events a replay of one recorded window writes, as live writes them."""
-    from pk8opt.backtest.replay import drive_events, run_session
-    from pk8opt.engine.eventlog import EventLog
-    from pk8opt.strategies import get_strategy
-    from pk8opt.trading.stepper import SessionStepper
 
     if not traded:
         config = config.updated({"trade_enabled": False})
@@ -110,10 +116,9 @@ def replay_events(session: Any, config: Any, traded: bool) -> list[dict[str, Any
 
 
 def compare(
-    sessions: Iterable[Any], windows: dict[str, LiveWindow], env_override: Any = None
+    sessions: Iterable[ReplaySession], windows: dict[str, LiveWindow], env_override: Any = None
 ) -> list[WindowDiff]:
     """Replay each recorded window with its live run's settings; the windows that differ."""
-    from pk8opt.trading.run_config import RunConfig
 
     diffs = []
     for session in sessions:
@@ -145,9 +150,7 @@ def compare(
     return diffs
 
 
-def _last_update_ns(session: Any, config: Any) -> int:
-    from pk8opt.backtest.session_cache import session_cache
-    from pk8opt.engine.feed import FeedClock, frame_times
+def _last_update_ns(session: ReplaySession, config: Any) -> int:
 
     cache = session_cache(session)
     times = frame_times(

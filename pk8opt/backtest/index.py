@@ -1,7 +1,7 @@
 """Indexing: build, once, what replaying a session needs, beside each recording.
 
 For every session: its normalized tables (`recordings.load`) and its replay cache
-(`engine.replay_store`), each a column store in `<session>/.cache/`. A session already
+(`replay_store`), each a column store in `<session>/.cache/`. A session already
 indexed is skipped (a stat and a small JSON read), so indexing is resumable: stop it at
 any point and run it again. Several processes may index the same folders at once: each
 session is built by one of them while the others wait for it (`recordings.store`).
@@ -18,13 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pk8opt.backtest.replay_handle import replay_store
+from pk8opt.backtest.replay_store import has_replay_store
 from pk8opt.errors import DataSelectionError, RecordingError
+from pk8opt.progress import steps
+from pk8opt.recordings.catalog import find_sessions, report_skipped
+from pk8opt.recordings.load import CACHE_DIR, StoredSession, events_store_fresh, load_session
 
 
 def index_session(path: str | Path) -> tuple[Any, bool]:
     """The loaded session, and whether anything had to be built for it."""
-    from pk8opt.backtest.replay_store import has_replay_store, replay_store
-    from pk8opt.recordings.load import StoredSession, events_store_fresh, load_session
 
     path = Path(path)
     built = not events_store_fresh(path)
@@ -39,8 +42,6 @@ def index_sessions(paths: Iterable[str | Path], *, progress: bool = False) -> li
     """`index_session` for every session under `paths`, in time order. As
     `recordings.load.load_sessions`: a session that cannot be read is skipped with one
     line on stderr; only when none is left is that an error."""
-    from pk8opt.progress import steps
-    from pk8opt.recordings.catalog import report_skipped
 
     paths = list(paths)
     found = _find(paths)
@@ -83,8 +84,6 @@ def index_folders(
 ) -> IndexReport:
     """Index every session under `paths` with `workers` processes; a session that
     cannot be read is reported and the others are indexed."""
-    from pk8opt.progress import steps
-    from pk8opt.recordings.load import CACHE_DIR
 
     found = _find(paths)
     report = IndexReport(sessions=len(found))
@@ -113,7 +112,6 @@ def index_folders(
 
 
 def _find(paths: Iterable[str | Path]) -> list[Path]:
-    from pk8opt.recordings.catalog import find_sessions
 
     paths = list(paths)
     found = find_sessions(paths)

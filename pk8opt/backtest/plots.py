@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pk8opt.errors import ConfigError
+
 DEFAULT_NAME = "equity.png"
 FORMATS = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 
@@ -13,7 +15,6 @@ def plot_path(path: Path | str, option: str = "--plot") -> Path:
     """Where `--plot PATH` writes, checked before any work is done: an existing folder
     gets `equity.png` inside it, a name without an image suffix gets `.png`; a folder
     that does not exist is one clear error, not a traceback after the replay."""
-    from pk8opt.errors import ConfigError
 
     path = Path(path)
     if path.is_dir():

@@ -6,7 +6,7 @@ Two ways to drive the same engine and trader, with identical results (tested):
 - `mode="fast"` (the default) visits only the frames where something can happen: the
   top of book or a tick changed, an engine timer or maker-flow arrival is due, the
   trader asked to be woken, or a level/trade touches a price where an order rests. The
-  per-session arrays it reads are built once (`engine.session_cache`).
+  per-session arrays it reads are built once (`session_cache`, via `replay_handle`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pk8opt.backtest.compiled import quote_function, run_session_compiled
+from pk8opt.backtest.replay_handle import ReplaySession, session_cache
 from pk8opt.backtest.results import BacktestResult, SessionResult, aggregate, max_drawdown
-from pk8opt.backtest.session_cache import ArrayView, level_key, session_cache
+from pk8opt.backtest.session_cache import ArrayView, SessionCache, level_key
 from pk8opt.engine.eventlog import EventLog
 from pk8opt.engine.levels import REC_TRADE
 from pk8opt.engine.market import WINNER_INDEX
@@ -27,6 +27,7 @@ from pk8opt.engine.paper import PaperEngine
 from pk8opt.errors import ConfigError
 from pk8opt.strategies import get_strategy
 from pk8opt.strategies.base import Strategy
+from pk8opt.trading.fill_metrics import FillMetrics
 from pk8opt.trading.run_config import RunConfig
 from pk8opt.trading.stepper import SessionStepper
 from pk8opt.trading.trader import NEVER, Trader
@@ -35,7 +36,7 @@ Mode = Literal["auto", "compiled", "fast", "events"]
 
 
 def run_backtest(
-    sessions: Sequence[Any],
+    sessions: Sequence[ReplaySession],
     config: RunConfig,
     *,
     on_session: Callable[[int, SessionResult], None] | None = None,
@@ -56,8 +57,6 @@ def run_backtest(
     fh = open(event_log, "w", encoding="utf-8") if event_log is not None else None  # noqa: SIM115
     metrics = None
     if metrics_log is not None:
-        from pk8opt.trading.fill_metrics import FillMetrics
-
         metrics_log.unlink(missing_ok=True)
         metrics = FillMetrics(metrics_log)
     try:
@@ -91,7 +90,7 @@ def run_backtest(
 
 
 def run_session(
-    session: Any,
+    session: ReplaySession,
     strategy: Strategy,
     config: RunConfig,
     *,
@@ -104,9 +103,12 @@ def run_session(
     compiled quote), "fast" (the Python engine, visiting only frames where something
     can happen), "events" (every frame, as the live runner), "auto" (compiled when the
     strategy has a compiled quote and no per-fill metrics are written, else fast).
-    All give identical results and event logs (tests/unit/test_compiled_replay.py)."""
+    All give identical results and event logs (tests/unit/backtest/test_compiled_replay.py)."""
     manifest = session.manifest
     if mode in ("auto", "compiled") and metrics is None:
+        # numba: imported by the first run that needs it
+        from pk8opt.backtest.compiled import quote_function, run_session_compiled
+
         quote = quote_function(type(strategy))
         if quote is not None:
             return run_session_compiled(
@@ -151,7 +153,7 @@ def run_session(
     return session_result(stepper, winner, session.n_events)
 
 
-def drive_events(session: Any, stepper: SessionStepper) -> None:
+def drive_events(session: ReplaySession, stepper: SessionStepper) -> None:
     """Step a loaded session through `stepper` frame by frame, as the live runner does."""
     ev = session.events
     local = ev["local_ns"].tolist()
@@ -175,7 +177,7 @@ def drive_events(session: Any, stepper: SessionStepper) -> None:
 
 
 def _drive_fast(
-    cache: Any, view: ArrayView, engine: PaperEngine, trader: Trader, times: list[int]
+    cache: SessionCache, view: ArrayView, engine: PaperEngine, trader: Trader, times: list[int]
 ) -> None:
     tops = cache.top
     ticks = cache.ticks
@@ -244,7 +246,7 @@ def _drive_fast(
 
 
 def _drive_fast_delayed(
-    cache: Any,
+    cache: SessionCache,
     view: ArrayView,
     engine: PaperEngine,
     trader: Trader,
@@ -258,6 +260,10 @@ def _drive_fast_delayed(
     frames at `times[j]`, its timers and flow arrivals, and the decisions at
     `times[k] + delay` (a decision before a frame of the same time; none due after
     `close_ns`). Each stream visits only where something can happen.
+
+    Long on purpose: one loop over the three streams whose state (e, k, k_floor, the
+    sequence numbers seen) lives in locals; split into functions, every visit would pay
+    calls and the state's packing, on the Python engine's hot path.
     """
     tops = cache.top
     ticks = cache.ticks

@@ -35,6 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from pk8opt.backtest import session_cache
+from pk8opt.backtest.session_cache import SessionCache
+from pk8opt.engine import levels
 from pk8opt.engine.market import MarketSpec
 from pk8opt.recordings.load import CACHE_DIR, StoredSession
 from pk8opt.recordings.store import Store, building, open_store, prune, store_path, write_store
@@ -252,9 +255,7 @@ def _code_key() -> str:
     """A hash of the source of the modules that build the replay cache."""
     global _CODE_KEY
     if _CODE_KEY is None:
-        import sys
-
-        from pk8opt.engine import levels, session_cache
+        import sys  # noqa: PLC0415
 
         h = hashlib.sha256(f"encoding {ENCODING_VERSION}\n".encode())
         for module in (levels, session_cache, sys.modules[__name__]):
@@ -267,42 +268,26 @@ def replay_key(session: StoredSession) -> str:
     return hashlib.sha256(f"{session.store.name}|{_code_key()}".encode()).hexdigest()[:16]
 
 
-def mapped_cache(session: StoredSession) -> Any:
-    """The replay cache of a stored session: mapped from its store, built when missing."""
-    from pk8opt.backtest.session_cache import SessionCache
-
-    store = _replay_store(session)
-    if store is None:  # a folder we cannot write to: build in memory
-        return SessionCache(session)
-    return decode(store, session, SessionCache)
-
-
-def replay_store(session: StoredSession) -> Store | None:
-    """The session's mapped replay store, built when missing (None: read-only folder)."""
-    return _replay_store(session)
-
-
 def has_replay_store(session: StoredSession) -> bool:
     return (
         store_path(session.path / CACHE_DIR, REPLAY_KIND, replay_key(session)) / "header.json"
     ).exists()
 
 
-def _replay_store(session: StoredSession) -> Store | None:
-    from pk8opt.backtest.session_cache import SessionCache
-
-    known = session.__dict__.get("_replay_store_path")
-    if known is not None:  # found before: open it straight away (replayed every trial)
+def open_replay_store(session: StoredSession, known: Path | None) -> tuple[Store | None, Path]:
+    """The session's mapped replay store, built when missing (None: a folder we cannot
+    write to), and the path to open it by next time (`known`, when given: the path
+    found before, opened straight away, as a session is replayed every trial)."""
+    if known is not None:
         store = open_store(known)
         if store is not None:
-            return store
+            return store, known
     key = replay_key(session)
     cache_dir = session.path / CACHE_DIR
     path = store_path(cache_dir, REPLAY_KIND, key)
     store = open_store(path)
     if store is not None:
-        session.__dict__["_replay_store_path"] = path
-        return store
+        return store, path
     try:
         with building(cache_dir):
             store = open_store(path)
@@ -316,5 +301,5 @@ def _replay_store(session: StoredSession) -> Store | None:
                 prune(cache_dir, REPLAY_KIND, key)
                 store = open_store(path)
     except OSError:
-        return None
-    return store
+        return None, path
+    return store, path

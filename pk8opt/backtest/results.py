@@ -15,32 +15,21 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from pk8opt.engine.markout import HORIZONS_S, REASONS, Fill
+from pk8opt.backtest.drawdown import max_drawdown as max_drawdown
+from pk8opt.backtest.session_result import MARKOUT_KEYS as MARKOUT_KEYS
+from pk8opt.backtest.session_result import REASON_KEYS as REASON_KEYS
+from pk8opt.backtest.session_result import SESSION_KEYS as SESSION_KEYS
+from pk8opt.backtest.session_result import SessionResult as SessionResult
+from pk8opt.backtest.session_result import _fill_quality, _r
+from pk8opt.engine.markout import HORIZONS_S, REASONS
 
-REASON_KEYS = tuple(f"fills_{r}" for r in REASONS)
-MARKOUT_KEYS = tuple(f"markout_{h}s" for h in HORIZONS_S)
-SESSION_KEYS = (
-    "pnl_usdc",
-    "fees_usdc",
-    "volume_usdc",
-    "fills",
-    "orders",
-    "fill_rate",
-    "paired_shares",
-    "unpaired_shares",
-    "max_drawdown_usdc",
-    "maker_volume_usdc",
-    "rebate_est_usdc",
-    "pnl_with_rebates_usdc",
-    *REASON_KEYS,
-    "fills_after_cancel",
-    *MARKOUT_KEYS,
-)
 AGGREGATE_KEYS = (*SESSION_KEYS, "sharpe", "sortino", "win_rate", "sessions")
 # Sums over sessions: compared across session sets only per session.
 SUMMED_KEYS = frozenset(
@@ -70,87 +59,6 @@ def is_summed(key: str) -> bool:
     """Whether an aggregate metric is a sum over sessions (gate counts are too)."""
     key = RENAMED_METRICS.get(key, key)
     return key in SUMMED_KEYS or key.startswith("gate_")
-
-
-def max_drawdown(values: list[float]) -> float:
-    peak = -math.inf
-    worst = 0.0
-    for v in values:
-        if v > peak:
-            peak = v
-        elif peak - v > worst:
-            worst = peak - v
-    return worst
-
-
-def _r(x: float) -> float:
-    """Round for stable output (sub-micro-dollar float noise is not information)."""
-    return round(float(x), 9) + 0.0
-
-
-@dataclass
-class SessionResult:
-    slug: str
-    winner: str
-    pnl_usdc: float
-    fees_usdc: float
-    volume_usdc: float
-    fills: int
-    orders: int
-    fill_rate: float  # share of accepted orders that filled at least partly
-    # min(Up, Down) shares held at settlement: the shares of each leg that form complete
-    # Up+Down pairs (each pays 1 USDC whoever wins)
-    paired_shares: float
-    unpaired_shares: float  # |Up - Down| shares held at settlement
-    max_drawdown_usdc: float  # of mark-to-market equity within the session
-    events: int
-    strategy_calls: int
-    orders_filled: int = 0
-    maker_volume_usdc: float = 0.0  # notional filled as maker
-    rebate_est_usdc: float = 0.0  # estimated maker rebates (paid later, not in pnl_usdc)
-    rejections: dict[str, int] = field(default_factory=dict)
-    gates: dict[str, int] = field(default_factory=dict)
-    equity_t: list[int] = field(default_factory=list, repr=False)
-    equity_v: list[float] = field(default_factory=list, repr=False)
-    fill_list: list[Fill] = field(default_factory=list, repr=False)  # with reason, markouts
-
-    @property
-    def fill_reasons(self) -> dict[str, int]:
-        counts = dict.fromkeys(REASONS, 0)
-        for f in self.fill_list:
-            counts[f.why] = counts.get(f.why, 0) + 1
-        return counts
-
-    @property
-    def fills_after_cancel(self) -> int:
-        return sum(1 for f in self.fill_list if f.after_cancel)
-
-    def markout_sums(self) -> list[tuple[float, float]]:
-        """Per horizon: (sum of qty x markout in USDC, shares with a markout)."""
-        return _markout_sums(self.fill_list)
-
-    @property
-    def pnl_with_rebates_usdc(self) -> float:
-        return self.pnl_usdc + self.rebate_est_usdc
-
-    def metrics(self) -> dict[str, float]:
-        out = {
-            k: _r(getattr(self, k)) if isinstance(getattr(self, k), float) else getattr(self, k)
-            for k in SESSION_KEYS[: SESSION_KEYS.index(REASON_KEYS[0])]
-        }
-        out.update(_fill_quality([self]))
-        out.update({f"gate_{g}": n for g, n in sorted(self.gates.items())})
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "slug": self.slug,
-            "winner": self.winner,
-            **self.metrics(),
-            "events": self.events,
-            "strategy_calls": self.strategy_calls,
-            "rejections": dict(sorted(self.rejections.items())),
-        }
 
 
 def aggregate(sessions: list[SessionResult], gate_names: tuple[str, ...]) -> dict[str, float]:
@@ -200,50 +108,23 @@ def fill_quality_lines(agg: dict[str, float]) -> list[str]:
     ]
 
 
-def _markout_sums(fills: list[Fill]) -> list[tuple[float, float]]:
-    sums = []
-    for i in range(len(HORIZONS_S)):
-        usdc = shares = 0.0
-        for f in fills:
-            m = f.markouts[i]
-            if m is not None:
-                usdc += f.qty * m
-                shares += f.qty
-        sums.append((usdc, shares))
-    return sums
-
-
-def _fill_quality(sessions: list[SessionResult]) -> dict[str, float]:
-    """fills_<REASON>, fills_after_cancel and markout_<H>s over the sessions' fills."""
-    out: dict[str, float] = {}
-    reasons = [s.fill_reasons for s in sessions]
-    for r, key in zip(REASONS, REASON_KEYS, strict=True):
-        out[key] = sum(c.get(r, 0) for c in reasons)
-    out["fills_after_cancel"] = sum(s.fills_after_cancel for s in sessions)
-    per = [s.markout_sums() for s in sessions]
-    for i, key in enumerate(MARKOUT_KEYS):
-        usdc = sum(p[i][0] for p in per)
-        shares = sum(p[i][1] for p in per)
-        out[key] = _r(usdc / shares) if shares > 0 else 0.0
-    return out
-
-
-def sharpe(pnl: list[float]) -> float:
-    """Mean over sample standard deviation of session P&L; 0 when undefined."""
+def sharpe(pnl: Sequence[float], min_sd: float = 1e-9) -> float:
+    """Mean over sample standard deviation (not annualised); 0 when undefined: fewer
+    than 2 values, or a deviation of `min_sd` or less (no spread). The one Sharpe ratio
+    of a backtest's session P&L (`aggregate`, min_sd 1e-9) and of a trial's P&L per
+    window (`sweep.windows`, min_sd 1e-12)."""
     if len(pnl) < 2:
         return 0.0
-    mean = sum(pnl) / len(pnl)
-    var = sum((p - mean) ** 2 for p in pnl) / (len(pnl) - 1)
-    return mean / math.sqrt(var) if var > 1e-18 else 0.0
+    sd = statistics.stdev(pnl)
+    return statistics.fmean(pnl) / sd if sd > min_sd else 0.0
 
 
-def sortino(pnl: list[float]) -> float:
+def sortino(pnl: Sequence[float]) -> float:
     """Mean over downside deviation (root mean square of losses); 0 when no losses."""
     if len(pnl) < 2:
         return 0.0
-    mean = sum(pnl) / len(pnl)
     down = math.sqrt(sum(min(p, 0.0) ** 2 for p in pnl) / len(pnl))
-    return mean / down if down > 1e-12 else 0.0
+    return statistics.fmean(pnl) / down if down > 1e-12 else 0.0
 
 
 def _chained_equity(sessions: list[SessionResult]) -> tuple[list[int], list[float]]:
@@ -260,7 +141,10 @@ def _chained_arrays(sessions: list[SessionResult]) -> tuple[np.ndarray, np.ndarr
     """`_chained_equity` as arrays, so a sweep's memory stays small over thousands of
     sessions (about 32 bytes a sample while merging). The sums are the very ones of adding the changes one
     after the other in time order (a cumulative sum is sequential); a stable sort on time
-    keeps ties in session order, as the sessions are concatenated in order."""
+    keeps ties in session order, as the sessions are concatenated in order.
+
+    Compiled twin: pk8opt.backtest.compiled.equity._drawdown.
+    """
     times, deltas = [], []
     for s in sessions:
         if not len(s.equity_v):

@@ -9,8 +9,6 @@ from typing import Any
 
 from rich.console import Console
 
-from pk8opt.backtest.compiled import quote_function
-from pk8opt.backtest.compiled.kernel import BUILTIN
 from pk8opt.backtest.replay import run_session
 from pk8opt.recordings.synthetic import random_session
 from pk8opt.strategies import get_strategy
@@ -22,6 +20,8 @@ def warm_up(strategy: str) -> float:
     synthetic session; the seconds it took (0 when the strategy has no compiled quote).
     A sweep calls this before starting its workers, so that they load the machine code
     instead of each compiling it."""
+    from pk8opt.backtest.compiled import quote_function  # numba
+
     cls = get_strategy(strategy)
     if quote_function(cls) is None or getattr(cls, "compiled", "") not in _builtin_paths():
         return 0.0
@@ -51,4 +51,6 @@ def warm_up_shown(strategy: str, console: Any = None) -> float:
 
 
 def _builtin_paths() -> set[str]:
+    from pk8opt.backtest.compiled.kernel import BUILTIN  # numba
+
     return set(BUILTIN)

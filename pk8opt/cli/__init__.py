@@ -12,72 +12,10 @@ import sys
 
 import typer
 
+from pk8opt.cli.base import app, quiet_library_warnings
 from pk8opt.errors import Pk8Error, os_error_line
 
-app = typer.Typer(
-    name="pk8opt",
-    help=(
-        "Tune market-making and arbitrage strategies on Polymarket's 15-minute crypto "
-        "Up/Down markets.\n\n"
-        "A day with pk8opt: `record` the markets, `sweep` a strategy's parameters over the "
-        "recordings, browse the trials in the MLflow `ui`, `deploy --best` the winner as a "
-        "`.env`, and run it on paper with `live`."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
-)
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        from pk8opt import __version__
-
-        typer.echo(f"pk8opt {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _options(
-    version: bool = typer.Option(
-        False,
-        "--version",
-        "-V",
-        callback=_print_version,
-        is_eager=True,
-        help="Print the pk8opt version and exit.",
-    ),
-    verbose: bool = typer.Option(
-        False,
-        "--verbose",
-        "-v",
-        help="Also show the warnings of the libraries pk8opt runs on (matplotlib, Optuna, "
-        "MLflow...), hidden by default.",
-    ),
-) -> None:
-    """Options for every command."""
-    quiet_library_warnings(not verbose)
-
-
-def quiet_library_warnings(quiet: bool) -> None:
-    """pk8opt says what matters in its own lines; the libraries' Python warnings (a
-    matplotlib axis note, a deprecation inside MLflow) are noise to a user, so they are
-    hidden unless `-v`, in this process and in the worker processes it starts."""
-    import os
-    import warnings
-
-    if quiet:
-        warnings.simplefilter("ignore")
-        os.environ["PYTHONWARNINGS"] = "ignore"
-
-
-@app.command()
-def version() -> None:
-    """Print the pk8opt version."""
-    from pk8opt import __version__
-
-    typer.echo(__version__)
+__all__ = ["app", "main", "quiet_library_warnings"]
 
 
 def _register() -> None:

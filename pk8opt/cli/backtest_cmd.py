@@ -7,69 +7,80 @@ from typing import Annotated, Any
 
 import typer
 
-from pk8opt.cli import app
+from pk8opt.cli.base import app
+
+# The options of `backtest`, each with its --help text (named here so that the
+# signature reads as the list of options it is).
+_RecordingsOption = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Session folders, or folders holding them (searched recursively).",
+        show_default=False,
+    ),
+]
+_StrategyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--strategy",
+        "-s",
+        help="Strategy name (noop, fixed, balanced_arb) or "
+        "dotted path my_pkg.mod:MyStrategy. Overrides PM_STRATEGY.",
+    ),
+]
+_SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Change one parameter: name=value or PM_VAR=value, e.g. "
+        "--set edge=0.03 --set PM_PAPER_POST_LATENCY_MS=80. Repeatable; "
+        "applied after --env-file.",
+    ),
+]
+_EnvFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--env-file",
+        help="A .env in the PM_* form (as `deploy` writes it and the live runner reads it).",
+    ),
+]
+_AsJsonOption = Annotated[bool, typer.Option("--json", help="Print the results as JSON.")]
+_PlotOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--plot",
+        help="Write the equity curve image here (PNG; a folder gets equity.png inside), "
+        "e.g. --plot eq.png or --plot plots/",
+    ),
+]
+_EventLogOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--event-log",
+        help="Write every paper order, fill, cancel and settlement as JSON Lines here.",
+    ),
+]
+_LogDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--log-dir",
+        help="Write the logs `pk8opt live` writes, for comparing a live day with its "
+        "replay line by line: DIR/live_console_events.jsonl (the events, unless "
+        "--event-log names another file) and DIR/paper/metrics/backtest.jsonl (one "
+        "line per fill). Example: --log-dir logs/replay",
+    ),
+]
 
 
 @app.command()
 def backtest(
-    recordings: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Session folders, or folders holding them (searched recursively).",
-            show_default=False,
-        ),
-    ],
-    strategy: Annotated[
-        str | None,
-        typer.Option(
-            "--strategy",
-            "-s",
-            help="Strategy name (noop, fixed, balanced_arb) or "
-            "dotted path my_pkg.mod:MyStrategy. Overrides PM_STRATEGY.",
-        ),
-    ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            help="Change one parameter: name=value or PM_VAR=value, e.g. "
-            "--set edge=0.03 --set PM_PAPER_POST_LATENCY_MS=80. Repeatable; "
-            "applied after --env-file.",
-        ),
-    ] = None,
-    env_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--env-file",
-            help="A .env in the PM_* form (as `deploy` writes it and the live runner reads it).",
-        ),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
-    plot: Annotated[
-        Path | None,
-        typer.Option(
-            "--plot",
-            help="Write the equity curve image here (PNG; a folder gets equity.png inside), "
-            "e.g. --plot eq.png or --plot plots/",
-        ),
-    ] = None,
-    event_log: Annotated[
-        Path | None,
-        typer.Option(
-            "--event-log",
-            help="Write every paper order, fill, cancel and settlement as JSON Lines here.",
-        ),
-    ] = None,
-    log_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--log-dir",
-            help="Write the logs `pk8opt live` writes, for comparing a live day with its "
-            "replay line by line: DIR/live_console_events.jsonl (the events, unless "
-            "--event-log names another file) and DIR/paper/metrics/backtest.jsonl (one "
-            "line per fill). Example: --log-dir logs/replay",
-        ),
-    ] = None,
+    recordings: _RecordingsOption,
+    strategy: _StrategyOption = None,
+    set_: _SetOption = None,
+    env_file: _EnvFileOption = None,
+    as_json: _AsJsonOption = False,
+    plot: _PlotOption = None,
+    event_log: _EventLogOption = None,
+    log_dir: _LogDirOption = None,
 ) -> None:
     """Replay recorded sessions through the paper engine with one strategy.
 
@@ -79,50 +90,14 @@ def backtest(
 
         pk8opt backtest --strategy balanced_arb --set edge=0.02 recordings/ --plot eq.png
     """
-    from pk8opt.backtest.replay import run_backtest
-    from pk8opt.live.envfile import read_env_file
-    from pk8opt.params import parse_assignments
-    from pk8opt.recordings.load import load_sessions
-    from pk8opt.recordings.session import problems_line
-    from pk8opt.trading.run_config import RunConfig
-
     if plot is not None:  # checked now: a wrong folder should not cost a replay
         from pk8opt.backtest.plots import plot_path
 
         plot = plot_path(plot)
-    env = read_env_file(env_file) if env_file is not None else {}
-    if strategy:
-        env = {**env, "PM_STRATEGY": strategy}
-    config = RunConfig.from_env(env, where=str(env_file or "defaults"))
-    if set_:
-        config = config.updated(parse_assignments(set_))
-    sessions = load_sessions(recordings, progress=True)
-    for session in sessions:
-        line = problems_line(session)
-        if line:
-            typer.secho(f"warning: {line}", err=True, fg=typer.colors.YELLOW)
-    metrics_log = None
-    if log_dir is not None:
-        from pk8opt.live import EVENTS_LOG_NAME
-        from pk8opt.trading.fill_metrics import METRICS_SUBDIR
-
-        log_dir.mkdir(parents=True, exist_ok=True)
-        event_log = event_log or log_dir / EVENTS_LOG_NAME
-        metrics_log = log_dir / METRICS_SUBDIR / "backtest.jsonl"
-    from pk8opt.progress import steps
-
-    if metrics_log is None:
-        from pk8opt.backtest.warmup import warm_up_shown
-
-        warm_up_shown(config.strategy)
-    with steps("replaying", len(sessions)) as advance:
-        result = run_backtest(
-            sessions,
-            config,
-            event_log=event_log,
-            metrics_log=metrics_log,
-            on_session=lambda i, r: advance(),
-        )
+    config = _run_config(strategy, set_, env_file)
+    sessions = _load_sessions(recordings)
+    event_log, metrics_log = _log_paths(log_dir, event_log)
+    result = _replay(sessions, config, event_log, metrics_log)
     if plot is not None:
         from pk8opt.backtest.plots import plot_equity
 
@@ -133,6 +108,66 @@ def backtest(
     _print_table(result)
     if plot is not None:
         typer.echo(f"equity curve: {plot}")
+
+
+def _run_config(strategy: str | None, set_: list[str] | None, env_file: Path | None) -> Any:
+    """Defaults, then `--env-file`, then `--strategy`, then `--set`."""
+    from pk8opt.live.keys import read_env_file
+    from pk8opt.params import parse_assignments
+    from pk8opt.trading.run_config import RunConfig
+
+    env = read_env_file(env_file) if env_file is not None else {}
+    if strategy:
+        env = {**env, "PM_STRATEGY": strategy}
+    config = RunConfig.from_env(env, where=str(env_file or "defaults"))
+    if set_:
+        config = config.updated(parse_assignments(set_))
+    return config
+
+
+def _load_sessions(recordings: list[Path]) -> list[Any]:
+    """The sessions, each one's problems (if any) as a warning line on stderr."""
+    from pk8opt.recordings.load import load_sessions
+    from pk8opt.recordings.session import problems_line
+
+    sessions = load_sessions(recordings, progress=True)
+    for session in sessions:
+        line = problems_line(session)
+        if line:
+            typer.secho(f"warning: {line}", err=True, fg=typer.colors.YELLOW)
+    return sessions
+
+
+def _log_paths(log_dir: Path | None, event_log: Path | None) -> tuple[Path | None, Path | None]:
+    """The event log and the fill-metrics log: with `--log-dir`, where `live` puts them."""
+    if log_dir is None:
+        return event_log, None
+    from pk8opt.live import EVENTS_LOG_NAME
+    from pk8opt.trading.fill_metrics import METRICS_SUBDIR
+
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return event_log or log_dir / EVENTS_LOG_NAME, log_dir / METRICS_SUBDIR / "backtest.jsonl"
+
+
+def _replay(
+    sessions: list[Any], config: Any, event_log: Path | None, metrics_log: Path | None
+) -> Any:
+    """Every session through the paper engine, with a progress bar."""
+    from pk8opt.backtest.replay import run_backtest
+    from pk8opt.progress import steps
+
+    if metrics_log is None:
+        from pk8opt.backtest.warmup import warm_up_shown
+
+        warm_up_shown(config.strategy)
+    with steps("replaying", len(sessions)) as advance:
+        return run_backtest(
+            sessions,
+            config,
+            event_log=event_log,
+            metrics_log=metrics_log,
+            on_session=lambda i, r: advance(),
+        )
 
 
 def _label(slug: str) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pk8opt.cli import app
+from pk8opt.cli.base import app
 
 
 @app.command()
@@ -53,7 +53,7 @@ def compare(
     windows = read_live_log(log_dir)
     override = None
     if env_file is not None:
-        from pk8opt.live.envfile import read_env_file
+        from pk8opt.live.keys import read_env_file
         from pk8opt.trading.run_config import RunConfig
 
         override = RunConfig.from_env(read_env_file(env_file), where=str(env_file))

@@ -7,7 +7,76 @@ from typing import Annotated
 
 import typer
 
-from pk8opt.cli import app
+from pk8opt.cli.base import app
+
+# The options of `live`, each with its --help text (named here so that the
+# signature reads as the list of options it is).
+_EnvFileOption = Annotated[
+    Path,
+    typer.Option(
+        "--env-file",
+        help="The `.env` written by `pk8opt deploy --best`: PM_STRATEGY, its PM_* "
+        "parameters, the paper engine's, PM_WATCHLIST, PM_TRADELIST. PM_* variables "
+        "set in the environment override the file.",
+    ),
+]
+_HeadlessOption = Annotated[
+    bool,
+    typer.Option(
+        "--headless",
+        help="No dashboard: print one compact line per event (orders, fills, "
+        "settlements, gates, connections). For servers, CI and pipes.",
+    ),
+]
+_PausedOption = Annotated[
+    bool,
+    typer.Option(
+        "--paused",
+        help="Start with quoting paused: windows are discovered, books and prices "
+        "followed, nothing is quoted until `p` on the dashboard. The pause holds "
+        "across window rollovers.",
+    ),
+]
+_RecordOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--record",
+        help="Also write every frame received as a recording under DIR (one session "
+        "folder per market window, the format `record` writes), so the day can be "
+        "replayed with `pk8opt backtest DIR`.",
+        metavar="DIR",
+    ),
+]
+_DurationOption = Annotated[
+    float | None,
+    typer.Option(
+        "--duration",
+        help="Stop after this many seconds of venue time (default: run until `q` or "
+        "Ctrl-C). Open positions are reported, not settled.",
+        metavar="S",
+        min=0.0,
+    ),
+]
+_LogDirOption = Annotated[
+    Path,
+    typer.Option(
+        "--log-dir",
+        help="Where the logs go: `live_console_events.jsonl` (every engine event, the "
+        "names a backtest writes) and `paper/metrics/*.jsonl` (one line per fill).",
+    ),
+]
+_GammaUrlOption = Annotated[
+    str | None,
+    typer.Option(help="Gamma API base URL (default: $PK8_GAMMA_URL or Polymarket's)."),
+]
+_ClobWsUrlOption = Annotated[
+    str | None,
+    typer.Option(help="CLOB market socket URL (default: $PK8_CLOB_WS_URL or Polymarket's)."),
+]
+_LiveWsUrlOption = Annotated[
+    str | None,
+    typer.Option(help="Live-data socket URL (default: $PK8_LIVE_WS_URL or Polymarket's)."),
+]
 
 
 @app.command(
@@ -18,72 +87,15 @@ from pk8opt.cli import app
     )
 )
 def live(
-    env_file: Annotated[
-        Path,
-        typer.Option(
-            "--env-file",
-            help="The `.env` written by `pk8opt deploy --best`: PM_STRATEGY, its PM_* "
-            "parameters, the paper engine's, PM_WATCHLIST, PM_TRADELIST. PM_* variables "
-            "set in the environment override the file.",
-        ),
-    ] = Path(".env"),
-    headless: Annotated[
-        bool,
-        typer.Option(
-            "--headless",
-            help="No dashboard: print one compact line per event (orders, fills, "
-            "settlements, gates, connections). For servers, CI and pipes.",
-        ),
-    ] = False,
-    paused: Annotated[
-        bool,
-        typer.Option(
-            "--paused",
-            help="Start with quoting paused: windows are discovered, books and prices "
-            "followed, nothing is quoted until `p` on the dashboard. The pause holds "
-            "across window rollovers.",
-        ),
-    ] = False,
-    record: Annotated[
-        Path | None,
-        typer.Option(
-            "--record",
-            help="Also write every frame received as a recording under DIR (one session "
-            "folder per market window, the format `record` writes), so the day can be "
-            "replayed with `pk8opt backtest DIR`.",
-            metavar="DIR",
-        ),
-    ] = None,
-    duration: Annotated[
-        float | None,
-        typer.Option(
-            "--duration",
-            help="Stop after this many seconds of venue time (default: run until `q` or "
-            "Ctrl-C). Open positions are reported, not settled.",
-            metavar="S",
-            min=0.0,
-        ),
-    ] = None,
-    log_dir: Annotated[
-        Path,
-        typer.Option(
-            "--log-dir",
-            help="Where the logs go: `live_console_events.jsonl` (every engine event, the "
-            "names a backtest writes) and `paper/metrics/*.jsonl` (one line per fill).",
-        ),
-    ] = Path("logs"),
-    gamma_url: Annotated[
-        str | None,
-        typer.Option(help="Gamma API base URL (default: $PK8_GAMMA_URL or Polymarket's)."),
-    ] = None,
-    clob_ws_url: Annotated[
-        str | None,
-        typer.Option(help="CLOB market socket URL (default: $PK8_CLOB_WS_URL or Polymarket's)."),
-    ] = None,
-    live_ws_url: Annotated[
-        str | None,
-        typer.Option(help="Live-data socket URL (default: $PK8_LIVE_WS_URL or Polymarket's)."),
-    ] = None,
+    env_file: _EnvFileOption = Path(".env"),
+    headless: _HeadlessOption = False,
+    paused: _PausedOption = False,
+    record: _RecordOption = None,
+    duration: _DurationOption = None,
+    log_dir: _LogDirOption = Path("logs"),
+    gamma_url: _GammaUrlOption = None,
+    clob_ws_url: _ClobWsUrlOption = None,
+    live_ws_url: _LiveWsUrlOption = None,
 ) -> None:
     """Trade the live markets **on paper** with the strategy and parameters of a `.env`.
 

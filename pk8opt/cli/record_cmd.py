@@ -4,75 +4,99 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
-from pk8opt.cli import app
+from pk8opt.cli.base import app
+
+if TYPE_CHECKING:
+    from pk8opt.polymarket.endpoints import Endpoints
+    from pk8opt.record import RecordConfig
+
+
+# The options of `record`, each with its --help text (named here so that the
+# signature reads as the list of options it is).
+_SymbolsOption = Annotated[
+    str, typer.Option(help="Comma-separated symbols to record, e.g. `BTC,ETH`.")
+]
+_TimeframeOption = Annotated[
+    str, typer.Option(help="Window length of the Up/Down series: 5m, 15m or 4h.")
+]
+_OutOption = Annotated[
+    Path, typer.Option(help="Folder that receives one session folder per market window.")
+]
+_DurationOption = Annotated[
+    float | None,
+    typer.Option(help="Stop after this many (wall) seconds; open windows end incomplete."),
+]
+_SessionsOption = Annotated[
+    int | None,
+    typer.Option(help="Stop once this many sessions are finished with their resolution."),
+]
+_QuietOption = Annotated[
+    bool, typer.Option(help="No live status table (for services); the JSON log remains.")
+]
+_LogFileOption = Annotated[
+    Path | None,
+    typer.Option("--log", help="Write the JSON-lines log to this file instead of stderr."),
+]
+_GammaUrlOption = Annotated[
+    str | None, typer.Option(help="Gamma API base URL [env PK8_GAMMA_URL].")
+]
+_ClobWsUrlOption = Annotated[
+    str | None, typer.Option(help="CLOB market socket URL [env PK8_CLOB_WS_URL].")
+]
+_LiveWsUrlOption = Annotated[
+    str | None, typer.Option(help="Live-data socket URL [env PK8_LIVE_WS_URL].")
+]
+_LeadOption = Annotated[
+    float, typer.Option(help="Seconds before a window ends to subscribe the next one.")
+]
+_PingOption = Annotated[float, typer.Option(help="Seconds between PINGs on the market socket.")]
+_StaleOption = Annotated[
+    float,
+    typer.Option(help="Seconds without PONG (market) or any frame (live) before reconnecting."),
+]
+_TimeoutOption = Annotated[
+    float,
+    typer.Option(help="Seconds to wait for Gamma's answer or a socket's handshake."),
+]
+_MaxFrameMbOption = Annotated[
+    float,
+    typer.Option(
+        help="Largest frame accepted from a socket, in MiB (real ones are a few hundred "
+        "KB); a bigger one is refused, noted as a gap, and the socket reconnects."
+    ),
+]
+_CheckOption = Annotated[
+    bool,
+    typer.Option(
+        "--check",
+        help="Try Gamma and both sockets once, print what answered, and exit "
+        "(1 if one failed). Records nothing.",
+    ),
+]
 
 
 @app.command()
 def record(
-    symbols: Annotated[
-        str, typer.Option(help="Comma-separated symbols to record, e.g. `BTC,ETH`.")
-    ] = "BTC,ETH,SOL,XRP",
-    timeframe: Annotated[
-        str, typer.Option(help="Window length of the Up/Down series: 5m, 15m or 4h.")
-    ] = "15m",
-    out: Annotated[
-        Path, typer.Option(help="Folder that receives one session folder per market window.")
-    ] = Path("recordings"),
-    duration: Annotated[
-        float | None,
-        typer.Option(help="Stop after this many (wall) seconds; open windows end incomplete."),
-    ] = None,
-    sessions: Annotated[
-        int | None,
-        typer.Option(help="Stop once this many sessions are finished with their resolution."),
-    ] = None,
-    quiet: Annotated[
-        bool, typer.Option(help="No live status table (for services); the JSON log remains.")
-    ] = False,
-    log_file: Annotated[
-        Path | None,
-        typer.Option("--log", help="Write the JSON-lines log to this file instead of stderr."),
-    ] = None,
-    gamma_url: Annotated[
-        str | None, typer.Option(help="Gamma API base URL [env PK8_GAMMA_URL].")
-    ] = None,
-    clob_ws_url: Annotated[
-        str | None, typer.Option(help="CLOB market socket URL [env PK8_CLOB_WS_URL].")
-    ] = None,
-    live_ws_url: Annotated[
-        str | None, typer.Option(help="Live-data socket URL [env PK8_LIVE_WS_URL].")
-    ] = None,
-    lead: Annotated[
-        float, typer.Option(help="Seconds before a window ends to subscribe the next one.")
-    ] = 60.0,
-    ping: Annotated[float, typer.Option(help="Seconds between PINGs on the market socket.")] = 10.0,
-    stale: Annotated[
-        float,
-        typer.Option(help="Seconds without PONG (market) or any frame (live) before reconnecting."),
-    ] = 30.0,
-    timeout: Annotated[
-        float,
-        typer.Option(help="Seconds to wait for Gamma's answer or a socket's handshake."),
-    ] = 10.0,
-    max_frame_mb: Annotated[
-        float,
-        typer.Option(
-            help="Largest frame accepted from a socket, in MiB (real ones are a few hundred "
-            "KB); a bigger one is refused, noted as a gap, and the socket reconnects."
-        ),
-    ] = 16.0,
-    check: Annotated[
-        bool,
-        typer.Option(
-            "--check",
-            help="Try Gamma and both sockets once, print what answered, and exit "
-            "(1 if one failed). Records nothing.",
-        ),
-    ] = False,
+    symbols: _SymbolsOption = "BTC,ETH,SOL,XRP",
+    timeframe: _TimeframeOption = "15m",
+    out: _OutOption = Path("recordings"),
+    duration: _DurationOption = None,
+    sessions: _SessionsOption = None,
+    quiet: _QuietOption = False,
+    log_file: _LogFileOption = None,
+    gamma_url: _GammaUrlOption = None,
+    clob_ws_url: _ClobWsUrlOption = None,
+    live_ws_url: _LiveWsUrlOption = None,
+    lead: _LeadOption = 60.0,
+    ping: _PingOption = 10.0,
+    stale: _StaleOption = 30.0,
+    timeout: _TimeoutOption = 10.0,
+    max_frame_mb: _MaxFrameMbOption = 16.0,
+    check: _CheckOption = False,
 ) -> None:
     """Record Polymarket's Up/Down markets: every frame, every window, with its resolution.
 
@@ -90,36 +114,100 @@ def record(
 
     Against `pk8opt serve`, first `eval` the `export PK8_...` lines it prints.
     """
-    import asyncio
+    endpoints = _endpoints(timeframe, timeout, gamma_url, clob_ws_url, live_ws_url)
+    if check:
+        _probe(endpoints, symbols, timeframe, timeout)
+        return
+    _check_limits(duration, sessions, max_frame_mb)
+    stream = _open_log(log_file) if log_file else sys.stderr
+    cfg = _record_config(
+        symbols,
+        timeframe,
+        out,
+        duration,
+        sessions,
+        endpoints,
+        lead=lead,
+        ping=ping,
+        stale=stale,
+        timeout=timeout,
+        max_frame_mb=max_frame_mb,
+        status=not quiet and sys.stdout.isatty(),
+    )
+    cfg.validate()
+    _run_recorder(cfg, stream)
+
+
+def _endpoints(
+    timeframe: str,
+    timeout: float,
+    gamma_url: str | None,
+    clob_ws_url: str | None,
+    live_ws_url: str | None,
+) -> Endpoints:
+    """The venue's three endpoints, once the timeframe and `--timeout` are checked."""
     import math
 
     from pk8opt.errors import ConfigError
-    from pk8opt.polymarket.endpoints import Endpoints, VenueClock
-    from pk8opt.polymarket.slugs import parse_symbols, timeframe_seconds
-    from pk8opt.record import JsonLog, RecordConfig, Recorder
+    from pk8opt.polymarket.endpoints import Endpoints
+    from pk8opt.polymarket.slugs import timeframe_seconds
 
     timeframe_seconds(timeframe)
     endpoints = Endpoints.resolve(gamma_url, clob_ws_url, live_ws_url)
     if not math.isfinite(timeout) or timeout <= 0:
         raise ConfigError(f"--timeout {timeout}: must be a number of seconds above 0")
-    if check:
-        from pk8opt.record.probe import probe_endpoints, probe_table
+    return endpoints
 
-        results = asyncio.run(
-            probe_endpoints(
-                endpoints, parse_symbols(symbols)[0], timeframe, VenueClock.from_env(), timeout
-            )
+
+def _probe(endpoints: Endpoints, symbols: str, timeframe: str, timeout: float) -> None:
+    """`--check`: one try at each endpoint, the table printed; exit 1 if one failed."""
+    import asyncio
+
+    from pk8opt.polymarket.endpoints import VenueClock
+    from pk8opt.polymarket.slugs import parse_symbols
+    from pk8opt.record.probe import probe_endpoints, probe_table
+
+    results = asyncio.run(
+        probe_endpoints(
+            endpoints, parse_symbols(symbols)[0], timeframe, VenueClock.from_env(), timeout
         )
-        typer.echo(probe_table(results))
-        if not all(r.ok for r in results):
-            raise typer.Exit(1)
-        return
+    )
+    typer.echo(probe_table(results))
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+def _check_limits(duration: float | None, sessions: int | None, max_frame_mb: float) -> None:
+    import math
+
+    from pk8opt.errors import ConfigError
+
     if duration is not None and sessions is not None:
         raise ConfigError("give --duration or --sessions, not both")
     if not math.isfinite(max_frame_mb) or max_frame_mb <= 0:
         raise ConfigError(f"--max-frame-mb {max_frame_mb}: must be a size in MiB above 0")
-    stream = _open_log(log_file) if log_file else sys.stderr
-    cfg = RecordConfig(
+
+
+def _record_config(
+    symbols: str,
+    timeframe: str,
+    out: Path,
+    duration: float | None,
+    sessions: int | None,
+    endpoints: Endpoints,
+    *,
+    lead: float,
+    ping: float,
+    stale: float,
+    timeout: float,
+    max_frame_mb: float,
+    status: bool,
+) -> RecordConfig:
+    from pk8opt.polymarket.endpoints import VenueClock
+    from pk8opt.polymarket.slugs import parse_symbols
+    from pk8opt.record import RecordConfig
+
+    return RecordConfig(
         symbols=parse_symbols(symbols),
         timeframe=timeframe,
         out=out,
@@ -132,9 +220,16 @@ def record(
         stale_s=stale,
         timeout_s=timeout,
         max_frame_bytes=int(max_frame_mb * 1024 * 1024),
-        status=not quiet and sys.stdout.isatty(),
+        status=status,
     )
-    cfg.validate()
+
+
+def _run_recorder(cfg: RecordConfig, stream: IO[str]) -> None:
+    """Record until stopped; the closing line on stderr; exit 1 when nothing could be."""
+    import asyncio
+
+    from pk8opt.record import JsonLog, Recorder
+
     recorder = Recorder(cfg, JsonLog(stream))
     asyncio.run(recorder.run())
     typer.echo(recorder.closing_line(), err=True)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from pk8opt.cli import app
+from pk8opt.cli.base import app
 
 recordings_app = typer.Typer(
     help=(

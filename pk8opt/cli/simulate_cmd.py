@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pk8opt.cli import app
+from pk8opt.cli.base import app
 from pk8opt.errors import ConfigError
 
 DEFAULT_START = "2026-10-01T12:00:00Z"
@@ -133,10 +133,7 @@ def simulate(
     `pk8opt simulate --out recordings/edge --preset edge --sessions 20 --symbols BTC,ETH`
     (then `pk8opt backtest -s balanced_arb --set edge=0.03 recordings/edge`)
     """
-    import time
-
     from pk8opt.polymarket.slugs import parse_symbols, timeframe_seconds, window_start
-    from pk8opt.simulate import simulate_session
 
     syms = parse_symbols(symbols)
     step = timeframe_seconds(timeframe)
@@ -145,20 +142,42 @@ def simulate(
     if n_sessions < 1 or n_sessions > 10_000:
         raise ConfigError(f"--sessions: {n_sessions} is not between 1 and 10000")
     first = window_start(parse_start(start), timeframe)
+    overrides = _model_overrides(syms, preset, param or [])
+    starts = [first + k * step for k in range(n_sessions)]
+    _write_sessions(out, syms, starts, seed_value, timeframe, overrides)
+
+
+def _model_overrides(syms: list[str], preset: str, params: list[str]) -> dict[str, object]:
+    """The preset's model parameters, `--param` values on top; checked for every symbol
+    before anything is written."""
     from pk8opt.simulate.model import model_for
     from pk8opt.simulate.presets import preset as preset_overrides
 
-    overrides = {**preset_overrides(preset), **parse_overrides(param or [])}
-
+    overrides = {**preset_overrides(preset), **parse_overrides(params)}
     for s in syms:
         model_for(s, **overrides)  # reject bad overrides before writing anything
+    return overrides
+
+
+def _write_sessions(
+    out: Path,
+    syms: list[str],
+    starts: list[int],
+    seed: int,
+    timeframe: str,
+    overrides: dict[str, object],
+) -> None:
+    """Each symbol's sessions, one line each, then the total and the time it took."""
+    import time
+
+    from pk8opt.recordings.manifest import read_manifest
+    from pk8opt.simulate import simulate_session
+
     t0 = time.perf_counter()
     total = 0
     for s in syms:
-        for k in range(n_sessions):
-            folder = simulate_session(out, s, first + k * step, seed_value, timeframe, **overrides)
-            from pk8opt.recordings.manifest import read_manifest
-
+        for window in starts:
+            folder = simulate_session(out, s, window, seed, timeframe, **overrides)
             m = read_manifest(folder)
             total += 1
             typer.echo(

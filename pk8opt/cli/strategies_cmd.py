@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pk8opt.cli import app
+from pk8opt.cli.base import app
 
 
 def _range(p: Any) -> str:

@@ -11,10 +11,11 @@ if TYPE_CHECKING:
     import subprocess
 
     from pk8opt.deploy.trial import Deployed
+    from pk8opt.pipeline.run import SweepOutcome
     from pk8opt.sweep.config import SweepConfig
     from pk8opt.validation.gate import DeployRefused
 
-from pk8opt.cli import app
+from pk8opt.cli.base import app
 
 
 @app.command()
@@ -83,13 +84,39 @@ def sweep(
     Examples: `pk8opt sweep configs/balanced_arb.yaml --trials 200 --workers 8`,
     `pk8opt sweep configs/balanced_arb.yaml --json > summary.json`
     """
-    from pk8opt.sweep.config import (
-        DEFAULT_STORAGE_PATH,
-        apply_overrides,
-        default_tracking_uri,
-        load_config,
+    cfg = _sweep_config(
+        config,
+        trials=trials,
+        timeout=timeout,
+        workers=workers,
+        storage=storage,
+        tracking_uri=tracking_uri,
+        study_name=study_name,
+        artifacts=artifacts,
+        force_workers=force_workers,
+        as_json=as_json,
     )
-    from pk8opt.sweep.runner import run_sweep
+    run = _sweep_json if as_json else _sweep_text  # --json: the summary as JSON on stdout
+    run(cfg, config)
+
+
+def _sweep_config(
+    config: Path,
+    *,
+    trials: int | None,
+    timeout: float | None,
+    workers: int | None,
+    storage: str | None,
+    tracking_uri: str | None,
+    study_name: str | None,
+    artifacts: str | None,
+    force_workers: bool,
+    as_json: bool,
+) -> SweepConfig:
+    """The config file with the command line's values, its workers capped at the cores
+    unless forced."""
+    from pk8opt.sweep.config import apply_overrides, load_config
+    from pk8opt.sweep.cores import cap_workers
     from pk8opt.tracking.uri import check_tracking_uri
 
     cfg = apply_overrides(
@@ -102,17 +129,19 @@ def sweep(
         study=study_name,
         artifacts=artifacts,
     )
-    from pk8opt.sweep.cores import cap_workers
-
     n, capped = cap_workers(cfg.workers, force_workers)
     if capped:
         import msgspec
 
         typer.echo(capped, err=as_json)
         cfg = msgspec.structs.replace(cfg, workers=n)
-    if as_json:
-        _sweep_json(cfg, config)
-        return
+    return cfg
+
+
+def _sweep_text(cfg: SweepConfig, config: Path) -> None:
+    """`sweep`: the run, then its counts and the commands that follow."""
+    from pk8opt.pipeline.run import run_sweep
+
     out = run_sweep(cfg, str(config))
     t = out.tally
     typer.echo(
@@ -122,8 +151,14 @@ def sweep(
     if out.interrupted:
         typer.echo(f"stopped. Resume with: {resume_command(config)}")
         raise typer.Exit(130)
-    # The commands that follow, pointed at the stores this sweep used.
+    _next_commands(out)
+
+
+def _next_commands(out: SweepOutcome) -> None:
+    """The commands that follow, pointed at the stores this sweep used: the UI, then
+    the deploy (or the failures, and no deploy)."""
     from pk8opt.redact import mask_url  # a password in a URL is never printed
+    from pk8opt.sweep.config import DEFAULT_STORAGE_PATH, default_tracking_uri
 
     stores = ""
     if out.storage != str(DEFAULT_STORAGE_PATH):
@@ -156,8 +191,8 @@ def _sweep_json(cfg: SweepConfig, config: Path) -> None:
     """`sweep --json`: the run with stdout sent to stderr, then the summary document;
     the exit codes are the text mode's (130 stopped, 1 when every trial failed)."""
     from pk8opt.cli.json_out import echo_json, stdout_to_stderr
+    from pk8opt.pipeline.run import run_sweep
     from pk8opt.pipeline.summary import sweep_summary
-    from pk8opt.sweep.runner import run_sweep
 
     with stdout_to_stderr():
         out = run_sweep(cfg, str(config))
@@ -321,16 +356,62 @@ def deploy(
     `pk8opt deploy --best --force "paper-trading the runner, not for money"`,
     `pk8opt deploy --best --dry-run --json`
     """
-    from pk8opt.deploy.trial import deploy_trial
     from pk8opt.errors import ConfigError
-    from pk8opt.validation.gate import EXIT_REFUSED, DeployRefused
 
     if best == (run_id is not None):
         raise ConfigError("deploy: give exactly one of --best or --run-id ID")
+    result = _deploy_or_refuse(
+        env_file=env_file,
+        study=study,
+        run_id=run_id,
+        storage=storage,
+        tracking_uri=tracking_uri,
+        dry_run=dry_run,
+        force=force,
+        as_json=as_json,
+    )
+    _show_deployed(result, env_file, dry_run, force, as_json)
+
+
+def _show_deployed(
+    result: Deployed, env_file: Path, dry_run: bool, force: str | None, as_json: bool
+) -> None:
+    """What was written (or would be): the diff and where, or the JSON document."""
+    if as_json:
+        from pk8opt.cli.json_out import echo_json
+
+        echo_json(deployed_json(result, env_file, dry_run, force))
+        return
+    if result.forced:
+        names = ", ".join(c.name for c in result.forced)
+        typer.echo(f"forced past failing checks ({names}); recorded in the header and MLflow")
+    typer.echo(result.diff or "(no change)")
+    if dry_run:
+        typer.echo(f"dry run: {env_file} not written")
+    else:
+        where = f" (backup {result.backup})" if result.backup else ""
+        typer.echo(f"wrote {env_file}{where}: study {result.study}, trial {result.trial}")
+
+
+def _deploy_or_refuse(
+    *,
+    env_file: Path,
+    study: str | None,
+    run_id: str | None,
+    storage: str | None,
+    tracking_uri: str | None,
+    dry_run: bool,
+    force: str | None,
+    as_json: bool,
+) -> Deployed:
+    """`deploy_trial`; a refusal is shown (its failing checks, as a table or JSON) and
+    ends the command with exit code 3."""
+    from pk8opt.deploy.trial import deploy_trial
     from pk8opt.tracking.uri import check_tracking_uri
+    from pk8opt.validation.gate import EXIT_REFUSED, DeployRefused
 
     try:
-        result = deploy_trial(
+        return deploy_trial(
             env_file=env_file,
             study=study,
             run_id=run_id,
@@ -355,20 +436,6 @@ def deploy(
         console.print(check_table(refused.checks, title))
         typer.secho(f"error: {refused}", err=True, fg=typer.colors.RED)
         raise typer.Exit(EXIT_REFUSED) from None
-    if as_json:
-        from pk8opt.cli.json_out import echo_json
-
-        echo_json(deployed_json(result, env_file, dry_run, force))
-        return
-    if result.forced:
-        names = ", ".join(c.name for c in result.forced)
-        typer.echo(f"forced past failing checks ({names}); recorded in the header and MLflow")
-    typer.echo(result.diff or "(no change)")
-    if dry_run:
-        typer.echo(f"dry run: {env_file} not written")
-    else:
-        where = f" (backup {result.backup})" if result.backup else ""
-        typer.echo(f"wrote {env_file}{where}: study {result.study}, trial {result.trial}")
 
 
 def deployed_json(

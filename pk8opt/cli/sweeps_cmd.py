@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pk8opt.cli import app
+from pk8opt.cli.base import app
 from pk8opt.cli.json_out import echo_json
+
+if TYPE_CHECKING:
+    from pk8opt.pipeline.listing import SweepDetail
 
 sweeps_app = typer.Typer(
     help="Past sweeps: list the studies of a storage, or show one in detail.",
@@ -130,8 +133,6 @@ def show(
 
     Example: `pk8opt sweeps show balanced_arb-sample --top 5`
     """
-    from rich.table import Table
-
     from pk8opt.pipeline.listing import show_sweep
 
     detail = show_sweep(*_stores(storage, tracking_uri), study, top=top)
@@ -148,32 +149,46 @@ def show(
         + (f" (trial {r.best_trial})" if r.best_trial is not None else "")
     )
     if detail.top:
-        names = sorted({k for t in detail.top for k in t.params})
-        metrics = sorted({k for t in detail.top for k in t.metrics})
-        table = Table(
-            box=None, pad_edge=False, title="Top trials (in-sample)", title_justify="left"
+        console.print(_top_table(detail))
+    _print_validation(console, detail)
+    _print_deploy(console, detail)
+
+
+def _top_table(detail: SweepDetail) -> Any:
+    """The best trials: number, objective, parameters, main metrics."""
+    from rich.table import Table
+
+    names = sorted({k for t in detail.top for k in t.params})
+    metrics = sorted({k for t in detail.top for k in t.metrics})
+    table = Table(box=None, pad_edge=False, title="Top trials (in-sample)", title_justify="left")
+    rows = [
+        (
+            str(t.number),
+            _num(t.value),
+            *(
+                _num(t.params[n])
+                if isinstance(t.params.get(n), float)
+                else str(t.params.get(n, "-"))
+                for n in names
+            ),
+            *(_num(t.metrics.get(m)) for m in metrics),
         )
-        rows = [
-            (
-                str(t.number),
-                _num(t.value),
-                *(
-                    _num(t.params[n])
-                    if isinstance(t.params.get(n), float)
-                    else str(t.params.get(n, "-"))
-                    for n in names
-                ),
-                *(_num(t.metrics.get(m)) for m in metrics),
-            )
-            for t in detail.top
-        ]
-        # values are never cut; in a narrow terminal a long name folds onto two lines
-        for i, col in enumerate(("Trial", "Objective", *names, *metrics)):
-            table.add_column(col, overflow="fold", min_width=max(len(row[i]) for row in rows))
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
-    if detail.checks:  # the verdict table, as the sweep printed it at its end
+        for t in detail.top
+    ]
+    # values are never cut; in a narrow terminal a long name folds onto two lines
+    for i, col in enumerate(("Trial", "Objective", *names, *metrics)):
+        table.add_column(col, overflow="fold", min_width=max(len(row[i]) for row in rows))
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _print_validation(console: Any, detail: SweepDetail) -> None:
+    """The verdict table, as the sweep printed it at its end (or the figures alone)."""
+    from rich.table import Table
+
+    r = detail.row
+    if detail.checks:
         from pk8opt.validation.gate import GateCheck
         from pk8opt.validation.report import check_table
 
@@ -190,6 +205,11 @@ def show(
         console.print(table)
     else:
         console.print("Validation: none recorded for this sweep")
+
+
+def _print_deploy(console: Any, detail: SweepDetail) -> None:
+    """The command that deploys the sweep, and whether it would refuse."""
+    r = detail.row
     if r.verdict == "pass":
         console.print(f"deploy: {detail.deploy_command}")
     elif r.verdict:  # said before the trader runs it, as the sweep's own ending does

@@ -17,10 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pk8opt.backtest.results import is_summed
 from pk8opt.errors import ConfigError
 from pk8opt.live.envfile import mask_unowned, read_env_text, write_env_file
 from pk8opt.redact import is_masked, mask_url
 from pk8opt.sweep.config import DEFAULT_STORAGE_PATH, default_tracking_uri, env_tracking_uri
+from pk8opt.sweep.evaluate import load_evaluator
+from pk8opt.sweep.study import make_storage
+from pk8opt.sweep.study_meta import StudyMeta, read_meta
+from pk8opt.tracking import STUDY, TRIAL, find_trial_run, open_run_tags, tag_runs
+from pk8opt.validation import gate, record
+from pk8opt.validation.candidates import top_trials
 
 BEGIN = "# >>> pk8opt deploy: managed block, rewritten by the next `pk8opt deploy`"
 END = "# <<< pk8opt deploy"
@@ -117,14 +124,6 @@ def deploy_trial(
     unless the study's validation passed for that trial or `force` gives a reason."""
     import optuna
 
-    from pk8opt.backtest.results import is_summed
-    from pk8opt.sweep.evaluate import load_evaluator
-    from pk8opt.sweep.runner import make_storage
-    from pk8opt.sweep.study_meta import read_meta
-    from pk8opt.tracking import STUDY, TRIAL, find_trial_run, open_run_tags, tag_runs
-    from pk8opt.validation import gate, record
-    from pk8opt.validation.candidates import top_trials
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage_url = storage or os.environ.get("OPTUNA_STORAGE") or str(DEFAULT_STORAGE_PATH)
     if "://" not in storage_url and not Path(storage_url).exists():
@@ -132,29 +131,12 @@ def deploy_trial(
     explicit_tracking_uri = tracking_uri or env_tracking_uri()
     tracking_uri = explicit_tracking_uri or default_tracking_uri()
     if run_id is not None:
-        tags = open_run_tags(tracking_uri, run_id)
-        if TRIAL not in tags:
-            raise ConfigError(f"--run-id {run_id}: not a trial run (pick a child run of a sweep)")
-        study, number = tags[STUDY], int(tags[TRIAL])
+        study, number = _run_trial(tracking_uri, run_id)
     st = make_storage(storage_url)
     name = _pick_study(st, study, storage_url)
     s = optuna.load_study(study_name=name, storage=st)
     rec = record.load(st, name) or {}  # the verdict of the study's validation
-    chosen = gate.chosen_trial(rec)
-    if number is None:
-        number = chosen
-    if number is None:
-        top = top_trials(s, 1)
-        if not top:
-            raise ConfigError(f"study {name}: no completed trial to deploy")
-        trial = top[0]
-    else:
-        matches = [t for t in s.get_trials(deepcopy=False) if t.number == number]
-        # a trial pruned in the search that the validation replayed in full and chose
-        allowed = ("COMPLETE", "PRUNED") if number == chosen else ("COMPLETE",)
-        if not matches or matches[0].state.name not in allowed:
-            raise ConfigError(f"study {name}: trial {number} did not complete; pick another")
-        trial = matches[0]
+    trial = _pick_trial(s, name, number, gate.chosen_trial(rec))
     if force is not None and not force.strip():
         raise ConfigError('--force: give the reason, e.g. --force "paper test of the live runner"')
     checks = gate.failing(rec, trial.number)
@@ -175,57 +157,18 @@ def deploy_trial(
         )
     tracking_uri = explicit_tracking_uri or meta.tracking_uri or tracking_uri
     run_id = run_id or find_trial_run(tracking_uri, name, trial.number)
-    n_in = meta.n_in_sample
-
-    def per_session(v: Any, metric: str, n: int) -> str:
-        # a sum over sessions compares across session sets only per session
-        if not isinstance(v, int | float) or not is_summed(metric) or not n:
-            return ""
-        return f" ({v / n:.4g}/session)"
-
-    obj_lines = []
-    for i, (direction, metric) in enumerate(meta.objectives or [("?", "?")]):
-        if not trial.values:  # pruned in the search: its full replay is the validation's
-            obj_lines.append(
-                f"objective: {direction} {metric}: pruned in the "
-                "search, replayed on every window by the validation"
-            )
-            continue
-        obj_lines.append(
-            f"objective: {direction} {metric}: in-sample "
-            f"{_fmt(trial.values[i])}{per_session(trial.values[i], metric, n_in)}"
-        )
-    figures = rec.get("figures") or {}
-    verdict = [
-        f"validation: {rec.get('verdict', 'none')}; "
-        + ", ".join(
-            f"{k} {_fmt(figures.get(k))}"
-            for k in ("oos_pnl_per_window", "oos_t", "dsr", "pbo", "lockbox_pnl_per_window")
-        )
-    ]
-    if checks and force is not None:
-        verdict += gate.header_lines(checks, force.strip())
     header = [
         f"study {name}, trial {trial.number}, MLflow run {run_id or 'n/a'} "
         f"({mask_url(tracking_uri)})",
-        *obj_lines,
-        *verdict,
+        *_objective_lines(trial, meta),
+        *_verdict_lines(rec, checks, force),
         f"in-sample: {meta.in_sample_window}",
         f"lockbox:   {meta.holdout_window}",
         f"data fingerprint {meta.fingerprint}, code {meta.code_version}",
         f"deployed {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
     ]
     env_file = Path(env_file)
-    old = read_env_text(env_file).replace("\r\n", "\n")  # written back with its own ends
-    new = merge_env(old, render_block(env, header), set(env))
-    diff = "".join(  # the values of the lines deploy does not own are never shown
-        difflib.unified_diff(
-            mask_unowned(old, BEGIN, END),
-            mask_unowned(new, BEGIN, END),
-            fromfile=f"{env_file} (before)",
-            tofile=f"{env_file} (deployed)",
-        )
-    )
+    new, diff = _merged(env_file, env, header)
     backup = None if dry_run else write_env_file(env_file, new)
     if not dry_run and checks and force is not None:
         parent = rec.get("parent_run_id")
@@ -237,3 +180,82 @@ def deploy_trial(
     return Deployed(
         name, trial.number, run_id, env, new, diff, backup, checks or None, rec.get("verdict")
     )
+
+
+def _run_trial(tracking_uri: str, run_id: str) -> tuple[str, int]:
+    """The study and trial number of a trial's MLflow run."""
+    tags = open_run_tags(tracking_uri, run_id)
+    if TRIAL not in tags:
+        raise ConfigError(f"--run-id {run_id}: not a trial run (pick a child run of a sweep)")
+    return tags[STUDY], int(tags[TRIAL])
+
+
+def _pick_trial(s: Any, name: str, number: int | None, chosen: int | None) -> Any:
+    """Trial `number`, else the one the validation chose, else the best completed one."""
+    if number is None:
+        number = chosen
+    if number is None:
+        top = top_trials(s, 1)
+        if not top:
+            raise ConfigError(f"study {name}: no completed trial to deploy")
+        return top[0]
+    matches = [t for t in s.get_trials(deepcopy=False) if t.number == number]
+    # a trial pruned in the search that the validation replayed in full and chose
+    allowed = ("COMPLETE", "PRUNED") if number == chosen else ("COMPLETE",)
+    if not matches or matches[0].state.name not in allowed:
+        raise ConfigError(f"study {name}: trial {number} did not complete; pick another")
+    return matches[0]
+
+
+def _per_session(v: Any, metric: str, n: int) -> str:
+    # a sum over sessions compares across session sets only per session
+    if not isinstance(v, int | float) or not is_summed(metric) or not n:
+        return ""
+    return f" ({v / n:.4g}/session)"
+
+
+def _objective_lines(trial: Any, meta: StudyMeta) -> list[str]:
+    """The header's line per objective: the trial's in-sample value."""
+    lines = []
+    for i, (direction, metric) in enumerate(meta.objectives or [("?", "?")]):
+        if not trial.values:  # pruned in the search: its full replay is the validation's
+            lines.append(
+                f"objective: {direction} {metric}: pruned in the "
+                "search, replayed on every window by the validation"
+            )
+            continue
+        lines.append(
+            f"objective: {direction} {metric}: in-sample "
+            f"{_fmt(trial.values[i])}{_per_session(trial.values[i], metric, meta.n_in_sample)}"
+        )
+    return lines
+
+
+def _verdict_lines(rec: dict[str, Any], checks: list[Any], force: str | None) -> list[str]:
+    """The validation's verdict and figures, and the override when forced."""
+    figures = rec.get("figures") or {}
+    lines = [
+        f"validation: {rec.get('verdict', 'none')}; "
+        + ", ".join(
+            f"{k} {_fmt(figures.get(k))}"
+            for k in ("oos_pnl_per_window", "oos_t", "dsr", "pbo", "lockbox_pnl_per_window")
+        )
+    ]
+    if checks and force is not None:
+        lines += gate.header_lines(checks, force.strip())
+    return lines
+
+
+def _merged(env_file: Path, env: dict[str, str], header: list[str]) -> tuple[str, str]:
+    """The file with the managed block in place, and the diff to show."""
+    old = read_env_text(env_file).replace("\r\n", "\n")  # written back with its own ends
+    new = merge_env(old, render_block(env, header), set(env))
+    diff = "".join(  # the values of the lines deploy does not own are never shown
+        difflib.unified_diff(
+            mask_unowned(old, BEGIN, END),
+            mask_unowned(new, BEGIN, END),
+            fromfile=f"{env_file} (before)",
+            tofile=f"{env_file} (deployed)",
+        )
+    )
+    return new, diff

@@ -59,6 +59,7 @@ class Account:
         rebate_usdc: float = 0.0,
         maker: bool = False,
     ) -> None:
+        """Compiled twin: pk8opt.backtest.compiled.engine.fill."""
         charge = qty * price_usdc + fee_usdc
         take = min(charge, order.reserved_usdc)
         order.reserved_usdc -= take
@@ -74,7 +75,10 @@ class Account:
         self.fills += 1
 
     def release(self, order: Order) -> None:
-        """Return what is left of an order's reservation once it can no longer fill."""
+        """Return what is left of an order's reservation once it can no longer fill.
+
+        Compiled twin: pk8opt.backtest.compiled.engine.release.
+        """
         self.cash += order.reserved_usdc
         self.reserved -= order.reserved_usdc
         order.reserved_usdc = 0.0
@@ -90,7 +94,10 @@ class Account:
         return payout
 
     def equity(self, mark_up: float | None, mark_dn: float | None) -> float:
-        """Cash + reservations + positions marked at the given prices (cost if None)."""
+        """Cash + reservations + positions marked at the given prices (cost if None).
+
+        Compiled twin: pk8opt.backtest.compiled.trader.sample_equity.
+        """
         value = self.cash + self.reserved
         for token, mark in ((0, mark_up), (1, mark_dn)):
             q = self.pos[token]

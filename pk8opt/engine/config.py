@@ -1,6 +1,11 @@
-"""The paper engine's settings, declared once (the `PM_PAPER_*` variables)."""
+"""The paper engine's settings, declared once (the `PM_PAPER_*` variables), and the
+typed object the engines read them from (`EngineSettings`)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from pk8opt.params import Param, ParamSet
 
@@ -132,3 +137,54 @@ ENGINE_PARAMS = ParamSet(
         ),
     ]
 )
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """The engine's settings as the engines use them: resolved `ENGINE_PARAMS` values,
+    latencies in ns. Built once per run (`from_params`); `PaperEngine` and the compiled
+    replay's packer (`pk8opt.backtest.compiled.session`) both read this, so a new engine
+    parameter is declared above, converted here, and read where it is used.
+    """
+
+    starting_cash_usdc: float
+    venue_clock: bool  # feed_clock == "venue"
+    feed_delay_ns: int  # on the venue clock: feed_latency_ms in ns (0 on the local clock)
+    post_ns: int
+    cancel_req_ns: int
+    cancel_clear_ns: int
+    response_ns: int
+    take_depletes: bool
+    queue_add_ahead_frac: float
+    maker_flow: bool  # maker flow on: asked for, at a positive base rate
+    flow_base: float
+    flow_depth_scale: float
+    flow_noise: float
+    seed: int
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> EngineSettings:
+        """From resolved `ENGINE_PARAMS` values (e.g. `RunConfig.engine_params`)."""
+        venue = str(params["feed_clock"]) == "venue"
+        flow_base = float(params["flow_base"])
+        return cls(
+            starting_cash_usdc=float(params["starting_cash_usdc"]),
+            venue_clock=venue,
+            feed_delay_ns=_ns(params["feed_latency_ms"]) if venue else 0,
+            post_ns=_ns(params["post_latency_ms"]),
+            cancel_req_ns=_ns(params["cancel_req_latency_ms"]),
+            cancel_clear_ns=_ns(params["cancel_clear_latency_ms"]),
+            response_ns=_ns(params["response_latency_ms"]),
+            take_depletes=bool(params["take_depletes"]),
+            queue_add_ahead_frac=float(params["queue_add_ahead_frac"]),
+            maker_flow=bool(params["maker_flow"]) and flow_base > 0,
+            flow_base=flow_base,
+            flow_depth_scale=float(params["flow_depth_scale"]),
+            flow_noise=float(params["flow_noise"]),
+            seed=int(params["seed"]),
+        )
+
+
+def _ns(ms: Any) -> int:
+    """Milliseconds to whole nanoseconds, as every latency is converted."""
+    return int(round(float(ms) * 1e6))

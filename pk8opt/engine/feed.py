@@ -43,7 +43,8 @@ class FeedClock:
         return cls(str(params["feed_clock"]), float(params["feed_latency_ms"]))
 
     def frame(self, local_ns: int, exch_ms: int) -> int:
-        """The engine time of the next frame (received at `local_ns`, stamped `exch_ms`)."""
+        """The engine time of the next frame (received at `local_ns`, stamped `exch_ms`);
+        one step of `venue_times_into`, for a driver that gets frames one at a time."""
         if not self.venue:
             return local_ns
         if exch_ms > 0:
@@ -63,8 +64,44 @@ class FeedClock:
 
 
 def frame_times(clock: FeedClock, local_ns: list[int], exch_ms: list[int]) -> list[int]:
-    """The engine times of a session's frames (local receive time and venue stamp each)."""
+    """The engine times of a session's frames (local receive time and venue stamp each);
+    the clock ends as `clock.frame` over every frame would leave it.
+
+    Compiled twin: pk8opt.backtest.compiled.feed.venue_times (on the venue clock).
+
+    Compiled twin: pk8opt.backtest.compiled.feed.venue_times.
+    """
     if not clock.venue:
         return list(local_ns)
-    step = clock.frame
-    return [step(t, e) for t, e in zip(local_ns, exch_ms, strict=True)]
+    if len(local_ns) != len(exch_ms):
+        raise ValueError("frame_times: local_ns and exch_ms differ in length")
+    out = [0] * len(local_ns)
+    clock.offset_ns, clock.t_ns = venue_times_into(
+        local_ns, exch_ms, clock.offset_ns, clock.t_ns, out
+    )
+    return out
+
+
+def venue_times_into(
+    local_ns: Any, exch_ms: Any, offset_ns: int, last_ns: int, out: Any
+) -> tuple[int, int]:
+    """The venue clock's time of every frame into `out`, from a clock whose offset and
+    time are `offset_ns`, `last_ns`; returns them after the last frame.
+
+    The one source of `FeedClock.frame`'s rule for a whole session: plain Python over
+    lists or arrays, written only with what numba compiles, so the compiled replay
+    compiles this very function.
+
+    Compiled twin: pk8opt.backtest.compiled.feed._venue_times_into (this function,
+    compiled).
+    """
+    for i in range(len(local_ns)):
+        if exch_ms[i] > 0:
+            t = exch_ms[i] * 1_000_000
+            offset_ns = t - local_ns[i]
+        else:
+            t = local_ns[i] + offset_ns
+        if t > last_ns:
+            last_ns = t
+        out[i] = last_ns
+    return offset_ns, last_ns

@@ -52,7 +52,10 @@ class MakerFlow:
         return got
 
     def next_after(self, token: int, t_ns: int) -> tuple[int, float]:
-        """The first arrival strictly after `t_ns`: (time_ns, z)."""
+        """The first arrival strictly after `t_ns`: (time_ns, z).
+
+        Compiled twin: pk8opt.backtest.compiled.engine.next_flow.
+        """
         if self.rate <= 0:
             return (1 << 62, 0.0)
         k = max(t_ns, 0) // BLOCK_NS

@@ -9,9 +9,9 @@ cost of resting orders. Fills whose token had no mid yet are left out of the mea
 
 from __future__ import annotations
 
-from bisect import bisect_right
+import math
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 HORIZONS_S = (1, 10, 60)
 REASONS = ("queue", "trade_through", "book_through", "taker", "maker_flow")
@@ -36,20 +36,47 @@ class Mids:
         self.tops = tops
 
     def at(self, token: int, t_ns: int) -> float | None:
-        tops = self.tops
-        j = bisect_right(self.times, t_ns) - 1
-        while j >= 0:
-            top = tops[j]
-            bid, ask = top[2 * token], top[2 * token + 1]
-            if bid >= 0 and ask >= 0:
-                return (bid + ask) / 2000.0
-            j -= 1
-        return None
+        m = mid_at(self.times, self.tops, token, t_ns)
+        return None if m != m else m
+
+
+def mid_at(times: Any, tops: Any, token: int, t_ns: int) -> float:
+    """The token's mid at `t_ns` (`Mids.at`; NaN where none is known yet).
+
+    The one source of the markouts' mid: plain Python over lists or arrays (`tops[j]` a
+    row of four), written only with what numba compiles, so the compiled replay compiles
+    this very function.
+
+    Compiled twin: pk8opt.backtest.compiled.markout._mid_at (this function, compiled).
+    """
+    lo = 0
+    hi = len(times)
+    while lo < hi:  # bisect_right
+        m = (lo + hi) // 2
+        if t_ns < times[m]:
+            hi = m
+        else:
+            lo = m + 1
+    j = lo - 1
+    while j >= 0:
+        top = tops[j]
+        bid = top[2 * token]
+        ask = top[2 * token + 1]
+        if bid >= 0 and ask >= 0:
+            return (bid + ask) / 2000.0
+        j -= 1
+    return math.nan
 
 
 def fills_with_markouts(
     fill_log: Sequence[tuple[int, int, int, float, str, bool]], mids: Mids
 ) -> list[Fill]:
+    """Each fill of the engine's `fill_log` with its markouts.
+
+    Compiled twin: pk8opt.backtest.compiled.markout.markouts.
+
+    Compiled twin: pk8opt.backtest.compiled.markout.markouts.
+    """
     out = []
     for t, token, price_milli, qty, why, after_cancel in fill_log:
         px = price_milli / 1000.0

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from pk8opt.engine.accounting import Account
+from pk8opt.engine.config import EngineSettings
 from pk8opt.engine.eventlog import EventLog
 from pk8opt.engine.fees import maker_rebate_usdc, taker_fee_usdc
 from pk8opt.engine.flow import MakerFlow
@@ -41,27 +42,30 @@ class PaperEngine:
     def __init__(
         self,
         market: MarketSpec,
-        params: Mapping[str, Any],
+        params: Mapping[str, Any] | EngineSettings,
         *,
         log: EventLog | None = None,
         view: BookView | None = None,
     ) -> None:
+        """`params`: resolved `ENGINE_PARAMS` values, or the `EngineSettings` made of them."""
+        st = params if isinstance(params, EngineSettings) else EngineSettings.from_params(params)
+        self.settings = st
         self.market = market
         self.log = log
-        self.account = Account(float(params["starting_cash_usdc"]))
-        self.post_ns = int(round(float(params["post_latency_ms"]) * 1e6))
-        self.cancel_req_ns = int(round(float(params["cancel_req_latency_ms"]) * 1e6))
-        self.cancel_clear_ns = int(round(float(params["cancel_clear_latency_ms"]) * 1e6))
-        self.add_ahead = float(params["queue_add_ahead_frac"])
-        self.responses = Responses(int(round(float(params["response_latency_ms"]) * 1e6)))
+        self.account = Account(st.starting_cash_usdc)
+        self.post_ns = st.post_ns
+        self.cancel_req_ns = st.cancel_req_ns
+        self.cancel_clear_ns = st.cancel_clear_ns
+        self.add_ahead = st.queue_add_ahead_frac
+        self.responses = Responses(st.response_ns)
         self.flow: MakerFlow | None = None
-        if params["maker_flow"] and float(params["flow_base"]) > 0:
-            self.flow = MakerFlow(int(params["seed"]), market.slug, float(params["flow_base"]))
-        self.deplete = bool(params["take_depletes"])
+        if st.maker_flow:
+            self.flow = MakerFlow(st.seed, market.slug, st.flow_base)
+        self.deplete = st.take_depletes
         # asks our takes consumed, by (token, price): (shares, the level's stamp then)
         self.depleted: dict[tuple[int, int], tuple[float, int]] = {}
-        self.flow_scale = float(params["flow_depth_scale"])
-        self.flow_noise = float(params["flow_noise"])
+        self.flow_scale = st.flow_depth_scale
+        self.flow_noise = st.flow_noise
         self.tracker = LevelTracker(self._on_record, market.tick_milli)
         self.view: BookView = view if view is not None else self.tracker
         self.orders: dict[int, Order] = {}
@@ -118,7 +122,10 @@ class PaperEngine:
             self.check_cross()
 
     def advance_to(self, t_ns: int) -> None:
-        """Run latency timers and maker-flow arrivals due at or before `t_ns`."""
+        """Run latency timers and maker-flow arrivals due at or before `t_ns`.
+
+        Compiled twin: pk8opt.backtest.compiled.engine.advance.
+        """
         timers = self._timers
         if self.flow is None and (not timers or timers[0][0] > t_ns):
             if t_ns > self.now_ns:  # nothing due: only the clock moves
@@ -163,7 +170,10 @@ class PaperEngine:
         return due
 
     def next_timer_ns(self) -> int:
-        """The time of the next latency timer or maker-flow arrival."""
+        """The time of the next latency timer or maker-flow arrival.
+
+        Compiled twin: pk8opt.backtest.compiled.engine.next_due.
+        """
         due = self._timers[0][0] if self._timers else 1 << 62
         if self.flow is not None:
             for tok in (0, 1):
@@ -185,7 +195,10 @@ class PaperEngine:
 
     # ------------------------------------------------------------------ queue and fills
     def on_level(self, token: int, price: int, old: float, new: float) -> None:
-        """The visible bid size at (token, price) went from `old` to `new`."""
+        """The visible bid size at (token, price) went from `old` to `new`.
+
+        Compiled twin: pk8opt.backtest.compiled.engine.on_level.
+        """
         for o in self.resting[token]:
             if o.price != price:
                 continue
@@ -204,7 +217,10 @@ class PaperEngine:
                 o.ahead = new
 
     def on_trade(self, token: int, price: int, size: float) -> None:
-        """A trade printed on `token` at `price`: queue at the price, through below."""
+        """A trade printed on `token` at `price`: queue at the price, through below.
+
+        Compiled twin: pk8opt.backtest.compiled.engine.on_trade.
+        """
         for o in list(self.resting[token]):
             if price == o.price:
                 o.trade_debt += size
@@ -217,7 +233,10 @@ class PaperEngine:
                 self._fill(o, o.remaining, o.price, maker=True, why="trade_through")
 
     def check_cross(self) -> None:
-        """A best ask at or below a resting bid means the book traded through it."""
+        """A best ask at or below a resting bid means the book traded through it.
+
+        Compiled twin: pk8opt.backtest.compiled.engine.check_cross.
+        """
         for tok in (0, 1):
             if not self.resting[tok]:
                 continue
@@ -235,6 +254,7 @@ class PaperEngine:
                     self._fill(o, o.remaining, o.price, maker=True, why="book_through")
 
     def _flow_arrival(self, token: int, z: float) -> None:
+        """Compiled twin: pk8opt.backtest.compiled.engine.flow_arrival."""
         view = self.view
         best = view.best(token, BID)
         if best == NONE:
@@ -255,6 +275,7 @@ class PaperEngine:
                 self._fill(o, q, o.price, maker=True, why="maker_flow")
 
     def _fill(self, o: Order, qty: float, price: int, *, maker: bool, why: str) -> None:
+        """Compiled twin: pk8opt.backtest.compiled.engine.fill."""
         if qty <= EPS:
             return
         px = price / 1000.0
@@ -297,7 +318,10 @@ class PaperEngine:
 
     # ------------------------------------------------------------------ trader API
     def submit(self, t_ns: int, token: int, price: int, size: float, why: str = "") -> Order:
-        """Post a buy of `size` shares of `token` (0 Up, 1 Down) at `price` milli."""
+        """Post a buy of `size` shares of `token` (0 Up, 1 Down) at `price` milli.
+
+        Compiled twin: pk8opt.backtest.compiled.engine.submit.
+        """
         self._seq += 1
         o = Order(self._seq, token, price, size, t_ns, why)
         self.orders[o.id] = o
@@ -353,14 +377,20 @@ class PaperEngine:
         return o
 
     def cancel(self, t_ns: int, o: Order) -> None:
-        """Request a cancel; the order can fill until the clear latency has passed."""
+        """Request a cancel; the order can fill until the clear latency has passed.
+
+        Compiled twin: pk8opt.backtest.compiled.engine.cancel.
+        """
         if not o.live or o.cancel_requested:
             return
         o.cancel_requested = True
         self._push(t_ns + self.cancel_req_ns, _CANCEL_ACK, o)
 
     def close(self, t_ns: int, winner: int | None) -> None:
-        """End of the window: remaining orders expire, winning shares pay 1 each."""
+        """End of the window: remaining orders expire, winning shares pay 1 each.
+
+        Compiled twin: pk8opt.backtest.compiled.engine.close_window.
+        """
         self.advance_to(t_ns)
         for o in sorted(self.orders.values(), key=lambda o: o.id):
             if o.live:
@@ -395,10 +425,12 @@ class PaperEngine:
 
     # ------------------------------------------------------------------ internals
     def _push(self, due: int, action: int, o: Order) -> None:
+        """Compiled twin: pk8opt.backtest.compiled.engine.push."""
         self._seq += 1
         heapq.heappush(self._timers, (due, self._seq, action, o))
 
     def _open(self, o: Order) -> None:
+        """Compiled twin: pk8opt.backtest.compiled.engine.open_order."""
         if o.status != Status.PENDING:
             return
         o.status = Status.OPEN
@@ -425,7 +457,10 @@ class PaperEngine:
             self.resting[o.token].append(o)
 
     def _take(self, o: Order, ask: int) -> None:
-        """A marketable order fills against the visible asks up to its limit price."""
+        """A marketable order fills against the visible asks up to its limit price.
+
+        Compiled twin: pk8opt.backtest.compiled.engine.open_order.
+        """
         for p in range(ask, o.price + 1):
             avail = self.view.size(o.token, ASK, p)
             if avail <= 0.0:
@@ -444,7 +479,10 @@ class PaperEngine:
                 return
 
     def _consumed(self, token: int, price: int) -> float:
-        """Shares of the visible ask at `price` our takes consumed since it last changed."""
+        """Shares of the visible ask at `price` our takes consumed since it last changed.
+
+        Compiled twin: pk8opt.backtest.compiled.engine.consumed.
+        """
         got = self.depleted.get((token, price))
         if got is None:
             return 0.0
@@ -454,7 +492,10 @@ class PaperEngine:
         return got[0]
 
     def _asks_left(self, token: int, low: int, high: int) -> bool:
-        """Whether any visible ask from `low` to `high` is more than our takes consumed."""
+        """Whether any visible ask from `low` to `high` is more than our takes consumed.
+
+        Compiled twin: pk8opt.backtest.compiled.engine.asks_left.
+        """
         view = self.view
         for p in range(low, high + 1):
             size = view.size(token, ASK, p)
@@ -463,6 +504,7 @@ class PaperEngine:
         return False
 
     def _cancel_ack(self, o: Order) -> None:
+        """Compiled twin: pk8opt.backtest.compiled.engine.advance."""
         if not o.live:
             return
         if self.log is not None:
@@ -476,6 +518,7 @@ class PaperEngine:
         self._push(self.now_ns + self.cancel_clear_ns, _CANCEL_CLEAR, o)
 
     def _cancel_clear(self, o: Order) -> None:
+        """Compiled twin: pk8opt.backtest.compiled.engine.advance."""
         if not o.live:
             return
         o.status = Status.CANCELLED

@@ -33,7 +33,10 @@ class Responses:
         self._acks: deque[tuple[int, Order]] = deque()
 
     def send(self, t_ns: int, kind: int, order: Order, qty: float = 0.0, px: float = 0.0) -> None:
-        """A response leaves the venue at `t_ns`; it is known `latency_ns` later."""
+        """A response leaves the venue at `t_ns`; it is known `latency_ns` later.
+
+        Compiled twin: pk8opt.backtest.compiled.responses.resp_send.
+        """
         if self.latency_ns == 0:
             self._apply(kind, order, qty, px)
         elif kind == OPEN:
@@ -45,7 +48,10 @@ class Responses:
         return self._queue[0][0] if self._queue else 1 << 62
 
     def receive(self, t_ns: int) -> None:
-        """Apply every response due at or before `t_ns` (they arrive in send order)."""
+        """Apply every response due at or before `t_ns` (they arrive in send order).
+
+        Compiled twin: pk8opt.backtest.compiled.responses.resp_receive.
+        """
         q = self._queue
         while q and q[0][0] <= t_ns:
             _, kind, order, qty, px = q.popleft()
@@ -63,6 +69,7 @@ class Responses:
         self.seq += 1
 
     def _apply(self, kind: int, order: Order, qty: float, px: float) -> None:
+        """Compiled twin: pk8opt.backtest.compiled.responses.resp_apply."""
         if kind == FILL:
             self.pos[order.token] += qty
             self.cost[order.token] += qty * px

@@ -16,8 +16,10 @@ live window recorded with `--record` and replayed with `backtest` takes the same
 decisions and fills, frame for frame (docs/live.md lists what real time changes).
 
 The package: `runner` (`LiveRunner`, `run_live`), `runs` (one market window while it is
-live), `steppers` (what its frames are stepped through), `eventlog` (the event log) and
-`screen` (the dashboard's terminal screen).
+live), `steppers` (what its frames are stepped through), `settings` (the run's `PM_*`
+settings), `keys` (which `PM_*` names pk8opt knows), `envfile` (reading and writing a
+`.env`), `dashboard`, `words` and `summary` (what is shown) and `screen` (the
+dashboard's terminal screen). The event log is `trading.runlog.RunLog`.
 """
 
 from pk8opt.live.runner import LiveOptions, LiveRunner, run_live

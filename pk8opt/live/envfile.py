@@ -1,8 +1,8 @@
 """Reading and writing `.env` files in the `PM_*` form the live runner reads.
 
-Reading: `KEY=value` lines (python-dotenv syntax). A file that is missing, a directory,
-or not text is one `ConfigError` line naming it; a `PM_*` key pk8opt does not know (a
-typo would otherwise be ignored silently) is warned about with the nearest known name.
+Reading (`read_env_values`): `KEY=value` lines (python-dotenv syntax). A file that is
+missing, a directory, or not text is one `ConfigError` line naming it. Which `PM_*` keys
+pk8opt knows is `live.keys`' business (its `read_env_file` warns about the others).
 
 Writing (`write_env_file`, what `deploy` calls): the file is replaced atomically *at its
 target* (a symlinked `.env` stays a symlink), with its line endings (CRLF stays CRLF)
@@ -15,14 +15,13 @@ other settings), so a diff shows which keys are there, never their values.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import shutil
-import sys
 import time
-from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from dotenv import dotenv_values
 
 from pk8opt.errors import ConfigError
 from pk8opt.redact import MASK
@@ -34,11 +33,9 @@ _ASSIGN = re.compile(
 )
 
 
-def read_env_file(path: Path | str, *, warn: Callable[[str], None] | None = None) -> dict[str, str]:
+def read_env_values(path: Path | str) -> dict[str, str]:
     """`KEY=value` lines as a dict; a missing, unreadable or binary file is an error.
-    Unknown `PM_*` keys are passed to `warn` (default: a `warning:` line on stderr)."""
-    from dotenv import dotenv_values
-
+    Which `PM_*` keys are settings is not this module's business (`live.keys`)."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(
@@ -62,46 +59,7 @@ def read_env_file(path: Path | str, *, warn: Callable[[str], None] | None = None
     missing = [k for k, v in values.items() if v is None]
     if missing:
         raise ConfigError(f"{path}: {missing[0]} has no value (expected {missing[0]}=...)")
-    env = {k: str(v) for k, v in values.items()}
-    for line in unknown_pm_keys(env):
-        (warn or _stderr)(f"{path}: {line}")
-    return env
-
-
-def _stderr(line: str) -> None:
-    print(f"warning: {line}", file=sys.stderr)
-
-
-def known_pm_keys() -> set[str]:
-    """Every `PM_*` variable pk8opt reads: each strategy's, the engine's, the trade
-    loop's parameters, and the live runner's own."""
-    from pk8opt.engine.config import ENGINE_PARAMS
-    from pk8opt.live.settings import LIVE_ONLY_VARS
-    from pk8opt.strategies import STRATEGIES
-    from pk8opt.trading.trader import TRADER_PARAMS
-
-    keys = set(LIVE_ONLY_VARS)
-    keys.update(p.env for p in ENGINE_PARAMS)
-    keys.update(p.env for p in TRADER_PARAMS)
-    for cls in STRATEGIES.values():
-        keys.update(p.env for p in cls.params)
-    return keys
-
-
-def unknown_pm_keys(env: Iterable[str], known: set[str] | None = None) -> list[str]:
-    """One line per `PM_*` key that is no setting, with the nearest known name."""
-    pm = [k for k in env if k.startswith("PM_")]
-    if not pm:
-        return []
-    known = known_pm_keys() if known is None else known
-    out = []
-    for key in pm:
-        if key in known:
-            continue
-        near = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-        hint = f"; did you mean {near[0]}?" if near else "; it is ignored"
-        out.append(f"{key} is not a pk8opt setting{hint}")
-    return out
+    return {k: str(v) for k, v in values.items()}
 
 
 def mask_unowned(text: str, begin: str, end: str) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from pk8opt.engine.eventlog import iso_ns
 from pk8opt.errors import ConnectionFailed
 from pk8opt.live.dashboard import (
     DashboardState,
@@ -36,6 +38,10 @@ from pk8opt.live.settings import LiveSettings, Series
 from pk8opt.live.steppers import BookStepper, EngineStepper
 from pk8opt.live.summary import summary_text
 from pk8opt.live.words import LogFolder
+from pk8opt.polymarket.endpoints import Endpoints, VenueClock
+from pk8opt.polymarket.gamma import GammaClient
+from pk8opt.polymarket.sockets import LiveSocket, MarketSocket, frame_assets
+from pk8opt.recordings.manifest import manifest_of
 from pk8opt.recordings.raw import Frame, note_text
 from pk8opt.recordings.schema import Kind
 from pk8opt.trading.fill_metrics import FillMetrics
@@ -71,8 +77,6 @@ class LiveRunner:
         make_stepper: Callable[[MarketRun, bool], Any] | None = None,
         clock: Any = None,
     ) -> None:
-        from pk8opt.polymarket.endpoints import Endpoints, VenueClock
-
         self.settings = settings
         self.options = options
         self.endpoints = Endpoints.resolve(
@@ -106,8 +110,6 @@ class LiveRunner:
 
     # ---- events -------------------------------------------------------------------
     def emit(self, event: str, t_ns: int, **fields: Any) -> None:
-        from pk8opt.engine.eventlog import iso_ns
-
         self.log.write({"event": event, "ts": iso_ns(t_ns), "ts_ns": t_ns, **fields})
 
     def _show(self, ev: dict[str, Any]) -> None:
@@ -127,9 +129,6 @@ class LiveRunner:
 
     # ---- the loop -----------------------------------------------------------------
     async def run(self) -> None:
-        from pk8opt.polymarket.gamma import GammaClient
-        from pk8opt.polymarket.sockets import LiveSocket, MarketSocket
-
         # one attempt per discovery (retried every DISCOVERY_RETRY_S), so a failure is
         # reported at once and never holds the loop past --duration
         self.gamma = GammaClient(self.endpoints.gamma_url, retries=0)
@@ -228,7 +227,7 @@ class LiveRunner:
             self.state.markets[str(spec)].status = f"waiting for {slug}"
             return
         t_ns = self.clock.now_ns()
-        manifest = reply.market.manifest(spec.symbol, spec.timeframe)
+        manifest = manifest_of(reply.market, spec.symbol, spec.timeframe)
         traded = self.settings.is_traded(spec)
         run = MarketRun(spec=spec, manifest=manifest, traded=traded, stepper=None)
         if self.options.record_dir is not None:
@@ -320,8 +319,6 @@ class LiveRunner:
             for run in targets:
                 self.feed(run, run.number(t_ns, "note", note), t_ns)
         if sock.kind == "market":
-            from pk8opt.polymarket.sockets import frame_assets
-
             try:
                 assets = frame_assets(_decode(raw))
             except msgspec.DecodeError:
@@ -407,8 +404,6 @@ class LiveRunner:
     def metrics(self) -> FillMetrics:
         """`<log-dir>/paper/metrics/live-<start, UTC>.jsonl`, opened at the first use."""
         if self._metrics is None:
-            import time
-
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.started_s or None))
             self._metrics = FillMetrics.in_log_dir(self.options.log_dir, f"live-{stamp}")
         return self._metrics

@@ -10,8 +10,10 @@ from typing import Any
 from pk8opt.live.settings import Series
 from pk8opt.polymarket.slugs import slug_for, window_start
 from pk8opt.recordings.manifest import Manifest, Resolution, write_manifest
+from pk8opt.recordings.normalize import FrameNormalizer
 from pk8opt.recordings.raw import Frame, FrameWriter
 from pk8opt.recordings.schema import PRICE_SCALE
+from pk8opt.recordings.session import finish_session
 
 
 @dataclass
@@ -44,8 +46,6 @@ def frame_rows(frame: Frame, lineno: int, run: MarketRun) -> dict[str, Any]:
     """The normalized event rows of one frame, exactly as the whole-file normalizer
     gives them for line `lineno` of the session (columns as numpy arrays)."""
     if run.normalizer is None:
-        from pk8opt.recordings.normalize import FrameNormalizer
-
         run.normalizer = FrameNormalizer(run.manifest, run.manifest.slug)
     rows = run.normalizer.feed(frame, lineno)
     run.normalizer.drop_underlying()  # the runner does not use the underlying prices
@@ -64,8 +64,6 @@ def open_recording(record_dir: Path, manifest: Manifest) -> FrameWriter:
 
 
 def close_recording(run: MarketRun, status: str = "complete") -> None:
-    from pk8opt.recordings.session import finish_session
-
     if run.writer is None:
         return
     run.writer.close()

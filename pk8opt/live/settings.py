@@ -7,7 +7,8 @@ few that only a live run has:
     PM_STRATEGY        which strategy to run (required: a live run never guesses it)
     PM_WATCHLIST       markets to watch, e.g. `BTC:15m,ETH:15m` (default `BTC:15m`)
     PM_TRADELIST       markets to trade, each also watched (default: the watchlist)
-    PM_TRADE_ENABLED   1 quotes on the trade list, 0 only watches (default 1)
+    PM_TRADE_ENABLED   1 quotes on the trade list, 0 only watches (default 1; the trade
+                       loop's own parameter, `TRADER_PARAMS`, read here too)
     PM_PAPER_TRADING   must be 1: real-money trading is out of scope (default 1)
     PM_DRY_RUN         must be 1: real-money trading is out of scope (default 1)
 
@@ -26,8 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from pk8opt.errors import ConfigError
+from pk8opt.live.keys import read_env_file
 from pk8opt.params import Param
 from pk8opt.polymarket.slugs import SYMBOLS, TIMEFRAME_SECONDS
+from pk8opt.trading.run_config import RunConfig
+from pk8opt.trading.trader import TRADER_PARAMS
 
 DEFAULT_WATCHLIST = "BTC:15m"
 REAL_MONEY_REFUSED = (
@@ -35,18 +39,9 @@ REAL_MONEY_REFUSED = (
     "Set {var}=1 (or remove the line) to run on paper."
 )
 
-_TRADE_ENABLED = Param("trade_enabled", bool, True, "PM_TRADE_ENABLED", "quote on PM_TRADELIST")
+_TRADE_ENABLED = TRADER_PARAMS.by_name["trade_enabled"]  # the trade loop's own setting
 _PAPER_TRADING = Param("paper_trading", bool, True, "PM_PAPER_TRADING", "paper mode")
 _DRY_RUN = Param("dry_run", bool, True, "PM_DRY_RUN", "no real orders")
-
-LIVE_ONLY_VARS = (
-    "PM_STRATEGY",
-    "PM_WATCHLIST",
-    "PM_TRADELIST",
-    "PM_TRADE_ENABLED",
-    "PM_PAPER_TRADING",
-    "PM_DRY_RUN",
-)
 
 
 @dataclass(frozen=True, order=True)
@@ -156,8 +151,6 @@ def settings_from_env(
 
 def build_run_config(env: Mapping[str, str], where: str) -> Any:
     """The backtest's own reading of the strategy, trade-loop and paper-engine values."""
-    from pk8opt.trading.run_config import RunConfig
-
     try:
         return RunConfig.from_env(dict(env), where=where)
     except TypeError:  # a from_env without the `where` keyword
@@ -178,8 +171,6 @@ def load_live_settings(
                 f"{path}: no such .env file; write one with `pk8opt deploy --best` "
                 "or pass --env-file PATH"
             )
-        from pk8opt.live.envfile import read_env_file
-
         file_env = dict(read_env_file(path))
         where = str(path)
     return settings_from_env(merge_env(file_env, process_env), where)

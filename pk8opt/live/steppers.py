@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pk8opt.engine.eventlog import EventLog as EngineLog
+from pk8opt.engine.orders import Status
+from pk8opt.live.dashboard import OrderView, PortfolioView, PositionView, WindowView
 from pk8opt.live.runs import price_or_none
+from pk8opt.recordings.book import MarketBook
 from pk8opt.recordings.manifest import Manifest
 from pk8opt.recordings.schema import PRICE_SCALE
 from pk8opt.trading.fill_metrics import FillMetrics
@@ -19,8 +23,6 @@ class BookStepper:
     traded = False
 
     def __init__(self, manifest: Manifest) -> None:
-        from pk8opt.recordings.book import MarketBook
-
         self.book = MarketBook(int(round(manifest.tick_size * PRICE_SCALE)))
 
     def on_frame(self, rows: dict[str, Any], t_ns: int) -> None:
@@ -46,8 +48,6 @@ class EngineStepper(SessionStepper):
         traded: bool,
         metrics: FillMetrics | None = None,
     ) -> None:
-        from pk8opt.engine.eventlog import EventLog as EngineLog
-
         log = EngineLog(log_sink)  # type: ignore[arg-type]
         super().__init__(manifest, config, log, metrics=metrics)
         self.quoting = bool(self.trader.enabled)  # PM_TRADE_ENABLED
@@ -75,8 +75,6 @@ class EngineStepper(SessionStepper):
             self.trader.cancel_all(self.engine.now_ns)
 
     def portfolio_view(self) -> Any:
-        from pk8opt.live.dashboard import PortfolioView, PositionView
-
         acct = self.engine.account
         positions = []
         for tok, name in ((0, "UP"), (1, "DOWN")):
@@ -102,8 +100,6 @@ class EngineStepper(SessionStepper):
 
     def window_view(self, slug: str, fills: int, state: str) -> Any:
         """This window's own paper account, positions marked at the best bids."""
-        from pk8opt.live.dashboard import WindowView
-
         acct = self.engine.account
         value = 0.0
         if not self.closed:
@@ -124,9 +120,6 @@ class EngineStepper(SessionStepper):
 
     def order_views(self) -> list[Any]:
         """Our live orders, oldest first: posting (travelling), open, or cancelling."""
-        from pk8opt.engine.orders import Status
-        from pk8opt.live.dashboard import OrderView
-
         now_ns = self.engine.now_ns
         views = []
         for o in sorted(self.engine.orders.values(), key=lambda o: o.id):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from pk8opt.live.dashboard import DashboardState
+from pk8opt.live.dashboard import DashboardState, event_line
 
 # engine events that are the mechanics of requoting, not news
 CHURN = frozenset(
@@ -132,8 +132,6 @@ def describe(event: dict[str, Any]) -> tuple[str, str] | None:
         return "info", f"started: strategy {event.get('strategy', '?')}"
     if name == "live_stopped":
         return "info", "stopped"
-    from pk8opt.live.dashboard import event_line
-
     text = event_line(event)
     return "info", text.split(" ", 1)[1] if " " in text else text
 

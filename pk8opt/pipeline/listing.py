@@ -8,6 +8,7 @@ figures live on the sweep's parent run). Nothing is written.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +16,10 @@ from typing import Any
 
 from pk8opt.errors import ConfigError
 from pk8opt.redact import mask_urls
+from pk8opt.sweep.config import DEFAULT_STORAGE_PATH, default_tracking_uri
+from pk8opt.sweep.study import make_storage
 from pk8opt.sweep.study_meta import read_meta
+from pk8opt.tracking import STUDY, sweep_parent_runs
 from pk8opt.validation import record
 
 # the validation figures a sweep logs on its parent run, in the order a trader reads them
@@ -79,8 +83,6 @@ class SweepDetail:
 
 
 def _open(storage_url: str) -> Any:
-    from pk8opt.sweep.runner import make_storage
-
     if "://" not in storage_url and not Path(storage_url).exists():
         raise ConfigError(f"{storage_url}: no study storage here; run `pk8opt sweep CONFIG` first")
     return make_storage(storage_url)
@@ -102,18 +104,7 @@ def _parents(tracking_uri: str | None) -> dict[str, Any]:
         return {}
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri[10:]).exists():
         return {}
-    from pk8opt.tracking import ROLE, STUDY
-    from pk8opt.tracking._tracker import _quiet
-
-    _quiet()
-    from mlflow import MlflowClient
-
-    try:
-        client = MlflowClient(tracking_uri=tracking_uri)
-        exps = [e.experiment_id for e in client.search_experiments()]
-        runs = client.search_runs(exps, filter_string=f"tags.`{ROLE}` = 'sweep'", max_results=1000)
-    except Exception:  # an unreachable store: list what Optuna knows
-        return {}
+    runs = sweep_parent_runs(tracking_uri)  # none from a store that cannot be read
     out: dict[str, Any] = {}
     for run in sorted(runs, key=lambda r: r.info.start_time or 0):
         out[run.data.tags.get(STUDY, "")] = run
@@ -196,8 +187,6 @@ def show_sweep(
     storage = _open(storage_url)
     names = [s.study_name for s in optuna.get_all_study_summaries(storage, False)]
     if study_name not in names:
-        import difflib
-
         near = difflib.get_close_matches(study_name, names, n=1)
         hint = f"; did you mean {near[0]}?" if near else f"; studies here: {', '.join(names)}"
         raise ConfigError(f"no study {study_name!r} in {storage_url}{hint}")
@@ -225,8 +214,6 @@ def show_sweep(
             k: float(parent.data.metrics[k]) for k in VERDICT_METRICS if k in parent.data.metrics
         }
     stores = ""
-    from pk8opt.sweep.config import DEFAULT_STORAGE_PATH, default_tracking_uri
-
     if storage_url != str(DEFAULT_STORAGE_PATH):
         stores += f" --storage {storage_url}"
     if tracking_uri and tracking_uri != default_tracking_uri():

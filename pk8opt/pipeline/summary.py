@@ -15,7 +15,7 @@ from pk8opt.pipeline.listing import show_sweep
 from pk8opt.redact import mask_url
 
 if TYPE_CHECKING:
-    from pk8opt.sweep.runner import SweepOutcome
+    from pk8opt.pipeline.run import SweepOutcome
 
 
 def sweep_summary(out: SweepOutcome, resume_command: str | None = None) -> dict[str, Any]:

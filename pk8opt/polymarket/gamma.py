@@ -27,9 +27,9 @@ import httpx
 import msgspec
 
 from pk8opt.errors import ConnectionFailed
+from pk8opt.polymarket.fees import FeeSchedule, Outcome
 from pk8opt.polymarket.links import Link, OnFailure, describe
 from pk8opt.polymarket.slugs import parse_slug
-from pk8opt.recordings.manifest import FeeSchedule, Manifest, Outcome
 
 _decode = msgspec.json.Decoder().decode
 
@@ -66,22 +66,6 @@ class MarketInfo:
         if down >= 0.99 and up <= 0.01:
             return "Down"
         return None
-
-    def manifest(self, symbol: str, timeframe: str) -> Manifest:
-        return Manifest(
-            slug=self.slug,
-            symbol=symbol,
-            timeframe=timeframe,
-            condition_id=self.condition_id,
-            token_up=self.token_up,
-            token_down=self.token_down,
-            window_start_s=self.window_start_s,
-            window_end_s=self.window_end_s,
-            tick_size=self.tick_size,
-            min_order_size=self.min_order_size,
-            fees_enabled=self.fees_enabled,
-            fee_schedule=self.fee_schedule,
-        )
 
 
 def _json_list(value: Any) -> list[Any]:

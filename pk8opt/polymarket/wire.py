@@ -380,6 +380,36 @@ def parse_market_frame(text: str | bytes) -> list[MarketEvent]:
     return out
 
 
+def _best_bid_ask_into(
+    msg: _MarketMsg,
+    tok: int,
+    t_ns: int,
+    frame: int,
+    columns: tuple,
+    bba_kind: int,
+    out: list[MarketEvent],
+) -> None:
+    """One `best_bid_ask` of a session's token: a row through `columns`, or a problem."""
+    bb, ba = msg.best_bid, msg.best_ask
+    try:
+        vb = NO_PRICE if bb is None else int(bb * 1000 + 0.5)
+        va = NO_PRICE if ba is None else int(ba * 1000 + 0.5)
+    except (ValueError, OverflowError) as exc:
+        out.append(Problem("malformed", str(exc)))
+        return
+    a_local, a_exch, a_frame, a_kind, a_token, a_side, a_price, a_size, a_vbid, a_vask = columns
+    a_local(t_ns)
+    a_exch(0 if msg.timestamp is None else msg.timestamp)
+    a_frame(frame)
+    a_kind(bba_kind)
+    a_token(tok)
+    a_side(NO_SIDE)
+    a_price(NO_PRICE)
+    a_size(0.0)
+    a_vbid(vb)
+    a_vask(va)
+
+
 def parse_market_frame_into(
     text: str | bytes,
     t_ns: int,
@@ -412,24 +442,8 @@ def parse_market_frame_into(
         et = msg.event_type
         if et == "best_bid_ask":
             tok = tokens.get(msg.asset_id)  # type: ignore[arg-type,unused-ignore]
-            bb, ba = msg.best_bid, msg.best_ask
             if tok is not None:
-                try:
-                    vb = NO_PRICE if bb is None else int(bb * 1000 + 0.5)
-                    va = NO_PRICE if ba is None else int(ba * 1000 + 0.5)
-                except (ValueError, OverflowError) as exc:
-                    out.append(Problem("malformed", str(exc)))
-                    continue
-                a_local(t_ns)
-                a_exch(0 if msg.timestamp is None else msg.timestamp)
-                a_frame(frame)
-                a_kind(bba_kind)
-                a_token(tok)
-                a_side(NO_SIDE)
-                a_price(NO_PRICE)
-                a_size(0.0)
-                a_vbid(vb)
-                a_vask(va)
+                _best_bid_ask_into(msg, tok, t_ns, frame, columns, bba_kind, out)
                 continue
         if changes is None or (et is not None and et != "price_change"):
             try:

@@ -12,14 +12,16 @@ the new connection, which is the fresh snapshot).
 
 Times are venue times from `VenueClock` (the wall clock against Polymarket).
 
-The package: `recorder` (`RecordConfig`, `JsonLog`, `Recorder`), `symbol` (one
-symbol's sockets and sessions), `folders` (a session folder opened new, or continued
+The package: `config` (`RecordConfig`), `host` (`RecorderHost`: the recorder as its
+parts see it), `recorder` (`JsonLog`, `Recorder`), `symbol` (one symbol's sockets and
+sessions), `folders` (a session folder opened new, or continued
 after a restart, and late frames added to a finished one), `lock` (one recorder per
 folder), `probe` (`record --check`) and `status` (the live display: one line per
 endpoint, one row per open session).
 """
 
-from pk8opt.record.recorder import JsonLog, RecordConfig, Recorder
+from pk8opt.record.config import RecordConfig
+from pk8opt.record.recorder import JsonLog, Recorder
 from pk8opt.record.symbol import OpenSession, SymbolRecorder
 
 __all__ = ["JsonLog", "OpenSession", "RecordConfig", "Recorder", "SymbolRecorder"]

@@ -13,7 +13,9 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from pk8opt.errors import ConnectionFailed
 from pk8opt.polymarket.endpoints import Endpoints, VenueClock
+from pk8opt.polymarket.gamma import GammaClient
 from pk8opt.polymarket.links import describe
 from pk8opt.polymarket.slugs import slug_for, window_start
 from pk8opt.polymarket.sockets import live_subscriptions
@@ -29,9 +31,6 @@ class ProbeResult:
 
 
 async def _gamma(url: str, slug: str, timeout_s: float) -> tuple[bool, str]:
-    from pk8opt.errors import ConnectionFailed
-    from pk8opt.polymarket.gamma import GammaClient
-
     causes: list[str] = []
     client = GammaClient(
         url, timeout_s=timeout_s, retries=0, on_failure=lambda f: causes.append(f.cause)

@@ -1,5 +1,5 @@
-"""The recorder: its settings (`RecordConfig`), its JSON log, and `Recorder`, which runs
-one `SymbolRecorder` per symbol until stopped and closes what a kill left open.
+"""The recorder: its JSON log and `Recorder`, which runs one `SymbolRecorder` per symbol
+until stopped and closes what a kill left open (its settings: `record.config`).
 
 The recorder holds `<out>/.pk8opt-record.lock` for its life (a second one on the same
 folder is refused), logs every failed attempt to reach the venue at once
@@ -10,82 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import signal
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import msgspec
 
 from pk8opt.errors import ConfigError, Pk8Error
-from pk8opt.polymarket.endpoints import Endpoints, VenueClock
 from pk8opt.polymarket.gamma import GammaClient
 from pk8opt.polymarket.links import Failure, Link
-from pk8opt.polymarket.sockets import (
-    MAX_FRAME_BYTES,
-    OPEN_TIMEOUT_S,
-    STABLE_AFTER_S,
-    ReconnectingSocket,
-)
+from pk8opt.polymarket.sockets import ReconnectingSocket
+from pk8opt.record.config import RecordConfig
 from pk8opt.record.lock import FolderLock
+from pk8opt.record.status import StatusView
 from pk8opt.record.symbol import SymbolRecorder
-from pk8opt.recordings.manifest import Manifest, read_manifest
+from pk8opt.recordings.manifest import read_manifest
 from pk8opt.recordings.raw import frames_lock
 from pk8opt.recordings.session import recover_session
 
 _encode = msgspec.json.Encoder().encode
-
-
-@dataclass
-class RecordConfig:
-    symbols: list[str]
-    timeframe: str = "15m"
-    out: Path = Path("recordings")
-    duration_s: float | None = None  # wall seconds
-    sessions: int | None = None  # stop after this many finished sessions
-    endpoints: Endpoints = field(default_factory=Endpoints)
-    clock: VenueClock = field(default_factory=VenueClock)
-    lead_s: float = 60.0  # venue seconds before a window ends to subscribe the next
-    ping_s: float = 10.0
-    live_ping_s: float = 5.0
-    stale_s: float = 30.0  # wall seconds without PONG (market) / any frame (live)
-    resolve_after_s: float = 10.0  # first Gamma poll, venue seconds after the window end
-    resolve_timeout_s: float = 1800.0  # give up waiting for a resolution (venue seconds)
-    status: bool = False  # show the live status table on stdout
-    max_frame_bytes: int = MAX_FRAME_BYTES  # a bigger frame is refused: a gap, a reconnect
-    stable_after_s: float = STABLE_AFTER_S  # a connection held this long resets the backoff
-    timeout_s: float = OPEN_TIMEOUT_S  # connect / answer timeout of Gamma and the sockets
-
-    def validate(self) -> None:
-        """Raise `ConfigError` naming the setting that cannot work."""
-        positive = {
-            "--ping": self.ping_s,
-            "--stale": self.stale_s,
-            "--timeout": self.timeout_s,
-            "live_ping_s": self.live_ping_s,
-            "stable_after_s": self.stable_after_s,
-            "resolve_timeout_s": self.resolve_timeout_s,
-        }
-        if self.duration_s is not None:
-            positive["--duration"] = self.duration_s
-        for name, value in positive.items():
-            if not math.isfinite(value) or value <= 0:
-                raise ConfigError(f"{name} {value}: must be a number of seconds above 0")
-        for name, value in {"--lead": self.lead_s, "resolve_after_s": self.resolve_after_s}.items():
-            if not math.isfinite(value) or value < 0:
-                raise ConfigError(f"{name} {value}: must be a number of seconds, 0 or more")
-        if self.sessions is not None and self.sessions < 1:
-            raise ConfigError(f"--sessions {self.sessions}: must be 1 or more")
-        if self.max_frame_bytes < 1024:
-            raise ConfigError(f"--max-frame {self.max_frame_bytes}: must be at least 1024 bytes")
-        if not self.symbols:
-            raise ConfigError("--symbols: give at least one symbol, e.g. BTC")
-        if self.out.exists() and not self.out.is_dir():
-            raise ConfigError(f"--out {self.out}: is a file; give a folder (it is created)")
 
 
 class JsonLog:
@@ -103,6 +49,8 @@ class JsonLog:
 
 
 class Recorder:
+    """Runs one `SymbolRecorder` per symbol; to them it is a `RecorderHost`."""
+
     def __init__(self, cfg: RecordConfig, log: JsonLog | None = None) -> None:
         self.cfg = cfg
         self.log = log or JsonLog(sys.stderr)
@@ -118,7 +66,7 @@ class Recorder:
         self.finished = 0  # complete sessions
         self.incomplete = 0  # cut short by a stop, kept and marked `incomplete`
         self.started = 0  # sessions opened (new or continued)
-        self.pending: set[asyncio.Future[Manifest]] = set()
+        self.pending: set[asyncio.Future[Any]] = set()
         self.disk_error: OSError | None = None  # the write that failed; recording stopped
         self.left_recording: list[Path] = []  # folders left `recording` by a write error
         self.started_wall = time.time()
@@ -136,10 +84,23 @@ class Recorder:
             self.log("write_failed", error=f"{exc.strerror or exc}", file=str(exc.filename or ""))
         self.stop_event.set()
 
+    def session_started(self) -> None:
+        self.started += 1
+
     def session_finished(self) -> None:
         self.finished += 1
         if self.cfg.sessions is not None and self.finished >= self.cfg.sessions:
             self.stop_event.set()
+
+    def session_incomplete(self) -> None:
+        self.incomplete += 1
+
+    def left_open(self, folder: Path) -> None:
+        self.left_recording.append(folder)
+
+    def track(self, job: asyncio.Future[Any]) -> None:
+        self.pending.add(job)
+        job.add_done_callback(self.pending.discard)
 
     def links(self) -> list[Link]:
         """Gamma's link, then each socket's, for the status display and the closing line."""
@@ -242,8 +203,6 @@ class Recorder:
         tasks = [asyncio.create_task(s.run()) for s in sockets]
         status_stop = asyncio.Event()
         if self.cfg.status:
-            from pk8opt.record.status import StatusView
-
             tasks.append(asyncio.create_task(StatusView(self).run(status_stop)))
         loops = [asyncio.create_task(self._symbol_loop(sr)) for sr in self.symbols]
         try:

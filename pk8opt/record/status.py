@@ -7,14 +7,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from pk8opt.polymarket.links import Link
+from pk8opt.record.config import RecordConfig
+from pk8opt.record.symbol import SymbolRecorder
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
     from rich.table import Table
-
-    from pk8opt.polymarket.links import Link
-    from pk8opt.record.recorder import Recorder
 
 ENDPOINT_NAMES = {"gamma": "Gamma", "market": "market socket", "live": "live-data socket"}
 
@@ -53,8 +55,23 @@ def _bytes(n: int) -> str:
     return f"{n:.1f} TB"
 
 
+class StatusHost(Protocol):
+    """What the status display reads of the recorder."""
+
+    @property
+    def cfg(self) -> RecordConfig: ...
+
+    @property
+    def finished(self) -> int: ...
+
+    @property
+    def symbols(self) -> Sequence[SymbolRecorder]: ...
+
+    def links(self) -> list[Link]: ...
+
+
 class StatusView:
-    def __init__(self, recorder: Recorder) -> None:
+    def __init__(self, recorder: StatusHost) -> None:
         self.rec = recorder
         self._last: dict[str, tuple[float, int]] = {}
 

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
@@ -22,12 +22,10 @@ from pk8opt.polymarket.gamma import GammaMismatch, MarketInfo
 from pk8opt.polymarket.slugs import slug_for, timeframe_seconds, window_start
 from pk8opt.polymarket.sockets import LiveSocket, MarketSocket, ReconnectingSocket
 from pk8opt.record.folders import AlreadyComplete, add_late_frames, open_folder
-from pk8opt.recordings.manifest import Manifest, Outcome, Resolution, Status
+from pk8opt.record.host import RecorderHost
+from pk8opt.recordings.manifest import Manifest, Outcome, Resolution, Status, manifest_of
 from pk8opt.recordings.raw import Frame, FrameWriter
 from pk8opt.recordings.session import finish_session
-
-if TYPE_CHECKING:
-    from pk8opt.record.recorder import Recorder
 
 _decode = msgspec.json.Decoder().decode
 MAX_ORPHANS = 50_000  # frames kept while no session is open (the oldest go first)
@@ -65,7 +63,7 @@ def _is_garbage(raw: str) -> bool:
 class SymbolRecorder:
     """One symbol: its two sockets, its open sessions, its rollovers."""
 
-    def __init__(self, rec: Recorder, symbol: str) -> None:
+    def __init__(self, rec: RecorderHost, symbol: str) -> None:
         self.rec = rec
         self.symbol = symbol
         cfg = rec.cfg
@@ -223,8 +221,7 @@ class SymbolRecorder:
             frames = self.late.pop(folder)
             job = asyncio.ensure_future(asyncio.to_thread(add_late_frames, folder, frames))
             self.late_jobs[folder] = job
-            self.rec.pending.add(job)
-            job.add_done_callback(self.rec.pending.discard)
+            self.rec.track(job)
             try:
                 await asyncio.shield(job)
             except OSError as exc:
@@ -259,7 +256,7 @@ class SymbolRecorder:
             return
         folder = self.rec.cfg.out / slug
         try:
-            opened = open_folder(folder, info.manifest(self.symbol, self.rec.cfg.timeframe))
+            opened = open_folder(folder, manifest_of(info, self.symbol, self.rec.cfg.timeframe))
         except AlreadyComplete:
             self.rec.log("already_recorded", symbol=self.symbol, slug=slug, folder=str(folder))
             self.done.add(start)
@@ -281,7 +278,7 @@ class SymbolRecorder:
         except OSError as exc:
             self.rec.write_failed(exc)
             return
-        self.rec.started += 1
+        self.rec.session_started()
         event = "session_resumed" if opened.resumed_after_ns is not None else "session_start"
         self.rec.log(event, symbol=self.symbol, slug=slug, folder=str(folder))
         was_connected = self.market.connected
@@ -368,7 +365,7 @@ class SymbolRecorder:
             del self.retired[next(iter(self.retired))]
         if self.rec.disk_error is not None:  # nothing more can be written: keep it as is
             s.writer.abandon()
-            self.rec.left_recording.append(s.dir)
+            self.rec.left_open(s.dir)
             return
         t_ns = self.rec.cfg.clock.now_ns()
         try:
@@ -380,7 +377,7 @@ class SymbolRecorder:
             s.writer.close()
         except OSError as exc:
             s.writer.abandon()
-            self.rec.left_recording.append(s.dir)
+            self.rec.left_open(s.dir)
             self.rec.write_failed(exc)
             return
         changes: dict[str, Any] = {}
@@ -393,14 +390,13 @@ class SymbolRecorder:
         job = asyncio.ensure_future(
             asyncio.to_thread(finish_session, s.dir, s.manifest, status=status, **changes)
         )
-        self.rec.pending.add(job)
+        self.rec.track(job)
         self.late_jobs[s.dir] = job
-        job.add_done_callback(self.rec.pending.discard)
         await self.market.remove_assets(list(s.info.tokens))
         try:
             final = await asyncio.shield(job)
         except OSError as exc:  # the disk filled while compressing: the folder stays
-            self.rec.left_recording.append(s.dir)  # `recording`, closed on the next start
+            self.rec.left_open(s.dir)  # `recording`, closed on the next start
             self.rec.write_failed(exc)
             return
         self.rec.log(
@@ -415,4 +411,4 @@ class SymbolRecorder:
         if final.status == "complete":
             self.rec.session_finished()
         else:
-            self.rec.incomplete += 1
+            self.rec.session_incomplete()

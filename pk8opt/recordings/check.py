@@ -25,6 +25,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pk8opt.errors import RecordingError
+from pk8opt.progress import steps
+from pk8opt.recordings.book import MarketBook
+from pk8opt.recordings.load import load_session_report
 from pk8opt.recordings.normalize import HARMLESS, Problems
 from pk8opt.recordings.raw import frames_path
 from pk8opt.recordings.schema import NO_PRICE, PRICE_SCALE, Kind
@@ -83,8 +86,6 @@ def _same(ours: int, venue: int, empty: int) -> bool:
 
 def replay_findings(events: dict, frames_name: str, col: _Collector) -> None:
     """Replay the events through a `MarketBook`: crossed books, disagreements."""
-    from pk8opt.recordings.book import MarketBook
-
     book = MarketBook()
     kinds = events["kind"].tolist()
     tokens = events["token"].tolist()
@@ -126,8 +127,6 @@ def replay_findings(events: dict, frames_name: str, col: _Collector) -> None:
 
 
 def check_session(session_dir: str | Path, allow_gaps: bool = False) -> SessionCheck:
-    from pk8opt.recordings.load import load_session_report
-
     session_dir = Path(session_dir)
     result = SessionCheck(path=str(session_dir), slug=session_dir.name)
     col = _Collector()
@@ -169,8 +168,6 @@ def _problem_findings(problems: Problems, col: _Collector) -> None:
 def check_sessions(
     session_dirs: list[Path], allow_gaps: bool = False, *, progress: bool = False
 ) -> list[SessionCheck]:
-    from pk8opt.progress import steps
-
     out = []
     with steps("checking sessions", len(session_dirs) if progress else 0) as advance:
         for p in session_dirs:

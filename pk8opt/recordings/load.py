@@ -29,6 +29,7 @@ import msgspec
 import numpy as np
 
 from pk8opt.errors import DataSelectionError, RecordingError
+from pk8opt.progress import steps
 from pk8opt.recordings.catalog import (  # noqa: F401  (check_manifest: re-exported)
     check_manifest,
     find_sessions,
@@ -205,8 +206,6 @@ def load_sessions(paths: Iterable[str | Path], *, progress: bool = False) -> lis
 
     A session that cannot be read (its manifest, its frames) is skipped with one line on
     stderr naming it and why; only when none is left is that an error."""
-    from pk8opt.progress import steps
-
     paths = list(paths)
     found = find_sessions(paths)
     if not found:

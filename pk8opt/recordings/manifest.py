@@ -9,30 +9,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
 from pk8opt.errors import RecordingError
+from pk8opt.polymarket.fees import FeeSchedule as FeeSchedule  # re-exported: the venue's own
+from pk8opt.polymarket.fees import Outcome as Outcome
+
+if TYPE_CHECKING:
+    from pk8opt.polymarket.gamma import MarketInfo
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 
 Status = Literal["recording", "complete", "incomplete"]
 Source = Literal["recorded", "simulated", "imported"]
-Outcome = Literal["Up", "Down", "unknown"]
 # How a resolution became known: the market socket's `market_resolved`, Gamma's
 # `closed` + `outcomePrices`, the simulator's own rule, or not at all.
 ResolutionSource = Literal["market_resolved", "gamma", "simulated", "none"]
-
-
-class FeeSchedule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Gamma's `feeSchedule`: takers pay `C * rate * (p * (1 - p)) ** exponent`."""
-
-    rate: float = 0.0
-    exponent: float = 1.0
-    taker_only: bool = True
-    rebate_rate: float = 0.0
 
 
 class Resolution(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -74,6 +69,24 @@ class Manifest(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
     status: Status = "recording"
     format_version: int = FORMAT_VERSION
     notes: list[str] = []
+
+
+def manifest_of(info: MarketInfo, symbol: str, timeframe: str) -> Manifest:
+    """The manifest a session of the Gamma market `info` starts with (status `recording`)."""
+    return Manifest(
+        slug=info.slug,
+        symbol=symbol,
+        timeframe=timeframe,
+        condition_id=info.condition_id,
+        token_up=info.token_up,
+        token_down=info.token_down,
+        window_start_s=info.window_start_s,
+        window_end_s=info.window_end_s,
+        tick_size=info.tick_size,
+        min_order_size=info.min_order_size,
+        fees_enabled=info.fees_enabled,
+        fee_schedule=info.fee_schedule,
+    )
 
 
 _encoder = msgspec.json.Encoder()

@@ -286,54 +286,28 @@ class FrameNormalizer:
         return Normalized(events, underlying, self.problems)
 
 
-def _frame_step(
-    manifest: Manifest,
-    name: str,
-    problems: Problems,
-    ev_cols: dict[str, array[Any]],
-    u_cols: dict[str, array[Any]],
-) -> Callable[[Frame, int], None]:
-    """The per-frame normalizer: a closure over the output columns and the state that
-    spans frames, so the whole-file loop and `FrameNormalizer.feed` run the same code."""
-    add_problem = problems.add
-    tokens = {manifest.token_up: 0, manifest.token_down: 1}
-    condition = manifest.condition_id
-    sym = manifest.symbol.lower()
-    sym_ok: dict[str, bool] = {}  # live-data symbol -> is it this session's
-    last_tick = [0, 0]
+_Row = Callable[[int, int, int, int, int, int, int, float, int, int], None]
+_OnEvent = Callable[[Any, int, int], None]  # (event, local_ns, line)
+_OnNote = Callable[[str, int, int], None]  # (raw, local_ns, line)
 
+
+def _row_writer(ev_cols: dict[str, array[Any]]) -> tuple[_Row, tuple[Any, ...]]:
+    """`row(local_ns, exch_ms, frame, kind, token, side, price, size, venue_bid,
+    venue_ask)`, which appends one event row, and the ten `append`s it calls, in that
+    order (what `parse_market_frame_into` writes its rows through)."""
     # Typed arrays: appends as cheap as a list's, and numpy takes them without a copy.
-    c_local = ev_cols["local_ns"]
-    c_exch = ev_cols["exch_ms"]
-    c_frame = ev_cols["frame"]
-    c_kind = ev_cols["kind"]
-    c_token = ev_cols["token"]
-    c_side = ev_cols["side"]
-    c_price = ev_cols["price"]
-    c_size = ev_cols["size"]
-    c_vbid = ev_cols["venue_bid"]
-    c_vask = ev_cols["venue_ask"]
-    a_local, a_exch, a_frame = c_local.append, c_exch.append, c_frame.append
-    a_kind, a_token, a_side = c_kind.append, c_token.append, c_side.append
-    a_price, a_size, a_vbid, a_vask = c_price.append, c_size.append, c_vbid.append, c_vask.append
-
-    level_columns = (
-        a_local,
-        a_exch,
-        a_frame,
-        a_kind,
-        a_token,
-        a_side,
-        a_price,
-        a_size,
-        a_vbid,
-        a_vask,
+    a_local, a_exch, a_frame = (
+        ev_cols["local_ns"].append,
+        ev_cols["exch_ms"].append,
+        ev_cols["frame"].append,
     )
-
-    u_local = u_cols["local_ns"]
-    u_exch = u_cols["exch_ms"]
-    u_source = u_cols["source"]
-    u_price = u_cols["price"]
+    a_kind, a_token, a_side = (
+        ev_cols["kind"].append,
+        ev_cols["token"].append,
+        ev_cols["side"].append,
+    )
+    a_price, a_size = ev_cols["price"].append, ev_cols["size"].append
+    a_vbid, a_vask = ev_cols["venue_bid"].append, ev_cols["venue_ask"].append
 
     def row(t, ex, ln, kind, tok, side, price, size, vb, va):  # noqa: ANN001
         a_local(t)
@@ -347,6 +321,165 @@ def _frame_step(
         a_vbid(vb)
         a_vask(va)
 
+    appends = (a_local, a_exch, a_frame, a_kind, a_token, a_side, a_price, a_size, a_vbid, a_vask)
+    return row, appends
+
+
+def _book_writer(
+    ev_cols: dict[str, array[Any]], row: _Row, last_tick: list[int]
+) -> Callable[[BookSnapshot, int, int, int], None]:
+    """`book(snapshot, token, local_ns, line)`: its tick size when it changed, a reset,
+    then one level row per price, the bids first (whole columns at a time)."""
+    c_local, c_exch, c_frame = ev_cols["local_ns"], ev_cols["exch_ms"], ev_cols["frame"]
+    c_kind, c_token, c_side = ev_cols["kind"], ev_cols["token"], ev_cols["side"]
+    c_price, c_size = ev_cols["price"], ev_cols["size"]
+    c_vbid, c_vask = ev_cols["venue_bid"], ev_cols["venue_ask"]
+
+    def book(ev: BookSnapshot, tok: int, t: int, lineno: int) -> None:
+        ex = ev.exch_ms
+        if ev.tick_milli and ev.tick_milli != last_tick[tok]:
+            last_tick[tok] = ev.tick_milli
+            row(t, ex, lineno, K_TICK, tok, NO_SIDE, ev.tick_milli, 0.0, -1, -1)
+        row(t, ex, lineno, K_RESET, tok, NO_SIDE, NO_PRICE, 0.0, -1, -1)
+        nb, na = len(ev.bid_prices), len(ev.ask_prices)
+        n = nb + na
+        c_local.extend(array("q", (t,)) * n)
+        c_exch.extend(array("q", (ex,)) * n)
+        c_frame.extend(array("i", (lineno,)) * n)
+        c_kind.extend(array("B", (K_LEVEL,)) * n)
+        c_token.extend(array("b", (tok,)) * n)
+        c_side.extend(array("b", (0,)) * nb)
+        c_side.extend(array("b", (1,)) * na)
+        c_price.fromlist(ev.bid_prices)
+        c_price.fromlist(ev.ask_prices)
+        c_size.fromlist(ev.bid_sizes)
+        c_size.fromlist(ev.ask_sizes)
+        c_vbid.extend(array("i", (-1,)) * n)
+        c_vask.extend(array("i", (-1,)) * n)
+
+    return book
+
+
+def _market_event_handler(
+    manifest: Manifest,
+    name: str,
+    add_problem: Callable[[str, str, str], None],
+    ev_cols: dict[str, array[Any]],
+    row: _Row,
+) -> _OnEvent:
+    """`on_event(event, local_ns, line)` for the market events the fast path of
+    `parse_market_frame_into` returns (all but the `price_change` levels and the
+    `best_bid_ask` of the session's own tokens): rows, or a problem each."""
+    tokens = {manifest.token_up: 0, manifest.token_down: 1}
+    condition = manifest.condition_id
+    last_tick = [0, 0]  # the last tick size per token
+    book = _book_writer(ev_cols, row, last_tick)
+
+    def on_event(ev: Any, t: int, lineno: int) -> None:
+        if isinstance(ev, LevelUpdate):
+            tok = tokens.get(ev.asset_id)
+            if tok is None:
+                add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
+                return
+            row(
+                t,
+                ev.exch_ms,
+                lineno,
+                K_LEVEL,
+                tok,
+                ev.side,
+                ev.price,
+                ev.size,
+                ev.venue_bid,
+                ev.venue_ask,
+            )
+        elif isinstance(ev, Trade):
+            tok = tokens.get(ev.asset_id)
+            if tok is None:
+                add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
+                return
+            row(t, ev.exch_ms, lineno, K_TRADE, tok, ev.side, ev.price, ev.size, -1, -1)
+        elif isinstance(ev, BookSnapshot):
+            tok = tokens.get(ev.asset_id)
+            if tok is None:
+                add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
+                return
+            book(ev, tok, t, lineno)
+        elif isinstance(ev, BestBidAsk):
+            tok = tokens.get(ev.asset_id)
+            if tok is None:
+                add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
+                return
+            row(t, ev.exch_ms, lineno, K_BBA, tok, NO_SIDE, NO_PRICE, 0.0, ev.bid, ev.ask)
+        elif isinstance(ev, TickSizeChange):
+            tok = tokens.get(ev.asset_id)
+            if tok is None:
+                add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
+                return
+            last_tick[tok] = ev.tick_milli
+            row(t, ev.exch_ms, lineno, K_TICK, tok, NO_SIDE, ev.tick_milli, 0.0, -1, -1)
+        elif isinstance(ev, MarketResolved):
+            tok = tokens.get(ev.winning_asset_id)
+            if tok is None and ev.market == condition:
+                tok = {"up": 0, "down": 1}.get(ev.winning_outcome.lower())
+            if tok is None:
+                if ev.market == condition:
+                    add_problem("malformed", f"{name}:{lineno}", "market_resolved without a winner")
+                else:
+                    add_problem("foreign_asset", f"{name}:{lineno}", ev.market[:12])
+                return
+            row(t, ev.exch_ms, lineno, K_RESOLVED, tok, NO_SIDE, NO_PRICE, 0.0, -1, -1)
+        elif isinstance(ev, Problem):
+            add_problem(ev.kind, f"{name}:{lineno}", ev.detail)
+        # NewMarket: nothing to replay
+
+    return on_event
+
+
+def _note_handler(name: str, add_problem: Callable[[str, str, str], None], row: _Row) -> _OnNote:
+    """`on_note(raw, local_ns, line)`: a gap row for a market socket's gap or disconnect."""
+
+    def on_note(raw: str, t: int, lineno: int) -> None:
+        try:
+            note = _decode_any(raw)
+        except msgspec.DecodeError:
+            add_problem("malformed", f"{name}:{lineno}", "note is not JSON")
+            return
+        if not isinstance(note, dict):
+            add_problem("malformed", f"{name}:{lineno}", "note is not an object")
+            return
+        if note.get("kind") in ("gap", "disconnected") and note.get("socket", "market") in (
+            "market",
+            None,
+        ):
+            row(t, 0, lineno, K_GAP, NO_TOKEN, NO_SIDE, NO_PRICE, 0.0, -1, -1)
+
+    return on_note
+
+
+def _frame_step(
+    manifest: Manifest,
+    name: str,
+    problems: Problems,
+    ev_cols: dict[str, array[Any]],
+    u_cols: dict[str, array[Any]],
+) -> Callable[[Frame, int], None]:
+    """The per-frame normalizer: a closure over the output columns and the state that
+    spans frames, so the whole-file loop and `FrameNormalizer.feed` run the same code.
+
+    Hot path: the market frames' levels and best bid/asks are written by the parser
+    itself, the live prices here; the rarer events go through `on_event`, the notes
+    through `on_note` (one call each, measured to cost nothing)."""
+    add_problem = problems.add
+    tokens = {manifest.token_up: 0, manifest.token_down: 1}
+    sym = manifest.symbol.lower()
+    sym_ok: dict[str, bool] = {}  # live-data symbol -> is it this session's
+    row, level_columns = _row_writer(ev_cols)
+    on_event = _market_event_handler(manifest, name, add_problem, ev_cols, row)
+    on_note = _note_handler(name, add_problem, row)
+    u_local, u_exch = u_cols["local_ns"].append, u_cols["exch_ms"].append
+    u_source, u_price = u_cols["source"].append, u_cols["price"].append
+
     def step(fr: Frame, lineno: int) -> None:
         ch = fr.ch
         t = fr.t
@@ -354,81 +487,7 @@ def _frame_step(
             for ev in parse_market_frame_into(
                 fr.raw, t, lineno, tokens, level_columns, K_LEVEL, K_BBA
             ):
-                if isinstance(ev, LevelUpdate):
-                    tok = tokens.get(ev.asset_id)
-                    if tok is None:
-                        add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
-                        continue
-                    a_local(t)
-                    a_exch(ev.exch_ms)
-                    a_frame(lineno)
-                    a_kind(K_LEVEL)
-                    a_token(tok)
-                    a_side(ev.side)
-                    a_price(ev.price)
-                    a_size(ev.size)
-                    a_vbid(ev.venue_bid)
-                    a_vask(ev.venue_ask)
-                elif isinstance(ev, Trade):
-                    tok = tokens.get(ev.asset_id)
-                    if tok is None:
-                        add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
-                        continue
-                    row(t, ev.exch_ms, lineno, K_TRADE, tok, ev.side, ev.price, ev.size, -1, -1)
-                elif isinstance(ev, BookSnapshot):
-                    tok = tokens.get(ev.asset_id)
-                    if tok is None:
-                        add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
-                        continue
-                    ex = ev.exch_ms
-                    if ev.tick_milli and ev.tick_milli != last_tick[tok]:
-                        last_tick[tok] = ev.tick_milli
-                        row(t, ex, lineno, K_TICK, tok, NO_SIDE, ev.tick_milli, 0.0, -1, -1)
-                    row(t, ex, lineno, K_RESET, tok, NO_SIDE, NO_PRICE, 0.0, -1, -1)
-                    nb, na = len(ev.bid_prices), len(ev.ask_prices)
-                    n = nb + na
-                    c_local.extend(array("q", (t,)) * n)
-                    c_exch.extend(array("q", (ex,)) * n)
-                    c_frame.extend(array("i", (lineno,)) * n)
-                    c_kind.extend(array("B", (K_LEVEL,)) * n)
-                    c_token.extend(array("b", (tok,)) * n)
-                    c_side.extend(array("b", (0,)) * nb)
-                    c_side.extend(array("b", (1,)) * na)
-                    c_price.fromlist(ev.bid_prices)
-                    c_price.fromlist(ev.ask_prices)
-                    c_size.fromlist(ev.bid_sizes)
-                    c_size.fromlist(ev.ask_sizes)
-                    c_vbid.extend(array("i", (-1,)) * n)
-                    c_vask.extend(array("i", (-1,)) * n)
-                elif isinstance(ev, BestBidAsk):
-                    tok = tokens.get(ev.asset_id)
-                    if tok is None:
-                        add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
-                        continue
-                    row(t, ev.exch_ms, lineno, K_BBA, tok, NO_SIDE, NO_PRICE, 0.0, ev.bid, ev.ask)
-                elif isinstance(ev, TickSizeChange):
-                    tok = tokens.get(ev.asset_id)
-                    if tok is None:
-                        add_problem("foreign_asset", f"{name}:{lineno}", ev.asset_id[:12])
-                        continue
-                    last_tick[tok] = ev.tick_milli
-                    row(t, ev.exch_ms, lineno, K_TICK, tok, NO_SIDE, ev.tick_milli, 0.0, -1, -1)
-                elif isinstance(ev, MarketResolved):
-                    tok = tokens.get(ev.winning_asset_id)
-                    if tok is None and ev.market == condition:
-                        tok = {"up": 0, "down": 1}.get(ev.winning_outcome.lower())
-                    if tok is None:
-                        if ev.market == condition:
-                            add_problem(
-                                "malformed", f"{name}:{lineno}", "market_resolved without a winner"
-                            )
-                        else:
-                            add_problem("foreign_asset", f"{name}:{lineno}", ev.market[:12])
-                        continue
-                    row(t, ev.exch_ms, lineno, K_RESOLVED, tok, NO_SIDE, NO_PRICE, 0.0, -1, -1)
-                elif isinstance(ev, Problem):
-                    add_problem(ev.kind, f"{name}:{lineno}", ev.detail)
-                # NewMarket: nothing to replay
+                on_event(ev, t, lineno)
         elif ch == "live":
             for lev in parse_live_frame(fr.raw):
                 if isinstance(lev, PricePoint):
@@ -445,26 +504,14 @@ def _frame_step(
                             f"underlying price {lev.value:g} (not finite and > 0)",
                         )
                         continue
-                    u_local.append(t)
-                    u_exch.append(lev.exch_ms)
-                    u_source.append(lev.source)
-                    u_price.append(lev.value)
+                    u_local(t)
+                    u_exch(lev.exch_ms)
+                    u_source(lev.source)
+                    u_price(lev.value)
                 else:
                     add_problem(lev.kind, f"{name}:{lineno}", lev.detail)
         elif ch == "note":
-            try:
-                note = _decode_any(fr.raw)
-            except msgspec.DecodeError:
-                add_problem("malformed", f"{name}:{lineno}", "note is not JSON")
-                return
-            if not isinstance(note, dict):
-                add_problem("malformed", f"{name}:{lineno}", "note is not an object")
-                return
-            if note.get("kind") in ("gap", "disconnected") and note.get("socket", "market") in (
-                "market",
-                None,
-            ):
-                row(t, 0, lineno, K_GAP, NO_TOKEN, NO_SIDE, NO_PRICE, 0.0, -1, -1)
+            on_note(fr.raw, t, lineno)
         elif ch not in CHANNELS:
             add_problem("bad_line", f"{name}:{lineno}", f"unknown channel {ch!r}")
         # gamma: nothing to replay

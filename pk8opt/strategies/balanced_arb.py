@@ -178,6 +178,7 @@ class BalancedArbStrategy(Strategy):
         return (self.stop_before_end_seconds, window_seconds - self.start_after_seconds)
 
     def quote(self, ctx: StrategyContext) -> StrategyQuote:
+        """Compiled twin: pk8opt.backtest.compiled.strategies.balanced_arb."""
         tau = ctx.tau_seconds
         if (
             tau < self.stop_before_end_seconds
@@ -217,6 +218,7 @@ class BalancedArbStrategy(Strategy):
         px: int,
         px_other: int,
     ) -> Desired:
+        """Compiled twin: pk8opt.backtest.compiled.strategies._arb_leg."""
         if bid >= ask:
             return _GATE["CROSSED"]
         if ask - bid > self._spread:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -55,8 +56,9 @@ class StrategyQuote:
     down: Desired
 
 
-class Strategy:
-    """Base class. Subclasses set `name`, `params`, `gates` and implement `quote`.
+class Strategy(ABC):
+    """Base class. Subclasses set `name`, `params`, `gates` and implement `quote` (an
+    abstract method: a subclass without it cannot be instantiated).
 
     `pure = True` promises that `quote` depends only on the context's fields other than
     `tau_seconds`/`t_ns`, plus on tau only through `tau_breakpoints`: the answer may change
@@ -85,8 +87,9 @@ class Strategy:
         for key, value in self.values.items():
             setattr(self, key, value)
 
+    @abstractmethod
     def quote(self, ctx: StrategyContext) -> StrategyQuote:
-        raise NotImplementedError
+        """The desired buy order per token at this market update."""
 
     def tau_breakpoints(self, window_seconds: float) -> tuple[float, ...]:
         return ()

@@ -55,9 +55,11 @@ class FixedStrategy(Strategy):
         return [self.up_price, self.down_price, self.size, self.max_inventory]
 
     def quote(self, ctx: StrategyContext) -> StrategyQuote:
+        """Compiled twin: pk8opt.backtest.compiled.strategies.fixed."""
         return StrategyQuote(self._leg(self.up_price, ctx.qy), self._leg(self.down_price, ctx.qn))
 
     def _leg(self, px: float, held: float) -> Desired:
+        """Compiled twin: pk8opt.backtest.compiled.strategies.fixed."""
         if px <= 0.0:
             return Desired(None, 0.0, "off")
         if held >= self.max_inventory:

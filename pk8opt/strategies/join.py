@@ -56,11 +56,13 @@ class JoinStrategy(Strategy):
         return [float(up), float(down), self.size]
 
     def quote(self, ctx: StrategyContext) -> StrategyQuote:
+        """Compiled twin: pk8opt.backtest.compiled.strategies.join."""
         up = self._leg(ctx.by) if self.token in ("up", "both") else _OFF
         down = self._leg(ctx.bn) if self.token in ("down", "both") else _OFF
         return StrategyQuote(up, down)
 
     def _leg(self, bid: float | None) -> Desired:
+        """Compiled twin: pk8opt.backtest.compiled.strategies.join."""
         if bid is None:
             return _NO_BID
         return Desired(bid, self.size, "join")

@@ -16,4 +16,5 @@ class NoopStrategy(Strategy):
     whys = ("noop",)
 
     def quote(self, ctx: StrategyContext) -> StrategyQuote:
+        """Compiled twin: pk8opt.backtest.compiled.strategies.noop."""
         return _NONE

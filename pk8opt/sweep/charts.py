@@ -12,6 +12,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 
 def _pyplot() -> Any:
     import matplotlib
@@ -30,7 +32,6 @@ def _save(fig: Any, path: Path, files: list[Path]) -> None:
 
 def study_plots(study: Any, out: Path) -> list[Path]:
     """optimization_history.png, param_importances.{png,json}, param_slices.png."""
-    import numpy as np
     import optuna
     from optuna.exceptions import ExperimentalWarning
 

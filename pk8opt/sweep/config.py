@@ -21,6 +21,7 @@ import yaml
 from pk8opt.backtest.results import AGGREGATE_KEYS, RENAMED_METRICS
 from pk8opt.errors import ConfigError
 from pk8opt.params import ParamSet, refuse_non_finite
+from pk8opt.sweep.space import Dimension, check_dimension
 from pk8opt.sweep.windows import WINDOW_METRICS
 
 Direction = Literal["maximize", "minimize"]
@@ -38,17 +39,6 @@ DEFAULT_ARTIFACTS = Path("experiments") / "mlartifacts"
 class Objective(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     metric: str = "pnl_per_window"
     direction: Direction = "maximize"
-
-
-class Dimension(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """One searched parameter: a range (`low`, `high`, optional `step` or `log`) or
-    a list of `choices`. Its type (int, float, bool, str) is the declared one."""
-
-    low: float | None = None
-    high: float | None = None
-    step: float | None = None
-    log: bool = False
-    choices: list[str | int | float | bool] | None = None
 
 
 class Holdout(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -277,8 +267,26 @@ def validate(
     trader_params: ParamSet,
 ) -> None:
     """Every check that does not need the data: declared parameters, ranges, budget."""
-    from pk8opt.sweep.space import check_dimension
+    check_fixed(cfg, where, strategy_params, engine_params, trader_params)
+    every = strategy_params + engine_params + trader_params
+    check_space(cfg, where, every, strategy_params)
+    check_objectives(cfg, where)
+    check_budget(cfg, where)
+    check_data(cfg, where)
+    check_pruner(cfg, where)
+    check_validation(cfg.validation, where)
+    check_grid(cfg, where, every)
 
+
+def check_fixed(
+    cfg: SweepConfig,
+    where: str,
+    strategy_params: ParamSet,
+    engine_params: ParamSet,
+    trader_params: ParamSet,
+) -> None:
+    """Every fixed value (`fixed:`, `engine:`, `trader:`) names a declared parameter
+    and parses as its type."""
     for section, pset in (
         ("fixed", strategy_params),
         ("engine", engine_params),
@@ -292,7 +300,10 @@ def validate(
                     hint = f"{section} settings are: {', '.join(pset.by_name)}"
                 raise ConfigError(f"{where}: {section}.{name}: unknown parameter ({hint})")
             pset.get(name, where).parse(raw, f"{where}: {section}.{name}")
-    every = strategy_params + engine_params + trader_params
+
+
+def check_space(cfg: SweepConfig, where: str, every: ParamSet, strategy_params: ParamSet) -> None:
+    """Each searched parameter is declared, not also fixed, and searchable as given."""
     if not cfg.space:
         raise ConfigError(f"{where}: space: empty; list at least one parameter to search")
     for name, dim in cfg.space.items():
@@ -306,6 +317,10 @@ def validate(
                 f"{where}: space.{name}: also set as a fixed value; keep it in one place"
             )
         check_dimension(every.by_name[name], dim, f"{where}: space.{name}")
+
+
+def check_objectives(cfg: SweepConfig, where: str) -> None:
+    """Known metrics (a renamed one named by its new name), and what several need."""
     objectives = cfg.objectives
     if not objectives:
         raise ConfigError(f"{where}: objective: give a metric and a direction")
@@ -330,13 +345,17 @@ def validate(
         raise ConfigError(
             f"{where}: pruner.type: pruning needs a single objective; set `pruner: {{type: none}}`"
         )
+
+
+def check_budget(cfg: SweepConfig, where: str) -> None:
+    """The sampler's options, the trial count or time limit, the workers."""
     if cfg.sampler.type != "tpe":
         for option in ("startup_trials", "multivariate", "constant_liar"):
             if getattr(cfg.sampler, option) is not None:
                 raise ConfigError(
                     f"{where}: sampler.{option}: a TPE option; remove it or use type: tpe"
                 )
-    if len(objectives) > 1 and cfg.sampler.type == "cmaes":
+    if len(cfg.objectives) > 1 and cfg.sampler.type == "cmaes":
         raise ConfigError(f"{where}: sampler.type: cmaes handles one objective; use nsga2 or tpe")
     if cfg.trials is None and cfg.timeout_s is None:
         raise ConfigError(f"{where}: trials: give trials, timeout_s, or both")
@@ -346,6 +365,9 @@ def validate(
         raise ConfigError(f"{where}: timeout_s: {cfg.timeout_s} must be positive")
     if cfg.workers < 1:
         raise ConfigError(f"{where}: workers: {cfg.workers} must be at least 1")
+
+
+def check_data(cfg: SweepConfig, where: str) -> None:
     if not cfg.data.paths:
         raise ConfigError(f"{where}: data.paths: empty; give recording folders or globs")
     h = cfg.data.holdout
@@ -353,6 +375,9 @@ def validate(
         raise ConfigError(f"{where}: data.holdout.fraction: {h.fraction} must be in [0, 1)")
     if cfg.data.start and cfg.data.end and as_utc(cfg.data.start) >= as_utc(cfg.data.end):
         raise ConfigError(f"{where}: data.end: {cfg.data.end} is not after data.start")
+
+
+def check_pruner(cfg: SweepConfig, where: str) -> None:
     if cfg.pruner.warmup_windows < 1 or cfg.pruner.startup_trials < 0:
         raise ConfigError(
             f"{where}: pruner: warmup_windows must be >= 1 and startup_trials >= 0 "
@@ -362,14 +387,16 @@ def validate(
         raise ConfigError(
             f"{where}: pruner.p_threshold: {cfg.pruner.p_threshold} must be in (0, 1)"
         )
-    check_validation(cfg.validation, where)
-    if cfg.sampler.type == "grid":
-        for name, dim in cfg.space.items():
-            p = every.by_name[name]
-            if dim.choices is None and (p.type is float and dim.step is None):
-                raise ConfigError(
-                    f"{where}: space.{name}: the grid sampler needs choices or a step"
-                )
+
+
+def check_grid(cfg: SweepConfig, where: str, every: ParamSet) -> None:
+    """The grid sampler needs a finite grid: choices, or a step for a float range."""
+    if cfg.sampler.type != "grid":
+        return
+    for name, dim in cfg.space.items():
+        p = every.by_name[name]
+        if dim.choices is None and (p.type is float and dim.step is None):
+            raise ConfigError(f"{where}: space.{name}: the grid sampler needs choices or a step")
 
 
 def check_validation(v: Validation, where: str) -> None:

@@ -7,16 +7,57 @@ The sweep only talks to this small interface, so its plumbing can be tested alon
 
 from __future__ import annotations
 
+import importlib
 import json
 from array import array
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from pk8opt.backtest.index import index_sessions
+from pk8opt.backtest.plots import plot_equity
+from pk8opt.backtest.replay import run_backtest
 from pk8opt.backtest.results import is_summed
+from pk8opt.backtest.warmup import warm_up_shown
 from pk8opt.params import ParamSet
+from pk8opt.trading.run_config import RunConfig
 
 OnSession = Callable[[int, Any], None]
+
+
+class Evaluator(Protocol):
+    """What the sweep asks of a strategy's backtest (`BacktestEvaluator`; the tests'
+    `FakeEvaluator`). An evaluator may also have `warm_up(strategy, console)`, called
+    once in the main process before the workers start."""
+
+    def param_sets(self, strategy: str) -> tuple[ParamSet, ParamSet, ParamSet]:
+        """The strategy's, the paper engine's and the trade loop's declared parameters."""
+        ...
+
+    def load(self, paths: list[str]) -> Any:
+        """The sessions at `paths`, as `run` and `report` take them."""
+        ...
+
+    def config(self, strategy: str, overrides: dict[str, Any]) -> Any:
+        """The run configuration of a parameter set (`deploy` writes its `to_env()`)."""
+        ...
+
+    def run(
+        self,
+        loaded: Any,
+        strategy: str,
+        overrides: dict[str, Any],
+        on_session: OnSession | None = None,
+    ) -> dict[str, float]:
+        """One backtest: its aggregate metrics; `on_session(i, result)` after each
+        session (it may raise to stop the run)."""
+        ...
+
+    def report(
+        self, loaded: Any, strategy: str, overrides: dict[str, Any], out_dir: Path
+    ) -> dict[str, float]:
+        """`run` once more, writing its equity curve and per-session results to out_dir."""
+        ...
 
 
 def session_value(result: Any, metric: str) -> float | None:
@@ -60,26 +101,18 @@ class BacktestEvaluator:
     """The real thing: `pk8opt.backtest.replay.run_backtest` with a `RunConfig` per trial."""
 
     def param_sets(self, strategy: str) -> tuple[ParamSet, ParamSet, ParamSet]:
-        from pk8opt.trading.run_config import RunConfig
-
         return RunConfig.param_sets(strategy)
 
     def load(self, paths: list[str]) -> Any:
         """Handles on the sessions' stores (built on first use); each session's arrays
         are mapped when a trial replays it, and dropped after."""
-        from pk8opt.backtest.index import index_sessions
-
         return index_sessions([Path(p) for p in paths])
 
     def warm_up(self, strategy: str, console: Any = None) -> float:
         """Compile the strategy's replay once here (the workers then load it)."""
-        from pk8opt.backtest.warmup import warm_up_shown
-
         return warm_up_shown(strategy, console)
 
     def config(self, strategy: str, overrides: Mapping[str, Any]) -> Any:
-        from pk8opt.trading.run_config import RunConfig
-
         return RunConfig.resolve(strategy, dict(overrides))
 
     def run(
@@ -89,8 +122,6 @@ class BacktestEvaluator:
         overrides: Mapping[str, Any],
         on_session: OnSession | None = None,
     ) -> dict[str, float]:
-        from pk8opt.backtest.replay import run_backtest
-
         def compact(i: int, result: Any) -> None:
             # a trial keeps every session's equity curve until it aggregates them: as
             # arrays they take 16 bytes a sample instead of about 70
@@ -106,9 +137,6 @@ class BacktestEvaluator:
         self, loaded: Any, strategy: str, overrides: Mapping[str, Any], out_dir: Path
     ) -> dict[str, float]:
         """Run once more and write the equity curve and per-session results to out_dir."""
-        from pk8opt.backtest.plots import plot_equity
-        from pk8opt.backtest.replay import run_backtest
-
         result = run_backtest(loaded, self.config(strategy, overrides))
         out_dir.mkdir(parents=True, exist_ok=True)
         plot_equity(result, out_dir / "best_equity.png")
@@ -122,11 +150,9 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) or hasattr(v, "__float__")
 
 
-def load_evaluator(spec: str | None) -> Any:
+def load_evaluator(spec: str | None) -> Evaluator:
     """The evaluator named by `module:Class` (tests), or the real backtest."""
     if spec is None:
         return BacktestEvaluator()
-    import importlib
-
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)()

@@ -11,7 +11,7 @@ for the worker's task to return (it looks at the main thread's stack), and ends 
 process: at the latest `GRACE_S` after the parent died.
 
 What was finished stays in the study; the next `pk8opt sweep` on it logs every finished
-trial that was not logged yet (see `trial_log`).
+trial that was not logged yet (see `pipeline.trial_log`).
 """
 
 from __future__ import annotations

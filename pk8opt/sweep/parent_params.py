@@ -8,7 +8,8 @@ from typing import Any
 
 import msgspec
 
-from pk8opt.sweep.config import Dimension, SweepConfig
+from pk8opt.sweep.config import SweepConfig
+from pk8opt.sweep.space import Dimension
 
 
 def _range(dim: Dimension) -> str:

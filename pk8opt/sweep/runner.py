@@ -1,140 +1,89 @@
-"""`pk8opt sweep`: one Optuna study, worker processes, and the single MLflow writer.
+"""The search: one Optuna study, its worker processes, and the main process's poll.
 
-The main process validates everything, creates (or reopens) the study, starts the
-workers (loky processes, each loading the sessions once), then polls the study
-storage: every newly finished trial goes to MLflow as a child run and to the progress
-bar. On Ctrl-C it creates a stop file, waits for the workers to put their running
-trial down, logs what finished, and leaves the study ready to resume.
+The main process checks everything (`prepare`), creates (or reopens) the study
+(`open_study`), starts the workers (loky processes, each loading the sessions once)
+and polls the study storage (`fan_out`): every newly finished trial goes to the
+`TrialSink` the caller gives (`pk8opt.pipeline` logs it to MLflow) and to the progress
+bar. On Ctrl-C it creates the stop file, waits for the workers to put their running
+trial down, and leaves the study ready to resume. What follows the search (validate,
+track) is `pk8opt.pipeline.run`'s.
 """
 
 from __future__ import annotations
 
 import subprocess
 import time
-import uuid
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import ALL_COMPLETED, Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import yaml
 from rich.console import Console
 
+from pk8opt import __version__
 from pk8opt.errors import ConfigError
 from pk8opt.params import ParamSet
-from pk8opt.redact import mask_url, mask_urls
+from pk8opt.progress import steps
+from pk8opt.recordings.session import LoadedSession, problems_line
+from pk8opt.redact import mask_urls
 from pk8opt.sweep.config import SweepConfig, to_dict, validate
 from pk8opt.sweep.data import Selection, select_sessions
-from pk8opt.sweep.failures import Failures, find_failures
-from pk8opt.sweep.interruptible import Interruptible
-from pk8opt.sweep.orphan import watch_parent
-from pk8opt.sweep.progress import SweepProgress, Tally, tally
-from pk8opt.sweep.shared_study import (
-    claim_finish,
-    finished,
-    join,
-    process_seed,
-    release_finish,
-)
-from pk8opt.sweep.storage import open_storage, study_lock
-from pk8opt.sweep.study_meta import RECORD_NAME, read_meta, sweep_meta, sweep_record, write_meta
-from pk8opt.sweep.trial_log import TrialLog
-from pk8opt.sweep.worker import Job, counted, run_worker
+from pk8opt.sweep.evaluate import Evaluator
+from pk8opt.sweep.progress import SweepProgress, tally
+from pk8opt.sweep.shared_study import join, process_seed
+from pk8opt.sweep.space import grid_size
+from pk8opt.sweep.storage import open_storage
+from pk8opt.sweep.study import make_pruner, make_sampler
+from pk8opt.sweep.study_meta import StudyMeta, read_meta, sweep_meta, write_meta
+from pk8opt.sweep.worker import Job, TrialRunIds, counted, run_worker
 
 POLL_S = 0.5
-VALIDATION_STOPPED = "stopped during validation (the same command validates the trials)"
+
+
+class TrialSink(Protocol):
+    """Where the main process sends the study's trials as they finish (the pipeline's
+    `TrialLog` writes them to MLflow)."""
+
+    def log_new(self, trials: list[Any]) -> None:
+        """The trials as the study holds them now (each poll)."""
+        ...
+
+    def log_left_over(self) -> None:
+        """Once the workers have ended."""
+        ...
 
 
 @dataclass
-class SweepOutcome:
-    study: str
-    storage: str
-    tracking_uri: str
-    parent_run_id: str
-    tally: Tally
-    interrupted: bool
-    worker_times: list[dict[str, float]]
-    mlflow_s: float
+class Search:
+    """The opened study and what the sweep records about it."""
+
+    study: Any
+    storage: Any
+    storage_url: str
+    target: int | None  # the trials the study should hold (None: until the deadline)
+    directions: Sequence[str]  # the objectives' (`maximize`, `minimize`), in order
+    meta: StudyMeta
+    config_yaml: str  # the config as run, a URL's password masked
+    version: str  # `code_version()`
+
+
+@dataclass
+class FanOut:
+    """What the search's fan-out ended with."""
+
+    trials: list[Any]
+    interrupted: bool = False
+    worker_times: list[dict[str, float]] = field(default_factory=list)
     fanout_s: float = 0.0  # wall time from starting the workers to the last trial
-    mlflow_cpu_s: float = 0.0  # CPU time of the child-run writes (main process)
     poll_cpu_s: float = 0.0  # CPU time of reading the study for the log and the bar
     logged_at: float = 0.0  # time.time() when the last trial of the fan-out was logged
-    verdict: str | None = None  # the validation's `pass` or `fail: ...`
-    chosen: int | None = None  # the trial validation chose (what `deploy --best` ships)
-    validation_s: float = 0.0  # wall time of the validation stage
-    failures: Failures = Failures()  # failed trials: the CLI names them, offers no deploy
-
-
-def make_storage(url: str) -> Any:
-    """A database URL or a journal file (created if missing); see `sweep.storage`."""
-    return open_storage(url)
-
-
-def make_sampler(cfg: SweepConfig, params: ParamSet, index: int = 0) -> Any:
-    import optuna
-
-    from pk8opt.sweep.space import grid
-
-    s = cfg.sampler
-    seed = None if s.seed is None else s.seed + index
-    if s.type == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if s.type == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
-    if s.type == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed)
-    if s.type == "grid":
-
-        class Grid(optuna.samplers.GridSampler):
-            def after_trial(self, *args: Any) -> None:
-                # GridSampler calls study.stop() once the grid is used up, which only
-                # works inside study.optimize(); the workers stop at the grid's size.
-                return None
-
-        return Grid(grid(cfg.space, params), seed=seed)
-    startup = s.startup_trials if s.startup_trials is not None else 10
-    liar = s.constant_liar if s.constant_liar is not None else cfg.workers > 1
-    with warnings.catch_warnings():  # both options are marked experimental by Optuna
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(
-            seed=seed,
-            n_startup_trials=startup,
-            multivariate=s.multivariate is not False,
-            constant_liar=liar,
-        )
-
-
-def make_pruner(cfg: SweepConfig) -> Any:
-    """Trials report after each complete window (`sweep.windows`): Wilcoxon compares a
-    trial's windows with the best trial's same windows; the others compare running
-    scores after the same number of windows."""
-    import optuna
-
-    p = cfg.pruner
-    warm = max(1, p.warmup_windows)
-    if p.type == "none" or len(cfg.objectives) > 1:
-        return optuna.pruners.NopPruner()
-    if p.type == "wilcoxon":
-        with warnings.catch_warnings():  # marked experimental by Optuna
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.pruners.WilcoxonPruner(
-                p_threshold=p.p_threshold, n_startup_steps=max(2, warm)
-            )
-    if p.type == "percentile":
-        return optuna.pruners.PercentilePruner(
-            p.percentile, n_startup_trials=p.startup_trials, n_warmup_steps=warm - 1
-        )
-    if p.type == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=warm)
-    if p.type == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=warm)
-    return optuna.pruners.MedianPruner(n_startup_trials=p.startup_trials, n_warmup_steps=warm - 1)
 
 
 def code_version() -> str:
     """`git describe` of the source tree, or the package version outside a checkout."""
-    from pk8opt import __version__
-
     here = Path(__file__).resolve().parent
     try:
         out = subprocess.run(
@@ -152,22 +101,20 @@ def code_version() -> str:
 
 
 def prepare(
-    cfg: SweepConfig, where: str, evaluator: Any, console: Console | None = None
+    cfg: SweepConfig, where: str, evaluator: Evaluator, console: Console | None = None
 ) -> tuple[ParamSet, Selection, list[str]]:
     """Every check before work starts; returns the parameters, the sessions, and a
     warning line for each session whose data had problems (skipped and counted)."""
     sp, ep, tp = evaluator.param_sets(cfg.strategy)
     validate(cfg, where, sp, ep, tp)
     if cfg.sampler.type == "cmaes":
-        try:
+        try:  # an optional package: is it installed?
             import cmaes  # noqa: F401
         except ImportError:
             raise ConfigError(f"{where}: sampler.type: cmaes needs `pip install cmaes`") from None
     sel = select_sessions(cfg.data, where)
     # Load once here: a broken recording stops the sweep before any trial, and the
     # workers then read the normalized cache instead of all building it at once.
-    from pk8opt.progress import steps
-
     paths = [str(p) for p in [*sel.in_sample, *sel.holdout]]
     loaded: list[Any] = []
     with steps("loading sessions", len(paths), console) as advance:
@@ -177,8 +124,6 @@ def prepare(
     warm_up = getattr(evaluator, "warm_up", None)
     if warm_up is not None:
         warm_up(cfg.strategy, console)
-    from pk8opt.recordings.session import LoadedSession, problems_line
-
     sessions = [s for s in loaded or [] if isinstance(s, LoadedSession)]
     notes = [line for s in sessions if (line := problems_line(s))]
     if cfg.sampler.type == "cmaes":
@@ -191,67 +136,15 @@ def prepare(
     return sp + ep + tp, sel, notes
 
 
-def post_search(
-    study: Any,
-    storage: Any,
-    cfg: SweepConfig,
-    sel: Selection,
-    tracker: Any,
-    parent: str,
-    executor: Any,
-    evaluator: str | None,
-    experiments_dir: Path,
-    console: Console,
-    params: ParamSet,
-    outcome: SweepOutcome,
-) -> None:
-    """The stage after the search (`pk8opt.validation`), its result on `outcome`."""
-    from pk8opt.validation.stage import run_validation
-
-    t0 = time.perf_counter()
-    done = run_validation(
-        study,
-        storage,
-        cfg,
-        sel,
-        tracker=tracker,
-        parent=parent,
-        executor=Interruptible(executor),  # Ctrl-C is heard while it waits on replays
-        evaluator=evaluator,
-        experiments_dir=experiments_dir,
-        console=console,
-        every=params,
-    )
-    outcome.validation_s = time.perf_counter() - t0
-    if done is not None:
-        outcome.verdict = done.verdict.tag()
-        outcome.chosen = done.chosen.trial
-
-
-def run_sweep(
-    cfg: SweepConfig,
-    where: str,
-    *,
-    console: Console | None = None,
-    evaluator: str | None = None,
-    experiments_dir: Path = Path("experiments"),
-) -> SweepOutcome:
+def open_study(
+    cfg: SweepConfig, where: str, params: ParamSet, sel: Selection, console: Console
+) -> Search:
+    """Create the study, or reopen it when it was run with the same directions on the
+    same sessions; a new study gets the sweep's metadata."""
     import optuna
-    from joblib.externals.loky import get_reusable_executor
 
-    from pk8opt.sweep.evaluate import load_evaluator
-    from pk8opt.sweep.parent_params import parent_params, sweep_description
-    from pk8opt.tracking import DESCRIPTION, Tracker
-
-    console = console or Console(emoji=False)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    params, sel, data_warnings = prepare(cfg, where, load_evaluator(evaluator), console)
-    for line in data_warnings:
-        console.print(f"[yellow]warning[/yellow] {line}", highlight=False, emoji=False)
     target = cfg.trials
     if cfg.sampler.type == "grid":
-        from pk8opt.sweep.space import grid_size
-
         target = min(target or grid_size(cfg.space, params), grid_size(cfg.space, params))
     storage_url = cfg.storage_url()
     storage = open_storage(storage_url, lambda line: console.print(line, highlight=False))
@@ -282,157 +175,126 @@ def run_sweep(
             f"{where}: data: study {cfg.study!r} was run on other sessions "
             f"({old.in_sample_window}); change `study:` to start a new one"
         )
-    import yaml
-
     version = code_version()
     config_yaml = mask_urls(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     meta = sweep_meta(cfg, where, sel, version, target, config_yaml)
     if not old:  # small attrs; the whole record goes to the parent run (study_meta)
         write_meta(study, meta)
+    return Search(study, storage, storage_url, target, directions, meta, config_yaml, version)
 
-    # One process at a time creates the MLflow tables, the experiment, the parent run.
-    with study_lock(storage_url, f"{cfg.study}:mlflow"):
-        tracker = Tracker(cfg.tracking_uri(), cfg.experiment_name(), cfg.mlflow.artifact_location)
-        parent = tracker.start_sweep(
-            cfg.study,
-            mask_url(storage_url),  # tags and artifacts never hold a password
-            params=parent_params(cfg, len(sel.in_sample), len(sel.holdout)),
-            tags={
-                DESCRIPTION: sweep_description(cfg, len(sel.in_sample), len(sel.holdout)),
-                "pk8opt.fingerprint": sel.fingerprint,
-                "pk8opt.code_version": version,
-                "pk8opt.in_sample_window": sel.window(sel.in_sample),
-                "pk8opt.holdout_window": sel.window(sel.holdout),
-            },
-            texts={"config.yaml": config_yaml, RECORD_NAME: sweep_record(meta, cfg, sel)},
-        )
-    tracker.set_runs_view(directions, list(cfg.space), parent, [o.metric for o in cfg.objectives])
-    if tracker.note:
-        console.print(f"[yellow]note[/yellow] {tracker.note}", highlight=False)
-    poll_cpu_s = 0.0
-    token = uuid.uuid4().hex[:12]
-    experiments_dir.mkdir(parents=True, exist_ok=True)
-    stop_file = experiments_dir / f".stop-{token}"
-    deadline = time.time() + cfg.timeout_s if cfg.timeout_s else None
-    trials = study.get_trials(deepcopy=False)
-    trial_log = TrialLog(tracker, parent, cfg.study, token, trials)
-    maximize = directions[0] == "maximize"
-    interrupted = False
-    worker_times: list[dict[str, float]] = []
-    fanout_s = logged_at = 0.0
-    executor = get_reusable_executor(
-        max_workers=cfg.workers,
-        timeout=60,
-        initializer=watch_parent,  # end with us (kill -9)
-    )
+
+def fan_out(
+    cfg: SweepConfig,
+    sel: Selection,
+    search: Search,
+    *,
+    token: str,
+    stop_file: Path,
+    deadline: float | None,
+    executor: Any,
+    sink: TrialSink,
+    trials: list[Any],
+    evaluator: str | None,
+    run_ids: TrialRunIds | None,
+    console: Console,
+) -> FanOut:
+    """Run the workers until the study holds its target (or the deadline, or Ctrl-C),
+    sending each finished trial to `sink`; `trials` is the study as it was before."""
     start_done = counted(trials, token)
-    if target is not None and start_done >= target:
-        console.print(f"study {cfg.study!r} already holds {start_done} of {target} trials")
-        trial_log.log_new(trials)  # the finished trials no process logged
-    else:
-        if start_done:
-            console.print(f"resuming study {cfg.study!r}: {start_done} trials already done")
-        console.print(
-            f"sweeping {cfg.strategy} over {len(sel.in_sample)} in-sample sessions "
-            f"({len(sel.holdout)} held out) with {cfg.workers} worker{'s' if cfg.workers != 1 else ''}"
-        )
-        # the sampler's seed + index: this process's own stream (see shared_study)
-        offset = process_seed(cfg.sampler.seed or 0, join(study, storage_url)) or 0
-        offset -= cfg.sampler.seed or 0
-        jobs = [
-            Job(
-                config=to_dict(cfg),
-                sessions=[str(p) for p in sel.in_sample],
-                storage=storage_url,
-                token=token,
-                target=target,
-                deadline=deadline,
-                stop_file=str(stop_file),
-                evaluator=evaluator,
-                index=offset + i,
-                windows=[sel.manifests[p].window_start_s for p in sel.in_sample],
-                run_ids=tracker.mints_run_ids,
-                server_runs=tracker.trial_runs_target(parent, cfg.study),
-            )
-            for i in range(cfg.workers)
-        ]
-        t_fanout = time.perf_counter()
-        futures: list[Future[Any]] = [executor.submit(run_worker, job) for job in jobs]
-        with SweepProgress(console, target, deadline, cfg.objectives[0].metric, start_done) as bar:
-            while True:
-                try:
-                    while not all(f.done() for f in futures):
-                        c0 = time.thread_time()
-                        trials = study.get_trials(deepcopy=False)
-                        bar.update(tally(trials, maximize))
-                        poll_cpu_s += time.thread_time() - c0
-                        trial_log.log_new(trials)
-                        # Wakes at once when the last worker ends, not a poll later.
-                        wait(futures, timeout=POLL_S, return_when=ALL_COMPLETED)
-                    break
-                except KeyboardInterrupt:
-                    if interrupted:
-                        raise
-                    interrupted = True
-                    stop_file.touch()
-                    console.print("stopping: the running trials end after their current session")
-            trials = study.get_trials(deepcopy=False)
-            trial_log.log_new(trials)
-            logged_at = time.time()
-            bar.update(tally(trials, maximize))
-        fanout_s = time.perf_counter() - t_fanout
-        trial_log.log_left_over()
-        stop_file.unlink(missing_ok=True)
-        Path(f"{stop_file}.lock").unlink(missing_ok=True)
-        for f in futures:
-            error = f.exception()
-            if error is not None:
-                raise error
-            worker_times.append(f.result())
-    outcome = SweepOutcome(
-        cfg.study,
-        storage_url,
-        cfg.tracking_uri(),
-        parent,
-        tally(trials, maximize),
-        interrupted,
-        worker_times,
-        trial_log.wall_s,
-        fanout_s,
-        trial_log.cpu_s,
-        poll_cpu_s,
-        logged_at,
+    if search.target is not None and start_done >= search.target:
+        console.print(f"study {cfg.study!r} already holds {start_done} of {search.target} trials")
+        sink.log_new(trials)  # the finished trials no process logged
+        return FanOut(trials)
+    if start_done:
+        console.print(f"resuming study {cfg.study!r}: {start_done} trials already done")
+    console.print(
+        f"sweeping {cfg.strategy} over {len(sel.in_sample)} in-sample sessions "
+        f"({len(sel.holdout)} held out) with {cfg.workers} worker{'s' if cfg.workers != 1 else ''}"
     )
-    outcome.failures = find_failures(trials)
-    if interrupted:
-        tracker.finish_sweep(parent, "KILLED")
-        return outcome
-    elsewhere = claim_finish(study, storage, storage_url, token)
-    if elsewhere:  # another sweep process of the study runs (or ran) the validation
-        console.print(elsewhere, highlight=False)
-        return outcome
-    try:
-        post_search(
-            study,
-            storage,
-            cfg,
-            sel,
-            tracker,
-            parent,
-            executor,
-            evaluator,
-            experiments_dir,
-            console,
-            params,
-            outcome,
+    jobs = _jobs(cfg, sel, search, token, stop_file, deadline, evaluator, run_ids)
+    t_fanout = time.perf_counter()
+    futures: list[Future[Any]] = [executor.submit(run_worker, job) for job in jobs]
+    maximize = search.directions[0] == "maximize"
+    with SweepProgress(
+        console, search.target, deadline, cfg.objectives[0].metric, start_done
+    ) as bar:
+        out = _poll(search.study, maximize, futures, bar, sink, stop_file, console)
+    out.fanout_s = time.perf_counter() - t_fanout
+    sink.log_left_over()
+    stop_file.unlink(missing_ok=True)
+    Path(f"{stop_file}.lock").unlink(missing_ok=True)
+    for f in futures:
+        error = f.exception()
+        if error is not None:
+            raise error
+        out.worker_times.append(f.result())
+    return out
+
+
+def _jobs(
+    cfg: SweepConfig,
+    sel: Selection,
+    search: Search,
+    token: str,
+    stop_file: Path,
+    deadline: float | None,
+    evaluator: str | None,
+    run_ids: TrialRunIds | None,
+) -> list[Job]:
+    """One job per worker, each with its own stream of the sampler's seed."""
+    # the sampler's seed + index: this process's own stream (see shared_study)
+    offset = process_seed(cfg.sampler.seed or 0, join(search.study, search.storage_url)) or 0
+    offset -= cfg.sampler.seed or 0
+    return [
+        Job(
+            config=to_dict(cfg),
+            sessions=[str(p) for p in sel.in_sample],
+            storage=search.storage_url,
+            token=token,
+            target=search.target,
+            deadline=deadline,
+            stop_file=str(stop_file),
+            evaluator=evaluator,
+            index=offset + i,
+            windows=[sel.manifests[p].window_start_s for p in sel.in_sample],
+            run_ids=run_ids,
         )
-    except KeyboardInterrupt:  # Ctrl-C during validation: the trials stay, it runs again
-        executor.shutdown(wait=False, kill_workers=True)  # its replays stop with it
-        release_finish(study, token)
-        outcome.interrupted = True
-        console.print("stopping: validation interrupted; every trial is kept")
-        tracker.finish_sweep(parent, "KILLED", how=VALIDATION_STOPPED)
-        return outcome
-    finished(study)
-    tracker.finish_sweep(parent)
-    return outcome
+        for i in range(cfg.workers)
+    ]
+
+
+def _poll(
+    study: Any,
+    maximize: bool,
+    futures: list[Future[Any]],
+    bar: SweepProgress,
+    sink: TrialSink,
+    stop_file: Path,
+    console: Console,
+) -> FanOut:
+    """Follow the study until every worker has returned; the first Ctrl-C creates the
+    stop file (the workers end after their current session), a second one raises."""
+    interrupted = False
+    poll_cpu_s = 0.0
+    while True:
+        try:
+            while not all(f.done() for f in futures):
+                c0 = time.thread_time()
+                trials = study.get_trials(deepcopy=False)
+                bar.update(tally(trials, maximize))
+                poll_cpu_s += time.thread_time() - c0
+                sink.log_new(trials)
+                # Wakes at once when the last worker ends, not a poll later.
+                wait(futures, timeout=POLL_S, return_when=ALL_COMPLETED)
+            break
+        except KeyboardInterrupt:
+            if interrupted:
+                raise
+            interrupted = True
+            stop_file.touch()
+            console.print("stopping: the running trials end after their current session")
+    trials = study.get_trials(deepcopy=False)
+    sink.log_new(trials)
+    logged_at = time.time()
+    bar.update(tally(trials, maximize))
+    return FanOut(trials, interrupted, poll_cpu_s=poll_cpu_s, logged_at=logged_at)

@@ -24,6 +24,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from pk8opt.sweep.storage import HEARTBEAT_S, study_lock
@@ -32,6 +33,11 @@ HOST = socket.gethostname()
 WAIT_S = 0.5  # how often a worker with nothing to ask looks at the others' trials
 PROCESSES = "pk8opt.processes"  # study user attribute: how many processes joined
 FINISHED_BY = "pk8opt.finished_by"  # study user attribute: who ran the post-search stages
+# The trial user attr naming a trial's run in the tracking store (MLflow). A worker
+# process gives it to the trial as it starts (Optuna refuses user attrs on finished
+# trials), and the main process logs the trial's run under that id once it has finished;
+# a trial killed before it was logged keeps the id, and the sweep that logs it later uses it.
+RUN_ID_ATTR = "mlflow_run_id"
 
 
 def _heartbeat(storage: Any) -> bool:
@@ -198,7 +204,6 @@ def process_seed(seed: int | None, rank: int) -> int | None:
 def claim_finish(study: Any, storage: Any, storage_url: str, token: str) -> str | None:
     """None when this process is to run the post-search stages (and has claimed them);
     otherwise the line saying who does."""
-    from datetime import UTC, datetime
 
     heartbeat = _heartbeat(storage)
     with study_lock(storage_url, f"{study.study_name}:finish"):

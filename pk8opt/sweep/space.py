@@ -1,4 +1,5 @@
-"""The search space: checking each dimension against its declaration, and suggesting.
+"""The search space: its schema (`Dimension`, the config's `space:` entries), checking
+each dimension against its declaration, and suggesting.
 
 A dimension's type comes from the parameter's declaration (`Param.type`): an int
 parameter is searched with `suggest_int`, a float one with `suggest_float`, a bool or
@@ -9,13 +10,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from pk8opt.errors import ConfigError
 from pk8opt.params import Param, ParamSet
 
 if TYPE_CHECKING:
     import optuna
 
-    from pk8opt.sweep.config import Dimension
+
+class Dimension(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One searched parameter: a range (`low`, `high`, optional `step` or `log`) or
+    a list of `choices`. Its type (int, float, bool, str) is the declared one."""
+
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: list[str | int | float | bool] | None = None
 
 
 def check_dimension(p: Param, dim: Dimension, where: str) -> None:

@@ -18,6 +18,7 @@ take there.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import json
@@ -226,8 +227,6 @@ def study_lock(url: str, name: str) -> Iterator[None]:
     if path is None:
         yield
         return
-    import fcntl
-
     folder = path.parent / f".{path.name}.locks"
     folder.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(name.encode()).hexdigest()[:16]

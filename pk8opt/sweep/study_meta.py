@@ -14,14 +14,13 @@ Studies of older pk8opt versions hold everything in one attr, `pk8opt`, a dict:
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pk8opt.redact import mask_url
-
-if TYPE_CHECKING:
-    from pk8opt.sweep.config import SweepConfig
-    from pk8opt.sweep.data import Selection
+from pk8opt.redact import mask_url, mask_urls
+from pk8opt.sweep.config import SweepConfig, to_dict
+from pk8opt.sweep.data import Selection
 
 PREFIX = "pk8opt."
 LEGACY = "pk8opt"  # older sweeps: one attr holding the whole record
@@ -158,11 +157,6 @@ def sweep_meta(
 def sweep_record(meta: StudyMeta, cfg: SweepConfig, sel: Selection) -> str:
     """`study.json`: the study attrs and what they leave out (the whole config, every
     session searched and held out), a URL's password masked."""
-    import json
-
-    from pk8opt.redact import mask_urls
-    from pk8opt.sweep.config import to_dict
-
     record = {
         "study": cfg.study,
         **{k.removeprefix(PREFIX): v for k, v in study_attrs(meta).items()},

@@ -12,12 +12,14 @@ symbols of one window, the portfolio the live runner trades.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pk8opt.backtest.results import is_summed
+import numpy as np
+
+from pk8opt.backtest.results import is_summed, sharpe, sortino
+from pk8opt.sweep.evaluate import Evaluator, session_value
 
 # Objectives computed from the P&L per window (mean, median, Sharpe and Sortino
 # ratios of the windows' P&L; never annualised).
@@ -44,8 +46,6 @@ def window_index(starts: Sequence[int]) -> tuple[list[int], list[list[int]]]:
 def window_order(n_windows: int, seed: int | None, number: int) -> list[int]:
     """The order in which trial `number` visits the windows: shuffled, the same for the
     same seed and trial number, different from one trial to the next."""
-    import numpy as np
-
     rng = np.random.default_rng([0 if seed is None else int(seed), int(number)])
     return [int(w) for w in rng.permutation(n_windows)]
 
@@ -60,20 +60,9 @@ def window_values(per_session: Sequence[float | None], members: list[list[int]])
     return [sum(per_session[i] or 0.0 for i in m) for m in members]
 
 
-def sharpe(values: Sequence[float]) -> float:
-    """Mean over sample standard deviation; 0 when undefined (as `metrics.sharpe`)."""
-    if len(values) < 2:
-        return 0.0
-    sd = statistics.stdev(values)
-    return statistics.fmean(values) / sd if sd > 1e-12 else 0.0
-
-
-def sortino(values: Sequence[float]) -> float:
-    """Mean over downside deviation (root mean square of losses); 0 without losses."""
-    if len(values) < 2:
-        return 0.0
-    down = math.sqrt(sum(min(v, 0.0) ** 2 for v in values) / len(values))
-    return statistics.fmean(values) / down if down > 1e-12 else 0.0
+# The Sharpe ratio of the P&L per window is 0 only when the windows' P&L has no
+# spread at all (1e-12), where a backtest's session Sharpe ratio cuts off at 1e-9.
+WINDOW_SHARPE_MIN_SD = 1e-12
 
 
 def summarize(values: Sequence[float], metric: str) -> float:
@@ -85,7 +74,7 @@ def summarize(values: Sequence[float], metric: str) -> float:
     if metric == "median_pnl_per_window":
         return float(statistics.median(values))
     if metric == "sharpe_per_window":
-        return sharpe(values)
+        return sharpe(values, min_sd=WINDOW_SHARPE_MIN_SD)
     if metric == "sortino_per_window":
         return sortino(values)
     raise KeyError(metric)
@@ -135,8 +124,6 @@ class TrialScore:
     def add(self, pos: int, result: Any) -> list[tuple[float, int]]:
         """Record the session at visit position `pos`; the (value, step) reports of the
         windows it completed (those whose last session is at or before `pos`)."""
-        from pk8opt.sweep.evaluate import session_value
-
         i = self.visit[pos]
         self.pnl[i] = session_value(result, "pnl_usdc")
         self.fills[i] = session_value(result, "fills")
@@ -208,7 +195,7 @@ def objective_values(
 
 
 def scored_run(
-    evaluator: Any,
+    evaluator: Evaluator,
     sessions: Sequence[Any],
     strategy: str,
     overrides: dict[str, Any],
@@ -216,8 +203,6 @@ def scored_run(
 ) -> tuple[dict[str, float], list[float | None], list[float | None]]:
     """One backtest in the given session order: aggregate metrics, per-session P&L and
     fills (None for a session the backtest skipped)."""
-    from pk8opt.sweep.evaluate import session_value
-
     pnl: list[float | None] = [None] * len(sessions)
     fills: list[float | None] = [None] * len(sessions)
 

@@ -14,15 +14,30 @@ import signal
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
 
 from pk8opt.sweep import shared_study
 from pk8opt.sweep.config import SweepConfig
+from pk8opt.sweep.evaluate import Evaluator, load_evaluator
 from pk8opt.sweep.orphan import stop_on_orphan
-from pk8opt.tracking._rows import RUN_ID_ATTR, new_run_id
+from pk8opt.sweep.shared_study import RUN_ID_ATTR
+from pk8opt.sweep.space import suggest
+from pk8opt.sweep.study import make_pruner, make_sampler, make_storage
+from pk8opt.sweep.windows import TrialScore, objective_values, window_index, window_order
 
 # Sessions loaded in this process, by their paths: loaded once, reused by every trial.
 _LOADED: dict[tuple[str, ...], Any] = {}
+
+
+class TrialRunIds(Protocol):
+    """Gives a trial, as it starts, the id of its run in the tracking store, or None
+    (Optuna takes no user attr once the trial is told). The tracking side makes it
+    (`pk8opt.tracking`); it travels to the workers in the `Job`, so it must pickle."""
+
+    def __call__(self, number: int) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -37,16 +52,14 @@ class Job:
     evaluator: str | None = None
     index: int = 0  # offsets the sampler's seed so workers do not suggest alike
     windows: list[int] | None = None  # each session's window start (None: one window each)
-    run_ids: bool = False  # give each trial its MLflow run id up front (see tracking._rows)
-    # on an MLflow server: open each trial's run as it starts (tracking.open_trial_run)
-    server_runs: tuple[str, str, str, str] | None = None
+    run_ids: TrialRunIds | None = None  # each trial's run id up front (`RUN_ID_ATTR`)
 
 
 class Interrupted(Exception):
     """The sweep is being stopped (Ctrl-C)."""
 
 
-def loaded(evaluator: Any, paths: list[str]) -> Any:
+def loaded(evaluator: Evaluator, paths: list[str]) -> Any:
     key = tuple(paths)
     if key not in _LOADED:
         _LOADED.clear()
@@ -66,121 +79,154 @@ def _ignore_sigint() -> None:
 
 def run_worker(job: Job) -> dict[str, float]:
     """The body of one worker process; returns its time split for the benchmark."""
-    import msgspec
     import optuna
-
-    from pk8opt.sweep.evaluate import load_evaluator
-    from pk8opt.sweep.runner import make_pruner, make_storage
-    from pk8opt.sweep.space import suggest
-    from pk8opt.sweep.windows import TrialScore, objective_values, window_index, window_order
 
     _ignore_sigint()
     stop_on_orphan(job.stop_file)  # the main process killed: stop as on Ctrl-C
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    cfg = msgspec.convert(job.config, SweepConfig)
-    evaluator = load_evaluator(job.evaluator)
-    sp, ep, tp = evaluator.param_sets(cfg.strategy)
-    every = sp + ep + tp
-    t_load = time.perf_counter()
-    sessions = loaded(evaluator, job.sessions)
-    times = {"load_s": time.perf_counter() - t_load, "optuna_s": 0.0, "backtest_s": 0.0}
-    times.update(optuna_cpu_s=0.0, backtest_cpu_s=0.0, trials=0.0)
-    storage = make_storage(job.storage)
-    study = optuna.load_study(
-        study_name=cfg.study,
-        storage=storage,
-        sampler=_sampler(cfg, every, job.index),
-        pruner=make_pruner(cfg),
-    )
-    objectives = cfg.objectives
-    prune = len(objectives) == 1 and cfg.pruner.type != "none"
-    of, members = window_index(job.windows or list(range(len(job.sessions))))
-    if len(sessions) != len(of):
-        raise RuntimeError(f"loaded {len(sessions)} sessions for {len(of)} paths")
-    times["first_trial_at"] = time.time()
-    beat = shared_study.Heartbeat(study, storage)
-    while True:
-        if os.path.exists(job.stop_file):
-            break
-        if job.deadline is not None and time.time() >= job.deadline:
-            break
-        t0, c0 = time.perf_counter(), time.thread_time()
-        trial = shared_study.ask(study, storage, job.storage, job.token, job.target, stop(job))
-        if trial is None:
-            break
-        beat.trial = trial
-        if job.run_ids:  # Optuna takes no user attr once the trial is told
-            trial.set_user_attr(RUN_ID_ATTR, new_run_id())
-        elif job.server_runs is not None:
-            from pk8opt.tracking import open_trial_run
+    worker = _Worker(job)
+    worker.run_trials()
+    worker.times["peak_rss_mb"] = peak_rss_mb()
+    return worker.times
 
-            if (run_id := open_trial_run(job.server_runs, trial.number)) is not None:
+
+class _SessionHook:
+    """A trial's `on_session`: scores each session, reports every complete window to
+    the pruner, and stops the backtest on the stop file or when the pruner says so."""
+
+    def __init__(
+        self,
+        stop_file: str,
+        trial: Any,
+        score: TrialScore,
+        prune: bool,
+        pruned: type[BaseException],
+    ) -> None:
+        self.stop_file, self.trial, self.score = stop_file, trial, score
+        self.prune, self.pruned = prune, pruned
+        self.optuna_s = self.optuna_cpu_s = 0.0  # spent in the pruner, not the backtest
+
+    def __call__(self, pos: int, result: Any) -> None:
+        if os.path.exists(self.stop_file):
+            raise Interrupted
+        reports = self.score.add(pos, result)
+        if not self.prune or not reports:
+            return
+        t, c = time.perf_counter(), time.thread_time()
+        for value, step in reports:
+            self.trial.report(value, step)
+        should = self.score.may_prune() and self.trial.should_prune()
+        self.optuna_s += time.perf_counter() - t
+        self.optuna_cpu_s += time.thread_time() - c
+        if should:
+            raise self.pruned(f"pruned after {self.score.done} windows")
+
+
+class _Worker:
+    """One worker process: its sessions (loaded once), the study, its time split."""
+
+    def __init__(self, job: Job) -> None:
+        import optuna
+
+        self.job = job
+        self.cfg = cfg = msgspec.convert(job.config, SweepConfig)
+        self.evaluator = load_evaluator(job.evaluator)
+        sp, ep, tp = self.evaluator.param_sets(cfg.strategy)
+        self.every = sp + ep + tp
+        t_load = time.perf_counter()
+        self.sessions = loaded(self.evaluator, job.sessions)
+        self.times = {"load_s": time.perf_counter() - t_load, "optuna_s": 0.0, "backtest_s": 0.0}
+        self.times.update(optuna_cpu_s=0.0, backtest_cpu_s=0.0, trials=0.0)
+        self.storage = make_storage(job.storage)
+        self.study = optuna.load_study(
+            study_name=cfg.study,
+            storage=self.storage,
+            sampler=make_sampler(cfg, self.every, job.index),
+            pruner=make_pruner(cfg),
+        )
+        self.prune = len(cfg.objectives) == 1 and cfg.pruner.type != "none"
+        self.of, self.members = window_index(job.windows or list(range(len(job.sessions))))
+        if len(self.sessions) != len(self.of):
+            raise RuntimeError(f"loaded {len(self.sessions)} sessions for {len(self.of)} paths")
+
+    def run_trials(self) -> None:
+        """Ask, run and tell trials until the study holds its target, the deadline, or
+        the stop file."""
+        job, times = self.job, self.times
+        times["first_trial_at"] = time.time()
+        beat = shared_study.Heartbeat(self.study, self.storage)
+        stopping = stop(job)
+        while not stopping():
+            t0, c0 = time.perf_counter(), time.thread_time()
+            trial = shared_study.ask(
+                self.study, self.storage, job.storage, job.token, job.target, stopping
+            )
+            if trial is None:
+                break
+            beat.trial = trial
+            if job.run_ids is not None and (run_id := job.run_ids(trial.number)) is not None:
                 trial.set_user_attr(RUN_ID_ATTR, run_id)
-        values = suggest(trial, cfg.space, every)
-        times["optuna_s"] += time.perf_counter() - t0
-        times["optuna_cpu_s"] += time.thread_time() - c0
+            values = suggest(trial, self.cfg.space, self.every)
+            times["optuna_s"] += time.perf_counter() - t0
+            times["optuna_cpu_s"] += time.thread_time() - c0
+            state = self._play(trial, values, beat)
+            times["trials"] += 1
+            if state == "FAIL" and trial.user_attrs.get("interrupted"):
+                break
+        beat.close()
+
+    def _play(self, trial: Any, values: dict[str, Any], beat: shared_study.Heartbeat) -> str:
+        """One trial's backtest, told to the study; its state."""
+        import optuna
+
+        cfg = self.cfg
         score = TrialScore(
-            objectives[0].metric,
-            of,
-            members,
-            window_order(len(members), cfg.sampler.seed, trial.number),
+            cfg.objectives[0].metric,
+            self.of,
+            self.members,
+            window_order(len(self.members), cfg.sampler.seed, trial.number),
             per_instance=cfg.pruner.type == "wilcoxon",
             warmup_windows=cfg.pruner.warmup_windows,
         )
-        spent = {"optuna": 0.0, "optuna_cpu": 0.0}
-
-        def on_session(
-            pos: int, result: Any, trial: Any = trial, score: Any = score, spent: Any = spent
-        ) -> None:
-            if os.path.exists(job.stop_file):
-                raise Interrupted
-            reports = score.add(pos, result)
-            if not prune or not reports:
-                return
-            t, c = time.perf_counter(), time.thread_time()
-            for value, step in reports:
-                trial.report(value, step)
-            should = score.may_prune() and trial.should_prune()
-            spent["optuna"] += time.perf_counter() - t
-            spent["optuna_cpu"] += time.thread_time() - c
-            if should:
-                raise optuna.TrialPruned(f"pruned after {score.done} windows")
-
+        hook = _SessionHook(self.job.stop_file, trial, score, self.prune, optuna.TrialPruned)
         t1, c1 = time.perf_counter(), time.thread_time()
-        state, result, error = "COMPLETE", None, None
-        visiting = [sessions[i] for i in score.visit]
-        try:
-            metrics = evaluator.run(visiting, cfg.strategy, {**cfg.overrides, **values}, on_session)
-            score.finish()
-            result, metrics = objective_values(metrics, objectives, score)
-        except optuna.TrialPruned:
-            state = "PRUNED"
-        except Interrupted:
-            state = "FAIL"
-            trial.set_user_attr("interrupted", True)
-        except Exception as exc:
-            state = "FAIL"
-            error = f"{type(exc).__name__}: {exc}"
-            trial.set_user_attr("traceback", traceback.format_exc()[-4000:])
+        state, result, metrics, error = self._backtest(trial, {**cfg.overrides, **values}, hook)
         t2, c2 = time.perf_counter(), time.thread_time()
-        times["backtest_s"] += t2 - t1 - spent["optuna"]
-        times["backtest_cpu_s"] += c2 - c1 - spent["optuna_cpu"]
+        self.times["backtest_s"] += t2 - t1 - hook.optuna_s
+        self.times["backtest_cpu_s"] += c2 - c1 - hook.optuna_cpu_s
         if state == "COMPLETE":
             trial.set_user_attr("metrics", metrics)
         trial.set_user_attr("sessions", score.attrs())
         if error:
             trial.set_user_attr("error", error)
         tell_state = getattr(optuna.trial.TrialState, state)
-        study.tell(trial, result if state == "COMPLETE" else None, state=tell_state)
+        self.study.tell(trial, result if state == "COMPLETE" else None, state=tell_state)
         beat.trial = None
-        times["optuna_s"] += time.perf_counter() - t2 + spent["optuna"]
-        times["optuna_cpu_s"] += time.thread_time() - c2 + spent["optuna_cpu"]
-        times["trials"] += 1
-        if state == "FAIL" and trial.user_attrs.get("interrupted"):
-            break
-    beat.close()
-    times["peak_rss_mb"] = peak_rss_mb()
-    return times
+        self.times["optuna_s"] += time.perf_counter() - t2 + hook.optuna_s
+        self.times["optuna_cpu_s"] += time.thread_time() - c2 + hook.optuna_cpu_s
+        return state
+
+    def _backtest(
+        self, trial: Any, overrides: dict[str, Any], hook: _SessionHook
+    ) -> tuple[str, Any, Any, str | None]:
+        """(state, objective values, metrics, error) of the trial's backtest."""
+        import optuna
+
+        score = hook.score
+        visiting = [self.sessions[i] for i in score.visit]
+        try:
+            metrics = self.evaluator.run(visiting, self.cfg.strategy, overrides, hook)
+            score.finish()
+            result, metrics = objective_values(metrics, self.cfg.objectives, score)
+        except optuna.TrialPruned:
+            return "PRUNED", None, None, None
+        except Interrupted:
+            trial.set_user_attr("interrupted", True)
+            return "FAIL", None, None, None
+        except Exception as exc:
+            trial.set_user_attr("traceback", traceback.format_exc()[-4000:])
+            return "FAIL", None, None, f"{type(exc).__name__}: {exc}"
+        return "COMPLETE", result, metrics, None
 
 
 def stop(job: Job) -> Any:
@@ -210,19 +256,9 @@ def run_report(
     out_dir: str | None,
 ) -> dict[str, float]:
     """Re-run one parameter set on `paths` (the holdout, or the best trial's report)."""
-    from pathlib import Path
-
-    from pk8opt.sweep.evaluate import load_evaluator
-
     _ignore_sigint()
     evaluator = load_evaluator(evaluator_spec)
     sessions = loaded(evaluator, paths)
     if out_dir is not None:
         return dict(evaluator.report(sessions, strategy, overrides, Path(out_dir)))
     return dict(evaluator.run(sessions, strategy, overrides, None))
-
-
-def _sampler(cfg: SweepConfig, params: Any, index: int) -> Any:
-    from pk8opt.sweep.runner import make_sampler
-
-    return make_sampler(cfg, params, index)

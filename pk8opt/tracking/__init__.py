@@ -7,7 +7,8 @@ picks run ids; see `open_trial_run`), which the main process fills when it finis
 `experiments/`, with artifacts beside it.
 """
 
-from pk8opt.tracking._rows import RUN_ID_ATTR, ChildRun
+from pk8opt.sweep.shared_study import RUN_ID_ATTR
+from pk8opt.tracking._rows import ChildRun, MintedRunIds
 from pk8opt.tracking._tracker import (
     DESCRIPTION,
     PARENT,
@@ -15,6 +16,7 @@ from pk8opt.tracking._tracker import (
     STORAGE,
     STUDY,
     TRIAL,
+    OpenTrialRuns,
     Tracker,
     TrialRecord,
     artifact_root_for,
@@ -25,6 +27,7 @@ from pk8opt.tracking._tracker import (
     param_text,
     runs_view_url,
     store_uri,
+    sweep_parent_runs,
     tag_runs,
     ui_command,
 )
@@ -38,6 +41,8 @@ __all__ = [
     "STUDY",
     "TRIAL",
     "ChildRun",
+    "MintedRunIds",
+    "OpenTrialRuns",
     "Tracker",
     "TrialRecord",
     "artifact_root_for",
@@ -48,6 +53,7 @@ __all__ = [
     "param_text",
     "runs_view_url",
     "store_uri",
+    "sweep_parent_runs",
     "tag_runs",
     "ui_command",
 ]

@@ -8,7 +8,7 @@ MySQL) the sweep inserts the same rows MLflow's store would (`runs`, `tags`, `pa
 `metrics`, `latest_metrics`) with MLflow's own table models and validation, for every
 trial that finished since the last poll, in one transaction: five statements per batch.
 
-`tests/unit/test_tracking_rows.py` checks that a run written here reads back through
+`tests/integration/test_tracking_rows.py` checks that a run written here reads back through
 `MlflowClient` exactly like one written through the client, for the installed MLflow.
 Any other store (an MLflow server over HTTP) goes through the client.
 """
@@ -20,16 +20,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# The Optuna user attr naming a trial's MLflow run. A worker process mints the id when
-# the trial starts (Optuna refuses user attrs on finished trials), and the main process
-# inserts the trial's run under that id once it has finished; a trial killed before
-# it was logged keeps the id, and the sweep that logs it later uses it.
-RUN_ID_ATTR = "mlflow_run_id"
-
 
 def new_run_id() -> str:
     """An id in MLflow's own form (32 hex digits)."""
     return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class MintedRunIds:
+    """A trial's run id minted as the trial starts (a SQL store, where the main process
+    inserts the run under it): the sweep's `TrialRunIds`, picklable for its workers."""
+
+    def __call__(self, number: int) -> str | None:
+        return new_run_id()
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,6 @@ def insert_runs(
     With `unique=(group_tag, key_tag)`, a run whose two tag values are already held by a
     run in the store is not inserted again: its existing id is returned (another sweep
     process on the same study may have logged the same trial)."""
-    from mlflow.entities import LifecycleStage, SourceType
     from mlflow.store.tracking.dbmodels.models import (
         SqlLatestMetric,
         SqlMetric,
@@ -102,8 +104,6 @@ def insert_runs(
         SqlRun,
         SqlTag,
     )
-    from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME, MLFLOW_USER
-    from mlflow.utils.uri import append_to_uri_path
     from sqlalchemy import insert
 
     ids: list[str] = []
@@ -115,51 +115,10 @@ def insert_runs(
         SqlLatestMetric: [],
     }
     for run in runs:
-        metrics, params, tags = _validated(run)
         run_id = run.run_id or new_run_id()
         ids.append(run_id)
-        rows[SqlRun].append(
-            {
-                "run_uuid": run_id,
-                "name": run.name,
-                "artifact_uri": append_to_uri_path(artifact_location, run_id, "artifacts"),
-                "experiment_id": int(experiment_id),
-                "source_type": SourceType.to_string(SourceType.UNKNOWN),
-                "source_name": "",
-                "entry_point_name": "",
-                "user_id": run.tags.get(MLFLOW_USER, "unknown"),
-                "status": run.status,
-                "start_time": run.start_ms,
-                "end_time": run.end_ms,
-                "deleted_time": None,
-                "source_version": "",
-                "lifecycle_stage": LifecycleStage.ACTIVE,
-            }
-        )
-        named = {t.key: t.value for t in tags}
-        named.setdefault(MLFLOW_RUN_NAME, run.name)
-        rows[SqlTag] += [{"run_uuid": run_id, "key": k, "value": v} for k, v in named.items()]
-        rows[SqlParam] += [{"run_uuid": run_id, "key": p.key, "value": p.value} for p in params]
-        latest: dict[str, dict[str, Any]] = {}
-        for m in metrics:
-            row = {
-                "run_uuid": run_id,
-                "key": m.key,
-                "value": m.value,
-                "timestamp": m.timestamp,
-                "step": m.step,
-                "is_nan": False,
-            }
-            rows[SqlMetric].append(row)
-            top = latest.get(m.key)
-            # MLflow's latest value: the highest step, then the latest timestamp
-            if top is None or (m.step, m.timestamp, m.value) >= (
-                top["step"],
-                top["timestamp"],
-                top["value"],
-            ):
-                latest[m.key] = row
-        rows[SqlLatestMetric] += list(latest.values())
+        for model, batch in _run_rows(run, run_id, experiment_id, artifact_location).items():
+            rows[model] += batch
     if not ids:
         return ids
     with store.ManagedSessionMaker(read_only=False) as session:
@@ -180,6 +139,69 @@ def insert_runs(
             if batch:
                 session.execute(insert(model), batch)
     return ids
+
+
+def _run_rows(
+    run: ChildRun, run_id: str, experiment_id: str, artifact_location: str
+) -> dict[Any, list[dict[str, Any]]]:
+    """The rows of one run, by MLflow table model, as MLflow's store would write them."""
+    from mlflow.entities import LifecycleStage, SourceType
+    from mlflow.store.tracking.dbmodels.models import (
+        SqlLatestMetric,
+        SqlMetric,
+        SqlParam,
+        SqlRun,
+        SqlTag,
+    )
+    from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME, MLFLOW_USER
+    from mlflow.utils.uri import append_to_uri_path
+
+    metrics, params, tags = _validated(run)
+    run_row = {
+        "run_uuid": run_id,
+        "name": run.name,
+        "artifact_uri": append_to_uri_path(artifact_location, run_id, "artifacts"),
+        "experiment_id": int(experiment_id),
+        "source_type": SourceType.to_string(SourceType.UNKNOWN),
+        "source_name": "",
+        "entry_point_name": "",
+        "user_id": run.tags.get(MLFLOW_USER, "unknown"),
+        "status": run.status,
+        "start_time": run.start_ms,
+        "end_time": run.end_ms,
+        "deleted_time": None,
+        "source_version": "",
+        "lifecycle_stage": LifecycleStage.ACTIVE,
+    }
+    named = {t.key: t.value for t in tags}
+    named.setdefault(MLFLOW_RUN_NAME, run.name)
+    metric_rows: list[dict[str, Any]] = []
+    latest: dict[str, dict[str, Any]] = {}
+    for m in metrics:
+        row = {
+            "run_uuid": run_id,
+            "key": m.key,
+            "value": m.value,
+            "timestamp": m.timestamp,
+            "step": m.step,
+            "is_nan": False,
+        }
+        metric_rows.append(row)
+        top = latest.get(m.key)
+        # MLflow's latest value: the highest step, then the latest timestamp
+        if top is None or (m.step, m.timestamp, m.value) >= (
+            top["step"],
+            top["timestamp"],
+            top["value"],
+        ):
+            latest[m.key] = row
+    return {
+        SqlRun: [run_row],
+        SqlTag: [{"run_uuid": run_id, "key": k, "value": v} for k, v in named.items()],
+        SqlParam: [{"run_uuid": run_id, "key": p.key, "value": p.value} for p in params],
+        SqlMetric: metric_rows,
+        SqlLatestMetric: list(latest.values()),
+    }
 
 
 def _held(

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 import math
 import os
+import sqlite3
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pk8opt.errors import ConfigError
 from pk8opt.redact import mask_url
-from pk8opt.tracking._rows import ChildRun, insert_runs, sql_store
+from pk8opt.sweep.storage import sqlalchemy_url
+from pk8opt.tracking._rows import ChildRun, MintedRunIds, insert_runs, sql_store
+from pk8opt.tracking.view import VIEW_TAG, runs_path, view_state
+
+if TYPE_CHECKING:
+    from pk8opt.sweep.worker import TrialRunIds
 
 ROLE = "pk8opt.role"
 STUDY = "pk8opt.study"
@@ -27,7 +35,6 @@ DESCRIPTION = "mlflow.note.content"  # the run's description in the MLflow UI
 
 def _run_source() -> dict[str, str]:
     """Who ran it and from what, as MLflow's own tags say it."""
-    import getpass
 
     try:
         user = getpass.getuser()
@@ -84,8 +91,6 @@ def _tune_sqlite(db_path: Path) -> None:
     if key in _TUNED:
         return
     _TUNED.add(key)
-    import sqlite3
-
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
@@ -125,8 +130,6 @@ def is_server(tracking_uri: str) -> bool:
 def store_uri(tracking_uri: str) -> str:
     """The URI as MLflow should open it: `postgresql://` with the installed driver."""
     if tracking_uri.startswith(("postgresql://", "postgres://")):
-        from pk8opt.sweep.storage import sqlalchemy_url
-
         return sqlalchemy_url(tracking_uri)
     return tracking_uri
 
@@ -184,6 +187,15 @@ class Tracker:
         if self.mints_run_ids or not is_server(self.tracking_uri):
             return None
         return (self.tracking_uri, self.experiment_id, parent_id, study)
+
+    def trial_run_ids(self, parent_id: str, study: str) -> TrialRunIds | None:
+        """How a worker gives each trial its run id as the trial starts: minted (a SQL
+        store), opened on the MLflow server (`open_trial_run`), or None (the run is
+        created when the finished trial is written)."""
+        if self.mints_run_ids:
+            return MintedRunIds()
+        target = self.trial_runs_target(parent_id, study)
+        return OpenTrialRuns(target) if target is not None else None
 
     @property
     def mints_run_ids(self) -> bool:
@@ -256,8 +268,6 @@ class Tracker:
     ) -> None:
         """The experiment's shared Runs view (`view.py`): objective, main metrics, the
         searched parameters. A courtesy: a store that refuses it does not stop a sweep."""
-        from pk8opt.tracking.view import VIEW_TAG, view_state
-
         try:
             state = view_state(directions, params, parent_run_id, objective_metrics)
             self.client.set_experiment_tag(self.experiment_id, VIEW_TAG, state)
@@ -449,6 +459,33 @@ def open_trial_run(target: tuple[str, str, str, str], number: int) -> str | None
         return None
 
 
+@dataclass(frozen=True)
+class OpenTrialRuns:
+    """`open_trial_run` on one server as each trial starts: the sweep's `TrialRunIds`
+    for an MLflow server, picklable for its workers."""
+
+    target: tuple[str, str, str, str]
+
+    def __call__(self, number: int) -> str | None:
+        return open_trial_run(self.target, number)
+
+
+def sweep_parent_runs(tracking_uri: str) -> list[Any]:
+    """Every sweep's parent run in the store (tag `pk8opt.role=sweep`), up to 1000;
+    empty when the store cannot be read."""
+    _quiet()
+    from mlflow import MlflowClient
+
+    try:
+        client = MlflowClient(tracking_uri=tracking_uri)
+        exps = [e.experiment_id for e in client.search_experiments()]
+        return list(
+            client.search_runs(exps, filter_string=f"tags.`{ROLE}` = 'sweep'", max_results=1000)
+        )
+    except Exception:  # an unreachable store: the caller lists what Optuna knows
+        return []
+
+
 def param_text(value: Any) -> str:
     """A parameter as a person reads it: ints as ints (`30`, not `30.0`), other floats
     to 4 significant digits (`0.02031`), everything else as is. The exact values stay
@@ -533,8 +570,6 @@ def find_trial_run(tracking_uri: str, study: str, number: int) -> str | None:
 def ui_command(tracking_uri: str, port: int, workers: int = 1) -> list[str]:
     """The `mlflow ui` command line for this store, bound to 127.0.0.1. One worker by
     default: MLflow's four answer no faster for one person and cost a laptop memory."""
-    import sys
-
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store_uri(tracking_uri)]
     root = artifact_root_for(tracking_uri)
     if root:
@@ -568,8 +603,6 @@ def runs_view_url(base: str, tracking_uri: str, experiment: str | None = None) -
         exp_id = None
     if exp_id is None:
         return f"{base}/"
-    from pk8opt.tracking.view import runs_path
-
     return f"{base}/{runs_path(exp_id, tags)}"
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from pk8opt.engine.config import ENGINE_PARAMS
+from pk8opt.engine.config import ENGINE_PARAMS, EngineSettings
 from pk8opt.errors import ConfigError
 from pk8opt.params import ParamSet
 from pk8opt.strategies import get_strategy
@@ -37,6 +38,11 @@ class RunConfig:
         object.__setattr__(
             self, "trader_params", TRADER_PARAMS.resolve(self.trader_params, "trader")
         )
+
+    @cached_property
+    def engine_settings(self) -> EngineSettings:
+        """`engine_params` as the engines read them (made once per config)."""
+        return EngineSettings.from_params(self.engine_params)
 
     @staticmethod
     def param_sets(strategy: str) -> tuple[ParamSet, ParamSet, ParamSet]:

@@ -49,7 +49,7 @@ class SessionStepper:
         metrics: Any = None,
     ) -> None:
         self.spec = MarketSpec.from_manifest(manifest)
-        self.engine = PaperEngine(self.spec, config.engine_params, log=log, view=view)
+        self.engine = PaperEngine(self.spec, config.engine_settings, log=log, view=view)
         if metrics is not None:  # a fill_metrics.FillMetrics: one line per fill
             self.engine.log = metrics.tap(log, self.engine)
         if strategy is None:
@@ -86,7 +86,10 @@ class SessionStepper:
         lo: int,
         hi: int,
     ) -> None:
-        """Rows `lo:hi` of the columns are one frame: feed them, then end the frame."""
+        """Rows `lo:hi` of the columns are one frame: feed them, then end the frame.
+
+        Compiled twin: pk8opt.backtest.compiled.kernel.run_kernel.
+        """
         if hi <= lo or self.closed:
             return
         clock = self.clock
@@ -128,7 +131,10 @@ class SessionStepper:
             self.engine.advance_to(t_ns)
 
     def settle(self, winner: str, t_ns: int) -> None:
-        """The window's winner is known: orders expire, winning shares pay 1 each."""
+        """The window's winner is known: orders expire, winning shares pay 1 each.
+
+        Compiled twin: pk8opt.backtest.compiled.kernel.run_kernel.
+        """
         if self.closed:
             return
         self._decide(t_ns)

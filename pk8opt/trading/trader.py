@@ -125,7 +125,13 @@ class Trader:
 
     # ------------------------------------------------------------------
     def on_frame(self, t_ns: int, top: tuple[int, int, int, int], ticks: tuple[int, int]) -> None:
-        """One market update: top = (Up bid, Up ask, Down bid, Down ask) in milli, -1 none."""
+        """One market update: top = (Up bid, Up ask, Down bid, Down ask) in milli, -1 none.
+
+        Compiled twin: pk8opt.backtest.compiled.trader.same_inputs.
+        Compiled twin: pk8opt.backtest.compiled.trader.trader_pre.
+        Compiled twin: pk8opt.backtest.compiled.trader.trader_act.
+        Compiled twin: pk8opt.backtest.compiled.trader.quiet.
+        """
         known = self.engine.responses
         if known.latency_ns:
             # receive() applies what is due by now; skipped when nothing is (a no-op)
@@ -185,7 +191,10 @@ class Trader:
         self.next_wake_ns = 0
 
     def finish(self, t_ns: int) -> None:
-        """After settlement: the final equity sample."""
+        """After settlement: the final equity sample.
+
+        Compiled twin: pk8opt.backtest.compiled.trader.finish.
+        """
         self.equity_t.append(t_ns)
         self.equity_v.append(self.engine.account.equity(None, None))
 
@@ -193,6 +202,7 @@ class Trader:
     def _context(
         self, t_ns: int, top: tuple[int, int, int, int], ticks: tuple[int, int]
     ) -> StrategyContext:
+        """Compiled twin: pk8opt.backtest.compiled.trader.context."""
         m = self.market
         known = self.engine.responses  # its own state as the trade loop last heard it
         b_up, a_up, b_dn, a_dn = top
@@ -229,6 +239,7 @@ class Trader:
         )
 
     def _count_gates(self, quote: StrategyQuote) -> None:
+        """Compiled twin: pk8opt.backtest.compiled.trader.trader_quoted."""
         last = self._last_gate
         d = quote.up
         gate = d.why if d.px is None and d.why in self._gate_names else ""
@@ -244,7 +255,10 @@ class Trader:
             last[1] = gate
 
     def _act(self, leg: int, d: Desired, t_ns: int, tick: int) -> int:
-        """Apply the requote rules to one token; returns the next wake-up time."""
+        """Apply the requote rules to one token; returns the next wake-up time.
+
+        Compiled twin: pk8opt.backtest.compiled.trader.act.
+        """
         engine = self.engine
         o = self.working[leg]
         if o is not None and (not o.seen_live or o.cancel_requested):
@@ -275,7 +289,10 @@ class Trader:
         return aged_at
 
     def _place(self, leg: int, t_ns: int, price: int, d: Desired) -> int:
-        """Post; a rejected post is retried once `min_requote_seconds` have passed."""
+        """Post; a rejected post is retried once `min_requote_seconds` have passed.
+
+        Compiled twin: pk8opt.backtest.compiled.trader.place.
+        """
         o = self.engine.submit(t_ns, leg, price, d.q, d.why)
         self.last_action[leg] = t_ns
         if o.live:
@@ -285,6 +302,7 @@ class Trader:
         return t_ns + self.min_requote_ns
 
     def _sample_equity(self, t_ns: int, top: tuple[int, int, int, int]) -> None:
+        """Compiled twin: pk8opt.backtest.compiled.trader.sample_equity."""
         for tok in (0, 1):
             bid, ask = top[2 * tok], top[2 * tok + 1]
             if bid >= 0 and ask >= 0:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from pk8opt.sweep.windows import WINDOW_METRICS, summarize, window_values
 
 FINISHED = ("COMPLETE", "PRUNED", "FAIL")
@@ -170,8 +172,6 @@ def neighbours(
     taken: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """`n` distinct points near `center` (not `center` itself, nor any of `taken`)."""
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     seen = [dict(center), *map(dict, taken)]
     out: list[dict[str, Any]] = []

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from pk8opt.validation.stats import sharpe
+
 WALK_FORWARD = ("oos_pnl_per_window", "oos_t")
 DEFLATED_SHARPE = ("dsr", "psr")
 
@@ -64,8 +66,6 @@ class Reasons(dict[str, str]):
         elif not (math.isfinite(dsr.skew) and math.isfinite(dsr.kurt)):
             self.note(DEFLATED_SHARPE, "the chosen trial's P&L has no skewness or kurtosis")
         if math.isnan(dsr.sr0):
-            from pk8opt.validation.stats import sharpe
-
             n_sharpe = sum(math.isfinite(sharpe(np.asarray(r, dtype=float))) for r in rows)
             self.note(
                 ("dsr",),

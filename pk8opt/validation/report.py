@@ -12,9 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+import numpy as np
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
 
-from pk8opt.sweep.charts import study_plots
+from pk8opt.sweep.charts import _pyplot, _save, study_plots
+from pk8opt.sweep.worker import run_report
 
 VERDICT_TAG = "pk8opt.verdict"
 # The figures as they appear on the parent run (metrics) and in the tables.
@@ -62,10 +66,6 @@ def reason_lines(checks: list[Any]) -> list[str]:
 def check_table(checks: list[Any], title: str) -> Any:
     """A rich table of checks (the sweep's end, deploy's refusal), why a figure is n/a
     under it."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
     table = Table(title=title, title_justify="left", box=None, header_style="bold underline")
     for col in ("check", "value", "required", "result"):
         table.add_column(col, justify="left" if col == "check" else "right")
@@ -143,12 +143,8 @@ def markdown(v: Any, metric: str) -> str:
 
 def plots(v: Any, out: Path) -> list[Path]:
     """is_vs_oos.png, pbo_logits.png, walk_forward_equity.png (best effort)."""
-    from pk8opt.sweep.charts import _pyplot, _save
-
     plt = _pyplot()
     files: list[Path] = []
-    import numpy as np
-
     m = np.array([r.pnl for r in v.rows])
     if v.walk is not None and v.walk.folds:
         try:
@@ -205,8 +201,6 @@ def publish(
     console: Console,
 ) -> None:
     """Artifacts and metrics on the parent run, the chosen trial's report, the table."""
-    from pk8opt.sweep.worker import run_report
-
     f = vars(v.figures)
     chosen_run = (
         tracker.trial_run_id(cfg.study, v.chosen.trial) if v.chosen.trial is not None else None
@@ -265,8 +259,6 @@ def publish(
 
 
 def print_verdict(v: Any, console: Console) -> None:
-    from rich.text import Text
-
     params = ", ".join(f"{k}={fmt(x)}" for k, x in v.chosen.params.items())
     console.print(check_table(v.verdict.checks, f"validation of trial {v.chosen.label}"))
     console.print(Text(f"  trial {v.chosen.label}: {params}"))

@@ -16,16 +16,32 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rich.console import Console
 
+from pk8opt.params import ParamSet
 from pk8opt.sweep.config import SweepConfig
 from pk8opt.sweep.data import Selection
-from pk8opt.sweep.windows import window_index, window_values
+from pk8opt.sweep.evaluate import load_evaluator
+from pk8opt.sweep.windows import scored_run, window_index, window_values
+from pk8opt.sweep.worker import _ignore_sigint, loaded
+from pk8opt.validation import (
+    Figures,
+    Thresholds,
+    cpcv_folds,
+    deflated_sharpe,
+    judge,
+    lower_quartile,
+    pbo_cscv,
+    sr_variance,
+    walk_forward_folds,
+)
 from pk8opt.validation import record as verdict_record
+from pk8opt.validation import walk_forward as wf
 from pk8opt.validation.candidates import (
     Row,
     complete_rows,
@@ -35,6 +51,7 @@ from pk8opt.validation.candidates import (
     rank_trials,
 )
 from pk8opt.validation.reasons import DEFLATED_SHARPE, WALK_FORWARD, Reasons
+from pk8opt.validation.report import publish
 
 NOT_TRADING = "not_trading"
 DEFAULTS = "defaults"
@@ -89,10 +106,6 @@ def replay(
     evaluator_spec: str | None, strategy: str, paths: list[str], overrides: dict[str, Any]
 ) -> dict[str, Any]:
     """One parameter set on `paths` (run in a worker process): per-session P&L and fills."""
-    from pk8opt.sweep.evaluate import load_evaluator
-    from pk8opt.sweep.windows import scored_run
-    from pk8opt.sweep.worker import _ignore_sigint, loaded
-
     _ignore_sigint()
     evaluator = load_evaluator(evaluator_spec)
     metrics, pnl, fills = scored_run(evaluator, loaded(evaluator, paths), strategy, dict(overrides))
@@ -183,8 +196,6 @@ def _robustness(
     """Lower quartile of the mean P&L per window over each top candidate's neighbourhood
     (the candidate itself included). Completed trials already inside the neighbourhood
     count as neighbours; fresh points are replayed for the rest."""
-    from pk8opt.validation import lower_quartile
-
     v = cfg.validation
     top = sorted(choosable, key=lambda r: -r.mean)[: v.robust_top]
     done = [
@@ -234,10 +245,6 @@ def _choose(choosable: list[Row], robust: dict[str, float], fallback: Row) -> Ro
 
 
 def _folds(cfg: SweepConfig, n: int, why: Reasons) -> list[Any]:
-    from functools import partial
-
-    from pk8opt.validation import cpcv_folds, walk_forward_folds
-
     v = cfg.validation
     if v.scheme == "cpcv":
         make = partial(cpcv_folds, groups=v.groups, test_groups=v.test_groups)
@@ -262,20 +269,9 @@ def run_validation(
     evaluator: str | None,
     experiments_dir: Path,
     console: Console,
-    every: Any,
+    every: ParamSet,
 ) -> Validated | None:
     """The whole stage, once, after the search; None when no trial has a score."""
-    from pk8opt.validation import (
-        Figures,
-        Thresholds,
-        deflated_sharpe,
-        judge,
-        pbo_cscv,
-        sr_variance,
-    )
-    from pk8opt.validation import walk_forward as wf
-    from pk8opt.validation.report import publish
-
     t0 = time.perf_counter()
     v = cfg.validation
     starts = [sel.manifests[p].window_start_s for p in sel.in_sample]
@@ -298,10 +294,44 @@ def run_validation(
     choosable = [r for r in trading if r.active() >= v.min_active_windows]
     robust = _robustness(study, cfg, choosable, members, paths, replays, every)
     chosen = _choose(choosable, robust, trading[0])
+    why = Reasons()  # figure -> why it is n/a
+    pbo, walk, dsr = _statistics(study, cfg, rows, chosen, members, len(window_starts), why)
+    lockbox, seen_before = _lockbox(study, cfg, sel, chosen, replays)
+    figures = _figures(study, chosen, pbo, walk, dsr, lockbox)
+    out = Validated(
+        chosen=chosen,
+        verdict=judge(figures, _thresholds(cfg), why),
+        figures=figures,
+        rows=rows,
+        window_starts=window_starts,
+        robust=robust,
+        walk=walk,
+        pbo=pbo,
+        dsr=dsr,
+        lockbox=lockbox,
+        lockbox_seen_before=seen_before,
+        replays=replays.count,
+    )
+    out.seconds = time.perf_counter() - t0
+    verdict_record.save(storage, study.study_name, out.record(parent))
+    publish(out, study, cfg, sel, tracker, parent, replays, experiments_dir, console)
+    return out
 
+
+def _statistics(
+    study: Any,
+    cfg: SweepConfig,
+    rows: list[Row],
+    chosen: Row,
+    members: list[list[int]],
+    n_windows: int,
+    why: Reasons,
+) -> tuple[Any, Any, Any]:
+    """PBO of the matrix, the walk-forward choice's out-of-sample P&L, and the deflated
+    Sharpe ratio of the chosen row; each None (its reason in `why`) when n/a."""
+    v = cfg.validation
     matrix = np.array([r.pnl for r in rows])
     baselines = tuple(i for i, r in enumerate(rows) if r.trial is None)
-    why = Reasons()  # figure -> why it is n/a
     pbo = why.attempt(("pbo",), pbo_cscv, matrix, blocks=v.blocks)
     eligible = np.array([r.trial is not None and r.active() >= v.min_active_windows for r in rows])
     if not eligible.any():
@@ -314,7 +344,7 @@ def run_validation(
         WALK_FORWARD,
         wf,
         matrix,
-        _folds(cfg, len(window_starts), why),
+        _folds(cfg, n_windows, why),
         baselines=baselines,
         eligible=eligible,
     )
@@ -332,9 +362,13 @@ def run_validation(
         DEFLATED_SHARPE, deflated_sharpe, np.array(chosen.pnl), n_tried(study), spread
     )
     why.explain_dsr(dsr, full)
+    return pbo, walk, dsr
 
-    lockbox, seen_before = _lockbox(study, cfg, sel, chosen, replays)
-    figures = Figures(
+
+def _figures(
+    study: Any, chosen: Row, pbo: Any, walk: Any, dsr: Any, lockbox: list[float] | None
+) -> Figures:
+    return Figures(
         pbo=_num(pbo.pbo if pbo else None),
         dsr=_num(dsr.dsr if dsr else None),
         psr=_num(dsr.psr if dsr else None),
@@ -344,31 +378,17 @@ def run_validation(
         lockbox_pnl_per_window=(sum(lockbox) / len(lockbox)) if lockbox else None,
         active_windows=chosen.active(),
     )
-    thresholds = Thresholds(
+
+
+def _thresholds(cfg: SweepConfig) -> Thresholds:
+    v = cfg.validation
+    return Thresholds(
         min_oos_t=v.min_oos_t,
         min_dsr=v.min_dsr,
         max_pbo=v.max_pbo,
         min_lockbox_pnl_per_window=v.min_lockbox_pnl_per_window,
         min_active_windows=v.min_active_windows,
     )
-    out = Validated(
-        chosen=chosen,
-        verdict=judge(figures, thresholds, why),
-        figures=figures,
-        rows=rows,
-        window_starts=window_starts,
-        robust=robust,
-        walk=walk,
-        pbo=pbo,
-        dsr=dsr,
-        lockbox=lockbox,
-        lockbox_seen_before=seen_before,
-        replays=replays.count,
-    )
-    out.seconds = time.perf_counter() - t0
-    verdict_record.save(storage, study.study_name, out.record(parent))
-    publish(out, study, cfg, sel, tracker, parent, replays, experiments_dir, console)
-    return out
 
 
 def _lockbox(

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import optuna
 import pytest
+from support.deploy import CREDS, make_study, verdict
+from support.fake_sweep import EVALUATOR, FakeConfig
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_sweep_config_fake import EVALUATOR, FakeConfig  # noqa: E402
-
-from pk8opt.deploy.trial import BEGIN, END, deploy_trial, merge_env, render_block  # noqa: E402
-from pk8opt.errors import ConfigError  # noqa: E402
-from pk8opt.sweep.runner import make_storage  # noqa: E402
-from pk8opt.sweep.study_meta import read_meta, write_meta  # noqa: E402
-from pk8opt.validation import record  # noqa: E402
-
-CREDS = "# credentials\nPOLY_PRIVATE_KEY=0xabc\nexport POLY_API_SECRET='s e c'\n\nPM_TOY_EDGE=0.4\n"
+from pk8opt.deploy.trial import BEGIN, END, deploy_trial, merge_env, render_block
+from pk8opt.errors import ConfigError
+from pk8opt.sweep.study import make_storage
+from pk8opt.validation import record
 
 
 def test_merge_keeps_other_lines_and_replaces_the_block() -> None:
@@ -35,62 +30,9 @@ def test_merge_keeps_other_lines_and_replaces_the_block() -> None:
     assert twice.split(BEGIN)[0] == once.split(BEGIN)[0]
 
 
-def _study(tmp: Path, name: str = "toy", legacy: bool = True, validated: bool = True) -> str:
-    """A study as `pk8opt sweep` leaves it: its record in the small attrs and its verdict
-    in `pk8opt.validation.record`, or (`legacy`) as older versions wrote them: the record
-    in the one `pk8opt` attr, the verdict in the `validation` user attr."""
-    url = str(tmp / "optuna.journal")
-    study = optuna.create_study(study_name=name, storage=make_storage(url), direction="maximize")
-    meta = {
-        "strategy": "toy",
-        "overrides": {"min_requote_s": 2.5},
-        "config": {"objective": {"metric": "pnl_usdc", "direction": "maximize"}},
-        "in_sample": ["s1", "s2", "s3", "s4"],
-        "holdout": ["s5"],
-        "in_sample_window": "w1",
-        "holdout_window": "w2",
-        "fingerprint": "f",
-        "code_version": "v",
-        "tracking_uri": f"sqlite:///{tmp / 'none.db'}",
-    }
-    if legacy:
-        study.set_user_attr("pk8opt", meta)
-    else:
-        write_meta(study, read_meta({"pk8opt": meta}))
-    for value in (1.0, 5.0, 2.0):
-        t = study.ask({"edge": optuna.distributions.FloatDistribution(0.0, 0.1)})
-        study.tell(t, value)
-    if validated and legacy:
-        study.set_user_attr("validation", verdict(chosen=1))
-    elif validated:
-        record.save(make_storage(url), name, verdict(chosen=1))
-    return url
-
-
-def verdict(chosen: int, failing: tuple[str, ...] = ()) -> dict:
-    """A validation record as the sweep's validation stage stores it in the study."""
-    checks = [
-        {"name": "oos_pnl_per_window", "value": 0.8, "threshold": "> 0", "passed": True},
-        {"name": "oos_t", "value": 2.4, "threshold": ">= 2", "passed": True},
-        {"name": "dsr", "value": 0.97, "threshold": ">= 0.95", "passed": True},
-        {"name": "pbo", "value": 0.1, "threshold": "<= 0.2", "passed": True},
-    ]
-    for c in checks:
-        if c["name"] in failing:  # 0.5 fails each of these thresholds
-            c["passed"], c["value"] = False, 0.5
-    return {
-        "verdict": "pass" if not failing else "fail: " + ", ".join(failing),
-        "passed": not failing,
-        "chosen_trial": chosen,
-        "figures": {c["name"]: c["value"] for c in checks},
-        "checks": checks,
-        "parent_run_id": None,
-    }
-
-
 @pytest.mark.parametrize("legacy", [True, False], ids=["one-attr record", "small attrs"])
 def test_deploy_best_writes_env_with_header_backup_and_diff(tmp_path: Path, legacy: bool) -> None:
-    url = _study(tmp_path, legacy=legacy)
+    url = make_study(tmp_path, legacy=legacy)
     assert ("pk8opt" in _load(url).user_attrs) == legacy
     env_file = tmp_path / ".env"
     env_file.write_text(CREDS)
@@ -108,7 +50,7 @@ def test_deploy_best_writes_env_with_header_backup_and_diff(tmp_path: Path, lega
     assert "# objective: maximize pnl_usdc: in-sample 5 (1.25/session)" in text
     assert dep.backup is not None and dep.backup.read_text() == CREDS
     assert "+PM_STRATEGY=toy" in dep.diff
-    from pk8opt.live.envfile import read_env_file
+    from pk8opt.live.keys import read_env_file
 
     env = read_env_file(env_file)
     assert env["POLY_PRIVATE_KEY"] == "0xabc" and env["POLY_API_SECRET"] == "s e c"
@@ -119,7 +61,7 @@ def test_deploy_best_writes_env_with_header_backup_and_diff(tmp_path: Path, lega
 
 
 def test_dry_run_writes_nothing(tmp_path: Path) -> None:
-    url = _study(tmp_path)
+    url = make_study(tmp_path)
     env_file = tmp_path / ".env"
     env_file.write_text(CREDS)
     dep = deploy_trial(
@@ -138,8 +80,8 @@ def test_clear_errors(tmp_path: Path) -> None:
         deploy_trial(
             tmp_path / ".env", storage=str(tmp_path / "missing.journal"), evaluator=EVALUATOR
         )
-    url = _study(tmp_path)
-    _study(tmp_path, "other")
+    url = make_study(tmp_path)
+    make_study(tmp_path, "other")
     with pytest.raises(ConfigError, match=r"holds several studies \(.*\); pick one with --study"):
         deploy_trial(tmp_path / ".env", storage=url, evaluator=EVALUATOR)
     with pytest.raises(ConfigError, match="--study nope: not in"):
@@ -156,7 +98,7 @@ def _set_verdict(url: str, rec: dict) -> None:
 
 
 def test_best_deploys_the_trial_validation_chose_not_the_best_in_sample(tmp_path: Path) -> None:
-    url = _study(tmp_path)  # trial values 1, 5, 2: trial 1 is the best in-sample
+    url = make_study(tmp_path)  # trial values 1, 5, 2: trial 1 is the best in-sample
     _set_verdict(url, verdict(chosen=2))
     tracking = f"sqlite:///{tmp_path / 'm.db'}"
     dep = deploy_trial(tmp_path / ".env", storage=url, evaluator=EVALUATOR, tracking_uri=tracking)
@@ -166,7 +108,7 @@ def test_best_deploys_the_trial_validation_chose_not_the_best_in_sample(tmp_path
 def test_a_failing_verdict_refuses_every_deploy_and_names_the_checks(tmp_path: Path) -> None:
     from pk8opt.validation.gate import DeployRefused
 
-    url = _study(tmp_path)
+    url = make_study(tmp_path)
     _set_verdict(url, verdict(chosen=1, failing=("oos_t", "pbo")))
     env_file = tmp_path / ".env"
     env_file.write_text(CREDS)
@@ -182,7 +124,7 @@ def test_a_failing_verdict_refuses_every_deploy_and_names_the_checks(tmp_path: P
 def test_another_trial_than_the_chosen_one_is_refused(tmp_path: Path) -> None:
     from pk8opt.validation.gate import DeployRefused
 
-    url = _study(tmp_path)  # validation chose trial 1 and passed
+    url = make_study(tmp_path)  # validation chose trial 1 and passed
     with pytest.raises(DeployRefused) as err:
         deploy_trial(tmp_path / ".env", storage=url, evaluator=EVALUATOR, number=2)
     assert [(c.name, c.value) for c in err.value.checks] == [("chosen_trial", 2)]
@@ -191,7 +133,7 @@ def test_another_trial_than_the_chosen_one_is_refused(tmp_path: Path) -> None:
 def test_a_study_without_validation_is_refused(tmp_path: Path) -> None:
     from pk8opt.validation.gate import DeployRefused
 
-    url = _study(tmp_path, legacy=False, validated=False)
+    url = make_study(tmp_path, legacy=False, validated=False)
     with pytest.raises(DeployRefused, match="validation fails: validation"):
         deploy_trial(tmp_path / ".env", storage=url, evaluator=EVALUATOR)
 
@@ -204,7 +146,7 @@ def test_force_deploys_and_writes_the_reason_and_failing_figures(tmp_path: Path)
     tracking = f"sqlite:///{tmp_path / 'm.db'}"
     tracker = Tracker(tracking, "toy")
     parent = tracker.start_sweep("toy", "journal", {}, {}, {})
-    url = _study(tmp_path)
+    url = make_study(tmp_path)
     rec = {**verdict(chosen=1, failing=("dsr",)), "parent_run_id": parent}
     _set_verdict(url, rec)
     with pytest.raises(ConfigError, match="--force: give the reason"):
@@ -235,7 +177,7 @@ def test_a_tracking_password_is_not_kept_in_the_study_and_deploy_asks_for_it(
     assert kept["pk8opt.tracking_uri"] == "postgresql://pk8:***@db.invalid/mlflow"
     assert "hunter2" not in str(kept)
 
-    url = _study(tmp_path, legacy=False)
+    url = make_study(tmp_path, legacy=False)
     study = _load(url)
     study.set_user_attr("pk8opt.tracking_uri", kept["pk8opt.tracking_uri"])
     with pytest.raises(ConfigError) as err:

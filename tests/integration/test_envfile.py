@@ -9,14 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.deploy import CREDS, make_study
+from support.fake_sweep import EVALUATOR
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_deploy import CREDS, _study  # noqa: E402
-from test_sweep_config_fake import EVALUATOR  # noqa: E402
-
-from pk8opt.deploy.trial import deploy_trial  # noqa: E402
-from pk8opt.errors import ConfigError  # noqa: E402
-from pk8opt.live.envfile import read_env_file, unknown_pm_keys  # noqa: E402
+from pk8opt.deploy.trial import deploy_trial
+from pk8opt.errors import ConfigError
+from pk8opt.live.keys import read_env_file, unknown_pm_keys
 
 SECRETS = "POLY_PRIVATE_KEY=0xdeadbeef\n# POLY_OLD_KEY=0xcafe\nexport POLY_API_SECRET='s3cr3t'\n"
 
@@ -24,7 +22,7 @@ SECRETS = "POLY_PRIVATE_KEY=0xdeadbeef\n# POLY_OLD_KEY=0xcafe\nexport POLY_API_S
 def _deploy(tmp: Path, env_file: Path, **kw):  # noqa: ANN003
     url = str(tmp / "optuna.journal")
     if not Path(url).exists():
-        _study(tmp)
+        make_study(tmp)
     return deploy_trial(
         env_file, storage=url, evaluator=EVALUATOR, tracking_uri=f"sqlite:///{tmp / 'm.db'}", **kw
     )

@@ -13,8 +13,8 @@ import optuna
 import pytest
 import yaml
 
-from pk8opt.live.envfile import read_env_file
-from pk8opt.sweep.runner import make_storage
+from pk8opt.live.keys import read_env_file
+from pk8opt.sweep.study import make_storage
 from pk8opt.validation import gate, record
 
 pytestmark = pytest.mark.slow

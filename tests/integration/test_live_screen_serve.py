@@ -6,7 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_live_serve import duration_for, run_live, served  # noqa: F401  (a fixture)
+from support.live import (
+    duration_for,
+    run_live,
+    served,  # noqa: F401  (a fixture)
+)
 
 
 @pytest.mark.slow

@@ -8,116 +8,23 @@ arrives, write its logs and record what it received as sessions the backtest can
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.live import (
+    BIN,
+    clean_env,
+    duration_for,
+    run_live,
+    served,  # noqa: F401  (a fixture)
+)
 
 from pk8opt.recordings.manifest import read_manifest
 
-pytest.importorskip("pk8opt.fakepm.serve")
-simulate = pytest.importorskip("pk8opt.simulate")
-
-BIN = Path(sys.executable).parent
-START = 1767200400  # a multiple of 300 and 900
-SPEED = 60
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("PM_", "PK8_"))}
-
-
-@pytest.fixture
-def served(tmp_path: Path, request: pytest.FixtureRequest):
-    """Simulate two windows, serve them; yields (env with PK8_* of the server, manifests)."""
-    src = tmp_path / "served"
-    folders = [
-        simulate.simulate_session(src, "BTC", START + i * 300, seed=7, timeframe="5m")
-        for i in range(2)
-    ]
-    faults = getattr(request, "param", [])
-    proc = subprocess.Popen(
-        [
-            str(BIN / "pk8opt"),
-            "serve",
-            str(src),
-            "--now",
-            "--speed",
-            str(SPEED),
-            "--port",
-            "0",
-            "--lead",
-            "5",
-            *[f"--fault={f}" for f in faults],
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(),
-    )
-    env = clean_env()
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("export "):
-            key, _, value = line[len("export ") :].strip().partition("=")
-            env[key] = value
-        if line.startswith("# serving"):
-            break
-    assert "PK8_GAMMA_URL" in env and "PK8_CLOCK_SPEED" in env, proc.stderr.read()
-    try:
-        yield env, [read_manifest(f) for f in folders]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def run_live(
-    tmp_path: Path, env: dict[str, str], duration_s: float, *extra: str, env_lines: str = ""
-):
-    env_file = tmp_path / ".env"
-    env_file.write_text(
-        "PM_STRATEGY=balanced_arb\nPM_WATCHLIST=BTC:5m\nPM_TRADELIST=BTC:5m\n"
-        "PM_PAPER_TRADING=1\nPM_DRY_RUN=1\n" + env_lines
-    )
-    proc = subprocess.run(
-        [
-            str(BIN / "pk8opt"),
-            "live",
-            "--env-file",
-            str(env_file),
-            "--headless",
-            "--duration",
-            str(duration_s),
-            "--log-dir",
-            str(tmp_path / "logs"),
-            "--record",
-            str(tmp_path / "live_rec"),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    events = [
-        json.loads(line)
-        for line in (tmp_path / "logs" / "live_console_events.jsonl").read_text().splitlines()
-    ]
-    return proc, events
-
-
-def duration_for(manifests) -> float:
-    last = manifests[-1]
-    known = (last.resolution.known_at_ns or (last.window_end_s + 120) * 10**9) / 1e9
-    # from the server's start (about 5 s before the first frame) to the last resolution
-    return known - last.window_start_s + 300 + 30
-
 
 @pytest.mark.slow
-def test_discovers_rolls_over_settles_and_records(tmp_path: Path, served) -> None:
+def test_discovers_rolls_over_settles_and_records(tmp_path: Path, served) -> None:  # noqa: F811
     env, manifests = served
     proc, events = run_live(tmp_path, env, duration_for(manifests))
     names = [e["event"] for e in events]
@@ -145,7 +52,7 @@ def test_discovers_rolls_over_settles_and_records(tmp_path: Path, served) -> Non
 
 
 @pytest.mark.slow
-def test_dropped_connection_reconnects_and_marks_a_gap(tmp_path: Path, served) -> None:
+def test_dropped_connection_reconnects_and_marks_a_gap(tmp_path: Path, served) -> None:  # noqa: F811
     """The venue cuts the market socket once the runner trades on it (the drop is
     triggered by the runner's own events, not scheduled on a clock it may not reach)."""
     import urllib.request
@@ -228,10 +135,12 @@ def read_jsonl(path: Path) -> list[dict]:
 @pytest.mark.slow
 @pytest.mark.parametrize("paper", list(PAPER), ids=list(PAPER))
 def test_replay_of_the_live_recording_takes_the_same_decisions_and_fills(
-    tmp_path: Path, served, paper: str
+    tmp_path: Path,
+    served,  # noqa: F811
+    paper: str,
 ) -> None:
     from pk8opt.backtest.replay import run_backtest
-    from pk8opt.live.envfile import read_env_file
+    from pk8opt.live.keys import read_env_file
     from pk8opt.recordings.load import load_sessions
     from pk8opt.trading.run_config import RunConfig
 
@@ -299,7 +208,8 @@ def compare_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_compare_finds_a_live_run_identical_to_its_replay_and_shows_a_difference(
-    tmp_path: Path, served
+    tmp_path: Path,
+    served,  # noqa: F811
 ) -> None:
     env, manifests = served
     paper = PAPER["slow-queue-flow"]

@@ -17,11 +17,12 @@ import optuna
 import pytest
 from mlflow import MlflowClient
 from rich.console import Console
-from test_sweep_config_fake import EVALUATOR, config_doc, make_sessions
+from support.fake_sweep import EVALUATOR, config_doc, make_sessions
 
 from pk8opt.deploy.trial import deploy_trial
+from pk8opt.pipeline.run import run_sweep
 from pk8opt.sweep.config import parse_config
-from pk8opt.sweep.runner import make_storage, run_sweep
+from pk8opt.sweep.study import make_storage
 from pk8opt.tracking import PARENT, RUN_ID_ATTR, TRIAL, param_text
 from pk8opt.tracking._tracker import PLACEHOLDER
 

@@ -1,6 +1,6 @@
 """The test PostgreSQL cluster cleans up after a killed run: each cluster folder names
 its owner, and the next cluster stops and removes those whose owner is gone
-(tests/pgcluster.py)."""
+(tests/support/pgcluster.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from pgcluster import OWNER, PREFIX, UNOWNED_AGE_S, process_key, reap_orphans, server_bin
+from support.paths import TESTS
+from support.pgcluster import OWNER, PREFIX, UNOWNED_AGE_S, process_key, reap_orphans, server_bin
 
-TESTS = Path(__file__).resolve().parents[1]
 NO_SERVER = Path("/nonexistent")  # pg_ctl is never needed where no server runs
 
 
@@ -65,7 +65,7 @@ def test_a_killed_runs_cluster_is_stopped_and_removed_by_the_next_one() -> None:
     code = (
         "import sys\n"
         f"sys.path.insert(0, {str(TESTS)!r})\n"
-        "from pgcluster import cluster\n"
+        "from support.pgcluster import cluster\n"
         "with cluster() as c:\n"
         "    print(c.root, c.port, flush=True)\n"
         "    sys.stdin.read()\n"

@@ -1,5 +1,5 @@
 """Several `pk8opt sweep` processes (standing in for machines) on one study in a real
-PostgreSQL: a throwaway cluster started by the test session (tests/pgcluster.py)."""
+PostgreSQL: a throwaway cluster started by the test session (tests/support/pgcluster.py)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ import optuna
 import pytest
 import yaml
 from mlflow import MlflowClient
+from support.fake_sweep import SCRIPT, make_sessions
+from support.paths import TESTS
 
-from pk8opt.sweep.runner import make_storage
+from pk8opt.sweep.study import make_storage
 from pk8opt.tracking import store_uri
 from pk8opt.validation import record
 
 pytestmark = pytest.mark.slow
-UNIT = Path(__file__).resolve().parents[1] / "unit"
 
 
 def _config(tmp: Path, sample: Path, trials: int) -> Path:
@@ -133,41 +134,22 @@ def test_sweeps_started_together_on_an_empty_database(
     )  # nothing local was created
 
 
-SCRIPT = """
-import sys
-sys.path.insert(0, {unit!r})
-from rich.console import Console
-from test_sweep_config_fake import EVALUATOR, config_doc
-from pathlib import Path
-from pk8opt.sweep.config import parse_config
-from pk8opt.sweep.runner import run_sweep
-tmp = Path({tmp!r})
-cfg = parse_config(config_doc(tmp, **{changes!r}), "toy.yaml")
-out = run_sweep(cfg, "toy.yaml", console=Console(), evaluator=EVALUATOR, experiments_dir=tmp / "exp")
-print("DONE", out.tally.done)
-"""
-
-
 def test_a_process_killed_mid_trial_has_its_trial_run_again(
     tmp_path: Path, pg_database: str, pg_mlflow: str
 ) -> None:
     """A sweep process is killed (with its workers) while its trial runs; another
     process on the study finds the trial's heartbeat stopped, fails it, runs its
     parameters again, and finishes the exact budget."""
-    if str(UNIT) not in sys.path:
-        sys.path.insert(0, str(UNIT))
-    from test_sweep_config_fake import make_sessions
-
     make_sessions(tmp_path / "rec")
     changes = {
         "storage": pg_database,
         "mlflow": {"tracking_uri": pg_mlflow},
         "workers": 1,
-        "trials": 4,
         "pruner": {"type": "none"},
     }
-    script = SCRIPT.format(unit=str(UNIT), tmp=str(tmp_path), changes=changes)
-    env = {**os.environ, "PYTHONPATH": str(UNIT), "PK8OPT_HEARTBEAT_S": "1"}
+    script = SCRIPT.format(tests=str(TESTS), tmp=str(tmp_path), trials=4, changes=changes)
+    # the workers import support.fake_sweep: os.environ's PYTHONPATH has tests/ (conftest.py)
+    env = {**os.environ, "PK8OPT_HEARTBEAT_S": "1"}
     doomed = subprocess.Popen(
         [sys.executable, "-c", script],
         env={**env, "FAKE_GATE": str(tmp_path / "never")},  # its trial never ends

@@ -3,54 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import msgspec
 import pytest
-from test_record_serve import START, config, recorded, serving
+from support.recorder import notes, recorded, run_with_fault
 
 from pk8opt.fakepm import FakePolymarket
-from pk8opt.fakepm.build import fixture_session
-from pk8opt.record import JsonLog, Recorder
-from pk8opt.recordings.manifest import Manifest, read_manifest
-
-
-def notes(folder: Path, kind: str) -> list[dict]:
-    out = []
-    for _, ch, raw in recorded(folder):
-        if ch == "note":
-            note = msgspec.json.decode(raw)
-            if note["kind"] == kind:
-                out.append(note)
-    return out
-
-
-def run_with_fault(
-    tmp_path: Path,
-    fixtures_dir: Path,
-    fault: Callable[[FakePolymarket, Recorder], Awaitable[None]],
-    **kw: object,
-) -> tuple[Recorder, Path, Manifest]:
-    src = tmp_path / "src"
-    fixture_session(src, fixtures_dir, "BTC", START, "5m", first_offset_s=0.5, repeat=3)
-
-    async def main() -> Recorder:
-        async with serving([src]) as server:
-            rec = Recorder(
-                config(server, tmp_path / "out", ["BTC"], sessions=1, **kw), JsonLog(None)
-            )
-            task = asyncio.create_task(rec.run())
-            # wait for the session to be well under way, then break something
-            while not rec.symbols[0].open or rec.symbols[0].frames < 40:
-                await asyncio.sleep(0.01)
-            await fault(server, rec)
-            await asyncio.wait_for(task, 15)
-            return rec
-
-    rec = asyncio.run(main())
-    folder = tmp_path / "out" / f"btc-updown-5m-{START}"
-    return rec, folder, read_manifest(folder)
+from pk8opt.record import Recorder
 
 
 @pytest.mark.slow

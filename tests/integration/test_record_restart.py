@@ -15,9 +15,12 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from test_record_serve import START, config, recorded, serving
-from test_record_signals import served, start_record, wait_for_frames  # noqa: F401
-from test_record_unreachable import Events
+from support.record_cli import (
+    served,  # noqa: F401  (a fixture)
+    start_record,
+    wait_for_frames,
+)
+from support.recorder import START, Events, config, recorded, serving
 
 from pk8opt.fakepm.build import ids_for
 from pk8opt.record import JsonLog, Recorder

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_record_serve import config, record, recorded
+from support.recorder import config, record, recorded
 
 from pk8opt.fakepm import FakePolymarket, load_venue
 from pk8opt.polymarket.endpoints import VenueClock

@@ -3,55 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from support.recorder import START, config, record, recorded, serving
+from support.sessions import custom_session
 
-from pk8opt.fakepm import FakePolymarket, load_venue
+from pk8opt.fakepm import FakePolymarket
 from pk8opt.fakepm.build import fixture_session
-from pk8opt.polymarket.endpoints import Endpoints, VenueClock
-from pk8opt.record import JsonLog, RecordConfig, Recorder
+from pk8opt.record import Recorder
 from pk8opt.recordings.manifest import read_manifest
-from pk8opt.recordings.raw import frames_path, read_frames
-
-START = 1790658000  # a multiple of 300 and 900
-SPEED = 100.0
-
-
-@contextlib.asynccontextmanager
-async def serving(paths: list[Path], lead_s: float = 100.0) -> AsyncIterator[FakePolymarket]:
-    venue = load_venue(paths)
-    clock = VenueClock(venue.first_ns - int(lead_s * 1e9), time.time_ns(), SPEED)
-    server = FakePolymarket(venue, clock, keep_sent=True)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-def config(server: FakePolymarket, out: Path, symbols: list[str], **kw: object) -> RecordConfig:
-    env = server.env()
-    kw.setdefault("ping_s", 0.2)
-    kw.setdefault("stale_s", 2.0)
-    return RecordConfig(
-        symbols=symbols,
-        timeframe="5m",
-        out=out,
-        endpoints=Endpoints.resolve(env=env),
-        clock=server.clock,
-        **kw,  # type: ignore[arg-type]
-    )
-
-
-def recorded(folder: Path) -> list[tuple[int, str, str]]:
-    frames, bad = read_frames(frames_path(folder))
-    assert not bad
-    return [(f.t, f.ch, f.raw) for f in frames]
 
 
 def served(server: FakePolymarket) -> Counter[tuple[str, str]]:
@@ -62,12 +24,6 @@ def recorded_union(folders: list[Path]) -> Counter[tuple[str, str]]:
     """Every market/live frame across sessions, a frame written to two sessions once."""
     seen = {(t, ch, raw) for f in folders for t, ch, raw in recorded(f) if ch in ("market", "live")}
     return Counter((ch, raw) for _, ch, raw in seen)
-
-
-async def record(cfg: RecordConfig, timeout_s: float = 15.0) -> Recorder:
-    rec = Recorder(cfg, JsonLog(None))
-    await asyncio.wait_for(rec.run(), timeout_s)
-    return rec
 
 
 @pytest.mark.slow
@@ -140,8 +96,6 @@ def test_rollover_between_two_windows(tmp_path: Path, fixtures_dir: Path) -> Non
 def test_market_resolved_on_the_socket_finishes_the_session(
     tmp_path: Path, fixtures_dir: Path
 ) -> None:
-    from test_serve import custom_session
-
     custom_session(tmp_path / "src", fixtures_dir)
 
     async def main() -> Recorder:

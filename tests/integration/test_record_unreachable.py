@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_record_serve import START, config, serving
+from support.record_cli import start_serve
+from support.recorder import START, Events, config, notes, run_with_fault, serving
 
 from pk8opt.fakepm.broken import Silent, Slammer, StatusServer, closed_port
 from pk8opt.fakepm.build import fixture_session
 from pk8opt.polymarket.endpoints import Endpoints, VenueClock
 from pk8opt.polymarket.sockets import LiveSocket
-from pk8opt.record import JsonLog, RecordConfig, Recorder
+from pk8opt.record import RecordConfig, Recorder
 
 PK8 = str(Path(sys.executable).with_name("pk8opt"))
 CAUSES = {
@@ -30,22 +31,6 @@ CAUSES = {
     "silent": "no answer within 0.5 s",
     "503": "HTTP 503 Service Unavailable",
 }
-
-
-class Events(JsonLog):
-    def __init__(self) -> None:
-        super().__init__(None)
-        self.items: list[dict[str, Any]] = []
-
-    def __call__(self, event: str, **fields: Any) -> None:
-        self.items.append({"event": event, **fields})
-
-    def named(self, event: str, **match: Any) -> list[dict[str, Any]]:
-        return [
-            e
-            for e in self.items
-            if e["event"] == event and all(e.get(k) == v for k, v in match.items())
-        ]
 
 
 async def wait_for(cond: Callable[[], object], limit_s: float = 30.0) -> None:
@@ -177,8 +162,6 @@ def test_a_run_that_never_reached_the_venue_says_why_and_fails(tmp_path: Path) -
 
 
 def test_check_prints_what_answered(tmp_path: Path, fixtures_dir: Path) -> None:
-    from test_record_signals import start_serve
-
     src = tmp_path / "src"
     fixture_session(src, fixtures_dir, "BTC", START, "5m", first_offset_s=0.5, repeat=3)
     serve, env = start_serve(src)
@@ -310,8 +293,6 @@ def test_a_socket_closed_right_after_accept_meets_a_growing_backoff() -> None:
 def test_an_oversized_frame_is_a_gap_and_recording_goes_on(
     tmp_path: Path, fixtures_dir: Path
 ) -> None:
-    from test_record_faults import notes, run_with_fault
-
     async def big(server: Any, rec: Recorder) -> None:
         assert await server.big("market", 200_000) == 1
 

@@ -8,49 +8,12 @@ import time
 from pathlib import Path
 
 import httpx
+from support.sessions import START, custom_session
 from websockets.asyncio.client import connect
 
 from pk8opt.fakepm import FakePolymarket, load_venue
 from pk8opt.fakepm.build import fixture_session, ids_for
 from pk8opt.polymarket.endpoints import VenueClock
-from pk8opt.recordings.manifest import Manifest, Resolution, write_manifest
-from pk8opt.recordings.raw import FrameWriter
-from pk8opt.recordings.session import finish_session
-
-START = 1790658000
-FIX_IDS = (
-    "76043073756653678226373981964075571318267289248134717369284518995922789326425",
-    "31690934263385727664202099278545688007799199447969475608906331829650099442770",
-)
-
-
-def custom_session(root: Path, fixtures: Path) -> tuple[Path, str, str]:
-    """A session whose market frames are real fixture messages: book, best_bid_ask,
-    market_resolved, price_change (custom ones only reach custom_feature_enabled clients)."""
-    up, down, cond = ids_for("BTC", START)
-    slug = f"btc-updown-5m-{START}"
-    folder = root / slug
-    folder.mkdir(parents=True)
-    m = Manifest(slug, "BTC", "5m", cond, up, down, START, START + 300)
-    write_manifest(folder, m)
-    w = FrameWriter(folder)
-    t = (START + 10) * 10**9
-    book = json.loads((fixtures / "market_ws/ws_market_book_msg.json").read_text())
-    book["asset_id"] = up
-    w.write(t, "market", json.dumps(book))
-    bba = json.loads((fixtures / "market_ws/ws_market_best_bid_ask_msg.json").read_text())
-    bba["asset_id"] = up
-    w.write(t + 10**9, "market", json.dumps(bba))
-    resolved = (fixtures / "market_ws/ws_market_resolved_msg.json").read_text()
-    resolved = resolved.replace(FIX_IDS[0], up).replace(FIX_IDS[1], down)
-    w.write(t + 2 * 10**9, "market", json.dumps(json.loads(resolved)))
-    pc = json.loads((fixtures / "market_ws/ws_market_price_change_msg.json").read_text())
-    for change in pc.get("price_changes", []):
-        change["asset_id"] = down
-    w.write(t + 3 * 10**9, "market", json.dumps(pc))
-    w.close()
-    finish_session(folder, m, resolution=Resolution("Up", "market_resolved", (START + 360) * 10**9))
-    return folder, up, down
 
 
 async def _server(paths: list[Path], venue_now_ns: int | None = None, speed: float = 10.0):

@@ -15,10 +15,12 @@ import optuna
 import pytest
 from mlflow import MlflowClient
 from rich.console import Console
-from test_sweep_config_fake import EVALUATOR, config_doc, make_sessions
+from support.fake_sweep import EVALUATOR, SCRIPT, config_doc, make_sessions
+from support.paths import TESTS
 
+from pk8opt.pipeline.run import run_sweep
 from pk8opt.sweep.config import parse_config
-from pk8opt.sweep.runner import make_storage, run_sweep
+from pk8opt.sweep.study import make_storage
 from pk8opt.tracking import param_text
 from pk8opt.validation import record
 
@@ -107,26 +109,11 @@ def test_rerun_resumes_toward_the_target(tmp_path: Path) -> None:
     assert sorted(int(r.data.tags["pk8opt.trial"]) for r in children) == list(range(7))
 
 
-SCRIPT = """
-import sys
-sys.path.insert(0, {unit!r})
-from rich.console import Console
-from test_sweep_config_fake import EVALUATOR, config_doc
-from pathlib import Path
-from pk8opt.sweep.config import parse_config
-from pk8opt.sweep.runner import run_sweep
-tmp = Path({tmp!r})
-cfg = parse_config(config_doc(tmp, trials={trials}, **{changes!r}), "toy.yaml")
-out = run_sweep(cfg, "toy.yaml", console=Console(), evaluator=EVALUATOR, experiments_dir=tmp / "exp")
-print("INTERRUPTED" if out.interrupted else "DONE", out.tally.done)
-"""
-
-
 def test_ctrl_c_keeps_finished_trials_and_a_rerun_completes(tmp_path: Path) -> None:
     make_sessions(tmp_path / "rec")
-    unit = str(Path(__file__).parent)
-    script = SCRIPT.format(unit=unit, tmp=str(tmp_path), trials=10, changes={})
-    env = {**os.environ, "FAKE_SESSION_SLEEP": "0.15", "PYTHONPATH": unit}
+    script = SCRIPT.format(tests=str(TESTS), tmp=str(tmp_path), trials=10, changes={})
+    # the workers import support.fake_sweep: os.environ's PYTHONPATH has tests/ (conftest.py)
+    env = {**os.environ, "FAKE_SESSION_SLEEP": "0.15"}
     proc = subprocess.Popen(
         [sys.executable, "-c", script],
         env=env,
@@ -175,18 +162,17 @@ def test_two_machines_join_one_study_through_a_database_url(tmp_path: Path) -> N
     run of the one parent, whichever process ran it. The first process's first trial is
     held until the second has finished one, so both surely take part."""
     make_sessions(tmp_path / "rec")
-    unit = str(Path(__file__).parent)
     url = f"sqlite:///{tmp_path / 'exp' / 'optuna.db'}"
     (tmp_path / "exp").mkdir()
     script = SCRIPT.format(
-        unit=unit, tmp=str(tmp_path), trials=14, changes={"storage": url, "workers": 1}
+        tests=str(TESTS), tmp=str(tmp_path), trials=14, changes={"storage": url, "workers": 1}
     )
     gate = tmp_path / "gate"
 
     def start(**env: str) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-c", script],
-            env={**os.environ, "FAKE_SESSION_SLEEP": "0.02", "PYTHONPATH": unit, **env},
+            env={**os.environ, "FAKE_SESSION_SLEEP": "0.02", **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -254,7 +240,7 @@ def test_trials_finished_by_a_killed_sweep_are_logged_once(
     """Trials a killed process finished but never logged reach MLflow from the next
     sweep: at its start when they are old, at its end when they had just finished
     (their own process might still have logged them meanwhile)."""
-    from pk8opt.sweep import trial_log
+    from pk8opt.pipeline import trial_log
 
     make_sessions(tmp_path / "rec")
     cfg = parse_config(config_doc(tmp_path, trials=5), "toy.yaml")
@@ -337,7 +323,7 @@ def test_a_candidate_failing_when_replayed_is_reported_and_the_sweep_ends(
 ) -> None:
     """A trial finished by another process without per-session results is replayed by
     validation; when the replay raises, the sweep says so and still ends with a verdict."""
-    from pk8opt.sweep import trial_log
+    from pk8opt.pipeline import trial_log
 
     make_sessions(tmp_path / "rec")
     cfg = parse_config(config_doc(tmp_path, trials=4), "toy.yaml")

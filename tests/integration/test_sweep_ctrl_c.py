@@ -19,10 +19,12 @@ import optuna
 import pytest
 import yaml
 from mlflow import MlflowClient
-from test_sweep_config_fake import config_doc, make_sessions
+from support.fake_sweep import EVALUATOR, config_doc, make_sessions
+from support.paths import TESTS
 
-from pk8opt.sweep.runner import VALIDATION_STOPPED, make_storage
+from pk8opt.pipeline.run import VALIDATION_STOPPED
 from pk8opt.sweep.shared_study import FINISHED_BY
+from pk8opt.sweep.study import make_storage
 from pk8opt.tracking import DESCRIPTION
 
 pytestmark = pytest.mark.slow
@@ -30,17 +32,21 @@ pytestmark = pytest.mark.slow
 CLI = """
 import functools, sys
 from pathlib import Path
-sys.path.insert(0, {unit!r})
-import pk8opt.sweep.runner as runner
+sys.path.insert(0, {tests!r})
+import pk8opt.pipeline.run as runner
 runner.run_sweep = functools.partial(
     runner.run_sweep,
-    evaluator="test_sweep_config_fake:FakeEvaluator",
+    evaluator={evaluator!r},
     experiments_dir=Path({exp!r}),
 )
 from pk8opt.cli import main
 sys.argv = ["pk8opt", *{args!r}]
 main()
 """
+
+
+def _cli(tmp: Path, args: list[str]) -> str:
+    return CLI.format(tests=str(TESTS), evaluator=EVALUATOR, exp=str(tmp / "exp"), args=args)
 
 
 def _setup(tmp: Path) -> tuple[list[str], dict[str, str]]:
@@ -50,7 +56,8 @@ def _setup(tmp: Path) -> tuple[list[str], dict[str, str]]:
     config.write_text(yaml.safe_dump(config_doc(tmp, pruner={"type": "none"}, space=space)))
     args = ["sweep", str(config), "--trials", "4", "--workers", "1", "--study-name", "toy 2"]
     args += ["--timeout", "600"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "COLUMNS": "400"}
+    # the workers import support.fake_sweep: os.environ's PYTHONPATH has tests/ (conftest.py)
+    env = {**os.environ, "COLUMNS": "400"}
     return args, env
 
 
@@ -60,7 +67,7 @@ def started():
     procs: list[subprocess.Popen[str]] = []
 
     def start(tmp: Path, args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-        script = CLI.format(unit=str(Path(__file__).parent), exp=str(tmp / "exp"), args=args)
+        script = _cli(tmp, args)
         proc = subprocess.Popen(
             [sys.executable, "-c", script],
             env=env,
@@ -79,7 +86,7 @@ def started():
 
 
 def _run(tmp: Path, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    script = CLI.format(unit=str(Path(__file__).parent), exp=str(tmp / "exp"), args=args)
+    script = _cli(tmp, args)
     return subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
     )

@@ -9,13 +9,13 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
-from test_sweep_config_fake import EVALUATOR, config_doc, make_sessions
+from support.fake_sweep import EVALUATOR, config_doc, make_sessions
 from typer.testing import CliRunner
 
 from pk8opt.cli import app
-from pk8opt.sweep import runner
+from pk8opt.pipeline import run as runner
 from pk8opt.sweep.failures import find_failures
-from pk8opt.sweep.runner import make_storage
+from pk8opt.sweep.study import make_storage
 
 pytestmark = pytest.mark.slow
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import optuna
 import pytest
 from mlflow import MlflowClient
-from test_sweep_config_fake import make_sessions
-from test_sweep_config_runner import SCRIPT
+from support.fake_sweep import SCRIPT, make_sessions
+from support.paths import TESTS
 
-from pk8opt.sweep.runner import make_storage
+from pk8opt.sweep.study import make_storage
 
 pytestmark = pytest.mark.slow
 
@@ -70,11 +70,11 @@ def trials_in(journal: Path) -> list:
 
 def test_kill_9_ends_the_workers_and_a_rerun_logs_every_trial_once(tmp_path: Path) -> None:
     make_sessions(tmp_path / "rec")
-    unit = str(Path(__file__).parent)
     # Slow trials, many of them: workers left running would go on for far longer than
     # the failure timeout below (200 trials of 3 s on 2 workers: 5 minutes).
-    script = SCRIPT.format(unit=unit, tmp=str(tmp_path), trials=200, changes={"workers": 2})
-    env = {**os.environ, "FAKE_SESSION_SLEEP": "0.5", "PYTHONPATH": unit}
+    script = SCRIPT.format(tests=str(TESTS), tmp=str(tmp_path), trials=200, changes={"workers": 2})
+    # the workers import support.fake_sweep: os.environ's PYTHONPATH has tests/ (conftest.py)
+    env = {**os.environ, "FAKE_SESSION_SLEEP": "0.5"}
     proc = subprocess.Popen(
         [sys.executable, "-c", script],
         env=env,

@@ -13,12 +13,13 @@ import optuna
 import pytest
 from mlflow import MlflowClient
 from rich.console import Console
-from test_sweep_config_fake import EVALUATOR, config_doc, make_sessions
+from support.fake_sweep import EVALUATOR, config_doc, make_sessions
 
 from pk8opt.pipeline.listing import list_sweeps
+from pk8opt.pipeline.run import run_sweep
 from pk8opt.sweep.config import parse_config
 from pk8opt.sweep.data import select_sessions
-from pk8opt.sweep.runner import make_storage, run_sweep
+from pk8opt.sweep.study import make_storage
 from pk8opt.sweep.study_meta import LEGACY, read_meta
 from pk8opt.tracking import PARENT, RUN_ID_ATTR, TRIAL, Tracker, TrialRecord, param_text
 from pk8opt.tracking.view import VIEW_TAG

@@ -14,10 +14,11 @@ from rich.console import Console
 from pk8opt.backtest.replay import run_backtest
 from pk8opt.deploy.trial import deploy_trial
 from pk8opt.errors import DataSelectionError
-from pk8opt.live.envfile import read_env_file
+from pk8opt.live.keys import read_env_file
+from pk8opt.pipeline.run import run_sweep
 from pk8opt.recordings.load import load_sessions
 from pk8opt.sweep.config import parse_config
-from pk8opt.sweep.runner import make_storage, run_sweep
+from pk8opt.sweep.study import make_storage
 from pk8opt.trading.run_config import RunConfig
 from pk8opt.validation import record as verdict_record
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import optuna
 import pytest
 from rich.console import Console
-from test_sweep_config_fake import EVALUATOR, config_doc, make_sessions
+from support.fake_sweep import EVALUATOR, config_doc, make_sessions
 
+from pk8opt.pipeline.run import run_sweep
 from pk8opt.redact import mask_url
 from pk8opt.sweep.config import apply_overrides, parse_config
-from pk8opt.sweep.runner import make_storage, run_sweep
 from pk8opt.sweep.shared_study import process_seed
 from pk8opt.sweep.storage import recover_journal, sqlalchemy_url
+from pk8opt.sweep.study import make_storage
 
 
 def test_a_torn_last_journal_line_is_cut_and_the_sweep_goes_on(tmp_path: Path) -> None:

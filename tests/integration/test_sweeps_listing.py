@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from pk8opt.pipeline.listing import list_sweeps, show_sweep
-from pk8opt.sweep.runner import make_storage
+from pk8opt.sweep.study import make_storage
 from pk8opt.tracking import ROLE, STUDY
 from pk8opt.validation import record
 

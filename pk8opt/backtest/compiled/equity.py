@@ -1,11 +1,11 @@
 """The portfolio drawdown of a trial without merging its sessions' curves in memory.
 
-`metrics._chained_arrays` sums every session's equity changes in time order (ties in
+`results._chained_arrays` sums every session's equity changes in time order (ties in
 session order) and takes the drawdown of the running total; over thousands of sessions
 the merge alone holds 32 bytes a sample. `merged_drawdown` walks the same merged order
 with a heap over the sessions' own arrays (a k-way merge) and keeps only the running
 total, its peak and the worst drop: the same additions in the same order, so the same
-result (tests/unit/test_chained_equity.py). A session's samples are taken in a run for as
+result (tests/unit/backtest/test_chained_equity.py). A session's samples are taken in a run for as
 long as they come before every other session's next one, so the heap is touched once
 per run, not once per sample.
 """
@@ -17,11 +17,73 @@ from typing import Any
 
 import numpy as np
 
-from pk8opt.backtest.compiled.jit import nopython
+from pk8opt.backtest import drawdown
+from pk8opt.backtest.compiled.jit import nopython, nopython_inline
+
+max_drawdown = nopython(drawdown.max_drawdown)
+
+
+@nopython_inline
+def _before(t, s, t2, s2):
+    """No Python twin (a step of `_drawdown`): whether sample (t, session s) comes
+    before (t2, s2) in the merged order."""
+    return t < t2 or (t == t2 and s < s2)
+
+
+@nopython_inline
+def _sift_up(heap_t, heap_s, i, t, s):
+    """No Python twin (a step of `_drawdown`): put (t, s) at heap slot i, moving it up
+    past every later parent."""
+    while i > 0:
+        p = (i - 1) // 2
+        if _before(heap_t[p], heap_s[p], t, s):
+            break
+        heap_t[i] = heap_t[p]
+        heap_s[i] = heap_s[p]
+        i = p
+    heap_t[i] = t
+    heap_s[i] = s
+
+
+@nopython_inline
+def _sift_down(heap_t, heap_s, n, t, s):
+    """No Python twin (a step of `_drawdown`): put (t, s) at the root of a heap of n,
+    moving it down past every earlier child."""
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            break
+        r = c + 1
+        if r < n and _before(heap_t[r], heap_s[r], heap_t[c], heap_s[c]):
+            c = r
+        if _before(heap_t[c], heap_s[c], t, s):
+            heap_t[i] = heap_t[c]
+            heap_s[i] = heap_s[c]
+            i = c
+        else:
+            break
+    heap_t[i] = t
+    heap_s[i] = s
+
+
+@nopython_inline
+def _next_other(heap_t, heap_s, n):
+    """No Python twin (a step of `_drawdown`): the first sample of another session than
+    the root's in the merged order: the smaller of the root's children."""
+    nt = heap_t[1] if n > 1 else 0
+    ns = heap_s[1] if n > 1 else 0
+    if n > 2 and _before(heap_t[2], heap_s[2], nt, ns):
+        nt = heap_t[2]
+        ns = heap_s[2]
+    return nt, ns
 
 
 @nopython
 def _drawdown(ts, vs):
+    """Twin of pk8opt.backtest.results._chained_arrays, followed by the max drawdown of
+    the running total (`drawdown.max_drawdown`): the same additions in the same order,
+    walked as a k-way merge of the sessions' arrays."""
     k = len(ts)
     pos = np.zeros(k, dtype=np.int64)
     lens = np.zeros(k, dtype=np.int64)
@@ -33,19 +95,8 @@ def _drawdown(ts, vs):
         lens[si] = m
         if m == 0:
             continue
-        # push (t, si), sifting up
-        i = n
         n += 1
-        t = ts[si][0]
-        while i > 0:
-            p = (i - 1) // 2
-            if heap_t[p] < t or (heap_t[p] == t and heap_s[p] < si):
-                break
-            heap_t[i] = heap_t[p]
-            heap_s[i] = heap_s[p]
-            i = p
-        heap_t[i] = t
-        heap_s[i] = si
+        _sift_up(heap_t, heap_s, n - 1, ts[si][0], si)
     cum = 0.0
     peak = -np.inf
     worst = -np.inf
@@ -57,12 +108,7 @@ def _drawdown(ts, vs):
         m = lens[si]
         j = pos[si]
         v0 = v[0]
-        # the smaller child: the first sample of another session in the merged order
-        nt = heap_t[1] if n > 1 else 0
-        ns = heap_s[1] if n > 1 else 0
-        if n > 2 and (heap_t[2] < nt or (heap_t[2] == nt and heap_s[2] < ns)):
-            nt = heap_t[2]
-            ns = heap_s[2]
+        nt, ns = _next_other(heap_t, heap_s, n)
         # the session's samples, as long as they come before that one
         while True:
             d = (v[j] - v0) - (v[j - 1] - v0) if j else (v0 - v0) - 0.0
@@ -75,10 +121,8 @@ def _drawdown(ts, vs):
             j += 1
             if j >= m:
                 break
-            if n > 1:
-                t = ta[j]
-                if nt < t or (nt == t and ns < si):
-                    break
+            if n > 1 and _before(nt, ns, ta[j], si):
+                break
         pos[si] = j
         # replace the root with the session's next sample, or the last leaf
         if j < m:
@@ -90,31 +134,15 @@ def _drawdown(ts, vs):
             s = heap_s[n]
         if n == 0:
             break
-        i = 0
-        while True:
-            c = 2 * i + 1
-            if c >= n:
-                break
-            r = c + 1
-            if r < n and (
-                heap_t[r] < heap_t[c] or (heap_t[r] == heap_t[c] and heap_s[r] < heap_s[c])
-            ):
-                c = r
-            if heap_t[c] < t or (heap_t[c] == t and heap_s[c] < s):
-                heap_t[i] = heap_t[c]
-                heap_s[i] = heap_s[c]
-                i = c
-            else:
-                break
-        heap_t[i] = t
-        heap_s[i] = s
+        _sift_down(heap_t, heap_s, n, t, s)
     if not seen:
         return 0.0
     return worst if worst > 0.0 else 0.0
 
 
 def merged_drawdown(sessions: Sequence[Any]) -> float:
-    """The max drawdown of the sessions' summed equity changes in time order."""
+    """The max drawdown of the sessions' summed equity changes in time order (of
+    `results._chained_arrays`, without building it)."""
     from numba.typed import List
 
     ts, vs = List(), List()

@@ -4,7 +4,8 @@ engine's. Used by `replay.run_session` whenever the strategy has a compiled quot
 (every built-in one does; docs/strategies.md "Compiled strategies") and no per-fill
 metrics file is asked for; anything else runs the Python engine.
 
-numba compiles the kernel on first use and keeps the machine code on disk
+numba is imported on the first compiled run only (the package works without it). It
+compiles the kernel on first use and keeps the machine code on disk
 (`NUMBA_CACHE_DIR`, by default `__pycache__` beside the modules), so later processes
 start at once. `PK8OPT_COMPILED=0` turns the compiled replay off.
 """
@@ -15,23 +16,29 @@ import importlib
 import os
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from pk8opt.backtest.results import SessionResult
+from pk8opt.backtest.compiled import layout as L
+from pk8opt.backtest.replay_handle import ReplaySession, replay_handle, replay_store, session_cache
+from pk8opt.backtest.session_result import SessionResult
 from pk8opt.engine.eventlog import EventLog
 from pk8opt.engine.flow import BLOCK_NS, MakerFlow
 from pk8opt.engine.market import WINNER_INDEX, MarketSpec
 from pk8opt.engine.markout import HORIZONS_S, REASONS, Fill
 from pk8opt.errors import ConfigError
+from pk8opt.recordings.load import StoredSession
+from pk8opt.recordings.store import ColumnMap, read_columns
 from pk8opt.strategies.base import Strategy
+from pk8opt.trading.run_config import RunConfig
 
 _TOKENS = ("Up", "Down")
 _REJECT = ("token", "min_size", "tick_size", "price_bounds", "min_notional", "cash")
-# buffer sizes of the first try (orders, fills, equity samples, log rows), raised for
-# the rest of the process when a session needs more
-_CAPS = np.array([1024, 1024, 0, 4096], dtype=np.int64)
+# buffer sizes of the first try (layout.CAP_*: orders, fills, equity samples, log rows),
+# raised for the rest of the process when a session needs more
+_CAPS = np.zeros(L.N_CAPS, dtype=np.int64)
+_CAPS[[L.CAP_ORDERS, L.CAP_FILLS, L.CAP_EV]] = 1024, 1024, 4096
 _HORIZONS = np.array(HORIZONS_S, dtype=np.int64)  # markout horizons, s (only read)
 _quotes: dict[str, Callable[..., None]] = {}
 
@@ -68,51 +75,31 @@ def quote_function(strategy: type[Strategy]) -> Callable[..., None] | None:
 
 _COLUMNS: tuple[str, ...] = ("rec_frame", "rec_kind", "rec_token", "rec_price", "rec_old")
 _COLUMNS += ("rec_new", "top_arr", "ticks_arr", "time_arr", "exch_arr")
-# on a stored session: where its replay store keeps those columns, and its last_ns
-_MAP_ATTR = "_pk8opt_compiled_columns"
+_TOP, _TIME, _EXCH = (_COLUMNS.index(n) for n in ("top_arr", "time_arr", "exch_arr"))
 # buffers the columns of stored sessions are read into, each reused by the next run once
 # a run is done with it (one per run at once: about 13 bytes an event of the largest)
 _reads: list[np.ndarray] = []
 
 
-def _arrays(session: Any) -> tuple[Any, ...]:
-    """The session's record stream and per-frame arrays, and the buffer holding them
-    (None: none to give back to `_reads` after the run). A stored session's are read
-    from its replay store, the first time mapped (`recordings.store`)."""
-    from pk8opt.recordings.load import StoredSession
-
+def _arrays(session: ReplaySession) -> tuple[Any, ...]:
+    """The session's record stream and per-frame arrays (`_COLUMNS`), its last_ns, and
+    the buffer holding them (None: none to give back to `_reads` after the run). A stored
+    session's are read from its replay store, the first time mapped (`recordings.store`;
+    the column map is kept on the session's `ReplayHandle`)."""
     if isinstance(session, StoredSession):
-        from pk8opt.recordings.store import ColumnMap, read_columns
-
-        known = session.__dict__.get(_MAP_ATTR)
+        handle = replay_handle(session)
+        known = handle.columns
         if known is not None:  # replayed every trial: read the columns straight away
             got = read_columns(known[0], _reads.pop() if _reads else None)
             if got is not None:
                 return (*got[0], known[1], got[1])
-        from pk8opt.backtest.replay_store import replay_store
-
         store = replay_store(session)
         if store is not None:
             last = store.attrs["layout"]["last_ns"]["value"]
-            session.__dict__[_MAP_ATTR] = (ColumnMap(store, _COLUMNS), last)
+            handle.columns = (ColumnMap(store, _COLUMNS), last)
             return (*(store[n] for n in _COLUMNS), last, None)
-    from pk8opt.backtest.session_cache import session_cache
-
     c = session_cache(session)
-    return (
-        c.rec_frame,
-        c.rec_kind,
-        c.rec_token,
-        c.rec_price,
-        c.rec_old,
-        c.rec_new,
-        c.top_arr,
-        c.ticks_arr,
-        c.time_arr,
-        c.exch_arr,
-        c.last_ns,
-        None,
-    )
+    return (*(getattr(c, n) for n in _COLUMNS), c.last_ns, None)
 
 
 _pool: dict[tuple[int, ...], dict[str, np.ndarray]] = {}
@@ -120,16 +107,14 @@ _pool: dict[tuple[int, ...], dict[str, np.ndarray]] = {}
 
 def _buffers(caps: np.ndarray, n_whys: int, tick0: int) -> dict[str, np.ndarray]:
     """The run's buffers: the last run's when large enough (no results keep them)."""
-    from pk8opt.backtest.compiled import kernel as K
-
-    key = (int(caps[0]), int(caps[1]), int(caps[3]), n_whys)
+    key = (int(caps[L.CAP_ORDERS]), int(caps[L.CAP_FILLS]), int(caps[L.CAP_EV]), n_whys)
     b = _pool.get(key)
-    if b is None or b["EQT"].shape[0] < caps[2]:
+    if b is None or b["EQT"].shape[0] < caps[L.CAP_EQ]:
         size = caps.copy()
-        size[2] = max(int(caps[2]), b["EQT"].shape[0] if b is not None else 0)
+        size[L.CAP_EQ] = max(int(caps[L.CAP_EQ]), b["EQT"].shape[0] if b is not None else 0)
         _pool.clear()  # one set per process
-        b = _pool[key] = K.buffers(size, n_whys, tick0)
-    return K.reset(b, tick0)
+        b = _pool[key] = L.buffers(size, n_whys, tick0)
+    return L.reset(b, tick0)
 
 
 def _flow_arrays(
@@ -156,39 +141,40 @@ class _Trial:
         "venue", "delay", "flow_on", "seed", "flow_base", "cash",
     )  # fmt: skip
 
-    def __init__(self, key: tuple, config: Any, cls: type[Strategy], quote: Any) -> None:
+    def __init__(self, key: tuple, config: RunConfig, cls: type[Strategy], quote: Any) -> None:
+        # numba: imported on the first compiled run
         from pk8opt.backtest.compiled import kernel as K
 
         _, _, _, logging, skip_unchanged = key
         self.key = key
-        ep, tp = config.engine_params, config.trader_params
-        self.venue = str(ep["feed_clock"]) == "venue"
-        self.delay = int(round(float(ep["feed_latency_ms"]) * 1e6)) if self.venue else 0
-        self.flow_on = bool(ep["maker_flow"]) and float(ep["flow_base"]) > 0
-        self.seed, self.flow_base = int(ep["seed"]), float(ep["flow_base"])
-        ip = np.zeros(K.N_IP, dtype=np.int64)
-        ip[K.P_POST] = int(round(float(ep["post_latency_ms"]) * 1e6))
-        ip[K.P_CREQ] = int(round(float(ep["cancel_req_latency_ms"]) * 1e6))
-        ip[K.P_CCLEAR] = int(round(float(ep["cancel_clear_latency_ms"]) * 1e6))
-        ip[K.P_RESP] = int(round(float(ep["response_latency_ms"]) * 1e6))
-        ip[K.P_DEPLETE] = bool(ep["take_depletes"])
-        ip[K.P_FLOW] = self.flow_on
-        ip[K.P_DELAY] = self.delay
-        ip[K.P_WARMUP] = int(round(float(tp["warmup_seconds"]) * 1e9))
-        ip[K.P_MINREQ] = int(round(float(tp["min_requote_seconds"]) * 1e9))
-        ip[K.P_MINTICKS] = int(tp["requote_min_ticks"])
-        ip[K.P_MAXAGE] = int(round(float(tp["requote_max_age_seconds"]) * 1e9))
-        ip[K.P_ENABLED] = bool(tp["trade_enabled"])
+        es, tp = config.engine_settings, config.trader_params
+        self.venue = es.venue_clock
+        self.delay = es.feed_delay_ns
+        self.flow_on = es.maker_flow
+        self.seed, self.flow_base = es.seed, es.flow_base
+        ip = np.zeros(L.N_IP, dtype=np.int64)
+        ip[L.P_POST] = es.post_ns
+        ip[L.P_CREQ] = es.cancel_req_ns
+        ip[L.P_CCLEAR] = es.cancel_clear_ns
+        ip[L.P_RESP] = es.response_ns
+        ip[L.P_DEPLETE] = es.take_depletes
+        ip[L.P_FLOW] = self.flow_on
+        ip[L.P_DELAY] = self.delay
+        ip[L.P_WARMUP] = int(round(float(tp["warmup_seconds"]) * 1e9))
+        ip[L.P_MINREQ] = int(round(float(tp["min_requote_seconds"]) * 1e9))
+        ip[L.P_MINTICKS] = int(tp["requote_min_ticks"])
+        ip[L.P_MAXAGE] = int(round(float(tp["requote_max_age_seconds"]) * 1e9))
+        ip[L.P_ENABLED] = bool(tp["trade_enabled"])
         # the trade loop's shortcut (same results either way)
-        ip[K.P_SKIP] = skip_unchanged and cls.pure
-        ip[K.P_LOG] = logging
+        ip[L.P_SKIP] = skip_unchanged and cls.pure
+        ip[L.P_LOG] = logging
         self.ip = ip
-        fp = np.zeros(K.N_FP, dtype=np.float64)
-        fp[K.Q_ADD_AHEAD] = float(ep["queue_add_ahead_frac"])
-        fp[K.Q_FLOW_SCALE] = float(ep["flow_depth_scale"])
-        fp[K.Q_FLOW_NOISE] = float(ep["flow_noise"])
-        self.cash = float(ep["starting_cash_usdc"])
-        fp[K.Q_CASH] = self.cash
+        fp = np.zeros(L.N_FP, dtype=np.float64)
+        fp[L.Q_ADD_AHEAD] = es.queue_add_ahead_frac
+        fp[L.Q_FLOW_SCALE] = es.flow_depth_scale
+        fp[L.Q_FLOW_NOISE] = es.flow_noise
+        self.cash = es.starting_cash_usdc
+        fp[L.Q_CASH] = self.cash
         self.fp = fp
         self.cls = cls
         self.whys = cls.whys
@@ -202,7 +188,7 @@ _trials: list[_Trial] = []
 
 
 def _trial(
-    config: Any, cls: type[Strategy], quote: Any, logging: bool, skip_unchanged: bool
+    config: RunConfig, cls: type[Strategy], quote: Any, logging: bool, skip_unchanged: bool
 ) -> _Trial:
     """The `_Trial` of these settings: the last one made when it was made for the same
     (frozen) `RunConfig` object, strategy class and options, as for every session of a
@@ -217,23 +203,32 @@ def _trial(
     return trial
 
 
-def run_session_compiled(
-    session: Any,
-    strategy: Strategy,
-    config: Any,
-    quote: Callable[..., None],
-    log: Any = None,
-    skip_unchanged: bool = True,
-) -> SessionResult:
-    """`replay.run_session` for a strategy with a compiled quote."""
-    from pk8opt.backtest.compiled import kernel as K
+class _Inputs(NamedTuple):
+    """One session's arguments of the kernel (`_inputs`)."""
 
-    trial = _trial(config, type(strategy), quote, log is not None, skip_unchanged)
+    spec: MarketSpec
+    winner: str
+    times: np.ndarray  # the frames' engine times
+    close: int
+    flows: tuple[np.ndarray, ...]
+    bp: np.ndarray
+    ip: np.ndarray
+    fp: np.ndarray
+    sp: np.ndarray
+    cols: list[Any]  # `_COLUMNS`
+    held_in: np.ndarray | None  # the buffer holding the columns, for `_reads`
+
+
+def _inputs(session: ReplaySession, strategy: Strategy, trial: _Trial) -> _Inputs:
+    """The session's arrays, and the parameters that follow from its market."""
+    # numba: imported on the first compiled run
+    from pk8opt.backtest.compiled.feed import venue_times
+
     manifest = session.manifest
     spec = MarketSpec.from_manifest(manifest)
-    (rf, rk, rt, rp, ro, rn, top, ticks, local, exch, last_local, held_in) = _arrays(session)
-    delay = trial.delay
-    times = K.venue_times(local, exch, delay) if trial.venue else np.asarray(local)
+    (*cols, last_local, held_in) = _arrays(session)
+    local, exch = cols[_TIME], cols[_EXCH]
+    times = venue_times(local, exch, trial.delay) if trial.venue else np.asarray(local)
     times.flags.writeable = False  # read-only either way: one compiled specialization
     last_ns = int(times[-1]) if len(times) else int(last_local)
     close = max(last_ns, spec.window_end_ns)
@@ -248,117 +243,165 @@ def run_session_compiled(
     bps = strategy.tau_breakpoints(window_s)
     bp = np.array(sorted({spec.window_end_ns - int(round(b * 1e9)) for b in bps}), dtype=np.int64)
     ip = trial.ip.copy()
-    ip[K.P_TICK0] = spec.tick_milli
-    ip[K.P_END] = spec.window_end_ns
-    ip[K.P_CLOSE] = close
-    ip[K.P_SCHED] = sched is not None
-    ip[K.P_WINNER] = WINNER_INDEX[winner]
+    ip[L.P_TICK0] = spec.tick_milli
+    ip[L.P_END] = spec.window_end_ns
+    ip[L.P_CLOSE] = close
+    ip[L.P_SCHED] = sched is not None
+    ip[L.P_WINNER] = WINNER_INDEX[winner]
     fp = trial.fp.copy()
-    fp[K.Q_MIN_SIZE] = spec.min_order_size
+    fp[L.Q_MIN_SIZE] = spec.min_order_size
     if sched is not None:
-        fp[K.Q_FEE_RATE] = sched.rate
-        fp[K.Q_FEE_EXP] = sched.exponent
-        fp[K.Q_REBATE] = sched.rebate_rate
-    fp[K.Q_WINDOW_S] = window_s
-    cls, whys, gates, sid, kernel = trial.cls, trial.whys, trial.gates, trial.sid, trial.kernel
+        fp[L.Q_FEE_RATE] = sched.rate
+        fp[L.Q_FEE_EXP] = sched.exponent
+        fp[L.Q_REBATE] = sched.rebate_rate
+    fp[L.Q_WINDOW_S] = window_s
     sp = np.array(strategy.compiled_params(), dtype=np.float64)
-    caps = _CAPS.copy()
-    caps[2] = len(times) + 2  # at most one equity sample per decision, and the last
-    if log is None:
-        caps[3] = 0
-    while True:
-        b = _buffers(caps, len(whys), spec.tick_milli)
-        kernel(
-            sid, sp, gates, times, top, ticks, rf, rk, rt, rp, ro, rn,
-            ip, fp, bp, *flows, *b.values(),
-        )  # fmt: skip
-        if not b["S"][K.OVER]:
-            break
-        if caps.max() > 1 << 26:
-            raise RuntimeError(f"{spec.slug}: the compiled replay's buffers keep overflowing")
-        caps *= 4  # a buffer was too small: run again with larger ones
-        caps[3] = max(caps[3], 4096) if log is not None else 0
-        _CAPS[:2] = np.maximum(_CAPS[:2], caps[:2])
-    S, F, rej, gate, fl, flf = b["S"], b["F"], b["REJ"], b["GATE"], b["FL"], b["FLF"]
-    eqt, eqv, ev, evf, held = b["EQT"], b["EQV"], b["EV"], b["EVF"], b["HELD"]
-    n_fill = int(S[K.NFILL])
-    fl = fl[:n_fill]
-    marks = K.markouts(
-        times, top, fl[:, 0].copy(), fl[:, 1].copy(), fl[:, 2].copy(),
-        _HORIZONS,
+    return _Inputs(
+        spec=spec, winner=winner, times=times, close=close, flows=flows, bp=bp, ip=ip, fp=fp,
+        sp=sp, cols=cols, held_in=held_in,
     )  # fmt: skip
-    fills = [
+
+
+def _run(trial: _Trial, x: _Inputs, logging: bool) -> dict[str, np.ndarray]:
+    """The kernel over the session, again with larger buffers while one overflows."""
+    rf, rk, rt, rp, ro, rn, top, ticks = x.cols[:_TIME]  # the record stream, top, ticks
+    times, whys, tick0 = x.times, trial.whys, x.spec.tick_milli
+    caps = _CAPS.copy()
+    caps[L.CAP_EQ] = len(times) + 2  # at most one equity sample per decision, and the last
+    if not logging:
+        caps[L.CAP_EV] = 0
+    while True:
+        b = _buffers(caps, len(whys), tick0)
+        trial.kernel(
+            trial.sid, x.sp, trial.gates, times, top, ticks, rf, rk, rt, rp, ro, rn,
+            x.ip, x.fp, x.bp, *x.flows, *b.values(),
+        )  # fmt: skip
+        if not b["S"][L.OVER]:
+            return b
+        if caps.max() > 1 << 26:
+            raise RuntimeError(f"{x.spec.slug}: the compiled replay's buffers keep overflowing")
+        caps *= 4  # a buffer was too small: run again with larger ones
+        caps[L.CAP_EV] = max(caps[L.CAP_EV], 4096) if logging else 0
+        _CAPS[: L.CAP_EQ] = np.maximum(_CAPS[: L.CAP_EQ], caps[: L.CAP_EQ])
+
+
+def _fills(x: _Inputs, b: dict[str, np.ndarray]) -> list[Fill]:
+    """The run's fills with their markouts, as `engine.markout.fills_with_markouts`."""
+    # numba: imported on the first compiled run
+    from pk8opt.backtest.compiled.markout import markouts
+
+    n_fill = int(b["S"][L.NFILL])
+    fl = b["FL"][:n_fill]
+    marks = markouts(
+        x.times, x.cols[_TOP], fl[:, L.FL_T].copy(), fl[:, L.FL_TOK].copy(),
+        fl[:, L.FL_PRICE].copy(), _HORIZONS,
+    )  # fmt: skip
+    return [
         Fill(
-            int(row[0]),
-            int(row[1]),
-            int(row[2]) / 1000.0,
+            int(row[L.FL_T]),
+            int(row[L.FL_TOK]),
+            int(row[L.FL_PRICE]) / 1000.0,
             float(q),
-            REASONS[int(row[3])],
-            bool(row[4]),
+            REASONS[int(row[L.FL_WHY])],
+            bool(row[L.FL_AFTER_CANCEL]),
             tuple([None if m != m else m for m in mk]),
         )
-        for row, q, mk in zip(fl.tolist(), flf[:n_fill].tolist(), marks.tolist(), strict=True)
+        for row, q, mk in zip(fl.tolist(), b["FLF"][:n_fill].tolist(), marks.tolist(), strict=True)
     ]
+
+
+def run_session_compiled(
+    session: ReplaySession,
+    strategy: Strategy,
+    config: RunConfig,
+    quote: Callable[..., None],
+    log: EventLog | None = None,
+    skip_unchanged: bool = True,
+) -> SessionResult:
+    """`replay.run_session` for a strategy with a compiled quote."""
+    trial = _trial(config, type(strategy), quote, log is not None, skip_unchanged)
+    x = _inputs(session, strategy, trial)
+    b = _run(trial, x, log is not None)
+    fills = _fills(x, b)
+    S, F, held = b["S"], b["F"], b["HELD"]
     if log is not None:
-        _write_log(log, spec, ev[: S[K.NEV]], evf[: S[K.NEV]], whys, ip)
-        qy, qn, payout = (float(x) for x in held)
-        log.write(
-            "paper_settlement",
-            close,
-            spec.slug,
-            symbol=spec.symbol,
-            winner=winner,
-            up_shares=qy,
-            down_shares=qn,
-            payout=payout,
-            cash=float(F[K.CASH]),
-            fees=float(F[K.FEES]),
-        )
-    qy, qn = float(held[0]), float(held[1])
-    n_eq = int(S[K.NEQ])
-    equity_v = eqv[:n_eq].tolist()
-    accepted = int(S[K.ACC])
-    with_fill = int(S[K.WFILL])
-    seen = sorted((int(rej[i, 1]), i) for i in range(len(_REJECT)) if rej[i, 0])
-    result = SessionResult(
-        slug=spec.slug,
-        winner=winner,
-        pnl_usdc=float(F[K.CASH]) - trial.cash,
-        fees_usdc=float(F[K.FEES]),
-        volume_usdc=float(F[K.VOL]),
-        fills=int(S[K.FILLS]),
+        n_ev = S[L.NEV]
+        _write_log(log, x.spec, b["EV"][:n_ev], b["EVF"][:n_ev], trial.whys, x.ip)
+        _write_settlement(log, x, held, F)
+    result = _result(session, trial, x, b, fills)
+    if x.held_in is not None and len(_reads) < 2:
+        _reads.append(x.held_in)  # nothing reads this run's columns any more
+    return result
+
+
+def _write_settlement(log: EventLog, x: _Inputs, held: np.ndarray, F: np.ndarray) -> None:
+    """The settlement, written as `PaperEngine.close` writes it."""
+    qy, qn, payout = (float(v) for v in held[[L.HELD_UP, L.HELD_DOWN, L.HELD_PAYOUT]])
+    spec = x.spec
+    log.write(
+        "paper_settlement",
+        x.close,
+        spec.slug,
+        symbol=spec.symbol,
+        winner=x.winner,
+        up_shares=qy,
+        down_shares=qn,
+        payout=payout,
+        cash=float(F[L.CASH]),
+        fees=float(F[L.FEES]),
+    )
+
+
+def _result(
+    session: ReplaySession, trial: _Trial, x: _Inputs, b: dict[str, np.ndarray], fills: list[Fill]
+) -> SessionResult:
+    """The run's `SessionResult`, as `replay.session_result` makes it."""
+    # numba: imported on the first compiled run
+    from pk8opt.backtest.compiled.equity import max_drawdown
+
+    S, F, rej, gate, held = b["S"], b["F"], b["REJ"], b["GATE"], b["HELD"]
+    eqv = b["EQV"]
+    qy, qn = float(held[L.HELD_UP]), float(held[L.HELD_DOWN])
+    n_eq = int(S[L.NEQ])
+    accepted = int(S[L.ACC])
+    with_fill = int(S[L.WFILL])
+    seen = sorted((int(rej[i, L.REJ_FIRST]), i) for i in range(len(_REJECT)) if rej[i, L.REJ_COUNT])
+    whys, cls = trial.whys, trial.cls
+    return SessionResult(
+        slug=x.spec.slug,
+        winner=x.winner,
+        pnl_usdc=float(F[L.CASH]) - trial.cash,
+        fees_usdc=float(F[L.FEES]),
+        volume_usdc=float(F[L.VOL]),
+        fills=int(S[L.FILLS]),
         orders=accepted,
         fill_rate=with_fill / accepted if accepted else 0.0,
         paired_shares=min(qy, qn),
         unpaired_shares=abs(qy - qn),
-        max_drawdown_usdc=float(K.max_drawdown(eqv[:n_eq])),
+        max_drawdown_usdc=float(max_drawdown(eqv[:n_eq])),
         events=session.n_events,
-        strategy_calls=int(S[K.CALLS]),
+        strategy_calls=int(S[L.CALLS]),
         orders_filled=with_fill,
-        maker_volume_usdc=float(F[K.MVOL]),
-        rebate_est_usdc=float(F[K.REB]),
-        rejections={_REJECT[i]: int(rej[i, 0]) for _, i in seen},
+        maker_volume_usdc=float(F[L.MVOL]),
+        rebate_est_usdc=float(F[L.REB]),
+        rejections={_REJECT[i]: int(rej[i, L.REJ_COUNT]) for _, i in seen},
         gates={g: int(gate[whys.index(g)]) if g in whys else 0 for g in cls.gates},
-        equity_t=eqt[:n_eq].tolist(),
-        equity_v=equity_v,
+        equity_t=b["EQT"][:n_eq].tolist(),
+        equity_v=eqv[:n_eq].tolist(),
         fill_list=fills,
     )
-    if held_in is not None and len(_reads) < 2:
-        _reads.append(held_in)  # nothing reads this run's columns any more
-    return result
 
 
 def _write_log(
     log: EventLog, spec: MarketSpec, ev: np.ndarray, evf: np.ndarray, whys: tuple, ip: Any
 ) -> None:
     """The engine's events, written as `PaperEngine` writes them."""
-    from pk8opt.backtest.compiled import kernel as K
-
     slug, symbol = spec.slug, spec.symbol
-    creq = int(ip[K.P_CREQ])
+    creq = int(ip[L.P_CREQ])
     for row, f in zip(ev.tolist(), evf.tolist(), strict=True):
         kind, t, oid, i0, i1, i2 = row
-        if kind == K.E_SUBMIT:
+        f0, f1, f2, f3, f4 = f
+        if kind == L.E_SUBMIT:
             log.write(
                 "paper_order_submit",
                 t,
@@ -368,10 +411,10 @@ def _write_log(
                 outcome=_TOKENS[i0],
                 side="BUY",
                 price=i1 / 1000.0,
-                size=f[0],
+                size=f0,
                 why=whys[i2],
             )
-        elif kind == K.E_REJECT:
+        elif kind == L.E_REJECT:
             log.write(
                 "paper_order_rejected",
                 t,
@@ -381,9 +424,9 @@ def _write_log(
                 tick=i1 / 1000.0,
                 min_order_size=spec.min_order_size,
             )
-        elif kind == K.E_OPEN:
-            log.write("paper_order_open", t, slug, order_id=oid, price=f[0], size=f[1])
-        elif kind == K.E_FILL:
+        elif kind == L.E_OPEN:
+            log.write("paper_order_open", t, slug, order_id=oid, price=f0, size=f1)
+        elif kind == L.E_FILL:
             log.write(
                 "paper_fill",
                 t,
@@ -392,17 +435,17 @@ def _write_log(
                 order_id=oid,
                 outcome=_TOKENS[i0],
                 side="BUY",
-                qty=f[0],
-                price=f[1],
-                fee=f[2],
-                rebate_est=f[3],
+                qty=f0,
+                price=f1,
+                fee=f2,
+                rebate_est=f3,
                 liquidity="maker" if i1 else "taker",
                 why=REASONS[i2],
-                remaining=f[4],
+                remaining=f4,
             )
-        elif kind == K.E_CANCEL_REQ:
+        elif kind == L.E_CANCEL_REQ:
             log.write("paper_order_cancel_req", t, slug, order_id=oid, requested_ns=t - creq)
-        elif kind == K.E_CANCELLED:
-            log.write("paper_order_cancelled", t, slug, order_id=oid, filled=f[0])
-        elif kind == K.E_EXPIRED:
+        elif kind == L.E_CANCELLED:
+            log.write("paper_order_cancelled", t, slug, order_id=oid, filled=f0)
+        elif kind == L.E_EXPIRED:
             log.write("paper_order_expired", t, slug, order_id=oid)

@@ -7,15 +7,15 @@ from __future__ import annotations
 import io
 import math
 import random
-from pathlib import Path
 
 import pytest
 from numba import njit
-from test_trader_equivalence import CASES
+from support.paths import SAMPLE
+from support.trader_cases import CASES
 
 from pk8opt.backtest.compiled import quote_function
+from pk8opt.backtest.compiled.context import C_BY, C_QY, OUT_PX, OUT_Q, OUT_WHY, OUT_WIDTH
 from pk8opt.backtest.compiled.jit import nopython_noref
-from pk8opt.backtest.compiled.kernel import C_BY, C_QY
 from pk8opt.backtest.compiled.numeric import round5
 from pk8opt.backtest.replay import run_backtest, run_session
 from pk8opt.engine.eventlog import EventLog
@@ -25,8 +25,6 @@ from pk8opt.recordings.synthetic import random_session
 from pk8opt.strategies import STRATEGIES, get_strategy
 from pk8opt.strategies.base import Desired, Strategy, StrategyContext, StrategyQuote
 from pk8opt.trading.run_config import RunConfig
-
-SAMPLE = Path(__file__).resolve().parents[2] / "recordings" / "sample"
 
 MORE = [
     ("join", {"token": "both", "requote_min_ticks": 1}),
@@ -152,10 +150,11 @@ def test_pk8opt_compiled_0_turns_it_off(sessions, monkeypatch) -> None:  # type:
 def _user_quote(p, ctx, out):  # type: ignore[no-untyped-def]
     by = ctx[C_BY]
     if by != by or ctx[C_QY] >= p[1]:  # no best bid (NaN), or enough held
-        out[0], out[1], out[2] = math.nan, 0.0, 1  # "WAIT"
+        out[OUT_PX], out[OUT_Q], out[OUT_WHY] = math.nan, 0.0, 1  # "WAIT"
     else:
-        out[0], out[1], out[2] = by, p[0], 2  # "bid"
-    out[3], out[4], out[5] = math.nan, 0.0, 0  # "off"
+        out[OUT_PX], out[OUT_Q], out[OUT_WHY] = by, p[0], 2  # "bid"
+    down = OUT_WIDTH  # no Down order: "off"
+    out[down + OUT_PX], out[down + OUT_Q], out[down + OUT_WHY] = math.nan, 0.0, 0
 
 
 @njit(cache=False)

@@ -10,7 +10,7 @@ import pytest
 from pk8opt.backtest.replay import run_backtest
 from pk8opt.backtest.results import AGGREGATE_KEYS, max_drawdown, sharpe, sortino
 from pk8opt.errors import ConfigError
-from pk8opt.live.envfile import read_env_file
+from pk8opt.live.keys import read_env_file
 from pk8opt.recordings.synthetic import random_session
 from pk8opt.trading.run_config import RunConfig
 

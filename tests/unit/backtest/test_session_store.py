@@ -16,8 +16,9 @@ from hypothesis.extra import numpy as hnp
 
 from pk8opt.backtest.index import index_session, index_sessions
 from pk8opt.backtest.replay import run_backtest
+from pk8opt.backtest.replay_handle import session_cache
 from pk8opt.backtest.replay_store import CacheEncodingError, decode, encode
-from pk8opt.backtest.session_cache import SessionCache, session_cache
+from pk8opt.backtest.session_cache import SessionCache
 from pk8opt.recordings.load import StoredSession, load_session
 from pk8opt.recordings.store import open_store, write_store
 from pk8opt.trading.run_config import RunConfig

@@ -7,8 +7,8 @@ window it shows, and the portfolio keeps both windows with their own state. The 
 from __future__ import annotations
 
 import asyncio
-import copy
 from pathlib import Path
+from typing import Any
 
 from pk8opt.live import EngineStepper, LiveOptions, LiveRunner
 from pk8opt.live.settings import settings_from_env
@@ -41,8 +41,8 @@ class Market:
     def __init__(self, manifest: Manifest) -> None:
         self._manifest, self.winner = manifest, None
 
-    def manifest(self, symbol: str, timeframe: str) -> Manifest:
-        return copy.deepcopy(self._manifest)
+    def __getattr__(self, name: str) -> Any:  # slug, tokens, window ...: the manifest's
+        return getattr(self._manifest, name)
 
     def outcome(self) -> str | None:
         return self.winner

@@ -12,6 +12,7 @@ import pytest
 from pk8opt.errors import ConnectionFailed
 from pk8opt.polymarket.endpoints import Endpoints, VenueClock
 from pk8opt.polymarket.gamma import GammaClient, parse_market
+from pk8opt.recordings.manifest import manifest_of
 
 
 def test_parse_real_15m_market(fixtures_dir: Path) -> None:
@@ -24,7 +25,7 @@ def test_parse_real_15m_market(fixtures_dir: Path) -> None:
     assert m.token_up.startswith("88518485") and m.token_down.startswith("10181859")
     assert m.tick_size == 0.01 and m.min_order_size == 5
     assert not m.closed and m.outcome() is None
-    manifest = m.manifest("BTC", "15m")
+    manifest = manifest_of(m, "BTC", "15m")
     assert manifest.condition_id == obj["conditionId"] and manifest.status == "recording"
 
 

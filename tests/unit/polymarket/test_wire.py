@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from support.paths import FIXTURES
 
 from pk8opt.polymarket.wire import (
     ASK,

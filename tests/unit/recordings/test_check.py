@@ -5,7 +5,7 @@ import shutil
 
 import msgspec
 import pytest
-from test_normalize import DOWN, MARKET, UP, manifest, resolved_raw, write_session
+from support.sessions import DOWN, MARKET, UP, manifest, resolved_raw, write_session
 
 from pk8opt.recordings.check import check_session
 from pk8opt.recordings.load import load_session

@@ -1,73 +1,28 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import msgspec
 import numpy as np
 import pytest
+from support.sessions import (
+    DOWN,
+    MARKET,
+    SLUG,
+    START,
+    UP,
+    manifest,
+    resolved_raw,
+    write_session,
+)
 
 from pk8opt.errors import DataSelectionError, RecordingError
 from pk8opt.recordings import load as load_mod
 from pk8opt.recordings.load import load_session, load_session_report, load_sessions
-from pk8opt.recordings.manifest import Manifest, write_manifest
+from pk8opt.recordings.manifest import write_manifest
 from pk8opt.recordings.normalize import normalize_session
-from pk8opt.recordings.raw import FRAMES_NAME, FrameWriter
+from pk8opt.recordings.raw import FRAMES_NAME
 from pk8opt.recordings.schema import EVENTS_SCHEMA, UNDERLYING_SCHEMA, Kind, Underlying
 from pk8opt.recordings.session import finish_session
-
-UP = "76670567130917723816490572615540605537878462672464291990940067659127658071111"
-DOWN = "54179564009642723353355316176091991063553046330768303687769988635499280029688"
-MARKET = "0x285746de0e4f751fd4dc8f9dc2cecd0101ba9ad0096a43145ed9643b09514f01"
-START = 1790658000
-SLUG = f"btc-updown-15m-{START}"
-BURST = "market_ws/ws_market_price_change_crossing_burst.frames.jsonl"
-
-
-def manifest(**changes) -> Manifest:
-    m = Manifest(
-        slug=SLUG,
-        symbol="BTC",
-        timeframe="15m",
-        condition_id=MARKET,
-        token_up=UP,
-        token_down=DOWN,
-        window_start_s=START,
-        window_end_s=START + 900,
-    )
-    return msgspec.structs.replace(m, **changes)
-
-
-def write_session(root: Path, fixtures_dir: Path, extra=(), m: Manifest | None = None) -> Path:
-    """A session of the real burst capture (lines 2..52), live prices, then `extra`
-    frames (ch, raw); line 1 is a `connected` note."""
-    m = m or manifest()
-    d = root / m.slug
-    d.mkdir(parents=True)
-    write_manifest(d, m)
-    w = FrameWriter(d)
-    t = START * 10**9
-    w.note(t, "connected", socket="market")
-    for line in (fixtures_dir / BURST).read_text().splitlines():
-        t += 10**8
-        w.write(t, "market", line)
-    for line in (
-        (fixtures_dir / "rtds/rtds_frames_2026-09-05_polyoxide_spec.jsonl").read_text().splitlines()
-    ):
-        t += 10**6
-        w.write(t, "live", line)
-    for ch, raw in extra:
-        t += 10**6
-        w.write(t, ch, raw)
-    w.close()
-    return d
-
-
-def resolved_raw(winner: str = UP) -> str:
-    return json.dumps(
-        {"event_type": "market_resolved", "market": MARKET, "winning_asset_id": winner,
-         "winning_outcome": "Up", "assets_ids": [UP, DOWN], "timestamp": "1790659000000"}
-    )  # fmt: skip
 
 
 def test_burst_normalizes_to_the_schema(tmp_path, fixtures_dir):

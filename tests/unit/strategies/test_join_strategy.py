@@ -6,7 +6,7 @@ import io
 import json
 
 import pytest
-from tests.unit.test_strategies_contract import ctx
+from support.strategies import ctx
 
 from pk8opt.backtest.replay import run_session
 from pk8opt.engine.eventlog import EventLog

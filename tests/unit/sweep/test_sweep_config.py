@@ -7,6 +7,7 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
+from support.paths import REPO
 
 from pk8opt.errors import ConfigError, DataSelectionError
 from pk8opt.params import Param, ParamSet
@@ -217,7 +218,7 @@ def test_cli_overrides_replace_file_values() -> None:
 
 
 def test_shipped_config_parses() -> None:
-    path = Path(__file__).resolve().parents[2] / "configs" / "balanced_arb.yaml"
+    path = REPO / "configs" / "balanced_arb.yaml"
     cfg = load_config(path)
     assert cfg.strategy == "balanced_arb"
     assert yaml.safe_load(path.read_text())["space"]
@@ -308,7 +309,7 @@ def test_selection_filters_and_splits_by_time(tmp_path: Path) -> None:
     ],
 )
 def test_tpe_options(sampler: dict, workers: int, multivariate: bool, liar: bool) -> None:
-    from pk8opt.sweep.runner import make_sampler
+    from pk8opt.sweep.study import make_sampler
 
     cfg = parse_config(with_("workers", workers, with_("sampler", sampler)), "c.yaml")
     made = make_sampler(cfg, STRAT)

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import optuna
 from optuna.distributions import FloatDistribution, IntDistribution
+from support.fake_sweep import ALL
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_sweep_config_fake import ALL  # noqa: E402
-
-from pk8opt.sweep.config import Dimension  # noqa: E402
-from pk8opt.validation.candidates import in_box, neighbours, rank_trials  # noqa: E402
+from pk8opt.sweep.config import Dimension
+from pk8opt.validation.candidates import in_box, neighbours, rank_trials
 
 SPACE = {
     "edge": Dimension(low=0.01, high=0.11),
@@ -71,7 +67,7 @@ class SpikeEvaluator:
     around edge 0.02: the stand-in evaluator's interface, one session per window."""
 
     def param_sets(self, strategy):
-        from test_sweep_config_fake import ENGINE, STRAT, TRADER
+        from support.fake_sweep import ENGINE, STRAT, TRADER
 
         return STRAT, ENGINE, TRADER
 

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 from rich.console import Console
-from test_validation_verdict import GOOD
+from support.validation import GOOD
 
 from pk8opt.validation import (
     Thresholds,

@@ -13,10 +13,11 @@ import optuna
 import pytest
 from mlflow import MlflowClient
 from rich.console import Console
-from test_sweep_config_fake import EVALUATOR, config_doc, make_sessions
+from support.fake_sweep import EVALUATOR, config_doc, make_sessions
 
+from pk8opt.pipeline.run import run_sweep
 from pk8opt.sweep.config import parse_config
-from pk8opt.sweep.runner import make_storage, run_sweep
+from pk8opt.sweep.study import make_storage
 from pk8opt.sweep.windows import window_index, window_order
 from pk8opt.validation import record
 from pk8opt.validation.candidates import rank_trials

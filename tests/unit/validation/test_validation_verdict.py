@@ -7,20 +7,10 @@ import math
 
 import numpy as np
 import pytest
+from support.validation import GOOD
 
 from pk8opt.errors import ConfigError
-from pk8opt.validation import Figures, Thresholds, judge
-
-GOOD = Figures(
-    pbo=0.05,
-    dsr=0.99,
-    psr=0.999,
-    n_trials=120,
-    oos_pnl_per_window=1.5,
-    oos_t=3.1,
-    lockbox_pnl_per_window=0.8,
-    active_windows=30,
-)
+from pk8opt.validation import Thresholds, judge
 
 
 def test_all_checks_hold_passes() -> None:

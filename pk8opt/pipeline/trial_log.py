@@ -11,14 +11,22 @@ machine) does the same for its own.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from typing import Any
+
+from pk8opt.sweep.shared_study import RUN_ID_ATTR
+from pk8opt.tracking import Tracker, TrialRecord
 
 FINISHED = ("COMPLETE", "PRUNED", "FAIL")
 ORPHAN_AFTER_S = 60.0  # a finished trial no process logged for this long is logged by us
 
 
 class TrialLog:
-    def __init__(self, tracker: Any, parent: str, study: str, token: str, trials: list[Any]):
+    """The sweep's `TrialSink` (`sweep.runner`): finished trials -> MLflow child runs."""
+
+    def __init__(
+        self, tracker: Tracker, parent: str, study: str, token: str, trials: list[Any]
+    ) -> None:
         self.tracker = tracker
         self.parent = parent
         self.study = study
@@ -64,16 +72,12 @@ class TrialLog:
         self.logged.update(self.tracker.log_trials(self.parent, self.study, records, unique=unique))
 
 
-def _before(seconds: float) -> Any:
-    from datetime import datetime, timedelta
-
+def _before(seconds: float) -> datetime:
     return datetime.now() - timedelta(seconds=seconds)
 
 
-def trial_record(trial: Any) -> Any:
+def trial_record(trial: Any) -> TrialRecord:
     """A finished Optuna trial as the tracker logs it."""
-    from pk8opt.tracking import RUN_ID_ATTR, TrialRecord
-
     metrics = dict(trial.user_attrs.get("metrics") or {})
     if trial.values:
         for i, v in enumerate(trial.values):

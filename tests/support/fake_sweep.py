@@ -1,5 +1,8 @@
-"""A stand-in evaluator for testing the sweep's plumbing (storage, workers, MLflow,
-deploy) without the engine. Imported by the worker processes by name."""
+"""The stand-in sweep evaluator, its parameter sets, fake sessions, a config and a sweep script."""
+
+# It tests the sweep's plumbing (storage, workers, MLflow, deploy) without the engine.
+# Worker processes import it by name (EVALUATOR): tests/conftest.py puts tests/ on their
+# PYTHONPATH.
 
 from __future__ import annotations
 
@@ -121,4 +124,20 @@ def config_doc(tmp: Path, **changes: Any) -> dict[str, Any]:
     return doc
 
 
-EVALUATOR = "test_sweep_config_fake:FakeEvaluator"
+EVALUATOR = "support.fake_sweep:FakeEvaluator"
+
+# A sweep with the stand-in evaluator in a process of its own (`python -c SCRIPT.format(...)`,
+# `tests` = the tests folder): prints INTERRUPTED or DONE and the number of finished trials.
+SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from rich.console import Console
+from support.fake_sweep import EVALUATOR, config_doc
+from pathlib import Path
+from pk8opt.sweep.config import parse_config
+from pk8opt.pipeline.run import run_sweep
+tmp = Path({tmp!r})
+cfg = parse_config(config_doc(tmp, trials={trials}, **{changes!r}), "toy.yaml")
+out = run_sweep(cfg, "toy.yaml", console=Console(), evaluator=EVALUATOR, experiments_dir=tmp / "exp")
+print("INTERRUPTED" if out.interrupted else "DONE", out.tally.done)
+"""
