@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## create .venv and install pk8opt with its dev tools
 
 test: $(STAMP) pg-server ## run the test suite (what CI runs)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 pg-server: ## install Debian's postgresql for the tests when missing (they start their own cluster)
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
