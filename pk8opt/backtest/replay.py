@@ -49,7 +49,7 @@ def run_backtest(
     `on_session(i, result)` runs after each scored session, `i` its index in
     `sessions`; exceptions it raises (e.g. optuna.TrialPruned) propagate.
     `event_log` gets the engine's events, `metrics_log` one line per fill
-    (`fill_metrics`), both JSON Lines as the live runner writes them.
+    (`trading.fill_metrics`), both JSON Lines as the live runner writes them.
     """
     cls = get_strategy(config.strategy)
     results: list[SessionResult] = []
@@ -99,7 +99,7 @@ def run_session(
     skip_unchanged: bool = True,
     metrics: Any = None,
 ) -> SessionResult:
-    """One session. `mode`: "compiled" (`engine.compiled`, for a strategy with a
+    """One session. `mode`: "compiled" (`backtest.compiled`, for a strategy with a
     compiled quote), "fast" (the Python engine, visiting only frames where something
     can happen), "events" (every frame, as the live runner), "auto" (compiled when the
     strategy has a compiled quote and no per-fill metrics are written, else fast).

@@ -168,7 +168,7 @@ def _chained_arrays(sessions: list[SessionResult]) -> tuple[np.ndarray, np.ndarr
 
 def _portfolio_drawdown(sessions: list[SessionResult]) -> float:
     """The max drawdown of the chained equity (`_chained_arrays`), walked in the merged
-    order without building it (`engine.compiled.equity`: same additions, same result)."""
+    order without building it (`backtest.compiled.equity`: same additions, same result)."""
     from pk8opt.backtest.compiled.equity import merged_drawdown
 
     return merged_drawdown(sessions)
