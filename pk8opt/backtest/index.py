@@ -20,10 +20,16 @@ from typing import Any
 
 from pk8opt.backtest.replay_handle import replay_store
 from pk8opt.backtest.replay_store import has_replay_store
-from pk8opt.errors import DataSelectionError, RecordingError
+from pk8opt.errors import RecordingError
 from pk8opt.progress import steps
-from pk8opt.recordings.catalog import find_sessions, report_skipped
-from pk8opt.recordings.load import CACHE_DIR, StoredSession, events_store_fresh, load_session
+from pk8opt.recordings.load import (
+    CACHE_DIR,
+    StoredSession,
+    events_store_fresh,
+    found_sessions,
+    load_session,
+    read_sessions,
+)
 
 
 def index_session(path: str | Path) -> tuple[Any, bool]:
@@ -42,25 +48,9 @@ def index_sessions(paths: Iterable[str | Path], *, progress: bool = False) -> li
     """`index_session` for every session under `paths`, in time order. As
     `recordings.load.load_sessions`: a session that cannot be read is skipped with one
     line on stderr; only when none is left is that an error."""
-
-    paths = list(paths)
-    found = _find(paths)
-    out = []
-    skipped: list[tuple[Path, str]] = []
-    with steps("indexing sessions", len(found) if progress else 0) as advance:
-        for p in found:
-            try:
-                out.append(index_session(p)[0])
-            except RecordingError as exc:
-                skipped.append((p, str(exc)))
-            advance()
-    report_skipped(skipped)
-    if not out:
-        raise DataSelectionError(
-            f"no readable session under {', '.join(map(str, paths))} "
-            f"({len(skipped)} skipped; first: {skipped[0][1]})"
-        )
-    return out
+    return read_sessions(
+        paths, lambda p: index_session(p)[0], "indexing sessions", progress=progress
+    )
 
 
 @dataclass
@@ -85,7 +75,7 @@ def index_folders(
     """Index every session under `paths` with `workers` processes; a session that
     cannot be read is reported and the others are indexed."""
 
-    found = _find(paths)
+    found = found_sessions(paths)
     report = IndexReport(sessions=len(found))
     t0 = time.perf_counter()
     with steps("indexing sessions", len(found) if progress else 0) as advance:
@@ -109,14 +99,3 @@ def index_folders(
         for f in (p / CACHE_DIR).glob("*/data.bin"):
             report.cache_bytes += f.stat().st_size
     return report
-
-
-def _find(paths: Iterable[str | Path]) -> list[Path]:
-
-    paths = list(paths)
-    found = find_sessions(paths)
-    if not found:
-        raise DataSelectionError(
-            f"no sessions (folders with a manifest.json) under {', '.join(map(str, paths))}"
-        )
-    return found

@@ -174,13 +174,6 @@ def _portfolio_drawdown(sessions: list[SessionResult]) -> float:
     return merged_drawdown(sessions)
 
 
-def _max_drawdown_of(values: np.ndarray) -> float:
-    """`max_drawdown` of an array, with the same result."""
-    if not len(values):
-        return 0.0
-    return float(max(0.0, float((np.maximum.accumulate(values) - values).max())))
-
-
 @dataclass
 class BacktestResult:
     sessions: list[SessionResult]

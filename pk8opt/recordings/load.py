@@ -21,9 +21,9 @@ process can hold thousands of them. A read-only folder is normalized in memory i
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import numpy as np
@@ -42,6 +42,8 @@ from pk8opt.recordings.raw import frames_path
 from pk8opt.recordings.schema import EVENTS_SCHEMA, NORMALIZER_VERSION, UNDERLYING_SCHEMA
 from pk8opt.recordings.session import LoadedSession, with_recorded_resolution
 from pk8opt.recordings.store import Store, building, open_store, prune, store_path, write_store
+
+T = TypeVar("T")
 
 CACHE_DIR = ".cache"
 EVENTS_KIND = "events"
@@ -206,18 +208,38 @@ def load_sessions(paths: Iterable[str | Path], *, progress: bool = False) -> lis
 
     A session that cannot be read (its manifest, its frames) is skipped with one line on
     stderr naming it and why; only when none is left is that an error."""
+    return read_sessions(paths, load_session, "loading sessions", progress=progress)
+
+
+def found_sessions(paths: Iterable[str | Path]) -> list[Path]:
+    """The session folders under `paths`, in time order; none is an error."""
     paths = list(paths)
     found = find_sessions(paths)
     if not found:
         raise DataSelectionError(
             f"no sessions (folders with a manifest.json) under {', '.join(map(str, paths))}"
         )
+    return found
+
+
+def read_sessions(
+    paths: Iterable[str | Path],
+    read: Callable[[Path], T],
+    doing: str,
+    *,
+    progress: bool = False,
+) -> list[T]:
+    """`read` of every session under `paths`, in time order, as `load_sessions` says:
+    one that cannot be read is skipped with a line on stderr; none left is an error.
+    `doing` names the work on the progress bar ("loading sessions")."""
+    paths = list(paths)
+    found = found_sessions(paths)
     out = []
     skipped: list[tuple[Path, str]] = []
-    with steps("loading sessions", len(found) if progress else 0) as advance:
+    with steps(doing, len(found) if progress else 0) as advance:
         for p in found:
             try:
-                out.append(load_session(p))
+                out.append(read(p))
             except RecordingError as exc:
                 skipped.append((p, str(exc)))
             advance()

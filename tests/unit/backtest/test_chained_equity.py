@@ -12,7 +12,6 @@ from pk8opt.backtest.results import (
     SessionResult,
     _chained_arrays,
     _chained_equity,
-    _max_drawdown_of,
     max_drawdown,
 )
 
@@ -71,7 +70,7 @@ def test_arrays_give_the_loops_numbers(points: list[list[tuple[int, float]]]) ->
     got_t, got_v = _chained_equity(sessions)
     assert all(type(x) is int for x in got_t) and all(type(x) is float for x in got_v)
     assert [repr(x) for x in got_v] == [repr(x) for x in vs]  # the same bits, signs of 0 too
-    assert _max_drawdown_of(_chained_arrays(sessions)[1]) == max_drawdown(vs)
+    assert max_drawdown(_chained_arrays(sessions)[1]) == max_drawdown(vs)
     assert merged_drawdown(sessions) == max_drawdown(vs)  # the k-way merge: same numbers
     # compact arrays in place of lists give the same curve
     for s in sessions:
