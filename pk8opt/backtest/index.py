@@ -33,15 +33,28 @@ from pk8opt.recordings.load import (
 
 
 def index_session(path: str | Path) -> tuple[Any, bool]:
-    """The loaded session, and whether anything had to be built for it."""
+    """The loaded session, and whether anything was built for it (a session whose
+    folder cannot be written to is loaded without its stores, and nothing is built)."""
 
     path = Path(path)
     built = not events_store_fresh(path)
     session = load_session(path)
-    if isinstance(session, StoredSession) and not has_replay_store(session):
-        replay_store(session)
-        built = True
+    if not isinstance(session, StoredSession):
+        return session, False
+    if not has_replay_store(session):
+        built = replay_store(session) is not None
     return session, built
+
+
+def _unwritable(path: Path, session: Any) -> str | None:
+    """Why a loaded session has no stores on disk (its cache folder cannot be written),
+    or None when both are there."""
+    if isinstance(session, StoredSession) and has_replay_store(session):
+        return None
+    return (
+        f"{path}: could not write {path / CACHE_DIR} (a read-only folder?): not indexed; "
+        "backtests and sweeps will normalize it again at each load"
+    )
 
 
 def index_sessions(paths: Iterable[str | Path], *, progress: bool = False) -> list[Any]:
@@ -64,16 +77,19 @@ class IndexReport:
 
 def _one(path: str) -> tuple[bool, str | None]:
     try:
-        return index_session(path)[1], None
+        session, built = index_session(path)
     except RecordingError as exc:
         return False, str(exc)
+    unwritable = _unwritable(Path(path), session)
+    return (False, unwritable) if unwritable else (built, None)
 
 
 def index_folders(
     paths: Iterable[str | Path], *, workers: int = 1, progress: bool = False
 ) -> IndexReport:
     """Index every session under `paths` with `workers` processes; a session that
-    cannot be read is reported and the others are indexed."""
+    cannot be read, or whose cache cannot be written, is reported and the others are
+    indexed."""
 
     found = found_sessions(paths)
     report = IndexReport(sessions=len(found))

@@ -36,15 +36,10 @@ JsonOpt = Annotated[
 
 
 def _sessions(dirs: list[Path]) -> list[Path]:
-    from pk8opt.errors import DataSelectionError
-    from pk8opt.recordings.catalog import find_sessions
+    """The session folders under `dirs`, each session once (see `session_folders`)."""
+    from pk8opt.recordings.catalog import session_folders
 
-    found = find_sessions(dirs)
-    if not found:
-        raise DataSelectionError(
-            f"no sessions (folders holding a manifest.json) under {', '.join(map(str, dirs))}"
-        )
-    return found
+    return session_folders(dirs)
 
 
 def _window(start_s: int, end_s: int) -> str:
@@ -147,9 +142,11 @@ def check_cmd(
 
     Parses every frame (building the cache beside each session) and reports, with the
     file and line: lines that are not frames, malformed messages, unknown event types,
-    socket gaps, crossed books, places where our book's best bid/ask differs from the
-    one the venue sent, a missing resolution, and a frames file whose sha256 is not the
+    receive times that go backwards, repeated frames, socket gaps, crossed books, places
+    where our book's best bid/ask differs from the one the venue sent, a missing
+    resolution, and a frames file whose sha256 or number of frames is not the
     manifest's. Harmless counts (PONG frames, other markets' messages) are shown as info.
+    A session reached by two paths (or copied) is checked once.
 
     Example: `pk8opt recordings check recordings/sample --json`
     """

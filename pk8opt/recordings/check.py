@@ -6,14 +6,18 @@ there is one):
     unreadable     the manifest is missing, invalid or does not match its folder
     sha256         the frames file is not the one the manifest was written for
                    (found by the normalizer, see `integrity`)
+    frame_count    the file holds another number of frames than the manifest counts
     bad_line ...   the normalizer's serious problems (bad lines, malformed messages,
-                   unknown event types, live-data error bodies)
+                   unknown event types, live-data error bodies, frames whose receive
+                   time goes backwards, repeated frames)
     gap            the market socket dropped (a `gap`/`disconnected` note)
     crossed        our book of a token has best bid >= best ask after a whole frame
     disagreement   our best bid/ask differs from the one the venue sent with a level
                    update or a `best_bid_ask` message
     resolution     no resolution known (neither `market_resolved` nor the manifest),
                    or the two disagree (the recorded `market_resolved` is used)
+    resolution_source  the manifest's winner came from a `market_resolved` the frames
+                   do not hold
 
 Harmless counts (PONG text frames, other markets' messages on a shared socket, unused
 live-data topics) are listed as information only.

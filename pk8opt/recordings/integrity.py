@@ -1,16 +1,21 @@
 """Does a session's manifest still describe its frames?
 
-Two findings, made when the session is normalized (so they are cached with its other
+Findings made when the session is normalized (so they are cached with its other
 problems and shown wherever the session is used: `backtest`, `sweep`, `recordings
 check`):
 
     sha256      the frames file is not the one the manifest was written for (edited,
                 replaced, or another session's file)
+    frame_count the file holds more or fewer lines than the manifest counts (`frames`
+                and its `bad_line` count): frames lost or added since it was written,
+                even when the sha256 was written again to match
     resolution  the venue's own `market_resolved`, recorded in the frames, names another
                 winner than the manifest: the recorded one is used (`recorded_outcome`),
                 since it is what the venue said, when it said it
+    resolution_source  the manifest says its winner came from `market_resolved` and the
+                frames hold none: the manifest's winner is used
 
-Neither stops the session from being used: both are warnings with the file (and line).
+None stops the session from being used: all are warnings with the file (and line).
 """
 
 from __future__ import annotations
@@ -66,4 +71,28 @@ def resolution_problem(events: dict[str, Any], manifest: Manifest) -> tuple[int,
     return rec[1], (
         f"market_resolved says {rec[0]}, the manifest says {said} "
         f"({manifest.resolution.source}): {rec[0]} is used"
+    )
+
+
+def frame_count_problem(lines: int, manifest: Manifest) -> str | None:
+    """What differs between the lines the frames file holds (frames and bad lines, not
+    blank ones) and what a finished session's manifest counts, or None."""
+    if manifest.status == "recording":
+        return None
+    bad = manifest.counts.get("bad_line", 0)
+    if lines == manifest.frames + bad:
+        return None
+    counted = f"{manifest.frames:,} frames" + (f" and {bad:,} bad lines" if bad else "")
+    held = f"{lines:,}" + (" lines" if bad else "")
+    return f"the manifest counts {counted}, the file holds {held}"
+
+
+def resolution_source_problem(events: dict[str, Any], manifest: Manifest) -> str | None:
+    """What is wrong when the manifest's winner came from a `market_resolved` the
+    frames do not hold, else None."""
+    if manifest.resolution.source != "market_resolved" or recorded_outcome(events) is not None:
+        return None
+    return (
+        f"the manifest says market_resolved gave {manifest.resolution.outcome}, the frames "
+        "hold no market_resolved (a line lost?): the manifest's winner is used"
     )

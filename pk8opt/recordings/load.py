@@ -31,10 +31,11 @@ import numpy as np
 from pk8opt.errors import DataSelectionError, RecordingError
 from pk8opt.progress import steps
 from pk8opt.recordings.catalog import (  # noqa: F401  (check_manifest: re-exported)
+    CACHE_DIR,
     check_manifest,
-    find_sessions,
     read_session_manifest,
     report_skipped,
+    session_folders,
 )
 from pk8opt.recordings.manifest import Manifest, manifest_path
 from pk8opt.recordings.normalize import Normalized, Problems, normalize_session
@@ -45,7 +46,6 @@ from pk8opt.recordings.store import Store, building, open_store, prune, store_pa
 
 T = TypeVar("T")
 
-CACHE_DIR = ".cache"
 EVENTS_KIND = "events"
 # the Parquet cache of earlier versions, removed when a store replaces it
 LEGACY_FILES = ("events.parquet", "underlying.parquet", "meta.json")
@@ -207,19 +207,16 @@ def load_sessions(paths: Iterable[str | Path], *, progress: bool = False) -> lis
     With `progress`, a bar on the terminal (the first load of a session normalizes it).
 
     A session that cannot be read (its manifest, its frames) is skipped with one line on
-    stderr naming it and why; only when none is left is that an error."""
+    stderr naming it and why; only when none is left is that an error. A session is
+    loaded once however many paths reach it (`catalog.distinct_sessions`): the others are
+    skipped with one line; two different sessions under one slug are an error."""
     return read_sessions(paths, load_session, "loading sessions", progress=progress)
 
 
 def found_sessions(paths: Iterable[str | Path]) -> list[Path]:
-    """The session folders under `paths`, in time order; none is an error."""
-    paths = list(paths)
-    found = find_sessions(paths)
-    if not found:
-        raise DataSelectionError(
-            f"no sessions (folders with a manifest.json) under {', '.join(map(str, paths))}"
-        )
-    return found
+    """The session folders under `paths`, in time order, each session once (a second
+    path to it, or a copy, is left out with one line on stderr); none is an error."""
+    return session_folders(paths)
 
 
 def read_sessions(

@@ -16,6 +16,7 @@ import msgspec
 from pk8opt.errors import RecordingError
 from pk8opt.polymarket.fees import FeeSchedule as FeeSchedule  # re-exported: the venue's own
 from pk8opt.polymarket.fees import Outcome as Outcome
+from pk8opt.recordings.raw import frames_path
 
 if TYPE_CHECKING:
     from pk8opt.polymarket.gamma import MarketInfo
@@ -113,6 +114,12 @@ def read_manifest(session_dir: Path) -> Manifest:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
+        frames = frames_path(session_dir)
+        if frames is not None:  # a session that lost its manifest: say so, never skip it unseen
+            raise RecordingError(
+                f"{session_dir}: missing {MANIFEST_NAME} beside {frames.name} (a session "
+                "folder needs both; without it the frames cannot be replayed)"
+            ) from None
         raise RecordingError(f"{path}: missing manifest (every session folder needs one)") from None
     try:
         manifest = msgspec.json.decode(raw, type=Manifest)

@@ -18,8 +18,18 @@ with a few examples (`file:line: detail`); the good data around it is kept. Kind
     foreign_symbol a live price of another symbol                          (harmless)
     other_topic    a live-data topic we do not use (`activity`, TWAP 30 s) (harmless)
     empty          an empty live-data frame                                (harmless)
+    time_backwards a frame received before one already read (its receive time goes
+                   backwards): left out, so replay never goes back in time
+    duplicate      the same frame (the same line) again: left out, so it is played once
     sha256         the frames file is not the one the manifest describes   (see integrity)
+    frame_count    the file holds more or fewer frames than the manifest counts  (integrity)
     resolution     the recorded market_resolved and the manifest disagree  (see integrity)
+    resolution_source  the manifest's winner came from market_resolved, the frames hold
+                   none                                                    (see integrity)
+
+Receive order is checked on the frames received (market, live, gamma); the recorder's
+own notes are written when it writes them (a restart's notes come before the frames that
+waited for the session) and are not part of it.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from __future__ import annotations
 import gzip
 import io
 from array import array
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -47,7 +58,12 @@ from pk8opt.polymarket.wire import (
     parse_live_frame,
     parse_market_frame_into,
 )
-from pk8opt.recordings.integrity import resolution_problem, sha256_problem
+from pk8opt.recordings.integrity import (
+    frame_count_problem,
+    resolution_problem,
+    resolution_source_problem,
+    sha256_problem,
+)
 from pk8opt.recordings.manifest import Manifest
 from pk8opt.recordings.raw import CHANNELS, Frame, frames_path
 from pk8opt.recordings.schema import (
@@ -59,7 +75,7 @@ from pk8opt.recordings.schema import (
     Kind,
 )
 from pk8opt.recordings.session import HARMLESS_PROBLEMS
-from pk8opt.recordings.values import good_underlying, keep_good_rows
+from pk8opt.recordings.values import bad_number, good_underlying, keep_good_rows
 
 if TYPE_CHECKING:
     import polars as pl
@@ -125,6 +141,7 @@ class Normalized:
     events: pl.DataFrame
     underlying: pl.DataFrame
     problems: Problems
+    lines: int = 0  # the file's lines that are not blank: frames (kept or not), bad lines
 
 
 def read_frames_bytes(path: Path) -> bytes:
@@ -165,14 +182,21 @@ def normalize_session(session_dir: Path, manifest: Manifest) -> Normalized:
 
 
 def _integrity_problems(path: Path, manifest: Manifest, out: Normalized) -> None:
-    """The manifest against the frames it describes (`integrity`): sha256, resolution."""
+    """The manifest against the frames it describes (`integrity`): sha256, the number
+    of frames, resolution."""
     wrong = sha256_problem(path, manifest)
     if wrong:
         out.problems.add("sha256", str(path), wrong)
+    miscount = frame_count_problem(out.lines, manifest)
+    if miscount:
+        out.problems.add("frame_count", str(path), miscount)
     cols = {c: out.events[c].to_numpy() for c in ("kind", "token", "frame", "local_ns")}
     differs = resolution_problem(cols, manifest)
     if differs:
         out.problems.add("resolution", f"{path}:{differs[0]}", differs[1])
+    unsourced = resolution_source_problem(cols, manifest)
+    if unsourced:
+        out.problems.add("resolution_source", str(path), unsourced)
 
 
 def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> Normalized:
@@ -181,24 +205,108 @@ def normalize_bytes(data: bytes, manifest: Manifest, name: str = "frames") -> No
 
 
 def normalize_lines(lines: Iterable[bytes], manifest: Manifest, name: str) -> Normalized:
-    """Normalize frames-file lines (each ending in a newline, but for a cut last one)."""
+    """Normalize frames-file lines (each ending in a newline, but for a cut last one),
+    in receive order: a frame received before one already read, or the same frame
+    again, is counted and left out (`ReceiveOrder`); the first is still read for its
+    own problems, the second was read already."""
     norm = FrameNormalizer(manifest, name)
     add_problem = norm.problems.add
     step = norm.step
     decode = _decode_frame
+    order = ReceiveOrder(name, add_problem)
+    place = order.place
+    keep_t, keep_line, keep_hash = order.times.append, order.numbers.append, order.hashes.append
+    latest = order.EARLIEST
+    others = 0  # lines that are not frames, and the recorder's notes
     for lineno, line in enumerate(lines, 1):
         try:
             fr = decode(line)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             if not line.endswith(b"\n") and line.strip():
+                others += 1
                 add_problem(
                     "bad_line", f"{name}:{lineno}", "line cut off (file truncated mid-write)"
                 )
             elif line.strip():
+                others += 1
                 add_problem("bad_line", f"{name}:{lineno}", f"not a frame: {exc}")
             continue
+        t = fr.t
+        if fr.ch == "note":
+            others += 1
+        elif t > latest:
+            latest = t
+            keep_t(t)
+            keep_line(lineno)
+            keep_hash(hash(line))
+        elif (where := place(t, line, lineno)) != KEPT:
+            if where == BACKWARDS:
+                norm.check_only(fr, lineno)
+            continue
         step(fr, lineno)
-    return norm.tables()
+    out = norm.tables()
+    out.lines = len(order.times) + order.left_out + others
+    return out
+
+
+KEPT, DUPLICATE, BACKWARDS = "kept", "duplicate", "time_backwards"
+
+
+def _span(ns: int) -> str:
+    """`299.954 s`, `4.102 ms`, `350 ns`."""
+    if ns >= 10**9:
+        return f"{ns / 1e9:.3f} s"
+    return f"{ns / 1e6:.3f} ms" if ns >= 10**6 else f"{ns:,} ns"
+
+
+class ReceiveOrder:
+    """The received frames of a file kept so far, to leave out the ones that would take
+    replay back in time: their receive time (sorted, as only frames no earlier than the
+    last are kept), line number and a hash of the line.
+
+    `normalize_lines` keeps a frame received after the last one itself (the common case,
+    a comparison) and asks `place` about the others: the same line as one kept is a
+    `duplicate`, an earlier receive time is `time_backwards`; both are counted with
+    `file:line` and left out. Another frame received in the same nanosecond is kept."""
+
+    EARLIEST = -(1 << 63) - 1  # before any receive time
+
+    def __init__(self, name: str, add_problem: Callable[[str, str, str], None]) -> None:
+        self.name = name
+        self.add_problem = add_problem
+        self.times = array("q")
+        self.numbers = array("i")
+        self.hashes = array("q")
+        self.left_out = 0
+
+    def place(self, t: int, line: bytes, lineno: int) -> str:
+        """`KEPT`, `DUPLICATE` or `BACKWARDS`, for a frame received no later than the
+        last one kept; the last two are counted and left out of replay."""
+        times = self.times
+        lo = bisect_left(times, t)
+        hi = bisect_right(times, t, lo)
+        h = hash(line)
+        for i in range(lo, hi):
+            if self.hashes[i] == h:
+                return self._leave_out(
+                    DUPLICATE, lineno, f"the same frame as line {self.numbers[i]}"
+                )
+        if hi < len(times):
+            return self._leave_out(
+                BACKWARDS,
+                lineno,
+                f"received {_span(times[-1] - t)} before line {self.numbers[-1]} (the receive "
+                "time goes backwards); left out",
+            )
+        times.append(t)
+        self.numbers.append(lineno)
+        self.hashes.append(h)
+        return KEPT
+
+    def _leave_out(self, kind: str, lineno: int, detail: str) -> str:
+        self.left_out += 1
+        self.add_problem(kind, f"{self.name}:{lineno}", detail)
+        return kind
 
 
 _NP_TYPES = {"q": "int64", "i": "int32", "B": "uint8", "b": "int8", "d": "float64"}
@@ -232,7 +340,22 @@ class FrameNormalizer:
         self.name = name
         self.events = {k: array(code) for k, code in EVENT_TYPECODES.items()}
         self.underlying = {k: array(code) for k, code in UNDERLYING_TYPECODES.items()}
-        self.step = _frame_step(manifest, name, self.problems, self.events, self.underlying)
+        self.last_tick = [0, 0]  # the last tick size per token
+        self.step = _frame_step(
+            manifest, name, self.problems, self.events, self.underlying, self.last_tick
+        )
+
+    def check_only(self, frame: Frame, lineno: int) -> None:
+        """Read a frame for its problems alone: its rows are taken back and what spans
+        frames is as before (a frame left out of replay, see `ReceiveOrder`)."""
+        n_events, n_underlying = len(self.events["kind"]), len(self.underlying["price"])
+        tick = list(self.last_tick)
+        self.step(frame, lineno)
+        for values in self.events.values():
+            del values[n_events:]
+        for values in self.underlying.values():
+            del values[n_underlying:]
+        self.last_tick[:] = tick
 
     def feed(self, frame: Frame, lineno: int) -> dict[str, Any]:
         """The event rows of one decoded frame, line `lineno` of its session."""
@@ -287,7 +410,7 @@ class FrameNormalizer:
 
 
 _Row = Callable[[int, int, int, int, int, int, int, float, int, int], None]
-_OnEvent = Callable[[Any, int, int], None]  # (event, local_ns, line)
+_OnEvent = Callable[[Any, int, int, str], None]  # (event, local_ns, line, raw frame)
 _OnNote = Callable[[str, int, int], None]  # (raw, local_ns, line)
 
 
@@ -366,16 +489,17 @@ def _market_event_handler(
     add_problem: Callable[[str, str, str], None],
     ev_cols: dict[str, array[Any]],
     row: _Row,
+    last_tick: list[int],
 ) -> _OnEvent:
-    """`on_event(event, local_ns, line)` for the market events the fast path of
+    """`on_event(event, local_ns, line, raw)` for the market events the fast path of
     `parse_market_frame_into` returns (all but the `price_change` levels and the
-    `best_bid_ask` of the session's own tokens): rows, or a problem each."""
+    `best_bid_ask` of the session's own tokens): rows, or a problem each (`raw`, the
+    frame's text, names the field of a number that could not be read)."""
     tokens = {manifest.token_up: 0, manifest.token_down: 1}
     condition = manifest.condition_id
-    last_tick = [0, 0]  # the last tick size per token
     book = _book_writer(ev_cols, row, last_tick)
 
-    def on_event(ev: Any, t: int, lineno: int) -> None:
+    def on_event(ev: Any, t: int, lineno: int, raw: str) -> None:
         if isinstance(ev, LevelUpdate):
             tok = tokens.get(ev.asset_id)
             if tok is None:
@@ -430,7 +554,10 @@ def _market_event_handler(
                 return
             row(t, ev.exch_ms, lineno, K_RESOLVED, tok, NO_SIDE, NO_PRICE, 0.0, -1, -1)
         elif isinstance(ev, Problem):
-            add_problem(ev.kind, f"{name}:{lineno}", ev.detail)
+            detail = ev.detail
+            if ev.kind == "malformed":  # a number it could not read: say which, as written
+                detail = bad_number(raw) or detail
+            add_problem(ev.kind, f"{name}:{lineno}", detail)
         # NewMarket: nothing to replay
 
     return on_event
@@ -463,9 +590,11 @@ def _frame_step(
     problems: Problems,
     ev_cols: dict[str, array[Any]],
     u_cols: dict[str, array[Any]],
+    last_tick: list[int],
 ) -> Callable[[Frame, int], None]:
     """The per-frame normalizer: a closure over the output columns and the state that
-    spans frames, so the whole-file loop and `FrameNormalizer.feed` run the same code.
+    spans frames (`last_tick`, the last tick size per token; the symbol check), so the
+    whole-file loop and `FrameNormalizer.feed` run the same code.
 
     Hot path: the market frames' levels and best bid/asks are written by the parser
     itself, the live prices here; the rarer events go through `on_event`, the notes
@@ -475,7 +604,7 @@ def _frame_step(
     sym = manifest.symbol.lower()
     sym_ok: dict[str, bool] = {}  # live-data symbol -> is it this session's
     row, level_columns = _row_writer(ev_cols)
-    on_event = _market_event_handler(manifest, name, add_problem, ev_cols, row)
+    on_event = _market_event_handler(manifest, name, add_problem, ev_cols, row, last_tick)
     on_note = _note_handler(name, add_problem, row)
     u_local, u_exch = u_cols["local_ns"].append, u_cols["exch_ms"].append
     u_source, u_price = u_cols["source"].append, u_cols["price"].append
@@ -487,7 +616,7 @@ def _frame_step(
             for ev in parse_market_frame_into(
                 fr.raw, t, lineno, tokens, level_columns, K_LEVEL, K_BBA
             ):
-                on_event(ev, t, lineno)
+                on_event(ev, t, lineno, fr.raw)
         elif ch == "live":
             for lev in parse_live_frame(fr.raw):
                 if isinstance(lev, PricePoint):

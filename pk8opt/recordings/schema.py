@@ -13,7 +13,10 @@ from enum import IntEnum
 
 import polars as pl
 
-NORMALIZER_VERSION = 2  # 2: rows with impossible values are left out (recordings.values)
+# 2: rows with impossible values are left out (recordings.values)
+# 3: frames out of receive order and repeated frames are left out; the manifest's frame
+#    count and market_resolved are checked against the file
+NORMALIZER_VERSION = 3
 PRICE_SCALE = 1000  # price_milli = round(price * PRICE_SCALE)
 
 UP, DOWN, NO_TOKEN = 0, 1, -1

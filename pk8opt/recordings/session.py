@@ -209,8 +209,11 @@ class LoadedSession:
 # skipped (see `integrity`).
 WHOLE_SESSION_PROBLEMS = {
     "sha256": "the frames file is not the one its manifest describes (sha256)",
+    "frame_count": "the frames file does not hold the number of frames its manifest counts",
     "resolution": "the recorded market_resolved contradicts the manifest's winner; "
     "the recorded one is used",
+    "resolution_source": "the manifest's winner came from a market_resolved the frames "
+    "do not hold (no market_resolved); the manifest's winner is used",
 }
 
 

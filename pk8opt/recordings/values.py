@@ -16,13 +16,19 @@ The bounds (prices in milli, see `schema.PRICE_SCALE`):
 `MAX_SIZE` is 1e10 shares: a thousand times the biggest level seen on the venue
 (10,500,100 shares in the captures under shared/fixtures), so a real book never
 reaches it and a value like 1e30 always does.
+
+A number the wire parser cannot read at all (`"NaN"`, `"Infinity"`, `"abc"` as a price)
+is `malformed` too, described by `bad_number` as its message's event type, the field and
+the value as written: `price_change price 'NaN' is not a number`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
+import msgspec
 import numpy as np
 
 from pk8opt.recordings.schema import NO_PRICE, PRICE_SCALE, Kind
@@ -32,6 +38,11 @@ MAX_SIZE = 1e10  # shares
 _PRICED = (int(Kind.LEVEL), int(Kind.TRADE))
 _TICK = int(Kind.TICK_SIZE)
 _KIND_NAMES = {int(k): k.name.lower() for k in Kind}
+# the numeric fields of the market socket's messages, written as strings on the wire
+NUMBER_FIELDS = frozenset(
+    {"price", "size", "best_bid", "best_ask", "tick_size", "old_tick_size", "new_tick_size"}
+)
+_decode_any = msgspec.json.Decoder().decode
 
 
 def bad_event_rows(cols: dict[str, np.ndarray]) -> np.ndarray:
@@ -82,3 +93,37 @@ def keep_good_rows(
 def good_underlying(price: float) -> bool:
     """An underlying price is finite and positive (NaN fails every comparison)."""
     return 0.0 < price < math.inf
+
+
+def _is_number(value: Any) -> bool:
+    """A finite number, or a string of one (None: a field left out, not a bad number)."""
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (ValueError, OverflowError):
+        return False
+
+
+def bad_number(raw: str) -> str | None:
+    """`<event type> <field> <value> is not a number` for the first numeric field of a
+    market frame (`NUMBER_FIELDS`, in the frame's order) whose value is not a finite
+    number, or None (not JSON, or every number readable)."""
+    try:
+        obj = _decode_any(raw)
+    except msgspec.DecodeError:
+        return None
+    todo: list[tuple[Any, str]] = [(obj, "")]
+    while todo:
+        item, event = todo.pop()
+        if isinstance(item, list):
+            todo.extend((x, event) for x in reversed(item))
+        elif isinstance(item, dict):
+            event = str(item.get("event_type") or event or "book")
+            for key, value in item.items():
+                if key in NUMBER_FIELDS and not _is_number(value):
+                    return f"{event} {key} {value!r} is not a number"
+            todo.extend((v, event) for v in reversed(item.values()) if isinstance(v, list | dict))
+    return None

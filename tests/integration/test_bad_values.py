@@ -38,13 +38,15 @@ BAD = [
 
 def rewrite_frames(session: Path, edit) -> None:  # noqa: ANN001
     """Apply `edit(lines) -> lines` to a finished session's frames and keep the
-    manifest's sha256 right, so only the values themselves are wrong."""
+    manifest's sha256 and frame count right, so only the values themselves are wrong."""
     gz = session / "frames.jsonl.gz"
     lines = gzip.decompress(gz.read_bytes()).split(b"\n")
-    gz.write_bytes(gzip.compress(b"\n".join(edit(lines))))
+    edited = edit(lines)
+    gz.write_bytes(gzip.compress(b"\n".join(edited)))
     m = read_manifest(session)
     sha = hashlib.sha256(gz.read_bytes()).hexdigest()
-    write_manifest(session, msgspec.structs.replace(m, sha256=sha))
+    added = sum(1 for line in edited if line.strip()) - sum(1 for line in lines if line.strip())
+    write_manifest(session, msgspec.structs.replace(m, sha256=sha, frames=m.frames + added))
 
 
 def level_frame(t: int, token: str, size: str, price: str) -> bytes:

@@ -108,7 +108,9 @@ def test_load_caches_and_rebuilds_when_raw_or_version_changes(tmp_path, fixtures
     np.testing.assert_array_equal(again.events["price"], s.events["price"])
 
     with open(d / FRAMES_NAME, "a") as fh:
-        fh.write(json.dumps({"t": 1, "ch": "market", "raw": resolved_raw()}) + "\n")
+        # received after the session's last frame (an earlier time would be left out)
+        fh.write(json.dumps({"t": (START + 900) * 10**9, "ch": "market", "raw": resolved_raw()}))
+        fh.write("\n")
     grown = load_session(d)
     assert calls == [1] and grown.n_events == s.n_events + 1
     assert [p.name for p in cache.glob("events-*")] != [store.name]  # rebuilt, old one gone
