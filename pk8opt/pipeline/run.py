@@ -57,6 +57,7 @@ class SweepOutcome:
     chosen: int | None = None  # the trial validation chose (what `deploy --best` ships)
     validation_s: float = 0.0  # wall time of the validation stage
     failures: Failures = Failures()  # failed trials: the CLI names them, offers no deploy
+    validated: Any = None  # the validation stage's findings (`validation.stage.Validated`)
 
 
 def run_sweep(
@@ -227,5 +228,6 @@ class _AfterSearch:
         )
         outcome.validation_s = time.perf_counter() - t0
         if done is not None:
+            outcome.validated = done
             outcome.verdict = done.verdict.tag()
             outcome.chosen = done.chosen.trial

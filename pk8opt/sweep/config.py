@@ -88,8 +88,9 @@ class Validation(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     min_active_windows: int = 3  # a trial with fills in fewer windows cannot be chosen
     min_oos_t: float = 2.0  # walk-forward t-statistic of the P&L per window
     min_dsr: float = 0.95  # deflated Sharpe ratio
-    max_pbo: float = 0.2  # probability of backtest overfitting
+    max_pbo: float | None = None  # probability of backtest overfitting (null: reported only)
     min_lockbox_pnl_per_window: float = 0.0  # the lockbox's mean P&L per window
+    max_prob_oos_loss: float | None = 0.2  # PBO's probability of loss (null: reported only)
 
 
 class Mlflow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -415,8 +416,9 @@ def check_validation(v: Validation, where: str) -> None:
         )
     if not 0 < v.radius <= 0.5:
         raise ConfigError(f"{where}: validation.radius: {v.radius} must be in (0, 0.5]")
-    if not 0 <= v.max_pbo <= 1 or not 0 <= v.min_dsr <= 1:
-        raise ConfigError(f"{where}: validation: max_pbo and min_dsr are probabilities in [0, 1]")
+    for key in ("max_pbo", "min_dsr", "max_prob_oos_loss"):
+        if (x := getattr(v, key)) is not None and not 0 <= x <= 1:
+            raise ConfigError(f"{where}: validation.{key}: {x} must be a probability in [0, 1]")
 
 
 def to_dict(cfg: SweepConfig) -> dict[str, Any]:

@@ -107,6 +107,15 @@ def n_tried(study: Any) -> int:
     return sum(1 for t in study.get_trials(deepcopy=False) if t.state.name in FINISHED)
 
 
+def tried_by_state(study: Any) -> dict[str, int]:
+    """The trials `n_tried` counts, by state (COMPLETE, PRUNED, FAIL)."""
+    out = dict.fromkeys(FINISHED, 0)
+    for t in study.get_trials(deepcopy=False):
+        if t.state.name in out:
+            out[t.state.name] += 1
+    return out
+
+
 # -- neighbourhoods ---------------------------------------------------------------------
 
 

@@ -11,12 +11,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
-from pk8opt.validation.stats import sharpe
-
 WALK_FORWARD = ("oos_pnl_per_window", "oos_t")
 DEFLATED_SHARPE = ("dsr", "psr")
+PBO_FIGURES = ("pbo", "prob_oos_loss")
 
 
 class Reasons(dict[str, str]):
@@ -52,9 +49,8 @@ class Reasons(dict[str, str]):
             else:
                 self.note(("oos_t",), f"the out-of-sample P&L is 0 in every one of its {n} windows")
 
-    def explain_dsr(self, dsr: Any, rows: list[list[float]]) -> None:
-        """Why a computed deflated Sharpe ratio is nan; `rows` are the P&L series whose
-        Sharpe ratios gave its variance."""
+    def explain_dsr(self, dsr: Any) -> None:
+        """Why a computed deflated Sharpe ratio is nan."""
         if dsr is None:
             return
         if dsr.n_obs < 2:
@@ -65,13 +61,6 @@ class Reasons(dict[str, str]):
             self.note(DEFLATED_SHARPE, why)
         elif not (math.isfinite(dsr.skew) and math.isfinite(dsr.kurt)):
             self.note(DEFLATED_SHARPE, "the chosen trial's P&L has no skewness or kurtosis")
-        if math.isnan(dsr.sr0):
-            n_sharpe = sum(math.isfinite(sharpe(np.asarray(r, dtype=float))) for r in rows)
-            self.note(
-                ("dsr",),
-                "the deflated Sharpe ratio needs at least 2 configurations whose P&L varies "
-                f"across windows; {n_sharpe} have one",
-            )
         for name in DEFLATED_SHARPE:
             if math.isnan(getattr(dsr, name)):
                 self.note((name,), "its variance term (skewness, kurtosis) is not positive")

@@ -27,7 +27,8 @@ FIGURES = (
     ("oos_t", "walk-forward t-statistic"),
     ("dsr", "deflated Sharpe ratio"),
     ("psr", "probabilistic Sharpe ratio (vs 0)"),
-    ("pbo", "probability of backtest overfitting"),
+    ("prob_oos_loss", "probability of out-of-sample loss (PBO's splits)"),
+    ("pbo", "probability of backtest overfitting (trial rows)"),
     ("lockbox_pnl_per_window", "lockbox P&L per window (USDC)"),
     ("active_windows", "windows with fills (chosen trial)"),
     ("n_trials", "trials tried"),
@@ -109,6 +110,8 @@ def markdown(v: Any, metric: str) -> str:
         "|---|---|",
         *(f"| {label} (`{key}`) | {fmt(f.get(key))} |" for key, label in FIGURES),
         "",
+        *sets_lines(v),
+        "",
         f"## Candidates ({len(v.window_starts)} in-sample windows, ranked by {metric})",
         "",
         "| trial | mean P&L per window | windows with fills | robustness (lower quartile) |",
@@ -139,6 +142,41 @@ def markdown(v: Any, metric: str) -> str:
         ]
     lines += ["", f"{v.replays} replays, {v.seconds:.1f} s.", ""]
     return "\n".join(lines)
+
+
+def sets_lines(v: Any) -> list[str]:
+    """What each figure is computed on: N, V, the matrix, the baselines beside it."""
+    t = len(v.window_starts)
+    tried = v.tried or {}
+    trials = [r for r in v.rows if r.trial is not None]
+    rerun = ", ".join(str(n) for n in v.rerun) or "none"
+    lines = [
+        "## What the figures are computed on",
+        "",
+        f"- **N = {v.figures.n_trials}** (deflated Sharpe ratio): every trial the search tried "
+        f"({tried.get('COMPLETE', 0)} complete, {tried.get('PRUNED', 0)} pruned, "
+        f"{tried.get('FAIL', 0)} failed); each was a chance to find a lucky maximum.",
+        f"- **V = 1/(T-1) = 1/{max(t - 1, 0)}**: the variance of a Sharpe ratio estimated on "
+        f"T = {t} windows when its true value is 0 (Lo 2002), the null the DSR tests against; "
+        "not the spread of the candidates, which on a market with an edge is the edge.",
+        f"- **The matrix** (PBO, probability of loss, walk-forward, the choice): {len(trials)} "
+        "trial rows, the top candidates by in-sample score and every other completed trial; "
+        f"pruned trials re-run on every window: {rerun}. Deploy chooses among these rows.",
+        "- **Walk-forward** applies the deploy rule on each fold's train windows: the most "
+        "robust (neighbourhood lower quartile) of the best rows by mean.",
+    ]
+    if v.pbo is not None:
+        beside = [r.label for r in v.rows if r.trial is None]
+        cmp = ", ".join(
+            f"{label} in {v.pbo.beats(i):.0%}"
+            for i, label in enumerate(beside)
+            if math.isfinite(v.pbo.beats(i))
+        )
+        lines.append(
+            f"- **Beside the matrix, not ranked in it**: out of sample, PBO's train-best trial "
+            f"earned more than {cmp} of the {v.pbo.n_splits} splits."
+        )
+    return lines
 
 
 def plots(v: Any, out: Path) -> list[Path]:

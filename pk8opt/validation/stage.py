@@ -33,15 +33,10 @@ from pk8opt.validation import (
     Figures,
     Thresholds,
     cpcv_folds,
-    deflated_sharpe,
     judge,
-    lower_quartile,
-    pbo_cscv,
-    sr_variance,
     walk_forward_folds,
 )
 from pk8opt.validation import record as verdict_record
-from pk8opt.validation import walk_forward as wf
 from pk8opt.validation.candidates import (
     Row,
     complete_rows,
@@ -49,9 +44,12 @@ from pk8opt.validation.candidates import (
     n_tried,
     neighbours,
     rank_trials,
+    tried_by_state,
 )
+from pk8opt.validation.evidence import evidence
 from pk8opt.validation.reasons import DEFLATED_SHARPE, WALK_FORWARD, Reasons
 from pk8opt.validation.report import publish
+from pk8opt.validation.select import Rule
 
 NOT_TRADING = "not_trading"
 DEFAULTS = "defaults"
@@ -74,6 +72,11 @@ class Validated:
     lockbox_seen_before: list[int] = field(default_factory=list)
     replays: int = 0
     seconds: float = 0.0
+    rule: Rule | None = None  # the deploy rule on the trial rows, with its neighbourhoods
+    folds: list[Any] = field(default_factory=list)
+    beside: Any = None  # the baselines' rows (defaults, not trading)
+    tried: dict[str, int] = field(default_factory=dict)  # the trials N counts, by state
+    rerun: list[int] = field(default_factory=list)  # pruned trials re-run on every window
 
     def record(self, parent: str | None) -> dict[str, Any]:
         return {
@@ -184,64 +187,92 @@ def _matrix(
     return out
 
 
-def _robustness(
+def _neighbourhoods(
     study: Any,
     cfg: SweepConfig,
-    choosable: list[Row],
+    trial_rows: list[Row],
+    tops: list[int],
     members: list[list[int]],
     paths: list[str],
     replays: _Replays,
     every: Any,
-) -> dict[str, float]:
-    """Lower quartile of the mean P&L per window over each top candidate's neighbourhood
-    (the candidate itself included). Completed trials already inside the neighbourhood
-    count as neighbours; fresh points are replayed for the rest."""
+) -> dict[int, np.ndarray]:
+    """For each row in `tops`: up to `validation.neighbours` parameter sets around it,
+    each scored on every in-sample window (neighbours x windows). Completed trials inside
+    the neighbourhood count first; fresh points are replayed for the rest (a replay that
+    fails is a NaN row: an unscored neighbour never makes a place look better)."""
     v = cfg.validation
-    top = sorted(choosable, key=lambda r: -r.mean)[: v.robust_top]
     done = [
         (t, rows)
         for t in study.get_trials(deepcopy=False)
         if (rows := complete_rows(t, members)) is not None
     ]
-    plans: dict[str, tuple[list[float], list[Any]]] = {}
-    for k, row in enumerate(top):
+    plans: dict[int, tuple[list[list[float]], list[Any]]] = {}
+    for k, i in enumerate(tops):
+        row = trial_rows[i]
         inside = [
-            (t.params, sum(pnl) / len(pnl))
+            (t.params, pnl)
             for t, (pnl, _) in done
             if t.number != row.trial and in_box(t.params, row.params, cfg.space, every, v.radius)
         ][: v.neighbours]
-        found = [mean for _, mean in inside]
         fresh = neighbours(
             row.params,
             cfg.space,
             every,
-            v.neighbours - len(found),
+            v.neighbours - len(inside),
             v.radius,
             seed=(cfg.sampler.seed or 0) * 1000 + k,
             taken=[p for p, _ in inside],
         )
-        plans[row.label] = ([row.mean, *found], [replays.submit(paths, p) for p in fresh])
-    out: dict[str, float] = {}
-    for label, (means, futures) in plans.items():
+        plans[i] = ([list(pnl) for _, pnl in inside], [replays.submit(paths, p) for p in fresh])
+    out: dict[int, np.ndarray] = {}
+    for i, (found, futures) in plans.items():
         for f in futures:
-            got = replays.result(f, f"a neighbour of trial {label}")
-            if got is None:  # an unscored neighbour never makes a place look better
-                means.append(math.nan)
-                continue
-            pnl = window_values(got["pnl"], members)
-            means.append(sum(pnl) / len(pnl))
-        out[label] = lower_quartile(np.array(means))
+            got = replays.result(f, f"a neighbour of trial {trial_rows[i].label}")
+            found.append(
+                [math.nan] * len(members) if got is None else window_values(got["pnl"], members)
+            )
+        out[i] = np.array(found, dtype=float).reshape(len(found), len(members))
     return out
 
 
-def _choose(choosable: list[Row], robust: dict[str, float], fallback: Row) -> Row:
-    """The most robust of the top candidates; else the best in-sample one."""
-    scored = [r for r in choosable if r.label in robust and math.isfinite(robust[r.label])]
-    if scored:
-        return max(scored, key=lambda r: (robust[r.label], r.mean))
-    if choosable:
-        return max(choosable, key=lambda r: r.mean)
-    return fallback
+@dataclass
+class _Selection:
+    """The deploy rule on the trial rows, the rows it chose, and the robustness table."""
+
+    rule: Rule | None
+    chosen: Row
+    robust: dict[str, float]  # label -> lower quartile on every in-sample window
+
+
+def _select(
+    study: Any,
+    cfg: SweepConfig,
+    trial_rows: list[Row],
+    members: list[list[int]],
+    folds: list[Any],
+    paths: list[str],
+    replays: _Replays,
+    every: Any,
+) -> _Selection:
+    """The deploy rule's choice on every in-sample window; neighbourhoods are replayed
+    for the top rows of every window set the rule will be asked about (all windows and
+    each walk-forward fold's train windows)."""
+    v = cfg.validation
+    eligible = np.array([r.active() >= v.min_active_windows for r in trial_rows], dtype=bool)
+    if not eligible.any():
+        return _Selection(None, trial_rows[0], {})
+    rule = Rule(np.array([r.pnl for r in trial_rows]), eligible, v.robust_top)
+    every_window = np.arange(len(members))
+    tops: list[int] = []
+    for w in [every_window, *(f.train for f in folds)]:
+        tops += [i for i in rule.tops(w) if i not in tops]
+    hoods = _neighbourhoods(study, cfg, trial_rows, tops, members, paths, replays, every)
+    rule = Rule(rule.matrix, eligible, v.robust_top, hoods)
+    robust = {
+        trial_rows[i].label: rule.robustness(i, every_window) for i in rule.tops(every_window)
+    }
+    return _Selection(rule, trial_rows[rule.choose(every_window)], robust)
 
 
 def _folds(cfg: SweepConfig, n: int, why: Reasons) -> list[Any]:
@@ -291,11 +322,27 @@ def run_validation(
     if not trading:
         console.print("no candidate could be replayed; nothing to validate")
         return None
-    choosable = [r for r in trading if r.active() >= v.min_active_windows]
-    robust = _robustness(study, cfg, choosable, members, paths, replays, every)
-    chosen = _choose(choosable, robust, trading[0])
     why = Reasons()  # figure -> why it is n/a
-    pbo, walk, dsr = _statistics(study, cfg, rows, chosen, members, len(window_starts), why)
+    folds = _folds(cfg, len(window_starts), why)
+    chosen_by = _select(study, cfg, trading, members, folds, paths, replays, every)
+    if chosen_by.rule is None:
+        why.note(
+            WALK_FORWARD + DEFLATED_SHARPE,
+            f"no trial has fills in at least {v.min_active_windows} windows "
+            "(validation.min_active_windows), so none can be chosen",
+        )
+    beside = np.array([r.pnl for r in rows if r.trial is None])
+    found = evidence(
+        chosen_by.rule,
+        np.array([r.pnl for r in trading]),
+        beside,
+        folds,
+        n_tried(study),
+        blocks=v.blocks,
+        why=why,
+    )
+    chosen, robust = chosen_by.chosen, chosen_by.robust
+    pbo, walk, dsr = found.pbo, found.walk, found.dsr
     lockbox, seen_before = _lockbox(study, cfg, sel, chosen, replays)
     figures = _figures(study, chosen, pbo, walk, dsr, lockbox)
     out = Validated(
@@ -311,6 +358,11 @@ def run_validation(
         lockbox=lockbox,
         lockbox_seen_before=seen_before,
         replays=replays.count,
+        rule=chosen_by.rule,
+        folds=folds,
+        beside=beside,
+        tried=tried_by_state(study),
+        rerun=_pruned(study, trading),
     )
     out.seconds = time.perf_counter() - t0
     verdict_record.save(storage, study.study_name, out.record(parent))
@@ -318,51 +370,10 @@ def run_validation(
     return out
 
 
-def _statistics(
-    study: Any,
-    cfg: SweepConfig,
-    rows: list[Row],
-    chosen: Row,
-    members: list[list[int]],
-    n_windows: int,
-    why: Reasons,
-) -> tuple[Any, Any, Any]:
-    """PBO of the matrix, the walk-forward choice's out-of-sample P&L, and the deflated
-    Sharpe ratio of the chosen row; each None (its reason in `why`) when n/a."""
-    v = cfg.validation
-    matrix = np.array([r.pnl for r in rows])
-    baselines = tuple(i for i, r in enumerate(rows) if r.trial is None)
-    pbo = why.attempt(("pbo",), pbo_cscv, matrix, blocks=v.blocks)
-    eligible = np.array([r.trial is not None and r.active() >= v.min_active_windows for r in rows])
-    if not eligible.any():
-        why.note(
-            WALK_FORWARD,
-            f"no trial has fills in at least {v.min_active_windows} windows "
-            "(validation.min_active_windows), so none can be chosen",
-        )
-    walk = why.attempt(
-        WALK_FORWARD,
-        wf,
-        matrix,
-        _folds(cfg, n_windows, why),
-        baselines=baselines,
-        eligible=eligible,
-    )
-    why.explain_walk(walk)
-    full = [r.pnl for r in rows if r.label != NOT_TRADING]
-    full += [
-        pnl
-        for t in study.get_trials(deepcopy=False)
-        if (got := complete_rows(t, members)) is not None and (pnl := got[0]) not in full
-    ]
-    # V: the spread of the Sharpe ratios of every fully scored configuration (the
-    # candidates and every completed trial), rows without spread left out
-    spread = _num(why.attempt(DEFLATED_SHARPE, sr_variance, np.array(full)))
-    dsr = why.attempt(
-        DEFLATED_SHARPE, deflated_sharpe, np.array(chosen.pnl), n_tried(study), spread
-    )
-    why.explain_dsr(dsr, full)
-    return pbo, walk, dsr
+def _pruned(study: Any, rows: list[Row]) -> list[int]:
+    """The trials of `rows` the search pruned (their rows are full re-runs)."""
+    pruned = {t.number for t in study.get_trials(deepcopy=False) if t.state.name == "PRUNED"}
+    return [r.trial for r in rows if r.trial is not None and r.trial in pruned]
 
 
 def _figures(
@@ -370,6 +381,7 @@ def _figures(
 ) -> Figures:
     return Figures(
         pbo=_num(pbo.pbo if pbo else None),
+        prob_oos_loss=_num(pbo.prob_oos_loss if pbo else None),
         dsr=_num(dsr.dsr if dsr else None),
         psr=_num(dsr.psr if dsr else None),
         n_trials=n_tried(study),
@@ -386,6 +398,7 @@ def _thresholds(cfg: SweepConfig) -> Thresholds:
         min_oos_t=v.min_oos_t,
         min_dsr=v.min_dsr,
         max_pbo=v.max_pbo,
+        max_prob_oos_loss=v.max_prob_oos_loss,
         min_lockbox_pnl_per_window=v.min_lockbox_pnl_per_window,
         min_active_windows=v.min_active_windows,
     )

@@ -9,6 +9,11 @@ References:
   Journal of Computational Finance 20(4).
 - Bailey, López de Prado (2014), "The Deflated Sharpe Ratio: Correcting for Selection Bias,
   Backtest Overfitting and Non-Normality", Journal of Portfolio Management 40(5).
+- Bailey, López de Prado (2012), "The Sharpe Ratio Efficient Frontier", Journal of Risk
+  15(2): the standard error of an estimated Sharpe ratio under non-normal returns.
+- Lo (2002), "The Statistics of Sharpe Ratios", Financial Analysts Journal 58(4).
+- López de Prado (2020), "Machine Learning for Asset Managers", §8 (the False Strategy
+  Theorem: the expected maximum Sharpe ratio of N skill-less strategies).
 """
 
 from __future__ import annotations
@@ -69,6 +74,14 @@ class PBOResult:
     train_best: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
     is_mean: np.ndarray = field(default_factory=lambda: np.empty(0))
     oos_mean: np.ndarray = field(default_factory=lambda: np.empty(0))
+    beside_oos: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+
+    def beats(self, i: int) -> float:
+        """Share of splits in which the train-best trial earned more on the test half than
+        the i-th row of `beside` (a baseline such as the defaults); nan without one."""
+        if self.beside_oos.shape[0] <= i or not self.oos_mean.size:
+            return math.nan
+        return float(np.mean(self.oos_mean > self.beside_oos[i]))
 
     @property
     def prob_oos_loss(self) -> float:
@@ -90,7 +103,7 @@ def cscv_blocks(n_windows: int, blocks: int = 8) -> int:
     return n_windows - n_windows % 2
 
 
-def pbo_cscv(matrix: np.ndarray, blocks: int = 8) -> PBOResult:
+def pbo_cscv(matrix: np.ndarray, blocks: int = 8, beside: np.ndarray | None = None) -> PBOResult:
     """PBO of choosing the trial with the best mean P&L per window (Bailey et al. 2015).
 
     The windows (columns, in time order) are cut into S contiguous blocks (S = `blocks`,
@@ -102,8 +115,13 @@ def pbo_cscv(matrix: np.ndarray, blocks: int = 8) -> PBOResult:
     rank w = rank / (N + 1) gives the logit ln(w / (1 - w)). PBO is the share of splits
     with logit <= 0: the train-best trial did no better than the median out of sample.
     A matrix whose rows are all equal gives PBO 1: there is nothing to choose.
+    `beside` (rows on the same windows, e.g. the defaults) are neither chosen nor ranked:
+    their mean on each split's test half is kept in `beside_oos` for comparison.
     """
     m = as_matrix(matrix)
+    side = np.empty((0, m.shape[1])) if beside is None else as_matrix(beside, what="beside")
+    if side.shape[1] != m.shape[1]:
+        raise NotEnoughData(f"beside has {side.shape[1]} windows; the matrix has {m.shape[1]}")
     n_trials, n_windows = m.shape
     if n_trials < 2:
         raise NotEnoughData(
@@ -112,12 +130,14 @@ def pbo_cscv(matrix: np.ndarray, blocks: int = 8) -> PBOResult:
     s = cscv_blocks(n_windows, blocks)
     parts = np.array_split(np.arange(n_windows), s)
     sums = np.stack([m[:, p].sum(axis=1) for p in parts], axis=1)  # trials x blocks
+    side_sums = np.stack([side[:, p].sum(axis=1) for p in parts], axis=1)
     counts = np.array([len(p) for p in parts], dtype=float)
     splits = list(combinations(range(s), s // 2))
     logits = np.empty(len(splits))
     best = np.empty(len(splits), dtype=int)
     is_mean = np.empty(len(splits))
     oos_mean = np.empty(len(splits))
+    side_oos = np.empty((side.shape[0], len(splits)))
     all_blocks = np.arange(s)
     for i, train in enumerate(splits):
         test = np.setdiff1d(all_blocks, train)
@@ -129,6 +149,7 @@ def pbo_cscv(matrix: np.ndarray, blocks: int = 8) -> PBOResult:
         w = rank / (n_trials + 1)
         logits[i] = math.log(w / (1 - w))
         best[i], is_mean[i], oos_mean[i] = b, train_perf[b], x
+        side_oos[:, i] = side_sums[:, test].sum(axis=1) / counts[test].sum()
     return PBOResult(
         pbo=float(np.mean(logits <= 0)),
         logits=_frozen(logits),
@@ -137,6 +158,7 @@ def pbo_cscv(matrix: np.ndarray, blocks: int = 8) -> PBOResult:
         train_best=_frozen(best),
         is_mean=_frozen(is_mean),
         oos_mean=_frozen(oos_mean),
+        beside_oos=_frozen(side_oos),
     )
 
 
@@ -201,9 +223,10 @@ def moments(x: np.ndarray) -> tuple[float, float]:
 def sr_variance(matrix: np.ndarray) -> float:
     """Variance (ddof=1) of the rows' per-window Sharpe ratios, rows without one skipped.
 
-    This is V in the deflated Sharpe ratio: how much the candidates' Sharpe ratios spread.
-    Rows with no spread (e.g. a not-trading row of zeros) have no Sharpe ratio and are left
-    out; nan when fewer than 2 rows have one.
+    How much the candidates' Sharpe ratios spread; reported beside the deflated Sharpe
+    ratio, not used in it (see `null_sr_variance`): on a market with an edge the spread is
+    real skill, not luck. Rows with no spread (e.g. a not-trading row of zeros) have no
+    Sharpe ratio and are left out; nan when fewer than 2 rows have one.
     """
     m = as_matrix(matrix)
     srs = np.array([sharpe(row) for row in m])
@@ -213,6 +236,20 @@ def sr_variance(matrix: np.ndarray) -> float:
     return float(np.var(srs, ddof=1))
 
 
+def null_sr_variance(n_obs: int) -> float:
+    """Estimation variance of a per-window Sharpe ratio whose true value is 0: 1 / (T - 1).
+
+    The variance of the Sharpe ratio estimate is (1 - skew * SR + (kurt - 1) / 4 * SR^2) /
+    (T - 1) (Lo 2002; Bailey & López de Prado 2012); at SR = 0 it is 1 / (T - 1) whatever
+    the skewness and kurtosis. This is V of the False Strategy Theorem: the spread of N
+    Sharpe estimates of strategies without skill, the null the deflated Sharpe ratio tests
+    against. T < 2 -> nan.
+    """
+    if n_obs < 2:
+        return math.nan
+    return 1.0 / (n_obs - 1)
+
+
 # --- PSR, expected maximum Sharpe, DSR ---------------------------------------------------
 
 
@@ -220,8 +257,9 @@ def expected_max_sharpe(n_trials: int, sr_variance: float) -> float:
     """Expected maximum Sharpe ratio of `n_trials` skill-less trials (Bailey & López de Prado 2014).
 
     SR0 = sqrt(V) * ((1 - g) * Phi^-1(1 - 1/N) + g * Phi^-1(1 - 1/(N e))), g the
-    Euler-Mascheroni constant, V the variance of the trials' Sharpe ratios. N <= 1 -> 0:
-    one trial is not a selection. V nan -> nan; V < 0 raises.
+    Euler-Mascheroni constant, V the variance of the trials' Sharpe estimates under the
+    null of no skill (`null_sr_variance`). N <= 1 -> 0: one trial is not a selection.
+    V nan -> nan; V < 0 raises.
     """
     if math.isnan(sr_variance):
         return math.nan
@@ -275,17 +313,21 @@ class DSRResult:
     sr_variance: float
 
 
-def deflated_sharpe(x: np.ndarray, n_trials: int, sr_variance: float) -> DSRResult:
+def deflated_sharpe(x: np.ndarray, n_trials: int, sr_variance: float | None = None) -> DSRResult:
     """Deflated Sharpe ratio (Bailey & López de Prado 2014) of the chosen trial's series `x`.
 
-    DSR = PSR(SR0) with SR0 = `expected_max_sharpe(n_trials, sr_variance)`: the
-    probability that the trial's Sharpe ratio beats the best one that `n_trials` trials
-    without skill would show by luck. `n_trials` counts every trial the search tried
-    (pruned and failed ones too); `psr` beside it is PSR against 0.
+    DSR = PSR(SR0) with SR0 = `expected_max_sharpe(n_trials, V)`: the probability that the
+    trial's Sharpe ratio beats the best one that `n_trials` trials without skill would
+    show by luck. `n_trials` counts every trial the search tried (pruned and failed ones
+    too). V is the null variance 1 / (T - 1) (`null_sr_variance`, T = len(x)) unless
+    `sr_variance` is given. PSR's own standard error is taken at the estimated SR with the
+    series' skewness and kurtosis, as in the paper. `psr` beside it is PSR against 0.
     """
     a = _series(x)
     skew, kurt = moments(a)
     sr = sharpe(a)
+    if sr_variance is None:
+        sr_variance = null_sr_variance(int(a.size))
     sr0 = expected_max_sharpe(n_trials, sr_variance)
     return DSRResult(
         dsr=_psr(sr, sr0, a.size, skew, kurt),
@@ -298,6 +340,27 @@ def deflated_sharpe(x: np.ndarray, n_trials: int, sr_variance: float) -> DSRResu
         n_trials=int(n_trials),
         sr_variance=float(sr_variance),
     )
+
+
+# --- proportions ------------------------------------------------------------------------
+
+
+def binomial_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion k / n (Wilson 1927; Brown, Cai & DasGupta
+    2001, "Interval Estimation for a Binomial Proportion", Statistical Science 16(2)).
+
+    Unlike p +- z sqrt(p(1-p)/n) it stays inside [0, 1] and is not empty at k = 0 or
+    k = n: 0 of 20 gives (0, 0.161). n = 0 -> (0, 1): nothing is known.
+    """
+    if n < 0 or not 0 <= k <= n:
+        raise NotEnoughData(f"a proportion needs 0 <= k <= n; got k={k}, n={n}")
+    if n == 0:
+        return 0.0, 1.0
+    z = _NORMAL.inv_cdf(0.5 + level / 2)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 # --- robustness -------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 
 from pk8opt.errors import ConfigError
 
+OPTIONAL = ("max_pbo", "max_prob_oos_loss")  # thresholds that may be off (None)
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -20,20 +22,23 @@ class Thresholds:
 
     min_oos_t: float = 2.0
     min_dsr: float = 0.95
-    max_pbo: float = 0.2
+    max_pbo: float | None = None  # None: PBO is reported, not a check
     min_lockbox_pnl_per_window: float = 0.0
     min_active_windows: int = 3
+    max_prob_oos_loss: float | None = 0.2  # None: reported, not a check
 
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
+            if v is None and f.name in OPTIONAL:
+                continue
             if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
                 raise ConfigError(
                     f"validation threshold {f.name} must be a finite number; got {v!r}"
                 )
-        for name in ("min_dsr", "max_pbo"):
+        for name in ("min_dsr", "max_pbo", "max_prob_oos_loss"):
             v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
+            if v is not None and not 0.0 <= v <= 1.0:
                 raise ConfigError(f"validation threshold {name} is a probability (0..1); got {v}")
         if self.min_active_windows < 0 or int(self.min_active_windows) != self.min_active_windows:
             raise ConfigError(
@@ -47,6 +52,7 @@ class Figures:
     """The validation figures of the chosen configuration (names as logged to MLflow)."""
 
     pbo: float
+    prob_oos_loss: float
     dsr: float
     psr: float
     n_trials: int
@@ -137,8 +143,9 @@ def judge(fig: Figures, th: Thresholds, reasons: Mapping[str, str] | None = None
     """Every check of the deploy gate, in the order the table shows them.
 
     oos_pnl_per_window > 0 and oos_t >= min_oos_t (walk-forward), dsr >= min_dsr,
-    pbo <= max_pbo, lockbox_pnl_per_window >= min_lockbox_pnl_per_window (None: the lockbox
-    was not run, which fails as 'lockbox not run'), active_windows >= min_active_windows.
+    prob_oos_loss <= max_prob_oos_loss and pbo <= max_pbo (each only when its threshold is
+    set), lockbox_pnl_per_window >= min_lockbox_pnl_per_window (None: the lockbox was not
+    run, which fails as 'lockbox not run'), active_windows >= min_active_windows.
     `reasons` (figure name -> why it could not be computed) go into the failures of the
     checks whose figure is n/a.
     """
@@ -147,8 +154,11 @@ def judge(fig: Figures, th: Thresholds, reasons: Mapping[str, str] | None = None
         _check("oos_pnl_per_window", fig.oos_pnl_per_window, ">", 0.0, why),
         _check("oos_t", fig.oos_t, ">=", th.min_oos_t, why),
         _check("dsr", fig.dsr, ">=", th.min_dsr, why),
-        _check("pbo", fig.pbo, "<=", th.max_pbo, why),
     ]
+    if th.max_prob_oos_loss is not None:
+        checks.append(_check("prob_oos_loss", fig.prob_oos_loss, "<=", th.max_prob_oos_loss, why))
+    if th.max_pbo is not None:
+        checks.append(_check("pbo", fig.pbo, "<=", th.max_pbo, why))
     lockbox = _check(
         "lockbox_pnl_per_window",
         fig.lockbox_pnl_per_window,

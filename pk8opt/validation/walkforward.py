@@ -1,7 +1,7 @@
 """Out-of-sample selection on a trials x windows matrix: walk-forward and CPCV folds.
 
-A fold is two sets of column indices (windows in time order): choose the trial with the
-best mean P&L per window on `train`, score it on `test`. Windows close to a test set are
+A fold is two sets of column indices (windows in time order): choose a trial on `train`
+by the deploy rule (`select.Rule`), score it on `test`. Windows close to a test set are
 kept out of the train set (the embargo), so serial correlation between neighbouring
 windows cannot carry test information into the choice.
 
@@ -12,6 +12,7 @@ ch. 7 (purging and embargo) and ch. 12 (combinatorial purged cross-validation).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -179,13 +180,16 @@ def walk_forward(
     *,
     baselines: tuple[int, ...] = (),
     eligible: np.ndarray | None = None,
+    choose: Callable[[np.ndarray], int] | None = None,
 ) -> WalkForwardResult:
     """Choose on each fold's train windows, score on its test windows.
 
-    The row with the best mean P&L per window over `fold.train` is chosen (ties -> the
-    lowest row; rows where `eligible` is False are never chosen, e.g. trials active in too
-    few windows) and its P&L on `fold.test` is the out-of-sample record. `baselines` are
-    rows (the defaults, not trading) reported on the same windows for comparison.
+    `choose(train_windows)` gives the chosen row: the deploy rule (`select.Rule.choose`),
+    so the out-of-sample record is the evidence for what deploy ships. Without it, the
+    row with the best mean P&L per window over `fold.train` is chosen (ties -> the lowest
+    row; rows where `eligible` is False are never chosen, e.g. trials active in too few
+    windows). Its P&L on `fold.test` is the out-of-sample record. `baselines` are rows
+    (the defaults, not trading) reported on the same windows for comparison.
     """
     m = as_matrix(matrix)
     n_rows, n_windows = m.shape
@@ -204,8 +208,10 @@ def walk_forward(
     times = np.zeros(n_windows)
     chosen = []
     for f in folds:
-        score = np.where(allowed, m[:, f.train].mean(axis=1), -np.inf)
-        row = int(np.argmax(score))
+        if choose is not None:
+            row = int(choose(f.train))
+        else:
+            row = int(np.argmax(np.where(allowed, m[:, f.train].mean(axis=1), -np.inf)))
         chosen.append(row)
         total[f.test] += m[row, f.test]
         times[f.test] += 1

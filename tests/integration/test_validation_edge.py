@@ -1,11 +1,16 @@
 """The proof that validation can say yes: on a simulated market with a planted edge
 (`pk8opt simulate --preset edge`), the shipped sweep config finds it, the verdict is
 `pass`, and `deploy --best` writes parameters inside the region where balanced_arb
-earns (docs/simulator.md, "A market with a known edge"). The other side, no edge ->
-exit 3, is tests/integration/test_sweep_sample.py."""
+earns (docs/simulator.md, "A market with a known edge"). The market's seed is drawn
+afresh on every run (PK8OPT_EDGE_SEED repeats one; a failure prints it): no seed is
+chosen because it passes. How often a pass is expected is measured by
+`python -m benchmarks validation` (docs/validation.md, "Power and false positives").
+The other side, no edge -> exit 3, is tests/integration/test_sweep_sample.py."""
 
 from __future__ import annotations
 
+import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -25,13 +30,10 @@ from pk8opt.validation import record
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
-# 20 windows x 2 symbols: 16 in-sample windows, the last 4 the lockbox. Fewer windows
-# leave the deflated Sharpe ratio short of 0.95 even on this market (docs/simulator.md).
+# 20 windows x 2 symbols: 15 in-sample windows, the last 5 the lockbox (the shipped
+# holdout), the size the power benchmark measures.
 WINDOWS = 20
-# The deflated Sharpe ratio is the fragile check at this size (docs/simulator.md): with
-# one worker the sweep is deterministic, and it passes on the markets of seeds 13 and
-# 14 and falls short on those of seeds 11 (DSR 0.937) and 12 (0.845).
-SEED = 14
+SEED = int(os.environ.get("PK8OPT_EDGE_SEED") or random.SystemRandom().randrange(1, 2**31))
 
 
 @pytest.mark.timeout(1500)  # 3-7 min on 2 cores shared with other jobs
@@ -51,22 +53,21 @@ def test_a_market_with_an_edge_passes_validation_and_deploys_inside_the_region(
     doc = yaml.safe_load((REPO / "configs" / "balanced_arb.yaml").read_text())
     doc.update(
         study="edge",
-        trials=30,
         timeout_s=None,
         # one worker: the seeded sampler then asks the same trials in the same order
-        # whatever the machine's speed (with two, which trials have finished when the
-        # next is asked depends on timing, and so do the trials and the verdict)
+        # whatever the machine's speed, so PK8OPT_EDGE_SEED repeats a failure exactly
         workers=1,
         storage=str(tmp_path / "exp" / "optuna.journal"),
         mlflow={"tracking_uri": f"sqlite:///{tmp_path / 'exp' / 'mlflow.db'}"},
     )
-    doc["data"] = {"paths": [str(data)], "holdout": {"fraction": 0.2}}
+    doc["data"] = {**doc["data"], "paths": [str(data)]}
     cfg = parse_config(doc, "edge.yaml")  # the shipped space, pruner and validation
     out = run_sweep(cfg, "edge.yaml", console=Console(quiet=True), experiments_dir=tmp_path / "exp")
     rec = record.load(make_storage(cfg.storage_url()), "edge")
-    assert rec is not None and out.verdict == "pass", rec
-    assert all(c["passed"] for c in rec["checks"])
-    assert rec["figures"]["lockbox_pnl_per_window"] > 0
+    again = f"market seed {SEED} (PK8OPT_EDGE_SEED={SEED} repeats it)"
+    assert rec is not None and out.verdict == "pass", f"{again}: {rec}"
+    assert all(c["passed"] for c in rec["checks"]), again
+    assert rec["figures"]["lockbox_pnl_per_window"] > 0, again
 
     env_file = tmp_path / ".env"
     dep = deploy_trial(env_file, storage=cfg.storage_url(), tracking_uri=cfg.tracking_uri())
@@ -74,4 +75,4 @@ def test_a_market_with_an_edge_passes_validation_and_deploys_inside_the_region(
     text = env_file.read_text()
     assert "# validation: pass" in text and "FORCED" not in text
     params = RunConfig.from_env(read_env_file(env_file)).strategy_params
-    assert in_edge_region(params), params
+    assert in_edge_region(params), f"{again}: {params}"

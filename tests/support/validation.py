@@ -6,6 +6,7 @@ from pk8opt.validation import Figures
 
 GOOD = Figures(
     pbo=0.05,
+    prob_oos_loss=0.0,
     dsr=0.99,
     psr=0.999,
     n_trials=120,

@@ -145,7 +145,8 @@ def test_the_objective_defaults_to_the_mean_pnl_per_window() -> None:
         ),
         ("validation", {"groups": 2, "test_groups": 2}, "validation.test_groups: 2 must be fewer"),
         ("validation", {"radius": 0.9}, "validation.radius: 0.9 must be in (0, 0.5]"),
-        ("validation", {"max_pbo": 2}, "validation: max_pbo and min_dsr are probabilities"),
+        ("validation", {"max_pbo": 2}, "validation.max_pbo: 2.0 must be a probability"),
+        ("validation", {"max_prob_oos_loss": -1}, "validation.max_prob_oos_loss: -1.0 must be"),
         ("validation", {"min_oos": 2}, "validation.min_oos: unknown key"),
     ],
 )
@@ -174,9 +175,10 @@ def test_the_defaults_of_the_validation_block() -> None:
     assert (v.min_oos_t, v.min_dsr, v.max_pbo, v.min_lockbox_pnl_per_window) == (
         2.0,
         0.95,
-        0.2,
+        None,  # PBO is reported; a config that sets max_pbo makes it a check
         0.0,
     )
+    assert v.max_prob_oos_loss == 0.2
     assert checked(with_("trials", 5)).pruner.type == "wilcoxon"
 
 

@@ -91,11 +91,13 @@ class SpikeEvaluator:
 def test_a_plateau_is_chosen_over_an_isolated_spike() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
+    import numpy as np
     from rich.console import Console
 
     from pk8opt.sweep.config import parse_config
     from pk8opt.validation.candidates import Row
-    from pk8opt.validation.stage import _choose, _Replays, _robustness
+    from pk8opt.validation.select import Rule
+    from pk8opt.validation.stage import _neighbourhoods, _Replays
 
     doc = {
         "study": "s",
@@ -112,8 +114,13 @@ def test_a_plateau_is_chosen_over_an_isolated_spike() -> None:
     study = optuna.create_study(direction="maximize")  # no trials inside the boxes
     with ThreadPoolExecutor(2) as pool:
         replays = _Replays(pool, cfg, f"{__name__}:SpikeEvaluator", Console(quiet=True))
-        robust = _robustness(study, cfg, [spike, plateau], members, paths, replays, ALL)
+        hoods = _neighbourhoods(study, cfg, [spike, plateau], [0, 1], members, paths, replays, ALL)
     assert replays.count == 12  # six fresh neighbours each
-    assert robust["1"] == 3.0  # every neighbour of the plateau earns 3
-    assert robust["0"] < 0  # the spike's neighbours lose
-    assert _choose([spike, plateau], robust, spike) is plateau
+    assert hoods[0].shape == hoods[1].shape == (6, 3)
+    rule = Rule(np.array([spike.pnl, plateau.pnl]), np.array([True, True]), 2, hoods)
+    every = np.arange(3)
+    assert rule.robustness(1, every) == 3.0  # every neighbour of the plateau earns 3
+    assert rule.robustness(0, every) < 0  # the spike's neighbours lose
+    assert rule.choose(every) == 1  # the plateau
+    # without neighbourhoods the rule falls back to the best mean: the spike
+    assert Rule(rule.matrix, rule.eligible, 2).choose(every) == 0

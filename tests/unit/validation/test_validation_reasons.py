@@ -57,29 +57,27 @@ def test_a_walk_forward_with_one_test_window_has_no_t_statistic_and_says_so() ->
 def test_a_deflated_sharpe_without_spread_says_which_input_lacks_it() -> None:
     why = Reasons()
     flat = deflated_sharpe(np.array([1.0, 1.0, 1.0]), 10, 0.2)
-    why.explain_dsr(flat, [[1.0, 1.0, 1.0]])
+    why.explain_dsr(flat)
     assert why["dsr"] == why["psr"]
     assert why["dsr"] == "the chosen trial's P&L is the same in every window (no Sharpe ratio)"
     why = Reasons()
-    rows = [[1.0, 2.0, 0.5], [3.0, 3.0, 3.0]]  # one row with a Sharpe ratio: no variance
-    lone = deflated_sharpe(np.array(rows[0]), 10, math.nan)
-    assert math.isnan(lone.dsr) and math.isfinite(lone.psr)
-    why.explain_dsr(lone, rows)
-    assert list(why) == ["dsr"]
-    assert why["dsr"].endswith(
-        "at least 2 configurations whose P&L varies across windows; 1 have one"
-    )
+    lone = deflated_sharpe(np.array([1.5]), 10)  # one window: no Sharpe ratio, no null variance
+    assert math.isnan(lone.dsr) and math.isnan(lone.sr0)
+    why.explain_dsr(lone)
+    assert why["dsr"] == "the Sharpe ratio needs at least 2 in-sample windows; there are 1"
     assert set(DEFLATED_SHARPE) == {"dsr", "psr"}
 
 
 def test_the_verdict_carries_each_reason_and_says_a_shared_one_once() -> None:
-    bad = dataclasses.replace(GOOD, oos_pnl_per_window=math.nan, oos_t=math.nan, pbo=0.55)
+    bad = dataclasses.replace(GOOD, oos_pnl_per_window=math.nan, oos_t=math.nan, prob_oos_loss=0.55)
     why = {"oos_pnl_per_window": "too few windows", "oos_t": "too few windows"}
     v = judge(bad, Thresholds(), why)
     failing = {c.name: c for c in v.failures}
     assert failing["oos_t"].failure == "oos_t n/a: too few windows"
-    assert failing["oos_t"].reason == "too few windows" and failing["pbo"].reason == ""
-    assert v.tag() == "fail: oos_pnl_per_window, oos_t n/a: too few windows; pbo 0.55 > 0.2"
+    assert failing["oos_t"].reason == "too few windows" and failing["prob_oos_loss"].reason == ""
+    assert v.tag() == (
+        "fail: oos_pnl_per_window, oos_t n/a: too few windows; prob_oos_loss 0.55 > 0.2"
+    )
     assert reason_lines(v.checks) == ["oos_pnl_per_window, oos_t n/a: too few windows"]
     # a figure that was computed keeps its value even with a reason on file
     assert judge(GOOD, Thresholds(), {"oos_t": "x"}).passed

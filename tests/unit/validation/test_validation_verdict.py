@@ -20,7 +20,7 @@ def test_all_checks_hold_passes() -> None:
         "oos_pnl_per_window",
         "oos_t",
         "dsr",
-        "pbo",
+        "prob_oos_loss",
         "lockbox_pnl_per_window",
         "active_windows",
     ]
@@ -28,9 +28,22 @@ def test_all_checks_hold_passes() -> None:
     assert all(c.passed and c.failure == "" for c in v.checks)
 
 
+def test_pbo_is_a_check_only_when_its_threshold_is_set() -> None:
+    # PBO is reported beside the verdict by default; a config that sets max_pbo checks it
+    assert judge(dataclasses.replace(GOOD, pbo=0.9), Thresholds()).passed
+    v = judge(GOOD, Thresholds(max_pbo=0.2, max_prob_oos_loss=None))
+    assert [c.name for c in v.checks][3] == "pbo" and "prob_oos_loss" not in v.checks[3].name
+    assert judge(dataclasses.replace(GOOD, pbo=0.55), Thresholds(max_pbo=0.2)).tag() == (
+        "fail: pbo 0.55 > 0.2"
+    )
+    off = Thresholds(max_prob_oos_loss=None)
+    assert judge(dataclasses.replace(GOOD, prob_oos_loss=0.9), off).passed
+    assert all(c.passed and c.failure == "" for c in v.checks)
+
+
 def test_thresholds_are_inclusive_where_the_rule_says_so() -> None:
     edge = dataclasses.replace(
-        GOOD, oos_t=2.0, dsr=0.95, pbo=0.2, lockbox_pnl_per_window=0.0, active_windows=3
+        GOOD, oos_t=2.0, dsr=0.95, prob_oos_loss=0.2, lockbox_pnl_per_window=0.0, active_windows=3
     )
     assert judge(edge, Thresholds()).passed
     assert not judge(dataclasses.replace(GOOD, oos_pnl_per_window=0.0), Thresholds()).passed
@@ -39,7 +52,7 @@ def test_thresholds_are_inclusive_where_the_rule_says_so() -> None:
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ({"pbo": 0.55}, "pbo 0.55 > 0.2"),
+        ({"prob_oos_loss": 0.55}, "prob_oos_loss 0.55 > 0.2"),
         ({"dsr": 0.41}, "dsr 0.41 < 0.95"),
         ({"oos_t": 1.234}, "oos_t 1.23 < 2"),
         ({"oos_pnl_per_window": -0.25}, "oos_pnl_per_window -0.25 <= 0"),
@@ -58,8 +71,10 @@ def test_each_failing_check_names_its_reason(change: dict, reason: str) -> None:
 
 
 def test_several_failures_join_in_table_order() -> None:
-    bad = dataclasses.replace(GOOD, pbo=0.55, dsr=0.5, lockbox_pnl_per_window=None)
-    assert judge(bad, Thresholds()).tag() == "fail: dsr 0.5 < 0.95; pbo 0.55 > 0.2; lockbox not run"
+    bad = dataclasses.replace(GOOD, prob_oos_loss=0.55, dsr=0.5, lockbox_pnl_per_window=None)
+    assert judge(bad, Thresholds()).tag() == (
+        "fail: dsr 0.5 < 0.95; prob_oos_loss 0.55 > 0.2; lockbox not run"
+    )
 
 
 def test_brief_names_each_failing_check_without_the_reasons() -> None:
@@ -72,10 +87,10 @@ def test_brief_names_each_failing_check_without_the_reasons() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["pbo", "dsr", "oos_pnl_per_window", "oos_t", "lockbox_pnl_per_window"]
+    "name", ["pbo", "prob_oos_loss", "dsr", "oos_pnl_per_window", "oos_t", "lockbox_pnl_per_window"]
 )
 def test_nan_figures_fail(name: str) -> None:
-    v = judge(dataclasses.replace(GOOD, **{name: math.nan}), Thresholds())
+    v = judge(dataclasses.replace(GOOD, **{name: math.nan}), Thresholds(max_pbo=0.2))
     assert not v.passed
     (failed,) = v.failures
     assert failed.name == name and "nan" in failed.failure
@@ -109,6 +124,8 @@ def test_thresholds_accept_numpy_numbers() -> None:
         ({"min_active_windows": 2.5}, "min_active_windows must be a whole number"),
         ({"min_oos_t": "2"}, "min_oos_t must be a finite number"),
         ({"max_pbo": True}, "max_pbo must be a finite number"),
+        ({"max_prob_oos_loss": 2.0}, "max_prob_oos_loss is a probability"),
+        ({"min_dsr": None}, "min_dsr must be a finite number"),
     ],
 )
 def test_thresholds_reject_nonsense(kwargs: dict, words: str) -> None:
