@@ -13,6 +13,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from benchmarks import FIRST_FIVE_WINDOWS_END_S
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -26,6 +28,7 @@ def _sessions():  # type: ignore[no-untyped-def]
                 s
                 for s in load_sessions([sample])
                 if s.manifest.resolution.outcome in ("Up", "Down")
+                and s.manifest.window_start_s < FIRST_FIVE_WINDOWS_END_S
             ]
             if sessions:
                 return "recordings/sample", sessions

@@ -1,7 +1,7 @@
 """How a sweep's time and memory grow with the number of sessions.
 
-The 20 sample sessions are replicated under new slugs (each copy's window moved by a
-multiple of 75 minutes; the frames file is a hard link, only the manifest is rewritten,
+The sample sessions are replicated under new slugs (each copy's window moved by a
+multiple of the sample's span; the frames file is a hard link, only the manifest is rewritten,
 nothing is simulated) to 100, 400 and 1,600 sessions in a temporary folder. Each size:
 
 1. index: the one-time preparation of every session (normalizing the frames, building
@@ -35,16 +35,17 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "recordings" / "sample"
 TRIALS = 4
 WORKERS = 2
-SHIFT_S = 75 * 60  # the sample spans five 15-minute windows: copies follow each other
 
 
 def replicate(sample: Path, out: Path, n: int) -> list[Path]:
     """`n` sessions in `out`: the sample's, then copies under later slugs."""
     sources = sorted(p.parent for p in sample.glob("*/manifest.json"))
+    starts = [json.loads((p / "manifest.json").read_text())["window_start_s"] for p in sources]
+    span_s = max(starts) - min(starts) + 15 * 60  # copies follow each other, window by window
     made = []
     for i in range(n):
         src = sources[i % len(sources)]
-        shift = (i // len(sources)) * SHIFT_S
+        shift = (i // len(sources)) * span_s
         doc = json.loads((src / "manifest.json").read_text())
         symbol, tf, start = doc["slug"].rsplit("-", 2)[0], doc["timeframe"], doc["window_start_s"]
         slug = f"{symbol}-{tf}-{start + shift}"

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import FIRST_FIVE_WINDOWS_END_S
+
 REPO = Path(__file__).resolve().parents[1]
 SIZE = 10.0
 POST_MS = 50.0
@@ -253,6 +255,7 @@ def main() -> None:
         s
         for s in index_sessions([REPO / "recordings" / "sample"])
         if s.manifest.resolution.outcome in ("Up", "Down")
+        and s.manifest.window_start_s < FIRST_FIVE_WINDOWS_END_S
     ]
     n_events = sum(s.n_events for s in sessions)
     t0 = time.perf_counter()

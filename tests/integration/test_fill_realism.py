@@ -3,7 +3,8 @@
 With the feed on the local clock, no response latency and takes that leave the book as
 it is, the engine is the one before those settings existed: its results on the sample
 are pinned here (computed by that engine). The defaults move them, each in the
-direction the setting is meant to.
+direction the setting is meant to. They are the sample's first five windows (20
+sessions), the sample the figures were pinned on.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.paths import SAMPLE_FIRST_FIVE_END_S
 
 from pk8opt.backtest.replay import run_backtest
 from pk8opt.trading.run_config import RunConfig
@@ -32,7 +34,12 @@ def samples(sample_dir: Path):  # type: ignore[no-untyped-def]
         pytest.skip("no recordings/sample")
     from pk8opt.recordings.load import load_sessions
 
-    return [s for s in load_sessions([sample_dir]) if s.manifest.resolution.outcome != "unknown"]
+    return [
+        s
+        for s in load_sessions([sample_dir])
+        if s.manifest.resolution.outcome != "unknown"
+        and s.manifest.window_start_s < SAMPLE_FIRST_FIVE_END_S  # the windows pinned here
+    ]
 
 
 @pytest.mark.slow

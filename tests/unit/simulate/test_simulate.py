@@ -431,7 +431,28 @@ def test_committed_samples_are_what_the_readme_command_gives(
     folders = sorted(p for p in sample_dir.iterdir() if (p / "manifest.json").exists())
     assert len(folders) >= 16
     assert {read_manifest(p).symbol for p in folders} == {"BTC", "ETH", "SOL", "XRP"}
-    assert sum(frames_path(p).stat().st_size for p in folders) < 20e6  # type: ignore[union-attr]
-    m = read_manifest(folders[0])
-    again = simulate_session(tmp_path, m.symbol, m.window_start_s, seed=2, symbol_correlation=0)
-    assert read_manifest(again).sha256 == m.sha256
+    # eight windows x four symbols (enough for one walk-forward fold after the lockbox),
+    # and the repository stays lean
+    assert sum(frames_path(p).stat().st_size for p in folders) < 25e6  # type: ignore[union-attr]
+    for m in (read_manifest(folders[0]), read_manifest(folders[-1])):  # the first and last window
+        out = tmp_path / m.slug
+        again = simulate_session(out, m.symbol, m.window_start_s, seed=2, symbol_correlation=0)
+        assert read_manifest(again).sha256 == m.sha256, m.slug
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("trade_rate", float("nan"), "[0, inf)"),
+        ("trade_rate", -5.0, "[0, inf)"),
+        ("jumps_per_hour", float("inf"), "[0, inf)"),
+        ("level_size_median", 0.0, "(0, inf)"),
+        ("level_fill_p", 1.5, "[0, 1]"),
+    ],
+)
+def test_a_parameter_outside_its_range_is_one_error_naming_it(
+    name: str, value: float, allowed: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        model_for("BTC", **{name: value})
+    assert f"{name}={value}" in str(err.value) and allowed in str(err.value)
