@@ -122,7 +122,30 @@ def _run_config(strategy: str | None, set_: list[str] | None, env_file: Path | N
     config = RunConfig.from_env(env, where=str(env_file or "defaults"))
     if set_:
         config = config.updated(parse_assignments(set_))
+    if not env.get("PM_STRATEGY"):
+        typer.secho(
+            f"backtest: no strategy given (-s NAME or PM_STRATEGY in --env-file): running "
+            f"{config.strategy}" + (", which never quotes" if config.strategy == "noop" else ""),
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+    _check_bounds(config)
     return config
+
+
+def _check_bounds(config: Any) -> None:
+    """A `min_X` above its `max_X` leaves an empty range: one line, before any replay."""
+    from pk8opt.errors import ConfigError
+
+    for values in (config.strategy_params, config.engine_params, config.trader_params):
+        for name, low in values.items():
+            other = "max_" + name.removeprefix("min_")
+            high = values.get(other)
+            if name.startswith("min_") and high is not None and low is not None and low > high:
+                raise ConfigError(
+                    f"{name} {low} is above {other} {high}; the range would be empty "
+                    f"(give {name} at most {other})"
+                )
 
 
 def _load_sessions(recordings: list[Path]) -> list[Any]:

@@ -16,8 +16,9 @@ _EnvFileOption = Annotated[
     typer.Option(
         "--env-file",
         help="The `.env` written by `pk8opt deploy --best`: PM_STRATEGY, its PM_* "
-        "parameters, the paper engine's, PM_WATCHLIST, PM_TRADELIST. PM_* variables "
-        "set in the environment override the file.",
+        "parameters, the paper engine's, PM_WATCHLIST, PM_TRADELIST (the markets the "
+        "study was validated on; a traded market outside PM_VALIDATED_MARKETS is warned "
+        "about). PM_* variables set in the environment override the file.",
     ),
 ]
 _HeadlessOption = Annotated[
@@ -110,9 +111,13 @@ def live(
     again), `q` quit. On stopping it prints P&L, fills and fees per window and in total.
     """
     from pk8opt.live import LiveOptions, run_live
+    from pk8opt.live.markets import unvalidated_markets
     from pk8opt.live.settings import load_live_settings
 
     settings = load_live_settings(env_file)
+    untested = unvalidated_markets(settings)
+    if untested:
+        typer.secho(f"warning: {untested}", err=True, fg=typer.colors.YELLOW)
     run_live(
         settings,
         LiveOptions(

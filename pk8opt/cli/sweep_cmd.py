@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -252,20 +254,72 @@ def ui(
 
         raise ConfigError(f"{uri}: no tracking store yet; run a sweep first (make sweep)")
     url = runs_view_url(f"http://127.0.0.1:{port}", uri, experiment)
-    typer.echo(f"MLflow UI: {url}  (Ctrl-C to stop)")
-    proc = subprocess.Popen(ui_command(uri, port, workers))
-    stop_on_hangup()  # a closed terminal or `kill` stops the UI with us, as Ctrl-C does
-    if browser:
-        open_when_up(url, port, proc)
+    with store_password(uri) as env:
+        typer.echo(f"MLflow UI: {url}  (Ctrl-C to stop)")
+        stop_on_hangup()  # a closed terminal or `kill` stops the UI with us, as Ctrl-C does
+        proc = subprocess.Popen(ui_command(uri, port, workers), env=env)
+        if browser:
+            open_when_up(url, port, proc)
+        code = _wait_ui(proc)
+    raise typer.Exit(code)
+
+
+def _wait_ui(proc: subprocess.Popen[bytes]) -> int:
+    """The UI's exit code; 0 when we are stopped (Ctrl-C, SIGTERM, SIGHUP) and stop it."""
+    import subprocess
+
     try:
-        raise typer.Exit(proc.wait())
+        return proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-        raise typer.Exit(0) from None
+        return 0
+
+
+@contextmanager
+def store_password(uri: str) -> Iterator[dict[str, str]]:
+    """The environment of the MLflow UI for the store `uri`. Its command line leaves the
+    store's password out (`ui_command`): for PostgreSQL the password is in a PGPASSFILE
+    (mode 0600, in a private temp folder removed on the way out), and no variable that
+    holds the password is passed on. Another database with a password is refused."""
+    import os
+    import shutil
+    import tempfile
+    from urllib.parse import unquote, urlsplit
+
+    from pk8opt.errors import ConfigError
+    from pk8opt.redact import mask_url
+
+    parts = urlsplit(uri)
+    if parts.password is None:
+        yield dict(os.environ)
+        return
+    if parts.scheme.split("+")[0] not in ("postgresql", "postgres"):
+        raise ConfigError(
+            f"{mask_url(uri)}: pk8opt ui passes a password to PostgreSQL stores only (never "
+            "on a command line); store it in the database client's own file, or start an "
+            "MLflow server and give its http:// address"
+        )
+    secrets = {parts.password, unquote(parts.password)}
+    env = {k: v for k, v in os.environ.items() if not any(s in v for s in secrets)}
+    folder = tempfile.mkdtemp(prefix="pk8opt-ui-")  # mode 0700
+    try:
+        passfile = Path(folder) / "pgpass"
+        fd = os.open(passfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(f"*:*:*:{_pgpass_field(unquote(parts.username or ''))}:")
+            out.write(f"{_pgpass_field(unquote(parts.password))}\n")
+        yield {**env, "PGPASSFILE": str(passfile)}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _pgpass_field(value: str) -> str:
+    """A field of a PostgreSQL password file: `:` and `\\` escaped with a backslash."""
+    return value.replace("\\", "\\\\").replace(":", "\\:")
 
 
 def stop_on_hangup() -> None:
@@ -324,7 +378,8 @@ def deploy(
     force: Annotated[
         str | None,
         typer.Option(
-            help="Deploy although validation failed, for this reason; the reason and the "
+            help="Deploy although validation failed, for this reason (quoted words, not an "
+            "option); the reason and the "
             "failing figures go into the .env header and the MLflow tag "
             "pk8opt.deploy_override.",
         ),
@@ -345,11 +400,12 @@ def deploy(
     have passed (walk-forward P&L per window > 0 with t >= 2, DSR >= 0.95, PBO <= 0.2,
     lockbox P&L per window >= 0, enough active windows) and the trial must be the one it
     chose. Otherwise the command exits with code 3 and a table of the failing checks,
-    even with --dry-run.
+    even with --dry-run (which shows the diff it would write first).
 
     Writes PM_STRATEGY and every strategy, paper-engine and trade-loop parameter in
-    its PM_* form under a header naming the study, trial, MLflow run, objective,
-    verdict and data window. Other lines of the file (credentials) are kept; the old
+    its PM_* form, and the markets the study was swept and validated on (PM_WATCHLIST,
+    PM_TRADELIST, PM_VALIDATED_MARKETS), under a header naming the study, trial, MLflow
+    run, objective, verdict and data window. Other lines of the file (credentials) are kept; the old
     file is backed up as `.env.bak-<time>`; the diff is shown.
 
     Examples: `pk8opt deploy --best --env-file .env --dry-run`,
@@ -382,6 +438,8 @@ def _show_deployed(
 
         echo_json(deployed_json(result, env_file, dry_run, force))
         return
+    for note in result.notes:
+        typer.secho(f"warning: {note}", err=True, fg=typer.colors.YELLOW)
     if result.forced:
         names = ", ".join(c.name for c in result.forced)
         typer.echo(f"forced past failing checks ({names}); recorded in the header and MLflow")
@@ -421,16 +479,20 @@ def _deploy_or_refuse(
             force=force,
         )
     except DeployRefused as refused:
+        preview = getattr(refused, "preview", None)  # a dry run: what it would write
         if as_json:
             from pk8opt.cli.json_out import echo_json
 
-            echo_json(refused_json(refused))
+            echo_json(refused_json(refused, preview))
             typer.secho(f"error: {refused}", err=True, fg=typer.colors.RED)
             raise typer.Exit(EXIT_REFUSED) from None
         from rich.console import Console
 
         from pk8opt.validation.report import check_table
 
+        if preview is not None:
+            typer.echo(preview.diff or "(no change)")
+            typer.echo(f"dry run: {env_file} not written; the diff above is what it would write")
         console = Console(stderr=True, emoji=False, highlight=False)
         title = f"study {refused.study}, trial {refused.trial}: not deployed"
         console.print(check_table(refused.checks, title))
@@ -464,17 +526,21 @@ def deployed_json(
     }
 
 
-def refused_json(refused: DeployRefused) -> dict[str, Any]:
-    """`deploy --json` when the gate refuses: the failing checks."""
+def refused_json(refused: DeployRefused, preview: Deployed | None = None) -> dict[str, Any]:
+    """`deploy --json` when the gate refuses: the failing checks (and, for a dry run,
+    the PM_* values it would have written)."""
     from dataclasses import asdict
 
-    return {
+    doc = {
         "deployed": False,
         "study": refused.study,
         "trial": refused.trial,
         "error": str(refused),
         "failing_checks": [asdict(c) for c in refused.checks],
     }
+    if preview is not None:
+        doc["would_write"] = {"env": preview.env, "changed": bool(preview.diff)}
+    return doc
 
 
 def resume_command(config: Path, argv: list[str] | None = None) -> str:

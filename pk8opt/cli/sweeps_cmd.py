@@ -47,6 +47,22 @@ def _stores(storage: str | None, tracking_uri: str | None) -> tuple[str, str]:
     )
 
 
+def _warn_unreadable(tracking_uri: str) -> None:
+    """One line on stderr when the MLflow store cannot be read (corrupt, unreachable):
+    the listing goes on from the Optuna storage alone, at once."""
+    from pk8opt.redact import mask_url
+    from pk8opt.tracking.uri import store_problem
+
+    problem = store_problem(tracking_uri)
+    if problem:
+        typer.secho(
+            f"warning: MLflow store {mask_url(tracking_uri)}: {problem}; listed from the "
+            "Optuna storage alone (the verdicts its studies hold)",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+
+
 def _console() -> Any:
     """The terminal's width on a terminal; 200 columns into a pipe or a file, so a row
     stays one line for grep."""
@@ -82,7 +98,9 @@ def sweeps(
 
     from pk8opt.pipeline.listing import list_sweeps
 
-    rows = list_sweeps(*_stores(storage, tracking_uri))
+    stores = _stores(storage, tracking_uri)
+    _warn_unreadable(stores[1])
+    rows = list_sweeps(*stores)
     if as_json:
         echo_json([r.to_json() for r in rows])
         return
@@ -135,7 +153,9 @@ def show(
     """
     from pk8opt.pipeline.listing import show_sweep
 
-    detail = show_sweep(*_stores(storage, tracking_uri), study, top=top)
+    stores = _stores(storage, tracking_uri)
+    _warn_unreadable(stores[1])
+    detail = show_sweep(*stores, study, top=top)
     if as_json:
         echo_json(detail.to_json())
         return

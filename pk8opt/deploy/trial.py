@@ -13,19 +13,20 @@ import difflib
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pk8opt.backtest.results import is_summed
 from pk8opt.errors import ConfigError
 from pk8opt.live.envfile import mask_unowned, read_env_text, write_env_file
+from pk8opt.live.markets import MARKETS_ATTR, VALIDATED_VAR
 from pk8opt.redact import is_masked, mask_url
 from pk8opt.sweep.config import DEFAULT_STORAGE_PATH, default_tracking_uri, env_tracking_uri
 from pk8opt.sweep.evaluate import load_evaluator
 from pk8opt.sweep.study import make_storage
 from pk8opt.sweep.study_meta import StudyMeta, read_meta
-from pk8opt.tracking import STUDY, TRIAL, find_trial_run, open_run_tags, tag_runs
+from pk8opt.tracking import STUDY, TRIAL, check_store, find_trial_run, open_run_tags, tag_runs
 from pk8opt.validation import gate, record
 from pk8opt.validation.candidates import top_trials
 
@@ -45,6 +46,7 @@ class Deployed:
     backup: Path | None
     forced: list[Any] | None = None  # the failing checks a --force deployed past
     verdict: str | None = None  # the study's validation verdict (`pass`, `fail: ...`)
+    notes: list[str] = field(default_factory=list)  # what the user should know (warnings)
 
 
 def _quote(value: str) -> str:
@@ -108,6 +110,28 @@ def _fmt(v: Any) -> str:
     return "n/a" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
+class RefusedPreview(gate.DeployRefused):
+    """A dry run the gate refuses: the refusal, and what the deploy would have written."""
+
+    def __init__(self, refused: gate.DeployRefused, preview: Deployed) -> None:
+        super().__init__(refused.study, refused.trial, refused.checks)
+        self.preview = preview
+
+
+def check_reason(force: str | None) -> None:
+    """A `--force` reason is words: not empty, not an option the command line took for it."""
+    if force is None:
+        return
+    reason = force.strip()
+    if not reason:
+        raise ConfigError('--force: give the reason, e.g. --force "paper test of the live runner"')
+    if reason.startswith("-"):
+        raise ConfigError(
+            f"--force: give the reason, not an option ({reason!r} was taken for the reason); "
+            'e.g. --force "paper test of the live runner" --dry-run'
+        )
+
+
 def deploy_trial(
     env_file: Path,
     *,
@@ -121,9 +145,11 @@ def deploy_trial(
     force: str | None = None,
 ) -> Deployed:
     """Deploy the validated trial (`--best`) or a given one; raises `DeployRefused`
-    unless the study's validation passed for that trial or `force` gives a reason."""
+    unless the study's validation passed for that trial or `force` gives a reason (a
+    dry run refused raises `RefusedPreview`, which holds what would have been written)."""
     import optuna
 
+    check_reason(force)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage_url = storage or os.environ.get("OPTUNA_STORAGE") or str(DEFAULT_STORAGE_PATH)
     if "://" not in storage_url and not Path(storage_url).exists():
@@ -137,25 +163,67 @@ def deploy_trial(
     s = optuna.load_study(study_name=name, storage=st)
     rec = record.load(st, name) or {}  # the verdict of the study's validation
     trial = _pick_trial(s, name, number, gate.chosen_trial(rec))
-    if force is not None and not force.strip():
-        raise ConfigError('--force: give the reason, e.g. --force "paper test of the live runner"')
     checks = gate.failing(rec, trial.number)
-    if checks and force is None:
-        raise gate.DeployRefused(name, trial.number, checks)
+    refused = gate.DeployRefused(name, trial.number, checks) if checks and not force else None
+    if refused is not None and not dry_run:
+        raise refused
+    try:
+        result = _deploy(
+            Path(env_file),
+            s,
+            trial,
+            rec,
+            checks,
+            force,
+            dry_run,
+            evaluator,
+            explicit_tracking_uri or tracking_uri,
+            explicit=explicit_tracking_uri is not None,
+            run_id=run_id,
+        )
+    except ConfigError:
+        if refused is not None:  # the refusal is the answer; the preview cannot be made
+            raise refused from None
+        raise
+    if refused is not None:
+        raise RefusedPreview(refused, result)
+    return result
+
+
+def _deploy(
+    env_file: Path,
+    s: Any,
+    trial: Any,
+    rec: dict[str, Any],
+    checks: list[Any],
+    force: str | None,
+    dry_run: bool,
+    evaluator: str | None,
+    tracking_uri: str,
+    *,
+    explicit: bool,
+    run_id: str | None,
+) -> Deployed:
+    """The `.env` with the trial's block (written unless `dry_run`), and the override
+    recorded on the MLflow runs when a forced deploy is written."""
+    name = s.study_name
     meta = read_meta(s.user_attrs)
     if meta is None:
         raise ConfigError(f"study {name}: was not created by `pk8opt sweep` (no pk8opt metadata)")
     overrides = {**meta.overrides, **trial.params}
     config = load_evaluator(evaluator).config(meta.strategy, overrides)
-    env = dict(config.to_env())
+    markets, market_lines = _markets(s.user_attrs)
+    env = {**dict(config.to_env()), **markets}
     # An explicit --tracking-uri wins over the one the sweep recorded (which may be
     # relative to the folder the sweep ran in).
-    if explicit_tracking_uri is None and meta.tracking_uri and is_masked(meta.tracking_uri):
+    if not explicit and meta.tracking_uri and is_masked(meta.tracking_uri):
         raise ConfigError(
             f"study {name}: its MLflow store is {meta.tracking_uri} (the study keeps no "
             "password); give it with --tracking-uri URL or MLFLOW_TRACKING_URI"
         )
-    tracking_uri = explicit_tracking_uri or meta.tracking_uri or tracking_uri
+    tracking_uri = (tracking_uri if explicit else meta.tracking_uri) or tracking_uri
+    if not dry_run and checks and force is not None:  # the override is recorded there
+        check_store(tracking_uri, "--force records the override there: nothing was written")
     run_id = run_id or find_trial_run(tracking_uri, name, trial.number)
     header = [
         f"study {name}, trial {trial.number}, MLflow run {run_id or 'n/a'} "
@@ -165,9 +233,9 @@ def deploy_trial(
         f"in-sample: {meta.in_sample_window}",
         f"lockbox:   {meta.holdout_window}",
         f"data fingerprint {meta.fingerprint}, code {meta.code_version}",
+        *market_lines,
         f"deployed {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
     ]
-    env_file = Path(env_file)
     new, diff = _merged(env_file, env, header)
     backup = None if dry_run else write_env_file(env_file, new)
     if not dry_run and checks and force is not None:
@@ -177,9 +245,32 @@ def deploy_trial(
             [r for r in (run_id, parent) if r],
             {gate.OVERRIDE_TAG: gate.override_text(checks, force.strip())},
         )
+    notes = [] if markets else [market_lines[0]]
     return Deployed(
-        name, trial.number, run_id, env, new, diff, backup, checks or None, rec.get("verdict")
+        name,
+        trial.number,
+        run_id,
+        env,
+        new,
+        diff,
+        backup,
+        checks or None,
+        rec.get("verdict"),
+        notes,
     )
+
+
+def _markets(attrs: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """The watch and trade lists of the markets the study was swept and validated on,
+    and the header's line about them."""
+    markets = str(attrs.get(MARKETS_ATTR) or "")
+    if not markets:
+        return {}, [
+            "markets: not recorded in the study (made by an older pk8opt); PM_WATCHLIST and "
+            "PM_TRADELIST not written: set them to the markets it was swept on"
+        ]
+    env = {"PM_WATCHLIST": markets, "PM_TRADELIST": markets, VALIDATED_VAR: markets}
+    return env, [f"markets: {markets} (the sessions' markets the study was scored on)"]
 
 
 def _run_trial(tracking_uri: str, run_id: str) -> tuple[str, int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 import sys
 import time
@@ -36,9 +37,19 @@ def parse_fault(text: str) -> tuple[str, float]:
         raise ConfigError(f"--fault {text!r}: {at!r} is not a number of seconds") from None
 
 
+def check_timing(speed: float, lead_s: float) -> None:
+    """One `ConfigError` line for a --speed or --lead no clock can run at (not a number,
+    infinite, or out of range)."""
+    if not math.isfinite(speed) or speed <= 0:
+        raise ConfigError(f"--speed {speed}: must be a finite number > 0, e.g. --speed 10")
+    if not math.isfinite(lead_s) or lead_s < 0:
+        raise ConfigError(
+            f"--lead {lead_s}: must be a finite number of seconds >= 0, e.g. --lead 5"
+        )
+
+
 def make_clock(first_ns: int, speed: float, now: bool, lead_s: float) -> VenueClock:
-    if speed <= 0:
-        raise ConfigError(f"--speed {speed}: must be > 0")
+    check_timing(speed, lead_s)
     wall = time.time_ns()
     venue = first_ns - int(lead_s * 1e9) if now else wall
     return VenueClock(venue, wall, speed)
@@ -64,7 +75,8 @@ async def serve_async(
     print_fn: Callable[[str], None] = print,
     stop: asyncio.Event | None = None,
 ) -> None:
-    scheduled = [parse_fault(f) for f in faults]  # bad input fails before anything starts
+    check_timing(speed, lead_s)  # bad input fails before anything starts
+    scheduled = [parse_fault(f) for f in faults]
     venue = load_venue(list(paths))
     clock = make_clock(venue.first_ns, speed, now, lead_s)
     server = FakePolymarket(venue, clock, host, port)

@@ -15,6 +15,7 @@ other settings), so a diff shows which keys are there, never their values.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 from pk8opt.errors import ConfigError
 from pk8opt.redact import MASK
@@ -50,16 +52,33 @@ def read_env_values(path: Path | str) -> dict[str, str]:
     if b"\x00" in raw:
         raise ConfigError(f"{path}: holds binary data (NUL bytes), not KEY=value lines")
     try:
-        raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"{path}: not UTF-8 text (byte {exc.start}); a .env holds KEY=value lines"
         ) from None
+    check_syntax(text, path)
     values = dotenv_values(path, encoding="utf-8")
     missing = [k for k, v in values.items() if v is None]
     if missing:
         raise ConfigError(f"{path}: {missing[0]} has no value (expected {missing[0]}=...)")
     return {k: str(v) for k, v in values.items()}
+
+
+def check_syntax(text: str, path: Path) -> None:
+    """One `ConfigError` naming the file and line of the first statement python-dotenv
+    cannot parse (an unterminated quote, a stray character): it would skip the line and
+    the run would go on with a default. The line's value is never shown."""
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            line = binding.original.line
+            first = binding.original.string.splitlines()[0] if binding.original.string else ""
+            m = _ASSIGN.match(first)
+            what = f"{m.group('head').strip()}..." if m else "this line"
+            raise ConfigError(
+                f"{path}:{line}: cannot parse {what} (an unterminated quote?); a .env line is "
+                "KEY=value, KEY='value' or KEY=\"value\""
+            )
 
 
 def mask_unowned(text: str, begin: str, end: str) -> list[str]:

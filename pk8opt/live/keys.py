@@ -22,6 +22,7 @@ LIVE_ONLY_VARS = (
     "PM_STRATEGY",
     "PM_WATCHLIST",
     "PM_TRADELIST",
+    "PM_VALIDATED_MARKETS",  # the markets the deployed study was validated on
     "PM_PAPER_TRADING",
     "PM_DRY_RUN",
 )

@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.console import Console
 
+from pk8opt.live.markets import MARKETS_ATTR, market_list
 from pk8opt.params import ParamSet
 from pk8opt.pipeline.trial_log import TrialLog
 from pk8opt.redact import mask_url
@@ -77,6 +78,7 @@ def run_sweep(
     for line in data_warnings:
         console.print(f"[yellow]warning[/yellow] {line}", highlight=False, emoji=False)
     search = open_study(cfg, where, params, sel, console)
+    search.study.set_user_attr(MARKETS_ATTR, market_list(sel.manifests.values()))
     tracker, parent = start_tracking(cfg, sel, search, console)
     token = uuid.uuid4().hex[:12]
     experiments_dir.mkdir(parents=True, exist_ok=True)

@@ -127,9 +127,34 @@ class Recorder:
             )
         kept = f", {self.incomplete} incomplete (cut short, kept)" if self.incomplete else ""
         line = f"{self.finished} complete session(s){kept} in {out}"
-        if self.reached_venue and (self.finished or self.incomplete or self.started):
-            return line
-        return f"{line}: {self.why_nothing()}"
+        silent = self.silent_sockets()
+        if not (self.reached_venue and (self.finished or self.incomplete or self.started)):
+            line = f"{line}: {self.why_nothing()}"
+        elif silent:
+            line = f"{line}: {silent[0]}"
+            silent = silent[1:]
+        return "; ".join([line, *silent])
+
+    def silent_sockets(self) -> list[str]:
+        """A phrase per socket that connected but never sent a frame (a venue that
+        accepts and closes at once, or subscribes and stays silent)."""
+        names = {"market": "market socket", "live": "live-data socket"}
+        out = []
+        for sr in self.symbols:
+            for sock in (sr.market, sr.live):
+                if sock.link.ever_ok and not sr.socket_frames.get(sock.kind):
+                    why = sr.drop_reason.get(sock.kind, "silent")
+                    out.append(
+                        f"the {sr.symbol} {names[sock.kind]} connected {sock.connects} "
+                        f"time(s) and never sent a frame ({why})"
+                    )
+        return out
+
+    @property
+    def nothing_recorded(self) -> bool:
+        """No market socket sent a frame (the books a session is for) although one connected."""
+        markets = [sr for sr in self.symbols if sr.market.link.ever_ok]
+        return bool(markets) and not any(sr.socket_frames.get("market") for sr in markets)
 
     def why_nothing(self) -> str:
         ran_s = time.time() - self.started_wall

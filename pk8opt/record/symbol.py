@@ -100,6 +100,8 @@ class SymbolRecorder:
         self.late_jobs: dict[Path, asyncio.Future[Any]] = {}  # finishing, or adding late
         self.orphans: deque[Frame] = deque(maxlen=MAX_ORPHANS)
         self.frames = 0
+        self.socket_frames: dict[str, int] = {}  # frames received, by socket
+        self.drop_reason: dict[str, str] = {}  # why each socket last lost its connection
         self.garbage = 0
         self.late_frames = 0  # kept in their finished session
         self.orphan_frames = 0  # kept in the next session
@@ -123,10 +125,12 @@ class SymbolRecorder:
         self._note_all(t_ns, "disconnected", socket=sock.kind, reason=reason)
         if not sock.stopped:  # our own stop is not a gap
             self.gap_start.setdefault(sock.kind, t_ns)
+            self.drop_reason[sock.kind] = reason
 
     def on_frame(self, sock: ReconnectingSocket, t_ns: int, raw: str) -> None:
         kind = sock.kind
         self.frames += 1
+        self.socket_frames[kind] = self.socket_frames.get(kind, 0) + 1
         start = self.gap_start.pop(kind, None)
         if start is not None:
             duration = t_ns - start

@@ -8,6 +8,7 @@ defaults with overrides applied; an unknown override name is an error, not ignor
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from pk8opt.errors import ConfigError
@@ -94,6 +95,67 @@ class SimModel:
     backfill_s: int = 60  # seconds of live-data backfill in the subscribe frames
 
 
+# Each parameter is a finite number >= 0; these must be > 0 or at most the bound given.
+_POSITIVE = frozenset(
+    {
+        "annual_vol",
+        "base_price",
+        "intra_vol_halflife_s",
+        "mm_react_s",
+        "level_size_median",
+        "far_size_median",
+        "busy_end_s",
+        "after_end_decay_s",
+        "trade_size_median",
+        "trade_size_min",
+        "trade_size_max",
+        "dump_size_median",
+        "pong_every_s",
+    }
+)
+_AT_MOST = {
+    "regime_persistence": 1.0,
+    "symbol_correlation": 1.0,
+    "level_fill_p": 1.0,
+    "extreme_band": 0.5,
+    "tick_extreme": 0.5,
+    "fee_rate": 1.0,
+}
+
+
+def allowed(name: str) -> str:
+    """The range a parameter must lie in, as a message says it: `[0, 1]`, `(0, inf)`."""
+    low = "(0" if name in _POSITIVE else "[0"
+    high = f"{_AT_MOST[name]:g}]" if name in _AT_MOST else "inf)"
+    return f"{low}, {high}"
+
+
+def _in_range(name: str, value: float) -> bool:
+    if not math.isfinite(value) or value < 0 or (value == 0 and name in _POSITIVE):
+        return False
+    return value <= _AT_MOST.get(name, math.inf)
+
+
+def check_values(model: SimModel) -> None:
+    """One `ConfigError` naming the first parameter outside its range, its value and the range."""
+    for f in dataclasses.fields(SimModel):
+        value = getattr(model, f.name)
+        values = value if isinstance(value, tuple) else (value,)
+        if value is None or all(_in_range(f.name, float(v)) for v in values):
+            continue
+        shown = ",".join(str(v) for v in values)
+        raise ConfigError(
+            f"simulator parameter {f.name}={shown}: each value must be in {allowed(f.name)} "
+            f"(the default is {','.join(map(str, f.default)) if isinstance(f.default, tuple) else f.default})"
+        )
+    for name in ("trading_after_end_s", "resolve_after_end_s", "preroll_s"):
+        low, high = getattr(model, name)
+        if low > high:
+            raise ConfigError(
+                f"simulator parameter {name}={low},{high}: the first must be <= the second"
+            )
+
+
 def model_for(symbol: str, **overrides: object) -> tuple[SymbolModel, SimModel]:
     """Defaults for `symbol` with `overrides` (names of SimModel fields) applied."""
     try:
@@ -121,4 +183,5 @@ def model_for(symbol: str, **overrides: object) -> tuple[SymbolModel, SimModel]:
             "dump_rate must be >= 0, dump_size_median > 0 and dump_size_sigma >= 0 "
             "(e.g. --param dump_rate=0.05)"
         )
+    check_values(model)
     return sym, model

@@ -21,6 +21,7 @@ import yaml
 from pk8opt.backtest.results import AGGREGATE_KEYS, RENAMED_METRICS
 from pk8opt.errors import ConfigError
 from pk8opt.params import ParamSet, refuse_non_finite
+from pk8opt.strategies.registry import get_strategy
 from pk8opt.sweep.space import Dimension, check_dimension
 from pk8opt.sweep.windows import WINDOW_METRICS
 
@@ -224,7 +225,44 @@ def parse_config(data: Any, where: str) -> SweepConfig:
     except msgspec.ValidationError as exc:
         raise _one_line(exc, where) from None
     refuse_non_finite(msgspec.to_builtins(cfg), where)  # `.nan`, `.inf`, "nan"
+    for field, name in (("study", cfg.study), ("mlflow.experiment", cfg.mlflow.experiment)):
+        if name is not None and not name.strip():
+            raise ConfigError(f"{where}: {field}: empty; give a name, e.g. `study: my-sweep`")
     return cfg
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, first: int, again: int) -> None:
+        super().__init__(key)
+        self.key, self.first, self.again = key, first, again
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep
+    the last one silently)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise _DuplicateKey(key, seen[key], line)
+                seen[key] = line
+            except TypeError:  # an unhashable key: YAML's own loader says so
+                break
+        return super().construct_mapping(node, deep)
+
+
+def check_strategy(cfg: SweepConfig, where: str) -> None:
+    """`strategy:` names a registered strategy or an importable strategy class."""
+    try:
+        get_strategy(cfg.strategy)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: strategy: {str(exc).removeprefix('PM_STRATEGY: ')}") from None
 
 
 def load_config(path: str | Path) -> SweepConfig:
@@ -234,18 +272,35 @@ def load_config(path: str | Path) -> SweepConfig:
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    except _DuplicateKey as dup:
+        raise ConfigError(
+            f"{path}: line {dup.again}: {dup.key}: given twice (lines {dup.first} and "
+            f"{dup.again}); keep one"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}:{line} not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    return parse_config(data, str(path))
+    cfg = parse_config(data, str(path))
+    check_strategy(cfg, str(path))
+    return cfg
+
+
+# What each command-line override is called on the command line, and its least value.
+_OPTIONS = {"trials": ("--trials", 1), "workers": ("--workers", 1), "timeout_s": ("--timeout", 0)}
 
 
 def apply_overrides(cfg: SweepConfig, **changes: Any) -> SweepConfig:
     """Command-line values (`None` = not given) replace the file's."""
     changes = {k: v for k, v in changes.items() if v is not None}
     refuse_non_finite(changes, "command line")  # e.g. --timeout nan
+    for key, (option, least) in _OPTIONS.items():  # blamed on the option, not the file
+        if key in changes and (changes[key] < least or (least == 0 and changes[key] == 0)):
+            bound = f"at least {least}" if least else "positive"
+            raise ConfigError(f"{option} {changes[key]}: must be {bound}")
+    if "study" in changes and not str(changes["study"]).strip():
+        raise ConfigError("--study-name: empty; give a name, e.g. --study-name my-sweep")
     mlflow = {
         key: changes.pop(arg)
         for arg, key in (("tracking_uri", "tracking_uri"), ("artifacts", "artifact_location"))
@@ -301,6 +356,36 @@ def check_fixed(
                     hint = f"{section} settings are: {', '.join(pset.by_name)}"
                 raise ConfigError(f"{where}: {section}.{name}: unknown parameter ({hint})")
             pset.get(name, where).parse(raw, f"{where}: {section}.{name}")
+    check_bounds(cfg, where, strategy_params + engine_params + trader_params)
+
+
+def check_bounds(cfg: SweepConfig, where: str, every: ParamSet) -> None:
+    """A fixed `min_X` is not above its `max_X` (the other fixed too, or its default)."""
+    overrides = cfg.overrides
+    for p in every:
+        other = "max_" + p.name.removeprefix("min_")
+        if not p.name.startswith("min_") or other not in every or {p.name, other} & set(cfg.space):
+            continue
+        if p.name not in overrides and other not in overrides:
+            continue
+        low, high = (
+            every.by_name[n].parse(overrides[n], f"{where}: {n}")
+            if n in overrides
+            else every.by_name[n].default
+            for n in (p.name, other)
+        )
+        if low is not None and high is not None and low > high:
+            raise ConfigError(
+                f"{where}: {_section(cfg, p.name if p.name in overrides else other)}: "
+                f"{p.name} {low} is above {other} {high}; the range would be empty"
+            )
+
+
+def _section(cfg: SweepConfig, name: str) -> str:
+    for section in ("fixed", "engine", "trader"):
+        if name in getattr(cfg, section):
+            return f"{section}.{name}"
+    return name
 
 
 def check_space(cfg: SweepConfig, where: str, every: ParamSet, strategy_params: ParamSet) -> None:

@@ -31,6 +31,7 @@ from pk8opt.tracking._tracker import (
     tag_runs,
     ui_command,
 )
+from pk8opt.tracking.uri import check_store, store_problem
 
 __all__ = [
     "DESCRIPTION",
@@ -46,12 +47,14 @@ __all__ = [
     "Tracker",
     "TrialRecord",
     "artifact_root_for",
+    "check_store",
     "find_trial_run",
     "is_server",
     "open_run_tags",
     "open_trial_run",
     "param_text",
     "runs_view_url",
+    "store_problem",
     "store_uri",
     "sweep_parent_runs",
     "tag_runs",

@@ -18,6 +18,7 @@ from pk8opt.errors import ConfigError
 from pk8opt.redact import mask_url
 from pk8opt.sweep.storage import sqlalchemy_url
 from pk8opt.tracking._rows import ChildRun, MintedRunIds, insert_runs, sql_store
+from pk8opt.tracking.uri import first_line, store_problem
 from pk8opt.tracking.view import VIEW_TAG, runs_path, view_state
 
 if TYPE_CHECKING:
@@ -160,6 +161,12 @@ class Tracker:
             _tune_sqlite(db)
         self.tracking_uri = tracking_uri
         self.note: str | None = None  # a line for the user about where artifacts go
+        problem = store_problem(tracking_uri)  # at once, not after MLflow's retries
+        if problem:
+            raise ConfigError(
+                f"mlflow.tracking_uri {mask_url(tracking_uri)}: {problem}; no trial was run: "
+                "repair or move the store, or give another --tracking-uri"
+            )
         try:
             self.client = MlflowClient(tracking_uri=store_uri(tracking_uri))
             exp = self.client.get_experiment_by_name(experiment)
@@ -473,6 +480,8 @@ class OpenTrialRuns:
 def sweep_parent_runs(tracking_uri: str) -> list[Any]:
     """Every sweep's parent run in the store (tag `pk8opt.role=sweep`), up to 1000;
     empty when the store cannot be read."""
+    if store_problem(tracking_uri):
+        return []  # said by the caller (`store_problem`), without MLflow's retries
     _quiet()
     from mlflow import MlflowClient
 
@@ -538,6 +547,9 @@ def _child_run(parent_id: str, study: str, rec: TrialRecord) -> ChildRun:
 
 def open_run_tags(tracking_uri: str, run_id: str) -> dict[str, str]:
     """The tags of any run in the store (used by `deploy --run-id`)."""
+    problem = store_problem(tracking_uri)
+    if problem:
+        raise ConfigError(f"--run-id {run_id}: MLflow store {mask_url(tracking_uri)}: {problem}")
     _quiet()
     from mlflow import MlflowClient
 
@@ -551,6 +563,8 @@ def find_trial_run(tracking_uri: str, study: str, number: int) -> str | None:
     """The child run id of a trial, searching every experiment of the store."""
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri[10:]).exists():
         return None  # no store: do not create an empty one
+    if store_problem(tracking_uri):
+        return None  # an unreadable store holds no run to name
     _quiet()
     from mlflow import MlflowClient
 
@@ -569,8 +583,18 @@ def find_trial_run(tracking_uri: str, study: str, number: int) -> str | None:
 
 def ui_command(tracking_uri: str, port: int, workers: int = 1) -> list[str]:
     """The `mlflow ui` command line for this store, bound to 127.0.0.1. One worker by
-    default: MLflow's four answer no faster for one person and cost a laptop memory."""
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store_uri(tracking_uri)]
+    default: MLflow's four answer no faster for one person and cost a laptop memory.
+
+    The store's password is left out (a command line is readable by every user of the
+    machine): the caller gives it to the UI another way (for PostgreSQL, a PGPASSFILE)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    store = store_uri(tracking_uri)
+    parts = urlsplit(store)
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[1]
+        store = urlunsplit(parts._replace(netloc=f"{parts.username or ''}@{host}"))
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store]
     root = artifact_root_for(tracking_uri)
     if root:
         cmd += ["--default-artifact-root", root]
@@ -582,6 +606,8 @@ def runs_view_url(base: str, tracking_uri: str, experiment: str | None = None) -
     traces page MLflow 3 opens by default) of the newest sweep's experiment, or of
     `experiment`; the UI's home when the store has none yet."""
     base = base.rstrip("/")
+    if store_problem(tracking_uri):
+        return f"{base}/"  # an unreadable store: the UI will say more than we can
     try:
         _quiet()
         from mlflow import MlflowClient
@@ -607,14 +633,40 @@ def runs_view_url(base: str, tracking_uri: str, experiment: str | None = None) -
 
 
 def tag_runs(tracking_uri: str, run_ids: list[str], tags: Mapping[str, str]) -> None:
-    """Set tags on existing runs (deploy's override record)."""
+    """Add tags to existing runs (deploy's override record), never replacing one: a tag
+    the run holds with another value keeps it, and the new value goes under the next
+    free `<key>.2`, `<key>.3`, ... (the same value already held is not added again).
+    An unreachable or unreadable store is one `ConfigError` line, at once."""
+    where = mask_url(tracking_uri)
+    problem = store_problem(tracking_uri)
+    if problem:
+        raise ConfigError(f"MLflow store {where}: {problem}: runs {', '.join(run_ids)} not tagged")
     _quiet()
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=store_uri(tracking_uri))
     for run_id in run_ids:
-        for k, v in tags.items():
-            try:
-                client.set_tag(run_id, k, v)
-            except Exception as exc:
-                raise ConfigError(f"{tracking_uri}: cannot tag run {run_id}: {exc}") from None
+        try:  # the client opens the store: its errors are this run's too
+            client = MlflowClient(tracking_uri=store_uri(tracking_uri))
+            held = dict(client.get_run(run_id).data.tags)
+            for k, v in tags.items():
+                key = _free_key(held, k, v)
+                if key is not None:
+                    client.set_tag(run_id, key, v)
+                    held[key] = v
+        except Exception as exc:
+            raise ConfigError(
+                f"MLflow store {where}: cannot tag run {run_id}: {first_line(exc)}"
+            ) from None
+
+
+def _free_key(held: Mapping[str, str], key: str, value: str) -> str | None:
+    """`key`, or `key.2`, `key.3`, ...: the first that is not held; None when one of
+    them already holds `value`."""
+    n = 1
+    name = key
+    while name in held:
+        if held[name] == value:
+            return None
+        n += 1
+        name = f"{key}.{n}"
+    return name
