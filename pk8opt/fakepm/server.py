@@ -11,7 +11,9 @@
     GET /_fault/mute?on=1|0                      stop / resume answering PING
     GET /_fault/big?socket=market|live&bytes=N   send one frame of N bytes
 
-Frames are replayed verbatim at their recorded venue times on the `VenueClock`.
+Frames are replayed verbatim at their recorded venue times on the `VenueClock`. A client
+that subscribes to an asset first gets its book as it stands at that moment (every
+recorded frame up to then applied, `StandingBooks`), then the frames after it.
 
 Behaviours for tests (attributes of `FakePolymarket`): `gamma_hold` (an
 `asyncio.Event`: Gamma answers wait until it is set), `live_backfill` (on subscribe, the
@@ -33,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
-from pk8opt.fakepm.timeline import Venue
+from pk8opt.fakepm.timeline import StandingBooks, Venue
 from pk8opt.polymarket.endpoints import VenueClock
 
 _decode = msgspec.json.Decoder().decode
@@ -72,6 +74,7 @@ class FakePolymarket:
         self.sent: list[tuple[int, str, int, str]] = []  # (client id, socket, venue t, raw)
         self._server: Any = None
         self._market_times = venue.market_times
+        self.books = StandingBooks(venue)
         self._live_times = [f.t for f in venue.live_frames]
         self.gamma_hold: asyncio.Event | None = None
         self.live_backfill = False
@@ -229,7 +232,8 @@ class FakePolymarket:
         new = [i for i in ids if i not in c.assets]
         c.assets.update(new)
         now = self.clock.now_ns()
-        books = [b for i in new if (b := self.venue.latest_book(i, now)) is not None]
+        # each new asset's book as it stands now: the stream goes on after `now`
+        books = [b for i in new if (b := self.books.book(i, now, c.assets)) is not None]
         if books:
             await self._send(c, books[0] if len(books) == 1 else "[" + ",".join(books) + "]", now)
         if c.task is None:

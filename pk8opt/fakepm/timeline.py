@@ -4,11 +4,19 @@ Market frames carry the asset ids they speak of (a frame with none, such as a te
 frame, belongs to the tokens of the session it was recorded in); live frames carry
 their `(topic, symbol)`. A frame that two overlapping sessions both hold (the rollover
 minute) is served once.
+
+`StandingBooks` gives the book of a token as it stands at a moment on the venue clock:
+the recorded snapshots and level updates up to that moment, applied on the rules of the
+project's own book (`recordings.book.MarketBook`: a level reaching through the other side
+takes what it crosses, a token with no snapshot of its own follows the other one
+mirrored). A client that subscribes after the first snapshot gets that book.
 """
 
 from __future__ import annotations
 
-import bisect
+import hashlib
+import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,9 +26,20 @@ import msgspec
 
 from pk8opt.errors import DataSelectionError
 from pk8opt.polymarket.sockets import LIVE_TOPICS, frame_assets
+from pk8opt.polymarket.wire import (
+    ASK,
+    BID,
+    BookSnapshot,
+    LevelUpdate,
+    TickSizeChange,
+    parse_market_frame,
+)
+from pk8opt.recordings.book import MarketBook
 from pk8opt.recordings.catalog import report_skipped, usable_sessions
 from pk8opt.recordings.manifest import Manifest
 from pk8opt.recordings.raw import frames_path, read_frames
+from pk8opt.recordings.schema import PRICE_SCALE, Kind
+from pk8opt.recordings.values import MAX_SIZE
 
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
@@ -74,7 +93,8 @@ class Venue:
     markets: dict[str, ServedMarket] = field(default_factory=dict)
     market_frames: list[MarketFrame] = field(default_factory=list)
     live_frames: list[LiveFrame] = field(default_factory=list)
-    books: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    # asset id -> (condition id, (Up token, Down token)) of its market, from the manifests
+    tokens: dict[str, tuple[str, tuple[str, str]]] = field(default_factory=dict)
 
     @property
     def market_times(self) -> list[int]:
@@ -86,13 +106,6 @@ class Venue:
         if times:
             return min(times)
         return min(m.manifest.window_start_s for m in self.markets.values()) * 10**9
-
-    def latest_book(self, asset: str, now_ns: int) -> str | None:
-        books = self.books.get(asset)
-        if not books:
-            return None
-        i = bisect.bisect_right([t for t, _ in books], now_ns)
-        return books[i - 1][1] if i else None
 
 
 def _iso(t_s: int) -> str:
@@ -145,17 +158,6 @@ def _recorded_gamma(body: str, slug: str) -> dict[str, Any] | None:
     return None
 
 
-def _book_elements(obj: Any, raw: str) -> list[tuple[str, str]]:
-    if isinstance(obj, dict):
-        is_book = obj.get("event_type") == "book" or ("event_type" not in obj and "bids" in obj)
-        return [(str(obj["asset_id"]), raw)] if is_book and "asset_id" in obj else []
-    out = []
-    for item in obj if isinstance(obj, list) else ():
-        if isinstance(item, dict):
-            out += _book_elements(item, _encode(item).decode())
-    return out
-
-
 def _live_keys(obj: Any, symbol: str) -> frozenset[tuple[str, str]]:
     if isinstance(obj, dict) and obj.get("topic"):
         payload = obj.get("payload")
@@ -199,8 +201,6 @@ def load_venue(paths: list[str | Path]) -> Venue:
                     market[key].assets |= assets
                 else:
                     market[key] = MarketFrame(f.t, f.raw, assets, custom)
-                for asset, book_raw in _book_elements(obj, f.raw):
-                    venue.books.setdefault(asset, []).append((f.t, book_raw))
             elif f.ch == "live":
                 try:
                     obj = _decode(f.raw)
@@ -219,8 +219,133 @@ def load_venue(paths: list[str | Path]) -> Venue:
             else DEFAULT_RESOLUTION_DELAY_S
         )
         venue.markets[manifest.slug] = ServedMarket(manifest, gamma or synth_gamma(manifest), delay)
+        pair = (manifest.token_up, manifest.token_down)
+        for token in pair:
+            venue.tokens[token] = (manifest.condition_id, pair)
     venue.market_frames = sorted(market.values(), key=lambda f: f.t)
     venue.live_frames = sorted(live.values(), key=lambda f: f.t)
-    for books in venue.books.values():
-        books.sort(key=lambda b: b[0])
     return venue
+
+
+_RESET, _LEVEL = int(Kind.BOOK_RESET), int(Kind.LEVEL)
+
+
+def _price_text(milli: int) -> str:
+    """523 -> "0.523", 500 -> "0.5": a price as the wire writes it."""
+    return f"{milli / PRICE_SCALE:.3f}".rstrip("0").rstrip(".")
+
+
+def _size_text(size: float) -> str:
+    text = repr(size)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _level_ok(price: int, size: float) -> bool:
+    """A level a market can hold (what the normalizer keeps, `recordings.values`)."""
+    return 0 < price < PRICE_SCALE and math.isfinite(size) and 0 <= size <= MAX_SIZE
+
+
+class _MarketState:
+    """One market's books, brought forward through its frames as the clock goes."""
+
+    def __init__(self, condition_id: str, tokens: tuple[str, str]) -> None:
+        self.condition_id = condition_id
+        self.tokens = tokens  # (Up, Down)
+        self.book = MarketBook()
+        self.ticks: list[int | None] = [None, None]  # tick sizes the venue sent (milli)
+        self.next = 0  # index of the first market frame not yet applied
+        self.frames = 0
+
+    def apply(self, raw: str) -> None:
+        self.frames += 1
+        book, frame = self.book, self.frames
+        for ev in parse_market_frame(raw):
+            if not isinstance(ev, BookSnapshot | LevelUpdate | TickSizeChange):
+                continue  # trades, best bid/ask, resolution, text: no level changes
+            if ev.asset_id not in self.tokens:
+                continue  # the other market of a rollover
+            tok = self.tokens.index(ev.asset_id)
+            if isinstance(ev, BookSnapshot):
+                book.apply(_RESET, tok, -1, -1, 0.0, frame)
+                for side, levels in ((BID, ev.bids), (ASK, ev.asks)):
+                    for price, size in levels:
+                        if _level_ok(price, size):
+                            book.apply(_LEVEL, tok, side, price, size, frame)
+                if ev.tick_milli:
+                    self.ticks[tok] = ev.tick_milli
+            elif isinstance(ev, LevelUpdate):
+                if _level_ok(ev.price, ev.size):
+                    book.apply(_LEVEL, tok, ev.side, ev.price, ev.size, frame)
+            elif isinstance(ev, TickSizeChange):
+                self.ticks[tok] = ev.tick_milli
+
+    def snapshot(self, tok: int, now_ns: int) -> str | None:
+        """The `book` message of token `tok` as it stands (None before any snapshot)."""
+        if self.book.stale[tok]:
+            return None
+        tb = self.book[tok]
+        bids = [
+            {"price": _price_text(p), "size": _size_text(s)} for p, s in sorted(tb.bids.items())
+        ]
+        asks = [
+            {"price": _price_text(p), "size": _size_text(s)}
+            for p, s in sorted(tb.asks.items(), reverse=True)
+        ]  # worst first, as the venue sends them: the best bid and ask come last
+        levels = _encode([bids, asks])
+        msg: dict[str, Any] = {
+            "market": self.condition_id,
+            "asset_id": self.tokens[tok],
+            "timestamp": str(now_ns // 10**6),
+            "hash": hashlib.sha1(levels).hexdigest(),
+            "bids": bids,
+            "asks": asks,
+        }
+        tick = self.ticks[tok] if self.ticks[tok] is not None else self.ticks[1 - tok]
+        if tick:
+            msg["tick_size"] = _price_text(tick)
+        msg["event_type"] = "book"
+        return _encode(msg).decode()
+
+
+class StandingBooks:
+    """The books of a venue as they stand on its clock, for clients that subscribe late.
+
+    Each market's books are brought forward through its recorded frames up to the moment
+    asked (the clock only goes forward; asking for an earlier moment starts again from
+    the first frame)."""
+
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
+        self._markets: dict[str, _MarketState] = {}
+        self._at = -1
+
+    def book(self, asset: str, now_ns: int, held: Collection[str] = ()) -> str | None:
+        """The `book` message of `asset` at venue time `now_ns`: every frame received up
+        to then applied. None for an asset no served market holds, before its market's
+        first snapshot, and for a token that has had no snapshot of its own when the
+        other token of its market is among `held` (the assets the client follows): its
+        book is then the other's mirrored, which the client gets, and it goes on
+        following that book's snapshots as the recorded clients did."""
+        if now_ns < self._at:
+            self._markets.clear()
+        self._at = now_ns
+        known = self.venue.tokens.get(asset)
+        if known is None:
+            return None
+        condition_id, pair = known
+        state = self._markets.get(condition_id)
+        if state is None:
+            state = self._markets[condition_id] = _MarketState(condition_id, pair)
+        frames = self.venue.market_frames
+        tokens = set(pair)
+        i = state.next
+        while i < len(frames) and frames[i].t <= now_ns:
+            f = frames[i]
+            i += 1
+            if not f.assets.isdisjoint(tokens) and not f.custom:
+                state.apply(f.raw)
+        state.next = i
+        tok = pair.index(asset)
+        if state.book.mirror[tok] and pair[1 - tok] in held:
+            return None
+        return state.snapshot(tok, now_ns)

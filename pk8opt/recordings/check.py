@@ -10,7 +10,9 @@ there is one):
     bad_line ...   the normalizer's serious problems (bad lines, malformed messages,
                    unknown event types, live-data error bodies, frames whose receive
                    time goes backwards, repeated frames)
-    gap            the market socket dropped (a `gap`/`disconnected` note)
+    gap            the market socket dropped: the manifest's gaps, or, when it lists
+                   none, a `gap`/`disconnected` note (the recorder's own stop, a
+                   `disconnected` note with reason `stopped`, is not a gap)
     crossed        our book of a token has best bid >= best ask after a whole frame
     disagreement   our best bid/ask differs from the one the venue sent with a level
                    update or a `best_bid_ask` message
@@ -28,15 +30,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import msgspec
+
 from pk8opt.errors import RecordingError
 from pk8opt.progress import steps
 from pk8opt.recordings.book import MarketBook
 from pk8opt.recordings.load import load_session_report
 from pk8opt.recordings.normalize import HARMLESS, Problems
-from pk8opt.recordings.raw import frames_path
+from pk8opt.recordings.raw import decode_frame, frames_path, iter_lines
 from pk8opt.recordings.schema import NO_PRICE, PRICE_SCALE, Kind
 
 MAX_EXAMPLES = 5
+STOPPED = "stopped"  # the reason of the `disconnected` note the recorder writes on its own stop
+_decode = msgspec.json.Decoder().decode
 
 
 @dataclass
@@ -153,14 +159,38 @@ def check_session(session_dir: str | Path, allow_gaps: bool = False) -> SessionC
         for g in manifest.gaps:
             col.add("gap", f"{g.socket} socket: {g.duration_ns / 1e9:.1f} s from {g.start_ns}")
         if not manifest.gaps:
-            for i in gap_rows.tolist():
-                col.add("gap", f"{frames}:{int(ev['frame'][i])}: market socket dropped")
+            lines = [int(ev["frame"][i]) for i in gap_rows.tolist()]
+            for line in _dropped(frames, lines):
+                col.add("gap", f"{frames}:{line}: market socket dropped")
     replay_findings(ev, str(frames), col)
 
     if manifest.resolution.outcome == "unknown":  # a recorded market_resolved would be used
         col.add("resolution", f"{session_dir / 'manifest.json'}: no resolution known")
     result.findings = list(col.found.values())
     return result
+
+
+def _dropped(frames: Path, lines: list[int]) -> list[int]:
+    """The lines among `lines` (notes that made gap rows) where the socket dropped: all
+    but the recorder's own stop (`disconnected` with reason `stopped`)."""
+    if not lines:
+        return []
+    wanted, last, out = set(lines), max(lines), []
+    for lineno, line, _ in iter_lines(frames):
+        if lineno in wanted:
+            try:
+                note = _decode(decode_frame(line).raw)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                note = None
+            if not (isinstance(note, dict) and _is_stop(note)):
+                out.append(lineno)
+        if lineno >= last:
+            break
+    return out
+
+
+def _is_stop(note: dict) -> bool:
+    return note.get("kind") == "disconnected" and note.get("reason") == STOPPED
 
 
 def _problem_findings(problems: Problems, col: _Collector) -> None:
