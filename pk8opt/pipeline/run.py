@@ -5,11 +5,15 @@ sweep's MLflow parent run (the single MLflow writer, `tracking`), runs the searc
 the trials logged as child runs as they finish (`trial_log`), then, unless stopped or
 another process of the study does it, the validation stage (`validation.stage`), and
 ends the parent run. On Ctrl-C the trials that finished are logged and the study is
-left ready to resume.
+left ready to resume; Ctrl-C during validation stops it before its verdict is stored
+(none is: deploy refuses the study until the same command validates it), or, once the
+storing has begun, is held until it has ended.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -38,6 +42,42 @@ from pk8opt.tracking import DESCRIPTION, Tracker
 from pk8opt.validation.stage import run_validation
 
 VALIDATION_STOPPED = "stopped during validation (the same command validates the trials)"
+NO_VERDICT = (
+    "no verdict is stored (deploy refuses this study until the same command validates it); "
+    "a lockbox already played is kept and not played again"
+)
+LATE_CTRL_C = "Ctrl-C came while the verdict was being stored: it is stored, the sweep is complete"
+
+
+class HeldCtrlC:
+    """From `hold()` to `release()`, Ctrl-C (and the signals this process turns into it)
+    is noted instead of raised: what validation stores (the parent run's summary, the
+    verdict, the study's end) is stored whole, or not begun."""
+
+    SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+    def __init__(self) -> None:
+        self.came = False
+        self._saved: dict[int, Any] = {}
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.came = True
+
+    def hold(self) -> None:
+        if self._saved or threading.current_thread() is not threading.main_thread():
+            return
+        for name in self.SIGNALS:
+            sig = getattr(signal, name, None)
+            if sig is not None and callable(handler := signal.getsignal(sig)):
+                self._saved[sig] = handler  # one that raises KeyboardInterrupt
+                signal.signal(sig, self._note)
+
+    def release(self) -> bool:
+        """Put the handlers back; whether a signal came while they were held."""
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+        self._saved.clear()
+        return self.came
 
 
 @dataclass
@@ -194,17 +234,27 @@ class _AfterSearch:
         if elsewhere:  # another sweep process of the study runs (or ran) the validation
             self.console.print(elsewhere, highlight=False)
             return
+        held = HeldCtrlC()  # held from the first thing validation stores to the end
         try:
-            self.post_search(evaluator, experiments_dir, params, outcome)
-        except KeyboardInterrupt:  # Ctrl-C during validation: the trials stay, it runs again
-            self.executor.shutdown(wait=False, kill_workers=True)  # its replays stop with it
-            release_finish(study, self.token)
-            outcome.interrupted = True
-            self.console.print("stopping: validation interrupted; every trial is kept")
-            self.tracker.finish_sweep(self.parent, "KILLED", how=VALIDATION_STOPPED)
-            return
-        finished(study)
-        self.tracker.finish_sweep(self.parent)
+            try:
+                self.post_search(evaluator, experiments_dir, params, outcome, held)
+            except KeyboardInterrupt:  # before anything was stored: no verdict, runs again
+                self.stopped(outcome)
+                return
+            finished(study)
+            self.tracker.finish_sweep(self.parent)
+        finally:
+            if held.release():
+                self.console.print(LATE_CTRL_C, highlight=False)
+
+    def stopped(self, outcome: SweepOutcome) -> None:
+        """Ctrl-C during validation, before its verdict: the trials stay, it runs again."""
+        self.executor.shutdown(wait=False, kill_workers=True)  # its replays stop with it
+        release_finish(self.search.study, self.token)
+        outcome.interrupted = True
+        self.console.print("stopping: validation interrupted; every trial is kept")
+        self.console.print(NO_VERDICT, highlight=False)
+        self.tracker.finish_sweep(self.parent, "KILLED", how=VALIDATION_STOPPED)
 
     def post_search(
         self,
@@ -212,6 +262,7 @@ class _AfterSearch:
         experiments_dir: Path,
         params: ParamSet,
         outcome: SweepOutcome,
+        held: HeldCtrlC,
     ) -> None:
         """The stage after the search (`pk8opt.validation`), its result on `outcome`."""
         t0 = time.perf_counter()
@@ -227,6 +278,7 @@ class _AfterSearch:
             experiments_dir=experiments_dir,
             console=self.console,
             every=params,
+            before_storing=held.hold,
         )
         outcome.validation_s = time.perf_counter() - t0
         if done is not None:

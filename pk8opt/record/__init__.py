@@ -7,7 +7,8 @@ known (`market_resolved`, else Gamma's `closed` + `outcomePrices` polled with ba
 A market frame goes to the session(s) whose token ids it names (an array naming both
 windows goes, verbatim, to both; a frame naming none goes to every open session of the
 symbol); a live frame goes to every open session of the symbol. A reconnect writes a
-`gap` note (socket, start_ns at the disconnect, duration_ns until the first frame of
+`gap` note (socket, start_ns at the last frame that socket delivered before the break,
+or at the disconnect when it never delivered one, duration_ns until the first frame of
 the new connection, which is the fresh snapshot).
 
 Times are venue times from `VenueClock` (the wall clock against Polymarket).

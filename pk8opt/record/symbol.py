@@ -94,7 +94,8 @@ class SymbolRecorder:
         self.open: dict[int, OpenSession] = {}  # by window start
         self.done: set[int] = set()
         self.retry_at: dict[int, float] = {}  # window start -> monotonic time to ask again
-        self.gap_start: dict[str, int] = {}
+        self.gap_start: dict[str, int] = {}  # socket -> where its open gap starts
+        self.last_frame_ns: dict[str, int] = {}  # socket -> the last frame it delivered
         self.retired: dict[str, Path] = {}  # quoted token of a finished window -> its folder
         self.late: dict[Path, list[Frame]] = {}  # frames of finished windows, to be added
         self.late_jobs: dict[Path, asyncio.Future[Any]] = {}  # finishing, or adding late
@@ -124,13 +125,16 @@ class SymbolRecorder:
         self.rec.log("disconnected", symbol=self.symbol, socket=sock.kind, reason=reason)
         self._note_all(t_ns, "disconnected", socket=sock.kind, reason=reason)
         if not sock.stopped:  # our own stop is not a gap
-            self.gap_start.setdefault(sock.kind, t_ns)
+            # nothing came after the socket's last frame: the gap starts there, not when
+            # the break was noticed (a dead heartbeat is noticed `stale_s` later)
+            self.gap_start.setdefault(sock.kind, self.last_frame_ns.get(sock.kind, t_ns))
             self.drop_reason[sock.kind] = reason
 
     def on_frame(self, sock: ReconnectingSocket, t_ns: int, raw: str) -> None:
         kind = sock.kind
         self.frames += 1
         self.socket_frames[kind] = self.socket_frames.get(kind, 0) + 1
+        self.last_frame_ns[kind] = t_ns
         start = self.gap_start.pop(kind, None)
         if start is not None:
             duration = t_ns - start

@@ -13,6 +13,10 @@ What a reader wants at a glance stays in two small user attrs: `pk8opt.verdict`
 `pk8opt.chosen_trial`. The MLflow
 parent run carries the same figures as metrics and `validation.md`.
 
+A validation withdraws the study's record as it starts (`withdraw`) and saves its own
+only once everything it records is recorded: a validation that was stopped leaves no
+verdict, and `deploy` refuses the study until one completes.
+
 Studies made by earlier pk8opt versions hold the record as the user attr
 `validation`; `load` reads that when the system attr is absent.
 """
@@ -37,6 +41,15 @@ def save(storage: Any, study_name: str, record: dict[str, Any]) -> None:
     storage.set_study_system_attr(sid, SYSTEM_KEY, record)
     storage.set_study_user_attr(sid, VERDICT_ATTR, record.get("brief") or record.get("verdict"))
     storage.set_study_user_attr(sid, CHOSEN_ATTR, record.get("chosen_trial"))
+
+
+def withdraw(storage: Any, study_name: str) -> None:
+    """Take the study's verdict away (a new validation has started): until one is saved
+    again, `load` finds none and `deploy` refuses the study."""
+    sid = _study_id(storage, study_name)
+    storage.set_study_system_attr(sid, SYSTEM_KEY, {})  # read as none; hides a legacy record
+    storage.set_study_user_attr(sid, VERDICT_ATTR, None)
+    storage.set_study_user_attr(sid, CHOSEN_ATTR, None)
 
 
 def load(storage: Any, study_name: str) -> dict[str, Any] | None:

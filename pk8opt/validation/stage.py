@@ -5,9 +5,10 @@ the candidates (the top trials, pruned ones re-run to completion, every complete
 the defaults, not trading), measures PBO, the deflated
 Sharpe ratio of the choice, walk-forward out-of-sample P&L and the robustness of the
 top candidates, chooses a trial, plays the lockbox (the holdout windows) once with that
-trial only, judges the figures against the config's thresholds, and records all of it:
-metrics and a `pk8opt.verdict` tag on the parent run, the report and
-`trials_x_windows.csv` as artifacts, the verdict record in the study
+trial only (its result is kept in the study: a later validation that chooses the same
+trial reuses it), judges the figures against the config's thresholds, and records all of
+it: metrics and a `pk8opt.verdict` tag on the parent run, the report and
+`trials_x_windows.csv` as artifacts, and last the verdict record in the study
 (`pk8opt.validation.record`) where `deploy` reads it.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -53,6 +55,8 @@ from pk8opt.validation.select import Rule
 
 NOT_TRADING = "not_trading"
 DEFAULTS = "defaults"
+LOCKBOX_SEEN = "lockbox_seen_by"  # study user attr: the trials that played the lockbox
+LOCKBOX_PNL = "lockbox_pnl"  # study user attr: trial number -> its lockbox P&L per window
 
 
 @dataclass
@@ -301,10 +305,17 @@ def run_validation(
     experiments_dir: Path,
     console: Console,
     every: ParamSet,
+    before_storing: Callable[[], None] = lambda: None,
 ) -> Validated | None:
-    """The whole stage, once, after the search; None when no trial has a score."""
+    """The whole stage, once, after the search; None when no trial has a score.
+
+    The study's earlier verdict is withdrawn first; the new one is stored last, after
+    the report (`before_storing` is called just before the first thing is stored): a
+    validation stopped before then leaves no verdict, and deploy refuses the study."""
     t0 = time.perf_counter()
     v = cfg.validation
+    shown = (verdict_record.load(storage, study.study_name) or {}).get("chosen_trial")
+    verdict_record.withdraw(storage, study.study_name)
     starts = [sel.manifests[p].window_start_s for p in sel.in_sample]
     _, members = window_index(starts)
     window_starts = sorted(set(starts))
@@ -325,29 +336,15 @@ def run_validation(
     why = Reasons()  # figure -> why it is n/a
     folds = _folds(cfg, len(window_starts), why)
     chosen_by = _select(study, cfg, trading, members, folds, paths, replays, every)
-    if chosen_by.rule is None:
-        why.note(
-            WALK_FORWARD + DEFLATED_SHARPE,
-            f"no trial has fills in at least {v.min_active_windows} windows "
-            "(validation.min_active_windows), so none can be chosen",
-        )
     beside = np.array([r.pnl for r in rows if r.trial is None])
-    found = evidence(
-        chosen_by.rule,
-        np.array([r.pnl for r in trading]),
-        beside,
-        folds,
-        n_tried(study),
-        blocks=v.blocks,
-        why=why,
-    )
+    found = _evidence(study, cfg, chosen_by, trading, beside, folds, why)
     chosen, robust = chosen_by.chosen, chosen_by.robust
     pbo, walk, dsr = found.pbo, found.walk, found.dsr
-    lockbox, seen_before = _lockbox(study, cfg, sel, chosen, replays)
+    lockbox, seen_before = _lockbox(study, sel, chosen, replays, shown)
     figures = _figures(study, chosen, pbo, walk, dsr, lockbox)
     out = Validated(
         chosen=chosen,
-        verdict=judge(figures, _thresholds(cfg), why),
+        verdict=judge(figures, thresholds_of(cfg), why),
         figures=figures,
         rows=rows,
         window_starts=window_starts,
@@ -365,9 +362,32 @@ def run_validation(
         rerun=_pruned(study, trading),
     )
     out.seconds = time.perf_counter() - t0
+    publish(
+        out, study, cfg, sel, tracker, parent, replays, experiments_dir, console, before_storing
+    )
     verdict_record.save(storage, study.study_name, out.record(parent))
-    publish(out, study, cfg, sel, tracker, parent, replays, experiments_dir, console)
     return out
+
+
+def _evidence(
+    study: Any,
+    cfg: SweepConfig,
+    chosen_by: _Selection,
+    trading: list[Row],
+    beside: np.ndarray,
+    folds: list[Any],
+    why: Reasons,
+) -> Any:
+    """PBO, walk-forward and the DSR of the choice (`validation.evidence`)."""
+    v = cfg.validation
+    if chosen_by.rule is None:
+        why.note(
+            WALK_FORWARD + DEFLATED_SHARPE,
+            f"no trial has fills in at least {v.min_active_windows} windows "
+            "(validation.min_active_windows), so none can be chosen",
+        )
+    matrix = np.array([r.pnl for r in trading])
+    return evidence(chosen_by.rule, matrix, beside, folds, n_tried(study), blocks=v.blocks, why=why)
 
 
 def _pruned(study: Any, rows: list[Row]) -> list[int]:
@@ -392,7 +412,8 @@ def _figures(
     )
 
 
-def _thresholds(cfg: SweepConfig) -> Thresholds:
+def thresholds_of(cfg: SweepConfig) -> Thresholds:
+    """The deploy gate's thresholds as the config's `validation:` block sets them."""
     v = cfg.validation
     return Thresholds(
         min_oos_t=v.min_oos_t,
@@ -405,18 +426,30 @@ def _thresholds(cfg: SweepConfig) -> Thresholds:
 
 
 def _lockbox(
-    study: Any, cfg: SweepConfig, sel: Selection, chosen: Row, replays: _Replays
+    study: Any, sel: Selection, chosen: Row, replays: _Replays, shown: int | None
 ) -> tuple[list[float] | None, list[int]]:
-    """The chosen trial on the holdout windows, once; the trials that saw it before."""
+    """The chosen trial on the holdout windows, played once per trial: a trial that
+    played it before (a validation stopped after its lockbox, or one that chose the same
+    trial) gets its kept result. Also the trials whose lockbox result an earlier
+    validation used: the others that played it, and this one when the verdict it
+    replaces (`shown`) chose it too."""
     if not sel.holdout or chosen.trial is None:
         return None, []
-    seen = [int(n) for n in (study.user_attrs.get("lockbox_seen_by") or [])]
+    seen = [int(n) for n in (study.user_attrs.get(LOCKBOX_SEEN) or [])]
+    before = [n for n in seen if n != chosen.trial or n == shown]
+    played = dict(study.user_attrs.get(LOCKBOX_PNL) or {})
+    kept = played.get(str(chosen.trial))
+    if kept is not None:
+        return [float(x) for x in kept], before
+    if chosen.trial not in seen:
+        study.set_user_attr(LOCKBOX_SEEN, [*seen, chosen.trial])
     paths = [str(p) for p in sel.holdout]
     _, members = window_index([sel.manifests[p].window_start_s for p in sel.holdout])
-    study.set_user_attr("lockbox_seen_by", [*seen, chosen.trial])
     got = replays.result(
         replays.submit(paths, chosen.params), f"trial {chosen.trial} on the lockbox"
     )
     if got is None:
-        return None, seen
-    return window_values(got["pnl"], members), seen
+        return None, before
+    pnl = window_values(got["pnl"], members)
+    study.set_user_attr(LOCKBOX_PNL, {**played, str(chosen.trial): pnl})
+    return pnl, before

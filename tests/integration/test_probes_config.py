@@ -1,25 +1,18 @@
 """Wrong input to the commands is one line naming what is wrong, before anything runs;
-nothing runs on a default silently; a recording whose market socket sends nothing says
-so and fails. Real commands on loopback, real files."""
+nothing runs on a default silently. Real commands on loopback, real files."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
-import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 import yaml
-from support.record_cli import start_serve
 from support.sessions import START
 
-from pk8opt.fakepm.broken import Slammer, closed_port
+from pk8opt.fakepm.broken import closed_port
 from pk8opt.fakepm.build import fixture_session
 
 PK8 = [sys.executable, "-m", "pk8opt.cli"]
@@ -142,56 +135,3 @@ def test_backtest_says_which_strategy_runs_and_refuses_an_empty_price_range(
     r = pk8("backtest", "-s", "balanced_arb", "--set", "min_price=0.9", "--set",
             "max_price=0.1", session, cwd=tmp_path)  # fmt: skip
     assert "min_price 0.9 is above max_price 0.1" in _one_error_line(r)
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_a_market_socket_that_accepts_and_closes_is_reported_and_fails_the_run(
-    tmp_path: Path, fixtures_dir: Path
-) -> None:
-    src = tmp_path / "src"
-    fixture_session(src, fixtures_dir, "BTC", START, "5m", first_offset_s=0.5)
-    serve, env = start_serve(src)
-    ready, stop, box = threading.Event(), threading.Event(), {}
-
-    def slam() -> None:  # the market socket: accepts, reads the subscription, closes
-        async def main() -> None:
-            async with Slammer() as server:
-                box["server"] = server
-                ready.set()
-                while not stop.is_set():
-                    await asyncio.sleep(0.05)
-
-        asyncio.run(main())
-
-    thread = threading.Thread(target=slam, daemon=True)
-    thread.start()
-    assert ready.wait(30)
-    env["PK8_CLOB_WS_URL"] = box["server"].url("ws", "/ws/market")
-    out = tmp_path / "out"
-    rec = subprocess.Popen(
-        [*PK8, "record", "--symbols", "BTC", "--timeframe", "5m", "--out", str(out), "--quiet"],
-        env={**os.environ, **env},
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        while box["server"].accepted < 3:  # it subscribed, was dropped, came back: twice
-            assert rec.poll() is None, rec.communicate()[1][-3000:]
-            time.sleep(0.05)
-        rec.send_signal(signal.SIGINT)
-        _, err = rec.communicate(timeout=120)
-    finally:
-        stop.set()
-        serve.terminate()
-        serve.wait(10)
-        if rec.poll() is None:
-            rec.kill()
-    assert rec.returncode == 1, err[-3000:]
-    last = err.strip().splitlines()[-1]
-    assert "market socket" in last and "never sent a frame (closed by server)" in last, last
-    (manifest,) = out.rglob("manifest.json")
-    m = json.loads(manifest.read_text())
-    assert "market" not in m["counts"] and [g["socket"] for g in m["gaps"]] == ["market"]

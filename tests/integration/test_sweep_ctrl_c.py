@@ -6,6 +6,7 @@ real MLflow store."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -22,10 +23,12 @@ from mlflow import MlflowClient
 from support.fake_sweep import EVALUATOR, config_doc, make_sessions
 from support.paths import TESTS
 
-from pk8opt.pipeline.run import VALIDATION_STOPPED
+from pk8opt.pipeline.run import NO_VERDICT, VALIDATION_STOPPED
 from pk8opt.sweep.shared_study import FINISHED_BY
 from pk8opt.sweep.study import make_storage
 from pk8opt.tracking import DESCRIPTION
+from pk8opt.validation import record
+from pk8opt.validation.gate import EXIT_REFUSED
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +42,9 @@ runner.run_sweep = functools.partial(
     evaluator={evaluator!r},
     experiments_dir=Path({exp!r}),
 )
+from pk8opt.strategies.registry import STRATEGIES
+from pk8opt.strategies.noop import NoopStrategy
+STRATEGIES.setdefault("toy", NoopStrategy)  # the config's name is known; the stand-in plays it
 from pk8opt.cli import main
 sys.argv = ["pk8opt", *{args!r}]
 main()
@@ -178,3 +184,64 @@ def test_ctrl_c_during_validation_keeps_the_trials_and_the_rerun_validates(
     parent = _parent(tmp_path)
     assert parent.info.status == "FINISHED"
     assert "validation verdict: " in parent.data.tags[DESCRIPTION]
+
+
+def _stores(tmp: Path) -> list[str]:
+    journal, db = tmp / "exp" / "optuna.journal", tmp / "exp" / "mlflow.db"
+    return ["--storage", str(journal), "--tracking-uri", f"sqlite:///{db}"]
+
+
+def _pk8(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pk8opt.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp,
+        check=False,
+    )
+
+
+def _listed_state(tmp: Path) -> str:
+    r = _pk8(tmp, "sweeps", *_stores(tmp), "--json")
+    assert r.returncode == 0, r.stderr
+    (row,) = [row for row in json.loads(r.stdout) if row["study"] == "toy 2"]
+    return str(row["state"])
+
+
+def test_ctrl_c_during_the_report_stores_no_verdict_and_the_rerun_reuses_the_lockbox(
+    tmp_path: Path, started
+) -> None:
+    args, env = _setup(tmp_path)
+    gate = tmp_path / "report"
+    proc = started(tmp_path, args, {**env, "FAKE_REPORT_GATE": str(gate)})
+    _read_until(proc, "validating:")
+    _until(proc, Path(f"{gate}.waiting").exists)  # the lockbox is played; the report replays
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    storage = make_storage(str(tmp_path / "exp" / "optuna.journal"))
+    study = optuna.load_study(study_name="toy 2", storage=storage)
+    assert record.load(storage, "toy 2") is None  # stopped: no verdict, as the user is told
+    assert NO_VERDICT in out
+    (chosen,) = study.user_attrs["lockbox_seen_by"]
+    played = study.user_attrs["lockbox_pnl"][str(chosen)]
+    # `pk8opt sweeps` says stopped, and deploy refuses what it cannot read a verdict for
+    assert _listed_state(tmp_path) == "stopped"
+    env_file = tmp_path / "trade.env"
+    r = _pk8(tmp_path, "deploy", "--best", "--study", "toy 2", *_stores(tmp_path),
+             "--env-file", str(env_file))  # fmt: skip
+    assert r.returncode == EXIT_REFUSED, r.stdout + r.stderr
+    assert "not deployed" in r.stderr and not env_file.exists()
+
+    done = _run(tmp_path, args, env)  # the same command
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"validation of trial {chosen}" in done.stdout
+    study = optuna.load_study(study_name="toy 2", storage=storage)
+    assert study.user_attrs["lockbox_seen_by"] == [chosen]  # played once, by that trial
+    rec = record.load(storage, "toy 2")
+    assert rec is not None and rec["chosen_trial"] == chosen
+    assert rec["figures"]["lockbox_pnl_per_window"] == pytest.approx(sum(played) / len(played))
+    assert _listed_state(tmp_path) == "finished"
+    report = _parent(tmp_path).data.tags[DESCRIPTION]
+    assert "validation verdict: " in report
