@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 CONFIG ?= configs/balanced_arb.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint bench sweep ui record pg-server
+.PHONY: help install test test-all lint bench sweep ui record pg-server browser
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install pk8opt with its dev tools
 
-test: $(STAMP) pg-server ## run the test suite (what CI runs)
+test: $(STAMP) pg-server browser ## run the test suite (what CI runs)
 	$(BIN)/python -m pytest -q -rs
 
 pg-server: ## install Debian's postgresql for the tests when missing (they start their own cluster)
@@ -32,6 +32,18 @@ pg-server: ## install Debian's postgresql for the tests when missing (they start
 	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else \
 	    echo "no PostgreSQL server, and apt-get needs root here: the PostgreSQL tests will be skipped"; \
+	  fi; }
+
+browser: ## install Debian's chromium for the browser tests when missing
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Chromium for the browser tests: apt-get install chromium"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	    echo "installing Chromium for the browser tests: sudo apt-get install chromium"; \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "no chromium, and apt-get needs root here: the browser tests will be skipped"; \
 	  fi; }
 
 lint: $(STAMP) ## the import contracts (docs/architecture.md), ruff and mypy

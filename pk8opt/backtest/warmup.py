@@ -32,21 +32,27 @@ def warm_up(strategy: str) -> float:
 
 
 def warm_up_shown(strategy: str, console: Any = None) -> float:
-    """`warm_up` with a spinner on a terminal ("preparing the compiled replay"), and a
-    line after when it compiled (the first run on a machine)."""
+    """`warm_up`, said: on a terminal a spinner ("preparing the compiled replay"), into
+    a pipe or a file a line as it starts; then a line with the time it took."""
+    from pk8opt.backtest.compiled import quote_function  # numba
+
     shown = console or Console(stderr=True)
-    status = (
-        shown.status(f"preparing the compiled replay of {strategy} (the first run compiles it)")
-        if shown.is_terminal
-        else contextlib.nullcontext()
-    )
+    if quote_function(get_strategy(strategy)) is None:
+        return warm_up(strategy)
+    start = f"preparing the compiled replay of {strategy} (the first run on a machine compiles it)"
+    status: Any = contextlib.nullcontext()
+    if shown.is_terminal:
+        status = shown.status(start)
+    else:
+        shown.print(start, highlight=False, soft_wrap=True)
     with status:
         took = warm_up(strategy)
-    if took > 5:
-        shown.print(
-            f"compiled the replay of {strategy} in {took:.0f} s (kept on disk: later runs "
-            "start at once)"
-        )
+    kept = " (compiled and kept on disk: later runs start at once)" if took > 5 else ""
+    shown.print(
+        f"the compiled replay of {strategy} is ready in {took:.1f} s{kept}",
+        highlight=False,
+        soft_wrap=True,
+    )
     return took
 
 

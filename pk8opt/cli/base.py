@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import typer
 
+from pk8opt.cli.typer_help import plain_help_metavars
+
+plain_help_metavars()
+
 app = typer.Typer(
     name="pk8opt",
     help=(
@@ -26,7 +30,25 @@ def _print_version(value: bool) -> None:
         from pk8opt import __version__
 
         typer.echo(f"pk8opt {__version__}")
+        typer.echo(dependency_versions())
         raise typer.Exit()
+
+
+def dependency_versions() -> str:
+    """`python 3.11.9, optuna 4.5.0, ...`: what a sweep's result depends on."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    names = ("optuna", "mlflow", "numba", "polars")
+    return ", ".join(
+        [f"python {platform.python_version()}", *(f"{n} {installed(n)}" for n in names)]
+    )
 
 
 @app.callback()
@@ -37,7 +59,7 @@ def _options(
         "-V",
         callback=_print_version,
         is_eager=True,
-        help="Print the pk8opt version and exit.",
+        help="Print the pk8opt version, and those of Python and the libraries it runs on, and exit.",
     ),
     verbose: bool = typer.Option(
         False,

@@ -82,9 +82,9 @@ _LiveWsUrlOption = Annotated[
 
 @app.command(
     epilog=(
-        "Example, after `pk8opt deploy --best --env-file .env`:  \n"
-        "`pk8opt live --env-file .env --record recordings/live/`  \n"
-        "On a server: `pk8opt live --headless --duration 3600 | tee live.txt`"
+        "Examples, after `pk8opt deploy --best --env-file .env` (the second on a server):"
+        "\n\n`pk8opt live --env-file .env --record recordings/live/`"
+        "\n\n`pk8opt live --headless --duration 3600 | tee live.txt`"
     )
 )
 def live(

@@ -109,10 +109,11 @@ def record(
     Every failed attempt to reach the venue is logged at once with its cause and the
     next try; a run that never reached the venue ends saying why, with exit status 1.
 
-    Examples: `pk8opt record --symbols BTC,ETH --sessions 4`;
-    `pk8opt record --check` (is Polymarket reachable from here?)
+    `pk8opt record --check` asks whether Polymarket is reachable from here. Against
+    `pk8opt serve`, first `eval` the `export PK8_...` lines it prints. Examples:
 
-    Against `pk8opt serve`, first `eval` the `export PK8_...` lines it prints.
+        pk8opt record --symbols BTC,ETH --sessions 4
+        pk8opt record --check
     """
     endpoints = _endpoints(timeframe, timeout, gamma_url, clob_ws_url, live_ws_url)
     if check:

@@ -126,12 +126,11 @@ def simulate(
     whole pipeline with no connection to Polymarket. The model and its parameters are
     described in docs/simulator.md.
 
-    Examples:
+    Examples (the last replays the sessions the one before wrote):
 
-    `pk8opt simulate --out recordings/sim --sessions 4 --symbols BTC,ETH --seed 7`
-
-    `pk8opt simulate --out recordings/edge --preset edge --sessions 20 --symbols BTC,ETH`
-    (then `pk8opt backtest -s balanced_arb --set edge=0.03 recordings/edge`)
+        pk8opt simulate --out recordings/sim --sessions 4 --symbols BTC,ETH --seed 7
+        pk8opt simulate --out recordings/edge --preset edge --sessions 20 --symbols BTC,ETH
+        pk8opt backtest -s balanced_arb --set edge=0.03 recordings/edge
     """
     from pk8opt.polymarket.slugs import parse_symbols, timeframe_seconds, window_start
 

@@ -56,13 +56,13 @@ def strategies(
     """
     import json
 
-    from rich.console import Console
     from rich.table import Table
 
+    from pk8opt.cli import tables
     from pk8opt.strategies import STRATEGIES
     from pk8opt.trading.run_config import RunConfig
 
-    console = Console(emoji=False, highlight=False)
+    console = tables.console()
     if name is None:
         rows: list[dict[str, Any]] = [
             {
@@ -77,7 +77,7 @@ def strategies(
             return
         table = Table(box=None, header_style="bold underline")
         for col in ("name", "params", "about"):
-            table.add_column(col)
+            table.add_column(col, no_wrap=col != "about")
         for r in rows:
             table.add_row(str(r["name"]), str(r["params"]), str(r["about"]))
         console.print(table)
@@ -91,12 +91,53 @@ def strategies(
         )
         return
     console.print(f"PM_STRATEGY={name}")
-    for group, ps in groups.items():
-        table = Table(title=group, title_justify="left", box=None, header_style="bold underline")
-        for col in ("name", "PM_* variable", "type", "default", "range", "meaning"):
-            table.add_column(col, overflow="fold")
-        for r in _params_rows(ps):
-            meaning = str(r["help"]) + (f" [{r['unit']}]" if r["unit"] else "")
-            cells = (r["name"], r["env"], r["type"], r["default"], r["range"], meaning)
-            table.add_row(*(str(c) for c in cells))
-        console.print(table)
+    cells = {g: [_cells(r) for r in _params_rows(ps)] for g, ps in groups.items()}
+    every = [row for group in cells.values() for row in group]
+    fits = sum(tables.natural_widths(_HEAD[:-1], every)) + tables.GAP * 5 + _MEANING_MIN
+    for group, group_cells in cells.items():
+        console.print(
+            _params_table(group, group_cells)
+            if fits <= console.width
+            else _params_blocks(group, group_cells)
+        )
+
+
+_HEAD = ("name", "PM_* variable", "type", "default", "range", "meaning")
+_MEANING_MIN = 24  # narrower than this, the meaning goes under its parameter
+
+
+def _cells(r: dict[str, Any]) -> tuple[str, ...]:
+    meaning = str(r["help"]) + (f" [{r['unit']}]" if r["unit"] else "")
+    return tuple(
+        str(c) for c in (r["name"], r["env"], r["type"], r["default"], r["range"], meaning)
+    )
+
+
+def _params_table(group: str, rows: list[tuple[str, ...]]) -> Any:
+    """One row a parameter: names, type, default and range whole; the meaning wraps."""
+    from rich.table import Table
+
+    table = Table(title=group, title_justify="left", box=None, header_style="bold underline")
+    for col in _HEAD:
+        table.add_column(
+            col, no_wrap=col != "meaning", min_width=_MEANING_MIN if col == "meaning" else None
+        )
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _params_blocks(group: str, rows: list[tuple[str, ...]]) -> Any:
+    """For a narrow terminal: a line a parameter (its name and `PM_*` variable), its
+    type, default, range and meaning indented under it (wrapped between words)."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.text import Text
+
+    blocks: list[Any] = [Text(group, style="bold underline")]
+    for name, env, type_, default, range_, meaning in rows:
+        line = Text(name, style="bold")
+        line.append(f"  {env}")
+        about = f"{type_}, default {default}" + (f", range {range_}" if range_ else "")
+        blocks += [line, Padding(Text(f"{about}: {meaning}"), (0, 0, 0, 4))]
+    return Group(*blocks)

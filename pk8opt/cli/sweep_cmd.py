@@ -79,12 +79,14 @@ def sweep(
     (PBO, deflated Sharpe ratio, walk-forward, robustness), chooses one, plays it once on
     the lockbox (the holdout windows) and prints the verdict that `deploy` enforces.
 
-    Several machines on one study: give each the same config, recordings and
-    `--storage postgresql://user:pw@db/optuna --tracking-uri http://mlflow-host:5000`
-    (or set OPTUNA_STORAGE and MLFLOW_TRACKING_URI); the trial count is shared.
+    Several machines on one study: the same config and recordings, `--storage
+    postgresql://user:pw@db/optuna --tracking-uri http://mlflow-host:5000` (or
+    OPTUNA_STORAGE and MLFLOW_TRACKING_URI) on each; the trial count is shared.
 
-    Examples: `pk8opt sweep configs/balanced_arb.yaml --trials 200 --workers 8`,
-    `pk8opt sweep configs/balanced_arb.yaml --json > summary.json`
+    Examples:
+
+        pk8opt sweep configs/balanced_arb.yaml --trials 200 --workers 8
+        pk8opt sweep configs/balanced_arb.yaml --json > summary.json
     """
     cfg = _sweep_config(
         config,
@@ -98,8 +100,7 @@ def sweep(
         force_workers=force_workers,
         as_json=as_json,
     )
-    run = _sweep_json if as_json else _sweep_text  # --json: the summary as JSON on stdout
-    run(cfg, config)
+    (_sweep_json if as_json else _sweep_text)(cfg, config)  # --json: the summary on stdout
 
 
 def _sweep_config(
@@ -184,7 +185,8 @@ def _next_commands(out: SweepOutcome) -> None:
         typer.echo(f"deploy the validated trial {out.chosen}: {deploy}")
     elif out.verdict is not None:
         typer.echo(
-            f"nothing to deploy: trial {out.chosen} {out.verdict}. `{deploy}` refuses "
+            f"nothing to deploy: trial {out.chosen} failed validation (the verdict above). "
+            f"`{deploy}` refuses "
             '(exit 3) unless given --force "reason"'
         )
 
@@ -235,11 +237,11 @@ def ui(
 
     Example: `pk8opt ui --port 5001`
     """
-    import subprocess
+    import tempfile
 
     from pk8opt.redact import mask_url
     from pk8opt.sweep.config import default_tracking_uri, env_tracking_uri
-    from pk8opt.tracking import is_server, runs_view_url, ui_command
+    from pk8opt.tracking import is_server, runs_view_url, ui_command, ui_environment
     from pk8opt.tracking.uri import check_tracking_uri
 
     uri = check_tracking_uri(tracking_uri or env_tracking_uri() or default_tracking_uri())
@@ -253,30 +255,145 @@ def ui(
         from pk8opt.errors import ConfigError
 
         raise ConfigError(f"{uri}: no tracking store yet; run a sweep first (make sweep)")
-    url = runs_view_url(f"http://127.0.0.1:{port}", uri, experiment)
-    with store_password(uri) as env:
-        typer.echo(f"MLflow UI: {url}  (Ctrl-C to stop)")
-        stop_on_hangup()  # a closed terminal or `kill` stops the UI with us, as Ctrl-C does
-        proc = subprocess.Popen(ui_command(uri, port, workers), env=env)
-        if browser:
-            open_when_up(url, port, proc)
-        code = _wait_ui(proc)
+    _check_port_free(port)
+    stop_on_hangup()  # a closed terminal or `kill` stops the UI with us, as Ctrl-C does
+    try:
+        url = runs_view_url(f"http://127.0.0.1:{port}", uri, experiment)
+        log = ui_log_path(uri)
+        with store_password(uri) as env, tempfile.TemporaryDirectory(prefix="pk8opt-ui-") as tmp:
+            typer.echo(f"starting the MLflow UI on 127.0.0.1:{port}; its log: {log}", err=True)
+            cmd, env = ui_command(uri, port, workers), ui_environment(env, Path(tmp))
+            code = _serve_ui(cmd, env, log, port, url, browser)
+    except KeyboardInterrupt:  # stopped before the UI was started
+        code = 0
     raise typer.Exit(code)
 
 
-def _wait_ui(proc: subprocess.Popen[bytes]) -> int:
-    """The UI's exit code; 0 when we are stopped (Ctrl-C, SIGTERM, SIGHUP) and stop it."""
+def ui_log_path(uri: str) -> Path:
+    """Where the MLflow UI's own log (its requests, its errors) goes: beside a sqlite
+    store, else `experiments/mlflow-ui.log`."""
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).parent / "mlflow-ui.log"
+    return Path("experiments") / "mlflow-ui.log"
+
+
+def _check_port_free(port: int) -> None:
+    """One line when another server holds `port` on 127.0.0.1."""
+    import socket
+
+    from pk8opt.errors import ConfigError
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the UI's server binds
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as exc:
+            with socket.socket() as free:
+                free.bind(("127.0.0.1", 0))
+                other = free.getsockname()[1]
+            raise ConfigError(
+                f"--port {port}: busy ({exc.strerror or exc}): another server listens there; "
+                f"give a free port, e.g. --port {other}"
+            ) from None
+
+
+def _serve_ui(
+    cmd: list[str], env: dict[str, str], log: Path, port: int, url: str, browser: bool
+) -> int:
+    """Run the MLflow UI in its own process group, its output into `log`; print `url`
+    once it answers and open it in a browser. 0 when we are stopped (Ctrl-C, SIGTERM,
+    SIGHUP); every process of the UI is stopped on the way out."""
     import subprocess
 
+    proc: subprocess.Popen[bytes] | None = None
+    log.parent.mkdir(parents=True, exist_ok=True)
     try:
+        with open(log, "wb") as out, _interrupt_deferred():
+            proc = subprocess.Popen(
+                cmd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own group: Ctrl-C is ours to pass on
+            )
+        _wait_up(proc, port, log)
+        typer.echo(f"MLflow UI: {url}  (Ctrl-C to stop)")
+        if browser:
+            _open_browser(url)
         return proc.wait()
     except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         return 0
+    finally:
+        if proc is not None:
+            _stop_group(proc)
+
+
+@contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """Ctrl-C (or SIGTERM, SIGHUP) arriving inside the block is raised at its end, so
+    a process started inside is known to the caller before the interrupt stops it."""
+    import signal
+
+    caught: list[int] = []
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {sig: signal.signal(sig, lambda signum, _f: caught.append(signum)) for sig in sigs}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _wait_up(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Return once the UI answers HTTP on `port`; one line when it ended instead."""
+    import time
+    import urllib.request
+
+    from pk8opt.errors import ConfigError
+
+    while True:
+        if proc.poll() is not None:
+            lines = [x for x in log.read_text(errors="replace").splitlines() if x.strip()]
+            last = lines[-1].strip() if lines else "no output"
+            raise ConfigError(f"the MLflow UI stopped before it answered: {last} (log: {log})")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)  # not listening yet: ask again
+
+
+def _open_browser(url: str) -> None:
+    """Open `url` in a browser where there is one, without holding up the command."""
+    import threading
+    import webbrowser
+
+    threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop every process of the UI (its server and whatever that started): SIGTERM to
+    its process group, then SIGKILL to what is left of it (after 20 s at most). Ctrl-C meanwhile is
+    ignored: the stop is under way."""
+    import os
+    import signal
+    import subprocess
+    from contextlib import suppress
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return  # the whole group is gone
+    with suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=20)
+    with suppress(ProcessLookupError):  # whatever of the group outlived the server
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 @contextmanager
@@ -334,28 +451,6 @@ def stop_on_hangup() -> None:
         signal.signal(sig, as_ctrl_c)
 
 
-def open_when_up(url: str, port: int, proc: subprocess.Popen[bytes]) -> None:
-    """Open `url` in a browser (where there is one) once the UI accepts connections."""
-    import socket
-    import threading
-    import time
-    import webbrowser
-
-    def wait_and_open() -> None:
-        for _ in range(600):
-            if proc.poll() is not None:
-                return
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            except OSError:
-                time.sleep(0.2)
-                continue
-            webbrowser.open(url)  # does nothing on a machine with no browser
-            return
-
-    threading.Thread(target=wait_and_open, daemon=True).start()
-
-
 @app.command()
 def deploy(
     best: Annotated[
@@ -408,9 +503,11 @@ def deploy(
     run, objective, verdict and data window. Other lines of the file (credentials) are kept; the old
     file is backed up as `.env.bak-<time>`; the diff is shown.
 
-    Examples: `pk8opt deploy --best --env-file .env --dry-run`,
-    `pk8opt deploy --best --force "paper-trading the runner, not for money"`,
-    `pk8opt deploy --best --dry-run --json`
+    Examples:
+
+        pk8opt deploy --best --env-file .env --dry-run
+        pk8opt deploy --best --force "paper-trading the runner, not for money"
+        pk8opt deploy --best --dry-run --json
     """
     from pk8opt.errors import ConfigError
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pk8opt.cli import tables
 from pk8opt.cli.base import app
 from pk8opt.cli.json_out import echo_json
 
@@ -63,16 +64,6 @@ def _warn_unreadable(tracking_uri: str) -> None:
         )
 
 
-def _console() -> Any:
-    """The terminal's width on a terminal; 200 columns into a pipe or a file, so a row
-    stays one line for grep."""
-    import sys
-
-    from rich.console import Console
-
-    return Console(width=None if sys.stdout.isatty() else 200)
-
-
 def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.4g}"
 
@@ -89,8 +80,11 @@ def sweeps(
     The verdict is the validation stage's: `pass`, or `fail:` and the failing checks;
     `-` when the sweep ran no validation. Newest first.
 
-    Examples: `pk8opt sweeps`, `pk8opt sweeps --storage postgresql://u:pw@db/pk8 --json`,
-    `pk8opt sweeps show balanced_arb-sample`
+    Examples:
+
+        pk8opt sweeps
+        pk8opt sweeps --storage postgresql://u:pw@db/pk8 --json
+        pk8opt sweeps show balanced_arb-sample
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -123,19 +117,31 @@ def sweeps(
         )
         for r in rows
     ]
-    console = _console()
-    # Each sweep on one line: the verdict gets the width the other columns leave and is
-    # cut with an ellipsis (`pk8opt sweeps show STUDY` gives every check and its reason).
-    used = sum(max(len(h), *(len(c[i]) for c in cells)) + 2 for i, h in enumerate(head))
+    console = tables.console()
+    # Each sweep on one line, every name and figure whole: in a narrow terminal the least
+    # important columns go first; the verdict gets the width the others leave and is cut
+    # with an ellipsis (`pk8opt sweeps show STUDY` gives every check and its reason).
+    kept = tables.kept_columns(head, cells, console.width, _DROPPED_FIRST, room=_VERDICT_MIN)
+    used = sum(
+        w + tables.GAP for i, w in enumerate(tables.natural_widths(head, cells)) if i in kept
+    )
     table = Table(box=None, pad_edge=False)
-    for col in head:
-        table.add_column(col, no_wrap=True)
+    for i in kept:
+        table.add_column(head[i], no_wrap=True, min_width=len(head[i]))
     table.add_column(
-        "Verdict", no_wrap=True, overflow="ellipsis", max_width=max(12, console.width - used)
+        "Verdict",
+        no_wrap=True,
+        overflow="ellipsis",
+        max_width=max(_VERDICT_MIN, console.width - used),
     )
     for r, c in zip(rows, cells, strict=True):
-        table.add_row(*c, r.verdict_brief or r.verdict or "-")
+        table.add_row(*(c[i] for i in kept), r.verdict_brief or r.verdict or "-")
     console.print(table)
+
+
+# The columns of `pk8opt sweeps` a narrow terminal leaves out, first to last.
+_DROPPED_FIRST = ("Last trial", "Strategy", "Trial", "Pruned", "Failed")
+_VERDICT_MIN = 12
 
 
 @sweeps_app.command()
@@ -160,7 +166,7 @@ def show(
         echo_json(detail.to_json())
         return
     r = detail.row
-    console = _console()
+    console = tables.console()
     console.print(
         f"study {r.study}: strategy {r.strategy}, {r.complete} complete, {r.pruned} pruned, "
         f"{r.failed} failed, "
@@ -169,38 +175,53 @@ def show(
         + (f" (trial {r.best_trial})" if r.best_trial is not None else "")
     )
     if detail.top:
-        console.print(_top_table(detail))
+        console.print(_top_table(detail, console.width))
     _print_validation(console, detail)
     _print_deploy(console, detail)
 
 
-def _top_table(detail: SweepDetail) -> Any:
-    """The best trials: number, objective, parameters, main metrics."""
+def _top_table(detail: SweepDetail, width: int) -> Any:
+    """The best trials: number, objective, parameters, main metrics; a table when it fits
+    in `width` with every name and value whole, else one block per trial (its
+    parameters and metrics as `name=value` words, wrapped between words)."""
+    from rich.console import Group
+    from rich.padding import Padding
     from rich.table import Table
+    from rich.text import Text
 
     names = sorted({k for t in detail.top for k in t.params})
     metrics = sorted({k for t in detail.top for k in t.metrics})
-    table = Table(box=None, pad_edge=False, title="Top trials (in-sample)", title_justify="left")
+    title = "Top trials (in-sample)"
     rows = [
         (
             str(t.number),
             _num(t.value),
-            *(
-                _num(t.params[n])
-                if isinstance(t.params.get(n), float)
-                else str(t.params.get(n, "-"))
-                for n in names
-            ),
+            *(_value(t.params.get(n, "-")) for n in names),
             *(_num(t.metrics.get(m)) for m in metrics),
         )
         for t in detail.top
     ]
-    # values are never cut; in a narrow terminal a long name folds onto two lines
-    for i, col in enumerate(("Trial", "Objective", *names, *metrics)):
-        table.add_column(col, overflow="fold", min_width=max(len(row[i]) for row in rows))
+    head = ("Trial", "Objective", *names, *metrics)
+    widths = tables.natural_widths(head, rows)
+    if sum(widths) + tables.GAP * (len(head) - 1) <= width:
+        table = Table(box=None, pad_edge=False, title=title, title_justify="left")
+        for col, w in zip(head, widths, strict=True):
+            table.add_column(col, no_wrap=True, min_width=w)
+        for row in rows:
+            table.add_row(*row)
+        return table
+    blocks: list[Any] = [Text(f"{title}, best first")]
     for row in rows:
-        table.add_row(*row)
-    return table
+        blocks.append(Text(f"trial {row[0]}  objective {row[1]}"))
+        for part, keys in ((row[2 : 2 + len(names)], names), (row[2 + len(names) :], metrics)):
+            words = "  ".join(f"{k}={v}" for k, v in zip(keys, part, strict=True))
+            if words:
+                blocks.append(Padding(Text(words, overflow="fold"), (0, 0, 0, 2)))
+    return Group(*blocks)
+
+
+def _value(x: Any) -> str:
+    return _num(x) if isinstance(x, float) else str(x)
 
 
 def _print_validation(console: Any, detail: SweepDetail) -> None:

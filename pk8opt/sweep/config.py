@@ -134,7 +134,8 @@ class SweepConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return self.mlflow.tracking_uri or env_tracking_uri() or default_tracking_uri()
 
     def experiment_name(self) -> str:
-        return self.mlflow.experiment or self.study
+        """`mlflow.experiment`, else $MLFLOW_EXPERIMENT_NAME, else the study's name."""
+        return self.mlflow.experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or self.study
 
 
 def env_tracking_uri() -> str | None:
@@ -189,6 +190,26 @@ _REQUIRED: dict[str, str] = {
 }
 
 
+def _did_you_mean(field: str) -> str:
+    """`did you mean trials? ` for `trails`: the closest key of the same level."""
+    import difflib
+
+    parent, _, name = re.sub(r"\[\d+\]", "", field).rpartition(".")
+    struct: Any = SweepConfig
+    for part in filter(None, parent.split(".")):
+        by_name = {f.encode_name: f.type for f in msgspec.structs.fields(struct)}
+        kinds = [by_name.get(part), *get_args(by_name.get(part))]
+        kinds += [a for k in kinds for a in get_args(k)]
+        struct = next(
+            (k for k in kinds if isinstance(k, type) and issubclass(k, msgspec.Struct)), None
+        )
+        if struct is None:
+            return ""
+    keys = [f.encode_name for f in msgspec.structs.fields(struct)]
+    close = difflib.get_close_matches(name, keys, n=1)
+    return f"did you mean {close[0]}? " if close else ""
+
+
 def _one_line(exc: msgspec.ValidationError, where: str) -> ConfigError:
     text = str(exc)
     m = _AT.match(text)
@@ -198,7 +219,9 @@ def _one_line(exc: msgspec.ValidationError, where: str) -> ConfigError:
         field = _field(f"{path}.{unknown.group(1)}")
         if field in _RETIRED:
             return ConfigError(f"{where}: {field}: {_RETIRED[field]}")
-        return ConfigError(f"{where}: {field}: unknown key (check its spelling and level)")
+        return ConfigError(
+            f"{where}: {field}: unknown key ({_did_you_mean(field)}check its spelling and level)"
+        )
     missing = re.match(r"Object missing required field `(.+)`", msg)
     if missing:
         field = _field(f"{path}.{missing.group(1)}")

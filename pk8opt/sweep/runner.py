@@ -202,7 +202,10 @@ def fan_out(
     sending each finished trial to `sink`; `trials` is the study as it was before."""
     start_done = counted(trials, token)
     if search.target is not None and start_done >= search.target:
-        console.print(f"study {cfg.study!r} already holds {start_done} of {search.target} trials")
+        console.print(
+            f"study {cfg.study!r} already holds {start_done} of {search.target} trials; "
+            f"`--trials N` (N > {start_done}) raises the budget and runs the difference"
+        )
         sink.log_new(trials)  # the finished trials no process logged
         return FanOut(trials)
     if start_done:

@@ -30,6 +30,7 @@ from pk8opt.tracking._tracker import (
     sweep_parent_runs,
     tag_runs,
     ui_command,
+    ui_environment,
 )
 from pk8opt.tracking.uri import check_store, store_problem
 
@@ -59,4 +60,5 @@ __all__ = [
     "sweep_parent_runs",
     "tag_runs",
     "ui_command",
+    "ui_environment",
 ]

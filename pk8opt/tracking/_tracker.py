@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pk8opt.errors import ConfigError
 from pk8opt.redact import mask_url
 from pk8opt.sweep.storage import sqlalchemy_url
+from pk8opt.tracking import webui
 from pk8opt.tracking._rows import ChildRun, MintedRunIds, insert_runs, sql_store
 from pk8opt.tracking.uri import first_line, store_problem
 from pk8opt.tracking.view import VIEW_TAG, runs_path, view_state
@@ -323,7 +324,7 @@ class Tracker:
         now = int(time.time() * 1000)
         self.client.log_batch(
             run_id,
-            metrics=[Metric(k, v, now, 0) for k, v in _finite(metrics).items()],
+            metrics=[Metric(k, shown(k, v), now, 0) for k, v in _finite(metrics).items()],
             tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
         )
         for path in files or []:
@@ -514,6 +515,16 @@ def run_status(rec: TrialRecord) -> str:
     return {"COMPLETE": "FINISHED", "PRUNED": "FINISHED"}.get(rec.state, "FAILED")
 
 
+def shown(key: str, value: float) -> float:
+    """A metric as the MLflow UI shows it: 4 significant digits, cents kept (7 digits
+    for an objective, which ranks the trials). The exact figures stay in the Optuna
+    study and the sweep's artifacts."""
+    if value == 0 or not math.isfinite(value) or float(value).is_integer():
+        return value
+    digits = 7 if "objective" in key else 4
+    return round(value, max(2, digits - 1 - math.floor(math.log10(abs(value)))))
+
+
 def _child_run(parent_id: str, study: str, rec: TrialRecord) -> ChildRun:
     tags = {PARENT: parent_id, STUDY: study, TRIAL: str(rec.number), **RUN_SOURCE, **rec.tags}
     tags["pk8opt.state"] = rec.state.lower()
@@ -524,16 +535,16 @@ def _child_run(parent_id: str, study: str, rec: TrialRecord) -> ChildRun:
         tags[DESCRIPTION] += f": {rec.error[:200]}"
     end_ms = rec.end_ms or int(time.time() * 1000)
     metrics = dict(rec.metrics)
-    if rec.state == "PRUNED":  # a partial score must not sort among full ones
+    if rec.state == "PRUNED":  # a partial score must not sort among full ones: beside them
         for key in [k for k in metrics if k == "objective" or k.startswith("objective_")]:
-            del metrics[key]
+            metrics[f"pruned_{key}"] = metrics.pop(key)
     if rec.start_ms and rec.end_ms:
         metrics["duration_s"] = (rec.end_ms - rec.start_ms) / 1000
     return ChildRun(
         name=f"trial-{rec.number}",
         tags=tags,
         params={k: param_text(v) for k, v in rec.params.items()},
-        metrics=_finite(metrics),
+        metrics={k: shown(k, v) for k, v in _finite(metrics).items()},
         status=run_status(rec),
         start_ms=rec.start_ms or end_ms,
         end_ms=end_ms,
@@ -598,7 +609,19 @@ def ui_command(tracking_uri: str, port: int, workers: int = 1) -> list[str]:
     root = artifact_root_for(tracking_uri)
     if root:
         cmd += ["--default-artifact-root", root]
+    cmd += ["--app-name", webui.APP_NAME]  # MLflow's app, its page changed (`webui`)
     return cmd + ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+
+
+def ui_environment(base: Mapping[str, str], folder: Path) -> dict[str, str]:
+    """The environment of `ui_command`: `base`, with the app it names declared in
+    `folder` (a private folder of the caller, on PYTHONPATH; see `webui`) and without
+    MLflow's job runners (background processes for GenAI evaluations, which a sweep's
+    runs never use)."""
+    path = str(webui.plugin_folder(folder))
+    if base.get("PYTHONPATH"):
+        path = f"{path}{os.pathsep}{base['PYTHONPATH']}"
+    return {**base, "PYTHONPATH": path, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
 def runs_view_url(base: str, tracking_uri: str, experiment: str | None = None) -> str:

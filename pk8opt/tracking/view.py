@@ -38,8 +38,9 @@ def view_state(
     trial's state."""
     objectives = ["objective" if i == 0 else f"objective_{i}" for i in range(len(directions))]
     metrics = [m for m in MAIN_METRICS if m not in (*objectives, *objective_metrics)]
+    pruned = [f"pruned_{o}" for o in objectives]  # a pruned trial's last running score
     columns = [
-        *(_column("metrics", m) for m in (*objectives, *metrics)),
+        *(_column("metrics", m) for m in (*objectives, *pruned, *metrics)),
         *(_column("params", p) for p in params),
         _column("tags", "pk8opt.state"),
     ]
@@ -47,6 +48,8 @@ def view_state(
         "orderByKey": _column("metrics", "objective"),
         "orderByAsc": bool(directions) and directions[0] == "minimize",
         "selectedColumns": columns,
+        # the table's own order (MLflow's is by name): the trial's state, the objective
+        "columnOrder": [columns[-1], *columns[:-1]],
         "runsHiddenMode": "SHOW_ALL",
     }
     if parent_run_id:

@@ -8,6 +8,7 @@ import io
 import json
 import math
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -91,12 +92,18 @@ def _iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _count(n: int, noun: str) -> str:
+    """`1 window`, `4 windows`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def markdown(v: Any, metric: str) -> str:
     f = vars(v.figures)
     why = reason_lines(v.verdict.checks)  # under the table: why a figure is n/a
     lines = [
-        f"# Validation: {v.verdict.tag()}",
+        f"# Validation: {'pass' if v.verdict.passed else 'fail'}",
         "",
+        *([] if v.verdict.passed else [f"Verdict: {v.verdict.tag()}", ""]),
         f"Chosen: trial {v.chosen.label} "
         f"({', '.join(f'{k}={fmt(x)}' for k, x in v.chosen.params.items())})",
         "",
@@ -112,7 +119,7 @@ def markdown(v: Any, metric: str) -> str:
         "",
         *sets_lines(v),
         "",
-        f"## Candidates ({len(v.window_starts)} in-sample windows, ranked by {metric})",
+        f"## Candidates ({_count(len(v.window_starts), 'in-sample window')}, ranked by {metric})",
         "",
         "| trial | mean P&L per window | windows with fills | robustness (lower quartile) |",
         "|---|---|---|---|",
@@ -131,7 +138,7 @@ def markdown(v: Any, metric: str) -> str:
     if v.lockbox is not None:
         lines += [
             "",
-            f"Lockbox: {len(v.lockbox)} windows, P&L per window {', '.join(fmt(x) for x in v.lockbox)}.",
+            f"Lockbox: {_count(len(v.lockbox), 'window')}, P&L per window {', '.join(fmt(x) for x in v.lockbox)}.",
         ]
     if v.lockbox_seen_before:
         seen = ", ".join(str(n) for n in v.lockbox_seen_before)
@@ -237,8 +244,10 @@ def publish(
     replays: Any,
     experiments_dir: Path,
     console: Console,
+    before_log: Callable[[], None] = lambda: None,
 ) -> None:
-    """Artifacts and metrics on the parent run, the chosen trial's report, the table."""
+    """Artifacts and metrics on the parent run, the chosen trial's report, the table;
+    `before_log` is called once the report is made, before anything is logged."""
     f = vars(v.figures)
     chosen_run = (
         tracker.trial_run_id(cfg.study, v.chosen.trial) if v.chosen.trial is not None else None
@@ -274,6 +283,7 @@ def publish(
                 for k, x in f.items()
             },
         }
+        before_log()
         metrics = {k: x for k, x in f.items() if isinstance(x, int | float) and x is not None}
         metrics["validation_s"] = v.seconds
         metrics["validation_replays"] = float(v.replays)

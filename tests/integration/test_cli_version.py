@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,10 @@ def test_version_flag_and_command() -> None:
     for args in (["--version"], ["-V"]):
         out = subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
-        assert out.stdout.strip() == f"pk8opt {__version__}"
+        first, deps = out.stdout.strip().splitlines()
+        assert first == f"pk8opt {__version__}"
+        for name in ("python", "optuna", "mlflow", "numba", "polars"):  # each with its version
+            assert re.search(rf"\b{name} \d+\.\d+", deps), deps
     out = subprocess.run([str(BIN), "version"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == __version__
 

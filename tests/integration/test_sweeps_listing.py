@@ -21,6 +21,14 @@ from pk8opt.validation import record
 BIN = Path(sys.executable).parent / "pk8opt"
 
 
+@pytest.fixture(autouse=True)
+def _into_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands print into a pipe with no COLUMNS (which a test runner may export to
+    the processes it starts): a pipe's width, each sweep on one line."""
+    monkeypatch.setenv("COLUMNS", "")
+    monkeypatch.delenv("COLUMNS")
+
+
 def make_stores(tmp: Path) -> tuple[str, str]:
     journal = str(tmp / "optuna.journal")
     storage = make_storage(journal)
@@ -204,12 +212,13 @@ def test_show_in_a_narrow_terminal_keeps_every_value_whole(tmp_path: Path) -> No
     journal, uri = make_stores(tmp_path)
     args = [str(BIN), "sweeps", "show", "alpha", "--storage", journal, "--tracking-uri", uri]
     screen = _in_terminal(args, 30)
-    rows = [x.split() for x in screen.splitlines() if x.split()[:1] in (["0"], ["1"], ["2"])]
-    # trial, objective, edge, fills, pnl_usdc: the names fold, the figures do not
-    assert rows[:3] == [
-        ["1", "7.5", "0.02", "4", "7.5"],
-        ["0", "3", "0.01", "4", "3"],
-        ["2", "-1", "0.03", "4", "-1"],
+    lines = [x.strip() for x in screen.splitlines()]
+    # too narrow for a table: a block a trial, every name and figure whole, `name=value`
+    blocks = [lines[i : i + 3] for i, x in enumerate(lines) if x.startswith("trial ")]
+    assert blocks[:3] == [
+        ["trial 1  objective 7.5", "edge=0.02", "fills=4  pnl_usdc=7.5"],
+        ["trial 0  objective 3", "edge=0.01", "fills=4  pnl_usdc=3"],
+        ["trial 2  objective -1", "edge=0.03", "fills=4  pnl_usdc=-1"],
     ], screen
 
 
