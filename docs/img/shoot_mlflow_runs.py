@@ -1,12 +1,17 @@
-"""Regenerate docs/img/mlflow_runs.png: the MLflow Runs view after `make sweep`.
+"""Regenerate docs/img/mlflow_runs.png: the MLflow Runs view of a small sweep.
 
-    make sweep
-    .venv/bin/pk8opt ui --no-browser --port 5077 &       # wait until it answers
-    .venv/bin/python docs/img/shoot_mlflow_runs.py http://127.0.0.1:5077
+    .venv/bin/pk8opt sweep configs/balanced_arb.yaml --trials 8 \
+        --storage /tmp/shot/o.journal --tracking-uri sqlite:////tmp/shot/m.db
+    .venv/bin/pk8opt ui --no-browser --port 5077 --tracking-uri sqlite:////tmp/shot/m.db &
+    # it prints the Runs view's URL once the UI answers
+    .venv/bin/python docs/img/shoot_mlflow_runs.py 'http://127.0.0.1:5077/#/experiments/...'
 
 Drives Debian's headless chromium over the DevTools protocol: opens the URL `pk8opt ui`
-prints (the sweep's shared Runs view), with MLflow's assistant panel closed the way a
-user closes it once (its two localStorage flags), and saves a 1600x1000 PNG.
+printed (the sweep's shared Runs view, in the model-training view), with MLflow's
+assistant panel closed the way a user closes it once (its two localStorage flags), waits
+until the table shows the trials and stops changing, and saves a 1600x1000 PNG. Given
+only the UI's address (`http://127.0.0.1:5077`), it opens the newest sweep's Runs view
+of `--tracking-uri`'s store (the second argument), else of the default store.
 """
 
 from __future__ import annotations
@@ -20,11 +25,23 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import websockets
 
 OUT = Path(__file__).with_name("mlflow_runs.png")
 PORT = 9333
+
+
+async def settled(js: Any) -> None:
+    """Until the page's text is the same on three polls in a row (the table's columns and
+    the nested trials have loaded)."""
+    seen: list[object] = []
+    for _ in range(300):
+        seen = [*seen[-2:], await js("document.body.innerText")]
+        if len(seen) == 3 and seen[0] == seen[1] == seen[2]:
+            return
+        await asyncio.sleep(0.5)
 
 
 async def shoot(base: str, url: str) -> None:
@@ -65,18 +82,22 @@ async def shoot(base: str, url: str) -> None:
             if await js("document.body.innerText.includes('trial-')"):
                 break
             await asyncio.sleep(0.1)
-        await asyncio.sleep(3)  # the table's columns settle
+        await settled(js)
         shot = await call("Page.captureScreenshot", format="png")
         OUT.write_bytes(base64.b64decode(shot["data"]))
 
 
 def main() -> None:
-    base = sys.argv[1].rstrip("/") if len(sys.argv) > 1 else "http://127.0.0.1:5077"
-    from pk8opt.sweep.config import default_tracking_uri
-    from pk8opt.tracking import runs_view_url
+    given = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:5077"
+    base = given.split("#", 1)[0].rstrip("/")
+    if "#" in given:  # the URL `pk8opt ui` printed
+        url = given
+    else:
+        from pk8opt.sweep.config import default_tracking_uri
+        from pk8opt.tracking import runs_view_url
 
-    url = runs_view_url(base, default_tracking_uri())
-    with tempfile.TemporaryDirectory() as profile:
+        url = runs_view_url(base, sys.argv[2] if len(sys.argv) > 2 else default_tracking_uri())
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         browser = subprocess.Popen(
             [
                 "chromium",

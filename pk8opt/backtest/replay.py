@@ -35,6 +35,13 @@ from pk8opt.trading.trader import NEVER, Trader
 Mode = Literal["auto", "compiled", "fast", "events"]
 
 
+def _no_resolution(outcome: str) -> str:
+    """Why a session without a winner is skipped, in words."""
+    if outcome in ("unknown", "", None):
+        return "resolution: not recorded"
+    return f"resolution: {outcome!r} is neither Up nor Down"
+
+
 def run_backtest(
     sessions: Sequence[ReplaySession],
     config: RunConfig,
@@ -64,7 +71,7 @@ def run_backtest(
         for i, session in enumerate(sessions):
             outcome = session.manifest.resolution.outcome
             if outcome not in WINNER_INDEX:
-                skipped.append((session.slug, f"resolution unknown ({outcome})"))
+                skipped.append((session.slug, _no_resolution(outcome)))
                 continue
             if session.n_events == 0:
                 skipped.append((session.slug, "no events"))

@@ -205,24 +205,29 @@ def _label(slug: str) -> str:
     return f"{parts[0].upper()} {start:%m-%d %H:%M}"
 
 
+# The table's figures: the metric and its header, in plain words.
+TABLE_COLUMNS = {
+    "pnl_usdc": "P&L",
+    "fees_usdc": "fees",
+    "volume_usdc": "volume",
+    "fills": "fills",
+    "orders": "orders",
+    "fill_rate": "fill rate",
+    "paired_shares": "paired",
+    "unpaired_shares": "unpaired",
+    "max_drawdown_usdc": "max drawdown",
+}
+
+
 def _print_table(result: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    cols = {
-        "pnl_usdc": "P&L$",
-        "fees_usdc": "fees$",
-        "volume_usdc": "vol$",
-        "fills": "fills",
-        "orders": "ords",
-        "fill_rate": "fill%",
-        "paired_shares": "paired",
-        "unpaired_shares": "unpair",
-        "max_drawdown_usdc": "maxDD$",
-    }
     table = Table(
         title=f"backtest: {result.strategy}",
-        caption="P&L after fees and settlement; maxDD of mark-to-market equity",
+        caption="money in USDC; P&L after fees and settlement; paired and unpaired in shares "
+        "(an unpaired share is one Up or Down without its other half); max drawdown of "
+        "mark-to-market equity",
         box=None,
         header_style="bold underline",
         pad_edge=False,
@@ -230,13 +235,14 @@ def _print_table(result: Any) -> None:
         show_edge=False,
     )
     table.add_column("session", no_wrap=True)
-    table.add_column("won", no_wrap=True)
-    for label in cols.values():
+    table.add_column("winner", no_wrap=True)
+    for label in TABLE_COLUMNS.values():
         table.add_column(label, justify="right")
+    cols = TABLE_COLUMNS
 
     def fmt(v: object, key: str = "") -> str:
         if key == "fill_rate" and isinstance(v, float):
-            return f"{100 * v:.0f}"
+            return f"{100 * v:.0f}%"
         if key in ("paired_shares", "unpaired_shares") and isinstance(v, float):
             return f"{v:g}"
         if key == "volume_usdc" and isinstance(v, float):
@@ -247,9 +253,7 @@ def _print_table(result: Any) -> None:
 
     for s in result.sessions:
         m = s.metrics()
-        table.add_row(
-            _label(s.slug), {"Down": "Dn"}.get(s.winner, s.winner), *(fmt(m[c], c) for c in cols)
-        )
+        table.add_row(_label(s.slug), s.winner, *(fmt(m[c], c) for c in cols))
     agg = result.aggregate
     table.add_row("[bold]all[/bold]", "", *(f"[bold]{fmt(agg[c], c)}[/bold]" for c in cols))
     console = Console(emoji=False)

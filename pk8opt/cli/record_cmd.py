@@ -226,15 +226,16 @@ def _record_config(
 
 
 def _run_recorder(cfg: RecordConfig, stream: IO[str]) -> None:
-    """Record until stopped; the closing line on stderr; exit 1 when nothing could be
-    (the venue unreachable, the market socket sending no frame, the disk full)."""
+    """Record until stopped; the closing line on stdout (stderr carries the JSON-lines
+    log alone); exit 1 when nothing could be (the venue unreachable, the market socket
+    sending no frame, the disk full)."""
     import asyncio
 
     from pk8opt.record import JsonLog, Recorder
 
     recorder = Recorder(cfg, JsonLog(stream))
     asyncio.run(recorder.run())
-    typer.echo(recorder.closing_line(), err=True)
+    typer.echo(recorder.closing_line())
     if recorder.disk_error is not None or not recorder.reached_venue or recorder.nothing_recorded:
         raise typer.Exit(1)
 

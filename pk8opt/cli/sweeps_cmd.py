@@ -158,12 +158,13 @@ def show(
     Example: `pk8opt sweeps show balanced_arb-sample --top 5`
     """
     from pk8opt.pipeline.listing import show_sweep
+    from pk8opt.pipeline.summary import sweep_document
 
     stores = _stores(storage, tracking_uri)
     _warn_unreadable(stores[1])
     detail = show_sweep(*stores, study, top=top)
-    if as_json:
-        echo_json(detail.to_json())
+    if as_json:  # the shape of `pk8opt sweep --json`
+        echo_json(sweep_document(detail, *stores))
         return
     r = detail.row
     console = tables.console()

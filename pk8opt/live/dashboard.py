@@ -40,9 +40,10 @@ class MarketView:
     status: str = "discovering"
 
     @property
-    def spread(self) -> float | None:
-        """Up bid + Down bid, as ORIGIN's dashboard shows it: a pair bought at the bids
-        pays 1.00 at settlement, so below 1.00 is the room a balanced buyer has."""
+    def bid_sum(self) -> float | None:
+        """Up bid + Down bid (the *Bid sum* column; not a spread: the strategies'
+        `max_spread` is one token's ask - bid): a pair bought at the bids pays 1.00 at
+        settlement, so below 1.00 is the room a balanced buyer has."""
         if self.up_bid is None or self.down_bid is None:
             return None
         return self.up_bid + self.down_bid
@@ -175,11 +176,11 @@ def _time_left(end_s: float | None, now_s: float) -> str:
 
 def markets_table(state: DashboardState) -> Table:
     table = Table(expand=True, box=None, pad_edge=False)
-    for col in ("Market", "UP bid/ask", "DOWN bid/ask", "Spread", "Left", "Status"):
+    for col in ("Market", "UP bid/ask", "DOWN bid/ask", "Bid sum", "Left", "Status"):
         table.add_column(col, no_wrap=True)
     for view in state.markets.values():
-        spread = view.spread
-        spread_txt = "-" if spread is None else f"{spread:.3f}"
+        bid_sum = view.bid_sum
+        spread_txt = "-" if bid_sum is None else f"{bid_sum:.3f}"
         style = "" if view.traded else "dim"
         table.add_row(
             view.name,
@@ -211,7 +212,16 @@ def portfolio_table(state: DashboardState) -> Group:
         )
     if pf.positions:
         parts.append(table)
+    if pf.reserved or any(w.reserved for w in state.windows):
+        parts.append(Text(RESERVED_NOTE, style="dim"))
     return Group(*parts)
+
+
+# what *Reserved* holds, said under the panel: more than price x size of the open orders
+RESERVED_NOTE = (
+    "Reserved: cash held by live orders (posting, open or cancelling): price x size "
+    "plus the largest taker fee each could pay"
+)
 
 
 def _portfolio_head(state: DashboardState) -> str:
@@ -371,19 +381,23 @@ def event_line(event: dict[str, Any]) -> str:
     shown = {"ts", "event"}
     for key in _EVENT_FIELDS:
         if key in event and event[key] is not None:
-            parts.append(f"{key}={_short(event[key])}")
+            parts.append(f"{key}={_short(key, event[key])}")
             shown.add(key)
     rest = [k for k in event if k not in shown and k not in _EVENT_FIELDS]
     for key in rest[:4]:
-        parts.append(f"{key}={_short(event[key])}")
+        parts.append(f"{key}={_short(key, event[key])}")
     return " ".join(parts)
 
 
-def _short(value: Any) -> str:
+def _short(key: str, value: Any) -> str:
+    """A field's value on one line; a long one cut in the middle, but never a slug: a
+    slug names the market and its window, and is grepped for whole."""
     if isinstance(value, float):
         return f"{value:.6g}"
     text = " ".join(str(value).split())
-    return text if len(text) <= 24 else text[:10] + "…" + text[-8:]
+    if key.endswith("slug") or len(text) <= 24:
+        return text
+    return text[:10] + "…" + text[-8:]
 
 
 class KeyReader:

@@ -12,6 +12,7 @@ from pk8opt.tracking._rows import ChildRun, MintedRunIds
 from pk8opt.tracking._tracker import (
     DESCRIPTION,
     PARENT,
+    PNL_CURVE,
     ROLE,
     STORAGE,
     STUDY,
@@ -37,6 +38,7 @@ from pk8opt.tracking.uri import check_store, store_problem
 __all__ = [
     "DESCRIPTION",
     "PARENT",
+    "PNL_CURVE",
     "ROLE",
     "RUN_ID_ATTR",
     "STORAGE",

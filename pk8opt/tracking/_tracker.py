@@ -33,6 +33,13 @@ PARENT = "mlflow.parentRunId"
 # a trial's run opened on an MLflow server when the trial started, not yet written
 PLACEHOLDER = "pk8opt.placeholder"
 DESCRIPTION = "mlflow.note.content"  # the run's description in the MLflow UI
+# A trial's run page draws one chart per metric: a metric named `<section>/<name>` gets a
+# section of its own, and MLflow puts such sections above "Model metrics" (the section of
+# every plain name, one single-bar chart per aggregate). The per-session P&L is logged
+# there too, so it is the first chart of the run; `session_pnl_usdc` keeps the same curve
+# for whatever reads it by that name.
+PNL_CURVE = "sessions/pnl_usdc"
+PNL_SERIES = "session_pnl_usdc"
 
 
 def _run_source() -> dict[str, str]:
@@ -549,11 +556,19 @@ def _child_run(parent_id: str, study: str, rec: TrialRecord) -> ChildRun:
         start_ms=rec.start_ms or end_ms,
         end_ms=end_ms,
         run_id=rec.run_id,
-        series={
-            k: [(int(s), float(v)) for s, v in points if math.isfinite(float(v))]
-            for k, points in rec.series.items()
-        },
+        series=_series(rec.series),
     )
+
+
+def _series(series: Mapping[str, list[tuple[int, float]]]) -> dict[str, list[tuple[int, float]]]:
+    """The finite points of each curve, the P&L curve also under `PNL_CURVE`."""
+    out = {
+        k: [(int(s), float(v)) for s, v in points if math.isfinite(float(v))]
+        for k, points in series.items()
+    }
+    if out.get(PNL_SERIES):
+        out[PNL_CURVE] = out[PNL_SERIES]
+    return out
 
 
 def open_run_tags(tracking_uri: str, run_id: str) -> dict[str, str]:

@@ -22,6 +22,8 @@ from pk8opt.sweep.charts import _pyplot, _save, study_plots
 from pk8opt.sweep.worker import run_report
 
 VERDICT_TAG = "pk8opt.verdict"
+# a time on a plot's axis: date, hour and zone
+TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
 # The figures as they appear on the parent run (metrics) and in the tables.
 FIGURES = (
     ("oos_pnl_per_window", "walk-forward P&L per window (USDC)"),
@@ -188,50 +190,82 @@ def sets_lines(v: Any) -> list[str]:
 
 def plots(v: Any, out: Path) -> list[Path]:
     """is_vs_oos.png, pbo_logits.png, walk_forward_equity.png (best effort)."""
-    plt = _pyplot()
     files: list[Path] = []
-    m = np.array([r.pnl for r in v.rows])
-    if v.walk is not None and v.walk.folds:
+    for name, draw in (
+        ("is_vs_oos.png", is_vs_oos_figure),
+        ("walk_forward_equity.png", walk_forward_figure),
+        ("pbo_logits.png", pbo_figure),
+    ):
         try:
-            fig, ax = plt.subplots(figsize=(5, 4))
-            for fold, c in zip(v.walk.folds, v.walk.chosen, strict=False):
-                tr, te = list(fold.train), list(fold.test)
-                ax.scatter(
-                    m[:-2, tr].mean(axis=1), m[:-2, te].mean(axis=1), s=12, alpha=0.5, color="grey"
-                )
-                ax.scatter([m[c, tr].mean()], [m[c, te].mean()], s=40, color="red")
-            ax.axhline(0, color="black", lw=0.6)
-            ax.axvline(0, color="black", lw=0.6)
-            ax.set_xlabel("in-sample (train fold) P&L per window")
-            ax.set_ylabel("out-of-sample (test fold) P&L per window")
-            ax.set_title("candidates per walk-forward fold (red: chosen)")
-            _save(fig, out / "is_vs_oos.png", files)
-        except Exception:  # noqa: S110 - a plot is optional
-            pass
-        try:
-            fig, ax = plt.subplots(figsize=(6, 3.5))
-            ax.plot(np.cumsum(v.walk.oos), label="walk-forward choice", color="C0")
-            for i, series in (v.walk.baseline_oos or {}).items():
-                ax.plot(np.cumsum(series), label=v.rows[i].label, lw=1)
-            ax.set_xlabel("test window (time order)")
-            ax.set_ylabel("cumulative P&L (USDC)")
-            ax.legend()
-            ax.grid(alpha=0.3)
-            _save(fig, out / "walk_forward_equity.png", files)
-        except Exception:  # noqa: S110
-            pass
-    if v.pbo is not None and len(v.pbo.logits):
-        try:
-            fig, ax = plt.subplots(figsize=(5, 3.5))
-            ax.hist(v.pbo.logits, bins=min(20, max(5, len(v.pbo.logits) // 3)))
-            ax.axvline(0, color="red", lw=1)
-            ax.set_xlabel("logit of the train-best trial's test rank")
-            ax.set_ylabel("splits")
-            ax.set_title(f"PBO = {v.pbo.pbo:.2f} (share of splits left of 0)")
-            _save(fig, out / "pbo_logits.png", files)
-        except Exception:  # noqa: S110
-            pass
+            fig = draw(v)
+        except Exception:  # noqa: S112 - a plot is optional
+            continue
+        if fig is not None:
+            _save(fig, out / name, files)
     return files
+
+
+def is_vs_oos_figure(v: Any) -> Any | None:
+    """Each candidate's train-fold vs test-fold P&L per window, the fold's choice in red."""
+    if v.walk is None or not v.walk.folds:
+        return None
+    m = np.array([r.pnl for r in v.rows])
+    fig, ax = _pyplot().subplots(figsize=(5, 4))
+    for fold, c in zip(v.walk.folds, v.walk.chosen, strict=False):
+        tr, te = list(fold.train), list(fold.test)
+        ax.scatter(m[:-2, tr].mean(axis=1), m[:-2, te].mean(axis=1), s=12, alpha=0.5, color="grey")
+        ax.scatter([m[c, tr].mean()], [m[c, te].mean()], s=40, color="red")
+    ax.axhline(0, color="black", lw=0.6)
+    ax.axvline(0, color="black", lw=0.6)
+    ax.set_xlabel("in-sample (train fold) P&L per window")
+    ax.set_ylabel("out-of-sample (test fold) P&L per window")
+    ax.set_title("candidates per walk-forward fold (red: chosen)")
+    return fig
+
+
+def walk_forward_figure(v: Any) -> Any | None:
+    """The walk-forward choice's cumulative P&L against the baselines, over the test
+    windows' start times (date, hour and zone on the axis)."""
+    if v.walk is None or not v.walk.folds:
+        return None
+    from matplotlib.dates import AutoDateLocator, DateFormatter
+
+    starts: list[Any] = [
+        datetime.fromtimestamp(v.window_starts[int(i)], UTC) for i in v.walk.windows
+    ]
+    fig, ax = _pyplot().subplots(figsize=(6, 3.5))
+    if len(starts) != len(v.walk.oos):  # no start times to draw against: the window order
+        starts = list(range(len(v.walk.oos)))
+    ax.plot(starts, np.cumsum(v.walk.oos), label="walk-forward choice", color="C0", marker=".")
+    for i, series in (v.walk.baseline_oos or {}).items():
+        ax.plot(starts, np.cumsum(series), label=v.rows[i].label, lw=1)
+    if starts and isinstance(starts[0], datetime):
+        ax.xaxis.set_major_locator(AutoDateLocator(tz=UTC, maxticks=6))
+        ax.xaxis.set_major_formatter(DateFormatter(TIME_FORMAT, tz=UTC))
+        fig.autofmt_xdate()
+        ax.set_xlabel("test window start")
+    else:
+        ax.set_xlabel("test window (time order)")
+    ax.set_ylabel("cumulative P&L (USDC)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def pbo_figure(v: Any) -> Any | None:
+    """The histogram of PBO's logits: splits (whole counts) per logit bin."""
+    if v.pbo is None or not len(v.pbo.logits):
+        return None
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = _pyplot().subplots(figsize=(5, 3.5))
+    ax.hist(v.pbo.logits, bins=min(20, max(5, len(v.pbo.logits) // 3)))
+    ax.axvline(0, color="red", lw=1)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("logit of the train-best trial's test rank")
+    ax.set_ylabel("splits")
+    ax.set_title(f"PBO = {v.pbo.pbo:.2f} (share of splits left of 0)")
+    return fig
 
 
 def publish(

@@ -135,7 +135,7 @@ def test_a_sweep_counts_each_session_once(sample_dir: Path, tmp_path: Path):
     shutil.copytree(rec, tmp_path / "old", ignore=shutil.ignore_patterns("README.md"))
     shutil.move(tmp_path / "old", rec / "old")
     sel = select_sessions(Data(paths=[str(rec)]), "sweep.yaml")
-    assert (len(sel.in_sample), len(sel.holdout)) == (16, 4)
+    assert (len(sel.in_sample), len(sel.holdout)) == (24, 8)  # the sample alone: 8 windows x 4
     assert all("old" not in p.parts for p in [*sel.in_sample, *sel.holdout])
     alone = select_sessions(Data(paths=[str(sample_dir)]), "sweep.yaml")
     assert sel.fingerprint == alone.fingerprint

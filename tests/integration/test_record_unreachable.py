@@ -150,10 +150,11 @@ def test_a_run_that_never_reached_the_venue_says_why_and_fails(tmp_path: Path) -
         f"ws://127.0.0.1:{port}",
     )
     assert proc.returncode == 1, proc.stderr
-    lines = proc.stderr.strip().splitlines()
+    lines = proc.stdout.strip().splitlines()  # the summary on stdout, the JSON log on stderr
     assert '"event":"connect_failed"' in proc.stderr and '"error":"connection refused"' in (
         proc.stderr
     )
+    assert all(json.loads(x)["event"] for x in proc.stderr.splitlines() if x.strip())
     assert re.fullmatch(
         r"0 complete session\(s\) in .*: Gamma unreachable for \d+ s: connection refused; "
         r"the live-data socket unreachable for \d+ s: connection refused",

@@ -65,7 +65,7 @@ def start_record(out: Path, env: dict, *args: str) -> subprocess.Popen:
             *args,
         ],
         env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,  # the closing line (one line: a pipe's buffer holds it)
         stderr=subprocess.PIPE,
         text=True,
     )

@@ -65,7 +65,7 @@ def test_unknown_resolution_is_skipped_and_reported() -> None:
     seen: list[int] = []
     result = run_backtest(sessions, RunConfig("fixed"), on_session=lambda i, r: seen.append(i))
     assert seen == [0] and len(result.sessions) == 1
-    assert result.skipped == [(sessions[1].slug, "resolution unknown (unknown)")]
+    assert result.skipped == [(sessions[1].slug, "resolution: not recorded")]
     assert result.aggregate["sessions"] == 1
 
 

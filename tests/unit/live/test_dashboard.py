@@ -61,6 +61,21 @@ def test_markets_panel_shows_both_tokens_spread_and_time_left() -> None:
     assert "ETH:15m" in text and "discovering" in text
 
 
+def test_markets_panel_names_the_bid_sum_for_what_it_is() -> None:
+    text = screen(sample_state())
+    assert "Bid sum" in text and "Spread" not in text  # `max_spread` is one token's spread
+    assert sample_state().markets["BTC:15m"].bid_sum == 0.51 + 0.48
+
+
+def test_reserved_says_what_it_holds() -> None:
+    text = " ".join(screen(sample_state(), width=160).split())
+    assert "Reserved: cash held by live orders (posting, open or cancelling)" in text
+    assert "price x size plus the largest taker fee each could pay" in text
+    state = sample_state()
+    state.portfolio.reserved = 0.0
+    assert "cash held by live orders" not in screen(state, width=160)
+
+
 def test_portfolio_panel_shows_cash_reserved_positions_and_pnl() -> None:
     text = screen(sample_state())
     assert "Cash: $9,995.20" in text and "Reserved: $2.40" in text
@@ -107,6 +122,16 @@ def test_event_line_is_one_compact_line() -> None:
     )
     assert line == "17:01:40.123 paper_fill symbol=BTC qty=5 price=0.48 order_id=o-1"
     assert "\n" not in event_line({"event": "x", "ts": "2026-01-01T00:00:00Z", "note": "a\nb"})
+
+
+def test_event_line_prints_whole_slugs() -> None:
+    slug, next_slug = "btc-updown-15m-1767200400", "ethereum-updown-15m-1767201300"
+    line = event_line(
+        {"event": "window_start", "ts": 1767200500.0, "slug": slug, "next_slug": next_slug}
+    )
+    assert f" slug={slug}" in line and f" next_slug={next_slug}" in line and "…" not in line
+    long_token = "7" * 70  # other long values are still cut in the middle
+    assert "…" in event_line({"event": "x", "ts": 1767200500.0, "token": long_token})
 
 
 def test_key_reader_is_inert_without_a_terminal() -> None:
