@@ -97,7 +97,7 @@ def test_a_market_socket_that_accepts_and_closes_is_reported_and_fails_the_run(
         [*PK8, "record", "--symbols", "BTC", "--timeframe", "5m", "--out", str(out), "--quiet"],
         env={**os.environ, **env},
         cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,  # --quiet: the closing line alone
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -106,7 +106,7 @@ def test_a_market_socket_that_accepts_and_closes_is_reported_and_fails_the_run(
             assert rec.poll() is None, rec.communicate()[1][-3000:]
             time.sleep(0.05)
         rec.send_signal(signal.SIGINT)
-        _, err = rec.communicate(timeout=120)
+        said, err = rec.communicate(timeout=120)
     finally:
         stop.set()
         serve.terminate()
@@ -114,7 +114,7 @@ def test_a_market_socket_that_accepts_and_closes_is_reported_and_fails_the_run(
         if rec.poll() is None:
             rec.kill()
     assert rec.returncode == 1, err[-3000:]
-    last = err.strip().splitlines()[-1]
+    last = said.strip().splitlines()[-1]  # the closing line ends stdout
     assert "market socket" in last and "never sent a frame (closed by server)" in last, last
     (manifest,) = out.rglob("manifest.json")
     m = json.loads(manifest.read_text())

@@ -323,7 +323,7 @@ def test_a_real_full_disk_then_a_restart_finishes_the_window(
     )
     script = f"""
 mount -t tmpfs -o size=48k tmpfs {out} || exit 99
-{record} 2>{tmp_path}/err1; echo $? > {tmp_path}/rc1
+{record} >{tmp_path}/out1 2>{tmp_path}/err1; echo $? > {tmp_path}/rc1
 cp -a {out}/. {copy1}/
 mount -o remount,size=20m {out} || exit 98
 {record} 2>{tmp_path}/err2; echo $? > {tmp_path}/rc2
@@ -342,7 +342,8 @@ cp -a {out}/. {copy2}/
     err1 = (tmp_path / "err1").read_text()
     assert (tmp_path / "rc1").read_text().strip() == "1"
     assert "Traceback" not in err1
-    last = err1.strip().splitlines()[-1]
+    # the closing line is the last of stdout (stderr holds the JSON-lines log)
+    last = (tmp_path / "out1").read_text().strip().splitlines()[-1]
     assert last.startswith("stopped: No space left on device writing "), last
     kept = copy1 / SLUG
     assert read_manifest(kept).status == "recording"
