@@ -32,20 +32,19 @@ def plot_path(path: Path | str, option: str = "--plot") -> Path:
 
 
 def plot_equity(result: Any, path: Path | str) -> Path:
-    """Cumulative P&L across sessions over time, written as an image to `path`."""
+    """Cumulative P&L over time, the portfolio's and each symbol's, above the
+    portfolio's drawdown (how far below its running high), written as an image to `path`."""
     import matplotlib
 
     matplotlib.use("Agg")
-    from datetime import UTC, datetime
-
     import matplotlib.pyplot as plt
 
+    fig, (ax, dd) = plt.subplots(
+        2, 1, figsize=(10, 5.5), dpi=100, sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
     ts, vs = result.equity_curve()
-    fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
     if ts:
-        when = [datetime.fromtimestamp(t / 1e9, tz=UTC) for t in ts]
-        ax.step(when, vs, where="post", lw=1.2)  # type: ignore[arg-type]
-        ax.axhline(0.0, color="grey", lw=0.6)
+        _equity_lines(ax, dd, result, ts, vs)
     else:
         ax.text(0.5, 0.5, "no scored sessions", ha="center", va="center", transform=ax.transAxes)
     agg = getattr(result, "aggregate", {})
@@ -54,9 +53,36 @@ def plot_equity(result: Any, path: Path | str) -> Path:
         f"{agg.get('sessions', 0)} session(s)"
     )
     ax.set_ylabel("cumulative P&L (USDC)")
-    ax.grid(alpha=0.3)
+    dd.set_ylabel("drawdown (USDC)")
+    dd.set_xlabel("time (UTC)")
+    for a in (ax, dd):
+        a.grid(alpha=0.3)
     fig.autofmt_xdate()
     path = Path(path)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def _equity_lines(ax: Any, dd: Any, result: Any, ts: list[int], vs: list[float]) -> None:
+    """The portfolio's curve, one thinner curve per symbol, and the drawdown below."""
+    from datetime import UTC, datetime
+
+    import matplotlib.dates as mdates
+    import numpy as np
+
+    def when(t: list[int]) -> list[datetime]:
+        return [datetime.fromtimestamp(x / 1e9, tz=UTC) for x in t]
+
+    ax.step(when(ts), vs, where="post", lw=1.6, color="black", label="all symbols")
+    by_symbol: dict[str, tuple[list[int], list[float]]] = result.equity_by_symbol()
+    if len(by_symbol) > 1:
+        for sym, (t, v) in by_symbol.items():
+            if t:
+                ax.step(when(t), v, where="post", lw=0.9, alpha=0.8, label=sym)
+    ax.axhline(0.0, color="grey", lw=0.6)
+    ax.legend(loc="upper left", fontsize=8)
+    total = np.asarray(vs, dtype=float)
+    below = total - np.maximum.accumulate(np.maximum(total, 0.0))
+    dd.fill_between(when(ts), below, 0.0, step="post", color="tab:red", alpha=0.4)
+    dd.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d %H:%M", tz=UTC))

@@ -186,6 +186,13 @@ class BacktestResult:
         """(time_ns, total P&L in USDC) across sessions in time order, for plots."""
         return _chained_equity(self.sessions)
 
+    def equity_by_symbol(self) -> dict[str, tuple[list[int], list[float]]]:
+        """`equity_curve` of each symbol's sessions alone (BTC, ETH, ...), for plots."""
+        groups: dict[str, list[SessionResult]] = {}
+        for s in self.sessions:
+            groups.setdefault(s.slug.split("-", 1)[0].upper(), []).append(s)
+        return {sym: _chained_equity(ss) for sym, ss in sorted(groups.items())}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "strategy": self.strategy,

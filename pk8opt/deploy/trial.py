@@ -325,13 +325,12 @@ def _objective_lines(trial: Any, meta: StudyMeta) -> list[str]:
 def _verdict_lines(rec: dict[str, Any], checks: list[Any], force: str | None) -> list[str]:
     """The validation's verdict and figures, and the override when forced."""
     figures = rec.get("figures") or {}
-    lines = [
-        f"validation: {rec.get('verdict', 'none')}; "
-        + ", ".join(
-            f"{k} {_fmt(figures.get(k))}"
-            for k in ("oos_pnl_per_window", "oos_t", "dsr", "pbo", "lockbox_pnl_per_window")
-        )
-    ]
+    verdict = str(rec.get("verdict", "none"))
+    if checks and force is not None:  # the failing checks follow, each once
+        verdict = "fail (forced; the failing checks below)"
+    keys = ("oos_pnl_per_window", "oos_t", "dsr", "pbo", "lockbox_pnl_per_window")
+    keys += ("prob_oos_loss",) if "prob_oos_loss" in figures else ()
+    lines = [f"validation: {verdict}; " + ", ".join(f"{k} {_fmt(figures.get(k))}" for k in keys)]
     if checks and force is not None:
         lines += gate.header_lines(checks, force.strip())
     return lines

@@ -162,6 +162,9 @@ def test_force_deploys_and_writes_the_reason_and_failing_figures(tmp_path: Path)
     text = (tmp_path / ".env").read_text()
     assert "# FORCED past failing validation: paper-trading the runner" in text
     assert "#   failing: dsr = 0.5 (required >= 0.95)" in text
+    # the verdict's reasons are said once: by the failing lines, not again on the verdict's
+    assert "# validation: fail (forced; the failing checks below); " in text
+    assert text.count("dsr = 0.5") + text.count("dsr 0.5 <") == 1
     tag = MlflowClient(tracking_uri=tracking).get_run(parent).data.tags["pk8opt.deploy_override"]
     assert tag.startswith("paper-trading the runner | failing: dsr=0.5 (required >= 0.95)")
 

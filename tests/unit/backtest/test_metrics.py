@@ -129,3 +129,42 @@ def test_plot_equity(tmp_path) -> None:  # type: ignore[no-untyped-def]
     result = run_backtest([random_session(1, n_frames=1000)], RunConfig.resolve("fixed", {}))
     out = plot_equity(result, tmp_path / "eq.png")
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_equity_draws_each_symbol_and_the_drawdown(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from support.paths import SAMPLE
+
+    from pk8opt.backtest.plots import plot_equity
+    from pk8opt.recordings.load import load_sessions
+
+    folders = [SAMPLE / f"{sym}-updown-15m-1791986400" for sym in ("btc", "eth")]
+    result = run_backtest(load_sessions(folders), RunConfig.resolve("fixed", {}))
+    by_symbol = result.equity_by_symbol()
+    total = result.equity_curve()
+    assert list(by_symbol) == ["BTC", "ETH"]
+    # the symbols' curves add up to the portfolio's last value
+    assert sum(v[-1] for _, v in by_symbol.values()) == pytest.approx(total[1][-1])
+    made = []
+    real_savefig = plt.Figure.savefig
+
+    def keep(fig, *a, **k):  # type: ignore[no-untyped-def]
+        made.append(fig)
+        return real_savefig(fig, *a, **k)
+
+    plt.Figure.savefig = keep  # type: ignore[method-assign]
+    try:
+        plot_equity(result, tmp_path / "eq.png")
+    finally:
+        plt.Figure.savefig = real_savefig  # type: ignore[method-assign]
+    (fig,) = made
+    top, below = fig.axes[:2]
+    assert below.get_ylabel() == "drawdown (USDC)" and "UTC" in below.get_xlabel()
+    labels = [t.get_text() for t in top.get_legend().get_texts()]
+    assert labels[0] == "all symbols" and labels[1:] == (
+        list(by_symbol) if len(by_symbol) > 1 else []
+    )
+    assert all(y <= 1e-9 for y in below.collections[0].get_paths()[0].vertices[:, 1])
