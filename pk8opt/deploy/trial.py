@@ -328,7 +328,7 @@ def _verdict_lines(rec: dict[str, Any], checks: list[Any], force: str | None) ->
     verdict = str(rec.get("verdict", "none"))
     if checks and force is not None:  # the failing checks follow, each once
         verdict = "fail (forced; the failing checks below)"
-    keys = ("oos_pnl_per_window", "oos_t", "dsr", "pbo", "lockbox_pnl_per_window")
+    keys: tuple[str, ...] = ("oos_pnl_per_window", "oos_t", "dsr", "pbo", "lockbox_pnl_per_window")
     keys += ("prob_oos_loss",) if "prob_oos_loss" in figures else ()
     lines = [f"validation: {verdict}; " + ", ".join(f"{k} {_fmt(figures.get(k))}" for k in keys)]
     if checks and force is not None:
