@@ -21,7 +21,6 @@ import yaml
 from pk8opt.backtest.results import AGGREGATE_KEYS, RENAMED_METRICS
 from pk8opt.errors import ConfigError
 from pk8opt.params import ParamSet, refuse_non_finite
-from pk8opt.strategies.registry import get_strategy
 from pk8opt.sweep.space import Dimension, check_dimension
 from pk8opt.sweep.windows import WINDOW_METRICS
 
@@ -280,14 +279,6 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def check_strategy(cfg: SweepConfig, where: str) -> None:
-    """`strategy:` names a registered strategy or an importable strategy class."""
-    try:
-        get_strategy(cfg.strategy)
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: strategy: {str(exc).removeprefix('PM_STRATEGY: ')}") from None
-
-
 def load_config(path: str | Path) -> SweepConfig:
     path = Path(path)
     try:
@@ -305,9 +296,7 @@ def load_config(path: str | Path) -> SweepConfig:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}:{line} not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    cfg = parse_config(data, str(path))
-    check_strategy(cfg, str(path))
-    return cfg
+    return parse_config(data, str(path))
 
 
 # What each command-line override is called on the command line, and its least value.

@@ -100,12 +100,24 @@ def code_version() -> str:
     return __version__
 
 
+def strategy_params(
+    cfg: SweepConfig, where: str, evaluator: Evaluator
+) -> tuple[ParamSet, ParamSet, ParamSet]:
+    """The parameters the evaluator declares for `strategy:`; a strategy it does not
+    know is one line naming the file and the field."""
+    try:
+        return evaluator.param_sets(cfg.strategy)
+    except ConfigError as exc:
+        why = str(exc).removeprefix("PM_STRATEGY: ")
+        raise ConfigError(f"{where}: strategy: {why}") from None
+
+
 def prepare(
     cfg: SweepConfig, where: str, evaluator: Evaluator, console: Console | None = None
 ) -> tuple[ParamSet, Selection, list[str]]:
     """Every check before work starts; returns the parameters, the sessions, and a
     warning line for each session whose data had problems (skipped and counted)."""
-    sp, ep, tp = evaluator.param_sets(cfg.strategy)
+    sp, ep, tp = strategy_params(cfg, where, evaluator)
     validate(cfg, where, sp, ep, tp)
     if cfg.sampler.type == "cmaes":
         try:  # an optional package: is it installed?

@@ -40,9 +40,14 @@ def test_a_key_given_twice_names_the_key_and_both_lines(tmp_path: Path) -> None:
 
 
 def test_an_unknown_strategy_names_the_file_and_field(tmp_path: Path) -> None:
-    text = yaml.safe_dump({**DOC, "strategy": "nosuch"})
+    # the strategies a sweep knows are its evaluator's (the paper engine's by default)
+    from pk8opt.sweep.evaluate import load_evaluator
+    from pk8opt.sweep.runner import strategy_params
+
+    path = _write(tmp_path, yaml.safe_dump({**DOC, "strategy": "nosuch"}))
+    cfg = load_config(path)
     with pytest.raises(ConfigError, match=r"^\S*c.yaml: strategy: unknown strategy 'nosuch'"):
-        load_config(_write(tmp_path, text))
+        strategy_params(cfg, str(path), load_evaluator(None))
 
 
 def test_empty_names_and_bad_command_line_values_blame_their_source() -> None:
