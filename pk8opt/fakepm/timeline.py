@@ -5,15 +5,17 @@ frame, belongs to the tokens of the session it was recorded in); live frames car
 their `(topic, symbol)`. A frame that two overlapping sessions both hold (the rollover
 minute) is served once.
 
-`StandingBooks` gives the book of a token as it stands at a moment on the venue clock:
-the recorded snapshots and level updates up to that moment, applied on the rules of the
-project's own book (`recordings.book.MarketBook`: a level reaching through the other side
-takes what it crosses, a token with no snapshot of its own follows the other one
-mirrored). A client that subscribes after the first snapshot gets that book.
+`StandingBooks` gives the book of a token as it stands part-way through the market
+frames: the recorded snapshots and level updates before a given frame, applied on the
+rules of the project's own book (`recordings.book.MarketBook`: a level reaching through
+the other side takes what it crosses, a token with no snapshot of its own follows the
+other one mirrored). A client that subscribes after the first snapshot gets the book as
+it stands where its stream of frames goes on.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 from collections.abc import Collection
@@ -308,43 +310,46 @@ class _MarketState:
 
 
 class StandingBooks:
-    """The books of a venue as they stand on its clock, for clients that subscribe late.
+    """The books of a venue as they stand part-way through its market frames, for clients
+    that subscribe late.
 
-    Each market's books are brought forward through its recorded frames up to the moment
-    asked (the clock only goes forward; asking for an earlier moment starts again from
-    the first frame)."""
+    A client's stream sends it the market frames in order from some index on (for a new
+    client, the first after the moment it subscribes; for one already streaming, the
+    first its stream has not sent yet, which may be behind the clock). The book it gets
+    is the one every frame before that index makes, so that book and the frames that
+    follow give the venue's book. Each market's books are brought forward through its
+    frames as the index goes (asking for an earlier index starts that market again)."""
 
     def __init__(self, venue: Venue) -> None:
         self.venue = venue
         self._markets: dict[str, _MarketState] = {}
-        self._at = -1
+        self._times = venue.market_times
 
-    def book(self, asset: str, now_ns: int, held: Collection[str] = ()) -> str | None:
-        """The `book` message of `asset` at venue time `now_ns`: every frame received up
-        to then applied. None for an asset no served market holds, before its market's
+    def frames_until(self, now_ns: int) -> int:
+        """How many market frames the venue has sent by venue time `now_ns`."""
+        return bisect.bisect_right(self._times, now_ns)
+
+    def book(self, asset: str, upto: int, now_ns: int, held: Collection[str] = ()) -> str | None:
+        """The `book` message of `asset` once the first `upto` market frames are applied,
+        stamped `now_ns`. None for an asset no served market holds, before its market's
         first snapshot, and for a token that has had no snapshot of its own when the
         other token of its market is among `held` (the assets the client follows): its
         book is then the other's mirrored, which the client gets, and it goes on
         following that book's snapshots as the recorded clients did."""
-        if now_ns < self._at:
-            self._markets.clear()
-        self._at = now_ns
         known = self.venue.tokens.get(asset)
         if known is None:
             return None
         condition_id, pair = known
         state = self._markets.get(condition_id)
-        if state is None:
+        if state is None or upto < state.next:
             state = self._markets[condition_id] = _MarketState(condition_id, pair)
         frames = self.venue.market_frames
         tokens = set(pair)
-        i = state.next
-        while i < len(frames) and frames[i].t <= now_ns:
+        for i in range(state.next, min(upto, len(frames))):
             f = frames[i]
-            i += 1
             if not f.assets.isdisjoint(tokens) and not f.custom:
                 state.apply(f.raw)
-        state.next = i
+        state.next = min(upto, len(frames))
         tok = pair.index(asset)
         if state.book.mirror[tok] and pair[1 - tok] in held:
             return None

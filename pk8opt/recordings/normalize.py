@@ -65,7 +65,7 @@ from pk8opt.recordings.integrity import (
     sha256_problem,
 )
 from pk8opt.recordings.manifest import Manifest
-from pk8opt.recordings.raw import CHANNELS, Frame, frames_path
+from pk8opt.recordings.raw import CHANNELS, Frame, encode_frame, frames_path
 from pk8opt.recordings.schema import (
     EVENTS_SCHEMA,
     NO_PRICE,
@@ -331,8 +331,11 @@ class FrameNormalizer:
     `feed(frame, lineno)` returns the event rows of that frame (numpy columns of
     `EVENTS_SCHEMA`), exactly the rows the whole-file normalizer gives for line
     `lineno` of the session: both run `step`, which keeps what spans frames (the last
-    tick size per token, the symbol check) between calls. Underlying prices are kept
-    in `underlying` (columns as typed arrays) until `take_underlying()`.
+    tick size per token, the symbol check) between calls, and both leave out what
+    `ReceiveOrder` leaves out (a frame received before one already fed, e.g. when the
+    wall clock steps back, or the same frame again), so a live run steps what the replay
+    of its recording steps. Underlying prices are kept in `underlying` (columns as typed
+    arrays) until `take_underlying()`.
     """
 
     def __init__(self, manifest: Manifest, name: str = "frames") -> None:
@@ -344,6 +347,8 @@ class FrameNormalizer:
         self.step = _frame_step(
             manifest, name, self.problems, self.events, self.underlying, self.last_tick
         )
+        self.order = ReceiveOrder(name, self.problems.add)
+        self.latest = ReceiveOrder.EARLIEST  # the receive time of the last frame kept
 
     def check_only(self, frame: Frame, lineno: int) -> None:
         """Read a frame for its problems alone: its rows are taken back and what spans
@@ -358,10 +363,12 @@ class FrameNormalizer:
         self.last_tick[:] = tick
 
     def feed(self, frame: Frame, lineno: int) -> dict[str, Any]:
-        """The event rows of one decoded frame, line `lineno` of its session."""
+        """The event rows of one decoded frame, line `lineno` of its session (none for a
+        frame left out of receive order)."""
         import numpy as np
 
-        self.step(frame, lineno)
+        if frame.ch == "note" or self._kept(frame, lineno):
+            self.step(frame, lineno)
         cols = self.events
         if not cols["kind"]:
             return {k: np.empty(0, dtype=_NP_TYPES[c]) for k, c in EVENT_TYPECODES.items()}
@@ -370,6 +377,23 @@ class FrameNormalizer:
             out[k] = np.array(values, dtype=_NP_TYPES[values.typecode])
             del values[:]
         return keep_good_rows(out, self._report_bad_value)
+
+    def _kept(self, frame: Frame, lineno: int) -> bool:
+        """Is a received frame kept in receive order (as `normalize_lines` keeps the line
+        the writer makes of it)? One left out is still read for its own problems when it
+        came too early (`check_only`), as there."""
+        line = encode_frame(frame)
+        order = self.order
+        if frame.t > self.latest:
+            self.latest = frame.t
+            order.times.append(frame.t)
+            order.numbers.append(lineno)
+            order.hashes.append(hash(line))
+            return True
+        where = order.place(frame.t, line, lineno)
+        if where == BACKWARDS:
+            self.check_only(frame, lineno)
+        return where == KEPT
 
     def _report_bad_value(self, lineno: int, detail: str) -> None:
         self.problems.add("malformed", f"{self.name}:{lineno}", detail)

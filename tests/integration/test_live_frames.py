@@ -18,6 +18,7 @@ from pk8opt.live import EVENTS_LOG_NAME, LiveOptions, LiveRunner, MarketRun, ope
 from pk8opt.live.settings import Series, settings_from_env
 from pk8opt.recordings.manifest import Manifest
 from pk8opt.recordings.raw import frames_path, note_text
+from pk8opt.recordings.schema import Kind
 
 normalize = pytest.importorskip("pk8opt.recordings.normalize")
 
@@ -123,3 +124,58 @@ def test_per_frame_rows_equal_whole_file_rows(fixtures_dir: Path, tmp_path: Path
     events = [json.loads(x) for x in (tmp_path / "logs" / EVENTS_LOG_NAME).read_text().splitlines()]
     assert [e["event"] for e in events] == ["feed_connected", "feed_disconnected"]
     assert note_text("x")  # notes are the foundation's
+
+
+def test_a_window_takes_no_frame_after_the_one_that_settled_it(
+    fixtures_dir: Path, tmp_path: Path
+) -> None:
+    """`market_resolved` settles the window at once; the window is retired a moment
+    later. What arrives in between (a frame of its market, a drop of the socket) is
+    neither stepped nor recorded: the replay of the recording settles after its last
+    frame, and must find the one live settled on."""
+    frames = burst_frames(fixtures_dir)[:20]
+    manifest = manifest_for(frames)
+    settings = settings_from_env({"PM_STRATEGY": "noop"}, with_run_config=False)
+    stepper = Recorder()
+    runner = LiveRunner(
+        settings,
+        LiveOptions(headless=True, log_dir=tmp_path / "logs", out=lambda line: None),
+        make_stepper=lambda run, traded: stepper,
+    )
+    spec = Series("BTC", "15m")
+    run = MarketRun(spec=spec, manifest=manifest, traded=True, stepper=stepper)
+    run.writer = open_recording(tmp_path / "rec", manifest)
+    runner.runs[SLUG] = runner.current[spec] = run
+    resolved = json.dumps(
+        {
+            "event_type": "market_resolved",
+            "market": manifest.condition_id,
+            "assets_ids": [manifest.token_up, manifest.token_down],
+            "winning_asset_id": manifest.token_down,
+            "winning_outcome": "Down",
+            "timestamp": "1790659600000",
+        }
+    )
+
+    async def drive() -> None:
+        t = 1790658661_000_000_000
+        for i, raw in enumerate(frames):
+            runner.on_frame(Sock("market"), t + i * 1_000_000, raw)
+        runner.on_frame(Sock("market"), t + 10**9, resolved)
+        # before the window is retired (a task of its own): more of its market, a drop
+        runner.on_frame(Sock("market"), t + 10**9 + 1, frames[5])
+        runner.on_disconnected(Sock("market"), t + 10**9 + 2, "test drop")
+        await asyncio.sleep(0.01)
+
+    asyncio.run(drive())
+    assert run.done and run.resolved == "Down" and run.writer is None
+    stepped = np.concatenate([b["frame"] for b in stepper.blocks if len(b["frame"])])
+    path = frames_path(tmp_path / "rec" / SLUG)
+    assert path is not None
+    data = normalize.read_frames_bytes(path)
+    whole = normalize.normalize_bytes(data, manifest, SLUG).events
+    np.testing.assert_array_equal(stepped, whole["frame"].to_numpy())
+    # the last rows of the recording are the resolution: nothing came after it
+    assert int(whole["kind"].to_numpy()[-1]) == Kind.RESOLVED
+    market = [json.loads(line)["raw"] for line in data.splitlines()]
+    assert market.count(frames[5]) == 1

@@ -18,9 +18,13 @@ from support.live import (
     duration_for,
     run_live,
     served,  # noqa: F401  (a fixture)
+    serving,
+    simulate_windows,
 )
 
-from pk8opt.recordings.manifest import read_manifest
+from pk8opt.recordings.manifest import Resolution, read_manifest
+from pk8opt.recordings.raw import FrameWriter, frames_path, read_frames
+from pk8opt.recordings.session import finish_session
 
 
 @pytest.mark.slow
@@ -139,11 +143,6 @@ def test_replay_of_the_live_recording_takes_the_same_decisions_and_fills(
     served,  # noqa: F811
     paper: str,
 ) -> None:
-    from pk8opt.backtest.replay import run_backtest
-    from pk8opt.live.keys import read_env_file
-    from pk8opt.recordings.load import load_sessions
-    from pk8opt.trading.run_config import RunConfig
-
     env, manifests = served
     _, live_events = run_live(tmp_path, env, duration_for(manifests), env_lines=PAPER[paper])
     live_engine = [e for e in live_events if e["event"] not in RUNNER_EVENTS]
@@ -167,6 +166,19 @@ def test_replay_of_the_live_recording_takes_the_same_decisions_and_fills(
     live_metrics = read_jsonl(live_metrics_path)
     assert len(live_metrics) == names.count("paper_fill")
 
+    assert_replay_agrees(tmp_path, manifests, live_engine, live_metrics)
+
+
+def assert_replay_agrees(
+    tmp_path: Path, manifests: list, live_engine: list[dict], live_metrics: list[dict]
+) -> None:
+    """The recording of the live run in `tmp_path`, replayed with the same .env in each
+    mode, takes the same decisions and fills as live did."""
+    from pk8opt.backtest.replay import run_backtest
+    from pk8opt.live.keys import read_env_file
+    from pk8opt.recordings.load import load_sessions
+    from pk8opt.trading.run_config import RunConfig
+
     # the same .env, the recording of the live run
     config = RunConfig.from_env(read_env_file(tmp_path / ".env"))
     sessions = load_sessions([tmp_path / "live_rec"])
@@ -187,6 +199,45 @@ def test_replay_of_the_live_recording_takes_the_same_decisions_and_fills(
         # Every decision (submit, cancel), fill, expiry and settlement, field for field.
         assert by_slug(replay_engine) == by_slug(live_engine), mode
         assert by_slug(read_jsonl(out / "metrics.jsonl")) == by_slug(live_metrics), mode
+
+
+def drop_market_resolved(folder: Path) -> None:
+    """The session as recorded without custom features: no `market_resolved`; the
+    winner, from Gamma, is known when Gamma shows the market closed (as before)."""
+    m = read_manifest(folder)
+    path = frames_path(folder)
+    assert path is not None
+    frames = read_frames(path)[0]
+    path.unlink()
+    writer = FrameWriter(folder)
+    for f in frames:
+        if not (f.ch == "market" and '"market_resolved"' in f.raw):
+            writer.write(f.t, f.ch, f.raw, f.src)
+    writer.close()
+    known = Resolution(m.resolution.outcome, "gamma", m.resolution.known_at_ns)
+    finish_session(folder, m, resolution=known)
+
+
+@pytest.mark.slow
+def test_a_window_settled_from_gamma_replays_the_same(tmp_path: Path) -> None:
+    """Without `market_resolved` the runner learns each winner from a Gamma poll, some
+    time after the window's last frame: the replay of its recording must still settle
+    as live did. (With `market_resolved` on, Gamma answers closed at the moment that
+    frame is sent, and which of the two the runner reads first is a race.)"""
+    src = tmp_path / "served"
+    folders = simulate_windows(src)
+    for folder in folders:
+        drop_market_resolved(folder)
+    manifests = [read_manifest(f) for f in folders]
+    with serving(src) as env:
+        _, live_events = run_live(tmp_path, env, duration_for(manifests), env_lines=ZERO_LATENCY)
+    resolved = [(e["slug"], e["source"]) for e in live_events if e["event"] == "market_resolved"]
+    assert resolved == [(m.slug, "gamma") for m in manifests]
+    live_engine = [e for e in live_events if e["event"] not in RUNNER_EVENTS]
+    names = [e["event"] for e in live_engine]
+    assert "paper_fill" in names and names.count("paper_settlement") == 2
+    (live_metrics_path,) = (tmp_path / "logs" / "paper" / "metrics").glob("live-*.jsonl")
+    assert_replay_agrees(tmp_path, manifests, live_engine, read_jsonl(live_metrics_path))
 
 
 def by_slug(events: list[dict]) -> dict[str, list[dict]]:

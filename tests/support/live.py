@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,9 @@ simulate = pytest.importorskip("pk8opt.simulate")
 BIN = Path(sys.executable).parent
 START = 1767200400  # a multiple of 300 and 900
 SPEED = 60
+# venue seconds from serve's start to the first frame: 5 s of wall time at SPEED, time
+# for `pk8opt live` to start on a loaded machine before the first window opens
+LEAD = 300
 
 
 def clean_env() -> dict[str, str]:
@@ -28,11 +33,23 @@ def clean_env() -> dict[str, str]:
 def served(tmp_path: Path, request: pytest.FixtureRequest):
     """Simulate two windows, serve them; yields (env with PK8_* of the server, manifests)."""
     src = tmp_path / "served"
-    folders = [
+    folders = simulate_windows(src)
+    with serving(src, getattr(request, "param", [])) as env:
+        yield env, [read_manifest(f) for f in folders]
+
+
+def simulate_windows(src: Path) -> list[Path]:
+    """Two consecutive 5-minute BTC windows from START, simulated into `src`."""
+    return [
         simulate.simulate_session(src, "BTC", START + i * 300, seed=7, timeframe="5m")
         for i in range(2)
     ]
-    faults = getattr(request, "param", [])
+
+
+@contextlib.contextmanager
+def serving(src: Path, faults: Sequence[str] = ()):
+    """`pk8opt serve` of the sessions under `src` at SPEED, its first frame LEAD venue
+    seconds after it starts; yields the environment with the server's PK8_* settings."""
     proc = subprocess.Popen(
         [
             str(BIN / "pk8opt"),
@@ -44,7 +61,7 @@ def served(tmp_path: Path, request: pytest.FixtureRequest):
             "--port",
             "0",
             "--lead",
-            "5",
+            str(LEAD),
             *[f"--fault={f}" for f in faults],
         ],
         stdout=subprocess.PIPE,
@@ -62,7 +79,7 @@ def served(tmp_path: Path, request: pytest.FixtureRequest):
             break
     assert "PK8_GAMMA_URL" in env and "PK8_CLOCK_SPEED" in env, proc.stderr.read()
     try:
-        yield env, [read_manifest(f) for f in folders]
+        yield env
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -104,8 +121,8 @@ def run_live(
     return proc, events
 
 
-def duration_for(manifests) -> float:
+def duration_for(manifests, lead: float = LEAD) -> float:
     last = manifests[-1]
     known = (last.resolution.known_at_ns or (last.window_end_s + 120) * 10**9) / 1e9
-    # from the server's start (about 5 s before the first frame) to the last resolution
-    return known - last.window_start_s + 300 + 30
+    # from the server's start (`lead` before the first frame) to the last resolution
+    return known - manifests[0].window_start_s + lead + 30

@@ -9,7 +9,8 @@ import json
 from support.sessions import MARKET, UP, manifest
 
 from pk8opt.recordings.integrity import frame_count_problem
-from pk8opt.recordings.normalize import Normalized, normalize_bytes
+from pk8opt.recordings.normalize import FrameNormalizer, Normalized, normalize_bytes
+from pk8opt.recordings.raw import decode_frame
 from pk8opt.recordings.schema import Kind
 
 
@@ -69,6 +70,25 @@ def test_a_left_out_book_takes_nothing_with_it():
     # book still says it changed
     assert events(out) == events(normalize(first, later))
     assert Kind.TICK_SIZE in out.events.filter(out.events["frame"] == 3)["kind"].to_list()
+
+
+def test_frame_by_frame_the_same_frames_are_left_out():
+    """The live runner normalizes each frame as it comes (`FrameNormalizer.feed`) and
+    steps its rows: a frame stamped before the last one (the wall clock stepped back)
+    or the same frame again gives none there either, or live would step what the replay
+    of its recording leaves out."""
+    data = frames((10**9, "market", book("0.40")), (2 * 10**9, "market", book("0.41")),
+                  (15 * 10**8, "market", book("0.30", tick="0.001")),
+                  (2 * 10**9, "market", book("0.41")), (3 * 10**9, "market", book("0.42")))  # fmt: skip
+    whole = normalize_bytes(data, manifest(), "f")
+    assert whole.problems.counts == {"time_backwards": 1, "duplicate": 1}
+    norm = FrameNormalizer(manifest(), "f")
+    fed = [norm.feed(decode_frame(line), i) for i, line in enumerate(data.splitlines(), 1)]
+    assert [len(rows["kind"]) > 0 for rows in fed] == [True, True, False, False, True]
+    for name in whole.events.columns:
+        assert sum((rows[name].tolist() for rows in fed), []) == whole.events[name].to_list()
+    assert norm.problems.counts == whole.problems.counts
+    assert norm.problems.examples == whole.problems.examples
 
 
 def test_the_recorders_notes_are_not_in_receive_order():
