@@ -3,8 +3,11 @@
 Uses recordings/sample when the loader and samples are present, otherwise synthetic
 sessions (pk8opt.recordings.synthetic). Figures: one-time preparation (per session per
 worker), trial replay events/s (what a sweep trial costs) in the compiled replay and in
-the Python engine side by side (best of 5 each, CPU time), the event-by-event drive
-(what the live runner runs), and peak memory of one loaded session with its cache.
+the Python engine side by side (best of 5 each, CPU time), maker flow against the
+defaults in the compiled replay back to back (the same flow again, and a new flow rate
+each trial, as a calibration's trials), the time of a calibration trial, the
+event-by-event drive (what the live runner runs), and peak memory of one loaded session
+with its cache.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ def main() -> None:
             f"({c * 1000:.0f} ms){target}; Python engine {n_events / f / 1e6:.2f} M events/s "
             f"({f * 1000:.0f} ms), {f / c:.1f}x; fills={agg['fills']}, orders={agg['orders']}"
         )
+    _maker_flow_against_plain(sessions, n_events)
     t0 = time.process_time()
     run_backtest(sessions[:1], configs["balanced_arb edge=0 (busy)"], mode="events")
     dt = time.process_time() - t0
@@ -115,6 +119,60 @@ def main() -> None:
     )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"   process max RSS after all of the above: {rss:.0f} MB")
+
+
+# a calibration trial's engine settings besides its flow rate: latencies on (ms)
+CALIBRATION_TRIAL = {
+    "edge": 0.0,
+    "maker_flow": True,
+    "post_latency_ms": 250.0,
+    "cancel_req_latency_ms": 100.0,
+    "cancel_clear_latency_ms": 100.0,
+    "response_latency_ms": 60.0,
+}
+
+
+def _maker_flow_against_plain(sessions, n_events: int) -> None:  # type: ignore[no-untyped-def]
+    """The compiled replay with maker flow against the defaults, back to back (best of 5,
+    CPU time): at a new flow rate each trial (its arrivals drawn, as a calibration trial
+    draws them) and then the same flow again (its arrivals kept from the trial before, as
+    a sweep's trials find them); and a calibration trial: the same with latencies on."""
+    from pk8opt.backtest.replay import run_backtest
+    from pk8opt.trading.run_config import RunConfig
+
+    plain = RunConfig("balanced_arb")
+    flow = {"edge": 0.0, "maker_flow": True}
+
+    def new_rate(base: dict[str, object], i: int) -> RunConfig:  # the same work, new draws
+        return RunConfig.resolve("balanced_arb", {**base, "flow_base": 5.0 + i * 1e-9})
+
+    run_backtest(sessions, new_rate(CALIBRATION_TRIAL, 0))
+    best = dict.fromkeys(("plain", "new", "kept", "cal_new", "cal_kept"), float("inf"))
+    for i in range(1, 6):
+        runs = [("plain", plain)]
+        runs += [("new", new_rate(flow, i)), ("kept", new_rate(flow, i))]
+        runs += [("cal_new", new_rate(CALIBRATION_TRIAL, -i))]
+        runs += [("cal_kept", new_rate(CALIBRATION_TRIAL, -i))]
+        for name, config in runs:
+            t0 = time.process_time()
+            run_backtest(sessions, config)
+            best[name] = min(best[name], time.process_time() - t0)
+
+    def speed(name: str) -> str:
+        return f"{n_events / best[name] / 1e6:.2f} M events/s ({best[name] * 1000:.0f} ms)"
+
+    p = best["plain"]
+    print(
+        f"   maker flow against defaults, compiled, back to back: defaults {speed('plain')}; "
+        f"maker flow {speed('kept')}, ratio {best['kept'] / p:.2f} (target <= 1.5); "
+        f"maker flow at a new rate each trial {speed('new')}, ratio {best['new'] / p:.2f}"
+    )
+    kept, new = best["cal_kept"], best["cal_new"]
+    print(
+        f"   calibration time per trial ({len(sessions)} sessions; maker flow at a new rate "
+        f"each trial, latencies on): {new * 1000:.0f} ms, of which drawing the arrivals "
+        f"{(new - kept) * 1000:.0f} ms (the same flow again: {kept * 1000:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from pk8opt.backtest.compiled.jit import (
     nopython_noref,
     nopython_noref_inline,
@@ -59,6 +57,7 @@ from pk8opt.backtest.compiled.layout import (
     FL_WHY,
     FLOW0,
     FLOW1,
+    FLOWJ0,
     FZ0,
     MVOL,
     NEV,
@@ -312,13 +311,34 @@ def asks_left(BA, DQ, DH, tok, low, high):
 
 
 @nopython_noref
-def next_flow(ft, fz, t):
+def next_flow(ft, fz, t, j):
     """Twin of pk8opt.engine.flow.MakerFlow.next_after: the first arrival strictly after
-    t, (time, z)."""
-    j = np.searchsorted(ft, t, side="right")
-    if j < ft.shape[0]:
-        return ft[j], fz[j]
-    return NEVER, 0.0
+    t, (time, z, its index).
+
+    `j`: an index at or before that arrival, the last one found (engine time never goes
+    back), searched forward from with doubling steps and then halving: a step or two
+    for the arrival after the one due, instead of a search of all the session's
+    arrivals (a few thousand) at every arrival. Any `j` gives the same answer."""
+    n = ft.shape[0]
+    if j > n or (j > 0 and ft[j - 1] > t):
+        j = 0  # not at or before the answer: search from the start
+    hi = j
+    step = 1
+    while hi < n and ft[hi] <= t:
+        j = hi + 1
+        hi = j + step
+        step *= 2
+    if hi > n:
+        hi = n
+    while j < hi:  # the answer is in j .. hi (hi: n, or an arrival after t)
+        mid = (j + hi) >> 1
+        if ft[mid] <= t:
+            j = mid + 1
+        else:
+            hi = mid
+    if j < n:
+        return ft[j], fz[j], j
+    return NEVER, 0.0, j
 
 
 @nopython_noref
@@ -367,10 +387,11 @@ def open_order(
         OF[o, O_AHEAD] = BB[tok, price]
         if NR[tok] == 0 and IP[P_FLOW]:
             if tok == 0:
-                nt, nz = next_flow(ft0, fz0, now)
+                nt, nz, nj = next_flow(ft0, fz0, now, S[FLOWJ0])
             else:
-                nt, nz = next_flow(ft1, fz1, now)
+                nt, nz, nj = next_flow(ft1, fz1, now, S[FLOWJ0 + 1])
             S[FLOW0 + tok] = nt
+            S[FLOWJ0 + tok] = nj
             F[FZ0 + tok] = nz
         n = NR[tok]
         if n < R.shape[1]:
@@ -448,10 +469,11 @@ def advance(
         if ftok >= 0:
             z = F[FZ0 + ftok]
             if ftok == 0:
-                nt, nz = next_flow(ft0, fz0, due)
+                nt, nz, nj = next_flow(ft0, fz0, due, S[FLOWJ0])
             else:
-                nt, nz = next_flow(ft1, fz1, due)
+                nt, nz, nj = next_flow(ft1, fz1, due, S[FLOWJ0 + 1])
             S[FLOW0 + ftok] = nt
+            S[FLOWJ0 + ftok] = nj
             F[FZ0 + ftok] = nz
             flow_arrival(S, F, OI, OF, R, NR, QD, QK, QO, QQ, QP, FL, FLF, EV, EVF, IP, FP,
                          BB, top_cur, ftok, z)  # fmt: skip

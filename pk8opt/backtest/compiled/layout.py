@@ -33,7 +33,8 @@ NPRICE = 1024  # prices in milli: 0 .. 1000, one row each
 NOW, SEQ, OPEN_SEQ, FILL_SEQ, ACC, WFILL, NORD, NTIM, KSEQ, QH, QT = range(11)
 NFILL, NEQ, NEV, DEPN, OVER, NREJ, FILLS, CALLS, WORK0, WORK1 = range(11, 21)
 LAST0, LAST1, NEXT_WAKE, START, HAS_KEY, HAS_QUOTE, HAS_EQ, EQ_SEQ, KEY_SEQ = range(21, 30)
-KEY_B0, KEY_B1, LGATE0, LGATE1, FLOW0, FLOW1, N_S = range(30, 37)
+# FLOW0/1: the time of each token's next maker-flow arrival, FLOWJ0/1 its index
+KEY_B0, KEY_B1, LGATE0, LGATE1, FLOW0, FLOW1, FLOWJ0, FLOWJ1, N_S = range(30, 39)
 # F: float state
 CASH, RES, POS0, POS1, COST0, COST1, FEES, VOL, MVOL, REB = range(10)
 KPOS0, KPOS1, KCOST0, KCOST1, MID0, MID1, FZ0, FZ1, N_F = range(10, 19)

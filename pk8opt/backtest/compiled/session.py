@@ -117,13 +117,38 @@ def _buffers(caps: np.ndarray, n_whys: int, tick0: int) -> dict[str, np.ndarray]
     return L.reset(b, tick0)
 
 
+# maker-flow arrivals per session: (market, first block, last block) -> the seed and rate
+# they were drawn for, and both tokens' times and z. Kept for a run that replays the
+# session again with the same flow (a sweep's next trial; a calibration's trials that
+# vary other settings), so it reads them instead of drawing them; a run at another seed
+# or rate replaces them. Up to _FLOWS_MAX_BYTES in all (about 180 kB a fifteen-minute
+# session at 5 arrivals/s): past it, a session not kept yet is drawn at every run.
+_flows: dict[tuple[str, int, int], tuple[int, float, tuple[np.ndarray, ...]]] = {}
+_FLOWS_MAX_BYTES = 64 << 20
+_flows_bytes = [0]  # what `_flows` holds
+
+
 def _flow_arrays(
     seed: int, slug: str, rate: float, lo_ns: int, hi_ns: int
 ) -> tuple[np.ndarray, ...]:
-    """Maker-flow arrivals of both tokens over the blocks from `lo_ns` to past `hi_ns`."""
-    flow = MakerFlow(seed, slug, rate)
+    """Maker-flow arrivals of both tokens over the blocks from `lo_ns` to past `hi_ns`:
+    times and z of the Up token, then of the Down token (read, never written, by the
+    kernel: see `_flows`)."""
     first, last = max(lo_ns, 0) // BLOCK_NS, max(hi_ns, 0) // BLOCK_NS + 1
-    return (*flow.arrivals(0, first, last), *flow.arrivals(1, first, last))
+    span = (slug, first, last)
+    held = _flows.get(span)
+    if held is not None and held[0] == seed and held[1] == rate:
+        return held[2]
+    flow = MakerFlow(seed, slug, rate)
+    arrays = (*flow.arrivals(0, first, last), *flow.arrivals(1, first, last))
+    size = sum(a.nbytes for a in arrays)
+    if held is not None:
+        del _flows[span]
+        _flows_bytes[0] -= sum(a.nbytes for a in held[2])
+    if _flows_bytes[0] + size <= _FLOWS_MAX_BYTES:
+        _flows[span] = (seed, rate, arrays)
+        _flows_bytes[0] += size
+    return arrays
 
 
 _empty_i, _empty_f = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)

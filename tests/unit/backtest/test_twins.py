@@ -8,7 +8,7 @@ comments, docstrings and formatting do not count). A test fails when one side of
 changed and the other did not: update the twin, check the equivalence tests
 (test_compiled_replay.py), then record the new hashes:
 
-    python -m tests.unit.backtest.test_twins --update
+    python tests/unit/backtest/test_twins.py --update
 
 The docstrings say the same: every compiled function names its Python twin ("Twin of
 pk8opt.engine.paper.PaperEngine._fill") or says it has none ("No Python twin"), every
@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 
 LOCK = Path(__file__).with_name("twins.lock")
-UPDATE = "python -m tests.unit.backtest.test_twins --update"
+UPDATE = "python tests/unit/backtest/test_twins.py --update"
 C = "pk8opt.backtest.compiled."
 P = "pk8opt.engine.paper.PaperEngine."
 T = "pk8opt.trading.trader.Trader."
