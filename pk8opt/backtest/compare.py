@@ -10,6 +10,9 @@ Windows are compared one by one, in the order of the recording. A window live wa
 without trading is replayed without trading. A window that has no resolution (the run
 stopped first) is compared up to its last recorded update: what live did after that
 (timers run at shutdown) is not in the recording.
+
+A real (or dry) run logs its venue's events (`real_*`) instead of the engine's: its
+windows are compared fill by fill by `pk8opt.backtest.compare_real` instead.
 """
 
 from __future__ import annotations
@@ -36,16 +39,21 @@ if TYPE_CHECKING:
 
 DECISIONS = ("paper_order_submit", "paper_order_cancel_req")
 ENGINE_PREFIX = "paper_"
+REAL_PREFIX = "real_"
 
 
 @dataclass
 class LiveWindow:
-    """What the live log says about one window: how it ran, and its engine events."""
+    """What the live log says about one window: how it ran, and its engine events
+    (a real or dry run's window: `real`, with its venue's events in `real_events`)."""
 
     slug: str
     config_env: dict[str, str] | None
     traded: bool = True
     events: list[dict[str, Any]] = field(default_factory=list)
+    real: bool = False
+    real_events: list[dict[str, Any]] = field(default_factory=list)
+    winner: str | None = None  # its `market_resolved`
 
 
 @dataclass
@@ -77,6 +85,8 @@ def read_live_log(log_dir: Path) -> dict[str, LiveWindow]:
         )
     windows: dict[str, LiveWindow] = {}
     config: dict[str, str] | None = None
+    run: list[LiveWindow] = []  # the windows of the current run
+    real_run = False  # the current run logged `real_*` events (its venue's, or the broker's)
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -88,9 +98,24 @@ def read_live_log(log_dir: Path) -> dict[str, LiveWindow]:
         if name == "live_started":
             raw = ev.get("config")
             config = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else None
+            run, real_run = [], False
         elif name == "market_discovered":
             slug = str(ev.get("slug"))
-            windows[slug] = LiveWindow(slug, config, bool(ev.get("traded", True)))
+            windows[slug] = LiveWindow(slug, config, bool(ev.get("traded", True)), real=real_run)
+            run.append(windows[slug])
+        elif name == "market_resolved" and str(ev.get("slug")) in windows:
+            windows[str(ev.get("slug"))].winner = str(ev.get("winner"))
+        elif name.startswith(REAL_PREFIX):
+            real_run = True
+            for known in run:
+                known.real = True
+            slug = str(ev.get("slug") or "")
+            if slug:  # the broker's own events (start, balance, stop) name no window
+                if slug not in windows:
+                    windows[slug] = LiveWindow(slug, config)
+                    run.append(windows[slug])
+                windows[slug].real = True
+                windows[slug].real_events.append(ev)
         elif name.startswith(ENGINE_PREFIX):
             slug = str(ev.get("slug"))
             win = windows.get(slug)

@@ -1,4 +1,5 @@
-"""CLI: compare (a live paper run with the replay of its recording)."""
+"""CLI: compare (a live run with the replay of its recording: a paper run event for
+event, a real run fill by fill)."""
 
 from __future__ import annotations
 
@@ -9,42 +10,77 @@ import typer
 
 from pk8opt.cli.base import app
 
+# the arguments of `compare`, each with its --help text
+_Recording = Annotated[
+    list[Path],
+    typer.Argument(
+        help="What `live --record DIR` kept: DIR, or some of its session folders.",
+        show_default=False,
+    ),
+]
+_LogDir = Annotated[
+    Path,
+    typer.Option(
+        "--log-dir",
+        help="The live run's --log-dir (holds live_console_events.jsonl, with the "
+        "settings the run used).",
+    ),
+]
+_EnvFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--env-file",
+        help="Replay with these settings instead of the ones the live log names "
+        "(needed only for logs written before live runs logged their settings).",
+    ),
+]
+_MatchWindow = Annotated[
+    float,
+    typer.Option(
+        "--match-window",
+        metavar="S",
+        min=0.0,
+        help="A real run: a paper fill matches a real fill of the same token and price "
+        "up to this many seconds before or after it.",
+    ),
+]
+_Json = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="One JSON document: each real run window's matched, real-only and "
+        "paper-only fills and figures, the total, and a paper run's differences.",
+    ),
+]
+
 
 @app.command()
 def compare(
-    recording: Annotated[
-        list[Path],
-        typer.Argument(
-            help="What `live --record DIR` kept: DIR, or some of its session folders.",
-            show_default=False,
-        ),
-    ],
-    log_dir: Annotated[
-        Path,
-        typer.Option(
-            "--log-dir",
-            help="The live run's --log-dir (holds live_console_events.jsonl, with the "
-            "settings the run used).",
-        ),
-    ] = Path("logs"),
-    env_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--env-file",
-            help="Replay with these settings instead of the ones the live log names "
-            "(needed only for logs written before live runs logged their settings).",
-        ),
-    ] = None,
+    recording: _Recording,
+    log_dir: _LogDir = Path("logs"),
+    env_file: _EnvFile = None,
+    match_window: _MatchWindow = 5.0,
+    as_json: _Json = False,
 ) -> None:
-    """Replay a live paper run's recording with the settings it ran with, and print
-    where the decisions or fills differ, window by window.
+    """Replay a live run's recording with the settings it ran with, and print where it
+    differs from what live did, window by window.
 
-    Prints nothing and exits 0 when every window is identical; otherwise one block per
-    window that differs (its counts, and the first event that differs on each side)
-    and exit code 1. Example:
+    A paper run: prints nothing and exits 0 when every window is identical; otherwise
+    one block per window that differs (its counts, and the first event that differs on
+    each side) and exit code 1.
+
+    A real or dry run (`live --real`; its log holds `real_*` events): the recording is
+    replayed on paper and its fills are set against the venue's, fill by fill (matched,
+    real only, paper only), with each side's cost and P&L and their difference, per
+    window and in total. Differences are the answer here: exit code 0.
+
+    Examples:
 
         pk8opt live --record rec/ --log-dir logs/ --headless --duration 3600
         pk8opt compare rec/ --log-dir logs/
+        pk8opt live --real --env-file real.env --record rec/ --log-dir logs/
+        pk8opt compare rec/ --log-dir logs/ --match-window 2
+        pk8opt compare rec/ --log-dir logs/ --json > compare.json
     """
     from pk8opt.backtest.compare import compare as compare_windows
     from pk8opt.backtest.compare import read_live_log
@@ -58,9 +94,27 @@ def compare(
 
         override = RunConfig.from_env(read_env_file(env_file), where=str(env_file))
     sessions = load_sessions(recording)
-    diffs = compare_windows(sessions, windows, override)
-    for diff in diffs:
-        for line in diff.lines():
-            typer.echo(line)
+    # a window of a real (or dry) run is compared fill by fill; a paper run's event for event
+    real = [s for s in sessions if s.slug in windows and windows[s.slug].real]
+    paper = [s for s in sessions if not (s.slug in windows and windows[s.slug].real)]
+    diffs = compare_windows(paper, windows, override)
+    if real or as_json:
+        from pk8opt.backtest.compare_real import compare_real
+
+        report = compare_real(real, windows, override, match_window)
+        if as_json:
+            from pk8opt.cli.json_out import echo_json
+
+            doc = report.to_dict()
+            doc["paper_differences"] = [{"slug": d.slug, "lines": d.lines()} for d in diffs]
+            echo_json(doc)
+        else:
+            from pk8opt.cli.compare_real_view import print_report
+
+            print_report(report)
+    if not as_json:
+        for diff in diffs:
+            for line in diff.lines():
+                typer.echo(line)
     if diffs:
         raise typer.Exit(1)

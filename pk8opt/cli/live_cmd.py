@@ -66,6 +66,17 @@ _LogDirOption = Annotated[
         "names a backtest writes) and `paper/metrics/*.jsonl` (one line per fill).",
     ),
 ]
+_RealOption = Annotated[
+    bool,
+    typer.Option(
+        "--real",
+        help="Send real orders with your money. Needs PM_PAPER_TRADING=0 and PM_DRY_RUN=0 "
+        "as well (the .env or the environment) and credentials in the environment "
+        "(PM_PRIVATE_KEY, ...) or an owner-only PM_CREDENTIALS_FILE; limits "
+        "PM_MAX_ORDER_SIZE, PM_MAX_WINDOW_NOTIONAL, PM_MAX_EXPOSURE, PM_DAILY_LOSS_LIMIT "
+        "are checked before every order. See docs/live.md, Real money.",
+    ),
+]
 _GammaUrlOption = Annotated[
     str | None,
     typer.Option(help="Gamma API base URL (default: $PK8_GAMMA_URL or Polymarket's)."),
@@ -85,6 +96,10 @@ _LiveWsUrlOption = Annotated[
         "Examples, after `pk8opt deploy --best --env-file .env` (the second on a server):"
         "\n\n`pk8opt live --env-file .env --record recordings/live/`"
         "\n\n`pk8opt live --headless --duration 3600 | tee live.txt`"
+        "\n\nA dry run (dry.env: PM_PAPER_TRADING=0), then real orders (real.env: "
+        "PM_PAPER_TRADING=0 and PM_DRY_RUN=0; both files chmod 600 if they hold the key):"
+        "\n\n`pk8opt live --env-file dry.env --record rec/`"
+        "\n\n`pk8opt live --env-file real.env --real --record rec/`"
     )
 )
 def live(
@@ -97,8 +112,10 @@ def live(
     gamma_url: _GammaUrlOption = None,
     clob_ws_url: _ClobWsUrlOption = None,
     live_ws_url: _LiveWsUrlOption = None,
+    real: _RealOption = False,
 ) -> None:
-    """Trade the live markets **on paper** with the strategy and parameters of a `.env`.
+    """Trade the live markets with the strategy and parameters of a `.env`: on paper by
+    default, as a dry run, or with real orders (`--real`).
 
     Discovers the current window of each market of PM_WATCHLIST the way `record` does,
     feeds every frame through the same normalizer, trade loop and paper engine as
@@ -106,15 +123,21 @@ def live(
     ended market when its resolution arrives. A live day and its replay write the same
     event names, so they can be compared line by line.
 
-    Real-money trading is out of scope: PM_PAPER_TRADING=0 or PM_DRY_RUN=0 is refused.
+    Paper is the default. PM_PAPER_TRADING=0 makes a dry run: the same run with signed
+    orders built for the venue, checked against the limits and logged, none sent.
+    PM_PAPER_TRADING=0, PM_DRY_RUN=0 and `--real` send them: open orders left by an
+    earlier run are cancelled before quoting, and every exit (q, k, Ctrl-C, SIGTERM, an
+    error) cancels what is open and prints what could not be cancelled.
+
     Keys on the dashboard: `p` pause/resume quoting (in every window, until pressed
-    again), `q` quit. On stopping it prints P&L, fills and fees per window and in total.
+    again), `k` kill (cancel every order and stop), `q` quit. SIGTERM stops as `k`
+    does. On stopping it prints P&L, fills and fees per window and in total.
     """
     from pk8opt.live import LiveOptions, run_live
     from pk8opt.live.markets import unvalidated_markets
     from pk8opt.live.settings import load_live_settings
 
-    settings = load_live_settings(env_file)
+    settings = load_live_settings(env_file, real_flag=real)
     untested = unvalidated_markets(settings)
     if untested:
         typer.secho(f"warning: {untested}", err=True, fg=typer.colors.YELLOW)

@@ -9,6 +9,7 @@ from typing import IO, TYPE_CHECKING, Annotated
 import typer
 
 from pk8opt.cli.base import app
+from pk8opt.fakepm.venue_params import venue_params_help
 
 if TYPE_CHECKING:
     from pk8opt.polymarket.endpoints import Endpoints
@@ -251,7 +252,35 @@ def _open_log(path: Path):  # noqa: ANN202
         ) from None
 
 
-@app.command()
+_SERVE_HELP = (
+    """Serve recorded or simulated sessions as a fake Polymarket on loopback.
+
+    Gamma (`/markets`, `/events` by slug), the CLOB market socket and the live-data socket,
+    replayed with their recorded timing (or `--speed` times faster). Prints `export PK8_...`
+    lines that point `pk8opt record` or `pk8opt live` at it, including the venue clock.
+
+    It is also a venue that takes orders: the CLOB REST API (`PK8_CLOB_URL`, on
+    `--clob-port`) and the user socket (`PK8_USER_WS_URL`), for `pk8opt live --real` and
+    Polymarket's own client. Orders fill against the replayed book by the venue's own
+    model; when serve stops it prints the orders it received and what became of them.
+    `--venue-param NAME=VALUE` (repeatable) sets:
+
+"""
+    + "\n".join(
+        f"    - `{name}` {rest}"
+        for name, _, rest in (line.partition(" ") for line in venue_params_help().splitlines())
+    )
+    + """
+
+    Examples (the second fills orders against half the queue shown at their price):
+
+        pk8opt serve recordings/sample --now --speed 10 --port 0
+        pk8opt serve recordings/sample --now --venue-param queue_frac=0.5
+    """
+)
+
+
+@app.command(help=_SERVE_HELP)
 def serve(
     recordings: Annotated[
         list[Path], typer.Argument(help="Session folders, folders of them, or globs to serve.")
@@ -272,18 +301,24 @@ def serve(
         list[str] | None,
         typer.Option(
             help="Inject a fault at venue seconds after start: drop-market@30, drop-live@30, "
-            "garbage-market@20, garbage-live@20, mute@40, unmute@80. Repeatable."
+            "drop-user@30, garbage-market@20, garbage-live@20, mute@40, unmute@80, "
+            "fail-trade@10 (the next trade ends FAILED). Repeatable."
+        ),
+    ] = None,
+    clob_port: Annotated[
+        int, typer.Option(help="TCP port of the CLOB REST API (0 picks a free one).")
+    ] = 0,
+    venue_param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--venue-param",
+            metavar="NAME=VALUE",
+            help="Set a venue parameter (listed above), e.g. --venue-param queue_frac=0.5. "
+            "Repeatable.",
         ),
     ] = None,
 ) -> None:
-    """Serve recorded or simulated sessions as a fake Polymarket on loopback.
-
-    Gamma (`/markets`, `/events` by slug), the CLOB market socket and the live-data socket,
-    replayed with their recorded timing (or `--speed` times faster). Prints `export PK8_...`
-    lines that point `pk8opt record` or `pk8opt live` at it, including the venue clock.
-
-    Example: `pk8opt serve recordings/sample --now --speed 10 --port 0`
-    """
+    """The fake Polymarket (help: `_SERVE_HELP`)."""
     import asyncio
 
     from pk8opt.fakepm.serve import serve_async
@@ -294,6 +329,15 @@ def serve(
 
     asyncio.run(
         serve_async(
-            list(recordings), port, speed, now, host, lead, list(fault or []), print_fn=emit
+            list(recordings),
+            port,
+            speed,
+            now,
+            host,
+            lead,
+            list(fault or []),
+            print_fn=emit,
+            venue_params=list(venue_param or []),
+            clob_port=clob_port,
         )
     )

@@ -32,6 +32,7 @@ from pk8opt.validation.candidates import top_trials
 
 BEGIN = "# >>> pk8opt deploy: managed block, rewritten by the next `pk8opt deploy`"
 END = "# <<< pk8opt deploy"
+PAPER_ONLY = {"PM_PAPER_TRADING": "1", "PM_DRY_RUN": "1"}
 _KEY = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
 
 
@@ -213,7 +214,9 @@ def _deploy(
     overrides = {**meta.overrides, **trial.params}
     config = load_evaluator(evaluator).config(meta.strategy, overrides)
     markets, market_lines = _markets(s.user_attrs)
-    env = {**dict(config.to_env()), **markets}
+    # a deployed configuration starts on paper: the .env deploy writes never sends a
+    # real order (a line of the user's own setting either is commented out)
+    env = {**dict(config.to_env()), **markets, **PAPER_ONLY}
     # An explicit --tracking-uri wins over the one the sweep recorded (which may be
     # relative to the folder the sweep ran in).
     if not explicit and meta.tracking_uri and is_masked(meta.tracking_uri):

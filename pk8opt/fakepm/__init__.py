@@ -1,6 +1,7 @@
-"""A fake Polymarket on loopback that replays recorded or simulated sessions."""
+"""A fake Polymarket on loopback that replays recorded or simulated sessions, and takes
+orders as the venue does.
 
-from pk8opt.fakepm.server import FakePolymarket
-from pk8opt.fakepm.timeline import Venue, load_venue
-
-__all__ = ["FakePolymarket", "Venue", "load_venue"]
+Nothing is exported here, so that the CLI can read the venue's parameter declarations
+(`fakepm.venue_params`, for `serve --help`) without loading the servers: import
+`pk8opt.fakepm.server.FakePolymarket` and `pk8opt.fakepm.timeline.load_venue`.
+"""

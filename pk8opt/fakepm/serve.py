@@ -6,6 +6,10 @@ its own window times and a client whose clock is elsewhere finds no market. With
 `--now` the clock is anchored so that the earliest served frame comes `lead_s` venue
 seconds after start: the recordings are live at once. Either way serve prints the
 `PK8_CLOCK_*` settings so the recorder or the live runner share that clock.
+
+The venue takes orders too (`clob.ClobServer`, on `--clob-port`), with the settings of
+`--venue-param NAME=VALUE` (`venue_params`). When serve stops it prints what became of
+the orders it received.
 """
 
 from __future__ import annotations
@@ -20,10 +24,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pk8opt.errors import ConfigError
-from pk8opt.fakepm import FakePolymarket, load_venue
+from pk8opt.fakepm.server import FakePolymarket
+from pk8opt.fakepm.timeline import load_venue
+from pk8opt.fakepm.venue_params import parse_venue_params
 from pk8opt.polymarket.endpoints import VenueClock
 
-FAULT_KINDS = ("drop-market", "drop-live", "garbage-market", "garbage-live", "mute", "unmute")
+FAULT_KINDS = (
+    "drop-market",
+    "drop-live",
+    "drop-user",
+    "garbage-market",
+    "garbage-live",
+    "mute",
+    "unmute",
+    "fail-trade",
+)
 
 
 def parse_fault(text: str) -> tuple[str, float]:
@@ -56,7 +71,9 @@ def make_clock(first_ns: int, speed: float, now: bool, lead_s: float) -> VenueCl
 
 
 async def _apply_fault(server: FakePolymarket, kind: str) -> None:
-    if kind.startswith("drop-"):
+    if kind == "fail-trade":
+        server.clob.exchange.fail_next += 1
+    elif kind.startswith("drop-"):
         server.drop(kind.removeprefix("drop-"))
     elif kind.startswith("garbage-"):
         await server.garbage(kind.removeprefix("garbage-"))
@@ -74,12 +91,15 @@ async def serve_async(
     faults: list[str] = (),  # type: ignore[assignment]
     print_fn: Callable[[str], None] = print,
     stop: asyncio.Event | None = None,
+    venue_params: list[str] = (),  # type: ignore[assignment]
+    clob_port: int = 0,
 ) -> None:
     check_timing(speed, lead_s)  # bad input fails before anything starts
     scheduled = [parse_fault(f) for f in faults]
+    params = parse_venue_params(list(venue_params))
     venue = load_venue(list(paths))
     clock = make_clock(venue.first_ns, speed, now, lead_s)
-    server = FakePolymarket(venue, clock, host, port)
+    server = FakePolymarket(venue, clock, host, port, venue_params=params, clob_port=clob_port)
     await server.start()
     for key, value in server.env().items():
         print_fn(f"export {key}={value}")
@@ -110,3 +130,6 @@ async def serve_async(
         for t in tasks:
             t.cancel()
         await server.stop()
+        for line in server.clob.ledger.summary_lines():
+            print_fn(line)
+        sys.stdout.flush()

@@ -1,19 +1,23 @@
-"""The fake Polymarket: Gamma over HTTP and both sockets on one loopback port.
+"""The fake Polymarket: Gamma over HTTP and the sockets on one loopback port, the CLOB's
+REST API (orders, cancels, balances: `clob.ClobServer`) on a second one.
 
     GET /markets?slug=...      Gamma markets (a list; resolution shows after the window
     GET /events?slug=...       end + the recorded delay)
     ws  /ws/market             CLOB market channel (subscribe, operation, PING/PONG, arrays,
                                custom features gate best_bid_ask/new_market/market_resolved)
     ws  /live                  live-data socket (subscribe topic + filters, `ping` ignored)
+    ws  /ws/user               user channel: our orders' and trades' events (`userws`)
     GET /_clock                the venue clock as PK8_CLOCK_* settings (JSON)
-    GET /_fault/drop?socket=market|live          cut every connection of that socket
+    GET /_fault/drop?socket=market|live|user     cut every connection of that socket
     GET /_fault/garbage?socket=market|live&n=3   send n frames that are not valid JSON
     GET /_fault/mute?on=1|0                      stop / resume answering PING
     GET /_fault/big?socket=market|live&bytes=N   send one frame of N bytes
 
 Frames are replayed verbatim at their recorded venue times on the `VenueClock`. A client
 that subscribes to an asset first gets its book as it stands at that moment (every
-recorded frame up to then applied, `StandingBooks`), then the frames after it.
+recorded frame up to then applied, `StandingBooks`), then the frames after it. A client
+already streaming gets the book as it stands where its stream has got to, which may be
+behind the clock: the frames still to come then follow that book, as on the venue.
 
 Behaviours for tests (attributes of `FakePolymarket`): `gamma_hold` (an
 `asyncio.Event`: Gamma answers wait until it is set), `live_backfill` (on subscribe, the
@@ -35,7 +39,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
+from pk8opt.fakepm.clob import ClobServer
 from pk8opt.fakepm.timeline import StandingBooks, Venue
+from pk8opt.fakepm.venue_params import VenueParams
 from pk8opt.polymarket.endpoints import VenueClock
 
 _decode = msgspec.json.Decoder().decode
@@ -52,6 +58,7 @@ class Client:
     custom: bool = False
     subs: set[tuple[str, str]] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
+    at: int = 0  # the first frame of its socket's timeline its stream has not sent yet
 
 
 class FakePolymarket:
@@ -62,6 +69,8 @@ class FakePolymarket:
         host: str = "127.0.0.1",
         port: int = 0,
         keep_sent: bool = False,
+        venue_params: VenueParams | None = None,
+        clob_port: int = 0,
     ) -> None:
         self.venue = venue
         self.clock = clock
@@ -80,6 +89,16 @@ class FakePolymarket:
         self.live_backfill = False
         self.ignore_unsubscribe = False
         self.backfills_sent = 0
+        # the venue that takes orders: REST on its own port, `/ws/user` on this one
+        self.clob = ClobServer(
+            venue,
+            clock,
+            venue_params or VenueParams(),
+            host,
+            clob_port,
+            send=self._send,
+            mute=lambda: self.mute_pong,
+        )
 
     # ---- lifecycle -------------------------------------------------------
     async def start(self) -> None:
@@ -95,8 +114,10 @@ class FakePolymarket:
             compression=None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        await self.clob.start()
 
     async def stop(self) -> None:
+        await self.clob.stop()
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
@@ -110,6 +131,7 @@ class FakePolymarket:
             "PK8_LIVE_WS_URL": f"ws://{base}/live",
         }
         out.update(self.clock.to_env())
+        out.update(PK8_CLOB_URL=self.clob.url, PK8_USER_WS_URL=f"ws://{base}/ws/user")
         return out
 
     # ---- faults ------------------------------------------------------------
@@ -146,7 +168,7 @@ class FakePolymarket:
     async def _http(self, connection: Any, request: Any) -> Any:
         url = urlsplit(request.path)
         if (
-            url.path in ("/ws/market", "/live")
+            url.path in ("/ws/market", "/live", "/ws/user")
             and "upgrade" in request.headers.get("Connection", "").lower()
         ):
             return None
@@ -195,19 +217,22 @@ class FakePolymarket:
     # ---- sockets -----------------------------------------------------------
     async def _handle(self, ws: Any) -> None:
         path = urlsplit(ws.request.path).path
-        socket = "market" if path == "/ws/market" else "live"
+        socket = {"/ws/market": "market", "/ws/user": "user"}.get(path, "live")
         client = Client(next(self._ids), socket, ws)
         self.clients[client.id] = client
         try:
             async for msg in ws:
                 if socket == "market":
                     await self._on_market_msg(client, msg)
+                elif socket == "user":
+                    await self.clob.users.on_message(client, msg)
                 else:
                     await self._on_live_msg(client, msg)
         except Exception:
             pass
         finally:
             self.clients.pop(client.id, None)
+            self.clob.users.forget(client)
             if client.task is not None:
                 client.task.cancel()
 
@@ -232,8 +257,15 @@ class FakePolymarket:
         new = [i for i in ids if i not in c.assets]
         c.assets.update(new)
         now = self.clock.now_ns()
-        # each new asset's book as it stands now: the stream goes on after `now`
-        books = [b for i in new if (b := self.books.book(i, now, c.assets)) is not None]
+        if c.task is None:  # the stream starts after `now`
+            c.at = self.books.frames_until(now)
+        # each new asset's book as it stands where the client's stream goes on, so that
+        # the frames it sends next follow from that book: a stream already running may be
+        # behind the clock (a busy loop, a slow reader), and a book taken at `now` would be
+        # followed by older frames
+        times = self._market_times
+        as_of = min(now, times[c.at] - 1) if c.at < len(times) else now
+        books = [b for i in new if (b := self.books.book(i, c.at, as_of, c.assets)) is not None]
         if books:
             await self._send(c, books[0] if len(books) == 1 else "[" + ",".join(books) + "]", now)
         if c.task is None:
@@ -299,14 +331,18 @@ class FakePolymarket:
         wanted: Callable[[Any], bool],
     ) -> None:
         """Send the frames after `start_ns` at their times (on the venue clock) to `c`,
-        those it subscribed to; the subscription is read anew for every frame."""
+        those it subscribed to; the subscription is read anew for every frame. `c.at`
+        follows the stream: a frame counts as sent once it is written (before `send`
+        waits for the socket to drain)."""
         i = bisect.bisect_right(times, start_ns)
+        c.at = i
         while i < len(frames):
             await self.clock.sleep_until_ns(frames[i].t)
             now = self.clock.now_ns()
             while i < len(frames) and frames[i].t <= now:
                 f = frames[i]
                 i += 1
+                c.at = i
                 if wanted(f):
                     await self._send(c, f.raw, f.t)
 

@@ -136,6 +136,9 @@ class DashboardState:
     orders: list[OrderView] = field(default_factory=list)
     windows: list[WindowView] = field(default_factory=list)
     gates: dict[str, int] = field(default_factory=dict)  # times each gate held a quote back
+    mode: str = "paper"  # paper, dry run or real (live.settings)
+    venue: str = ""  # a dry or real run: balance, allowance and limits, one line
+    halted: str = ""  # why quoting stopped for good (the daily loss limit), if it did
 
     def stamp(self, kind: str, text: str, t_s: float | None = None) -> str:
         return f"{_clock(self.now_s if t_s is None else t_s)} [{kind}] {text}"
@@ -240,8 +243,9 @@ def _portfolio_head(state: DashboardState) -> str:
     in_play = sum(w.capital for w in live)
     total = sum(w.pnl for w in state.windows)
     realized = sum(w.pnl for w in state.windows if w.state == "settled")
+    label = "Paper capital" if state.mode == "paper" else "USDC at each window's start"
     return (
-        f"Paper capital {capital} per window; {n_open} open ({_usd(in_play)} in play), "
+        f"{label} {capital} per window; {n_open} open ({_usd(in_play)} in play), "
         f"{len(state.windows) - n_open} closed\nP&L {_usd(total, signed=True)} "
         f"(realized {_usd(realized, signed=True)}, open {_usd(total - realized, signed=True)})"
         f"    Fees: {_usd(pf.fees)}    Rebates (est.): {_usd(pf.rebates_est)}"
@@ -329,17 +333,23 @@ def render(state: DashboardState, height: int | None = None) -> Layout:
     # the head line may wrap on a narrow terminal: one row of slack
     n_orders = min(len(state.orders), 8)
     mode = "PAUSED" if state.paused else ("quoting" if state.trade_enabled else "watch only")
+    if state.halted:
+        mode = "HALTED"
     header = Text.assemble(
         ("pk8opt live ", "bold"),
-        f"(paper)  strategy={state.strategy}  ",
-        (mode, "bold reverse" if state.paused else ""),
+        (f"({state.mode})", "bold white on red" if state.mode == "real" else ""),
+        f"  strategy={state.strategy}  ",
+        (mode, "bold reverse" if state.paused or state.halted else ""),
         f"  feed: {state.connection}  {_clock(state.now_s)} UTC",
     )
     log_rows = max(3, (height or 40) - n_markets - portfolio_rows - n_orders - 15)
+    log_rows -= 1 if state.venue else 0
     logs = Text("\n".join(list(state.logs)[-log_rows:]) or "(no events yet)")
     orders = Group(orders_table(state), gates_text(state))
+    venue = [Layout(Text(state.venue, style="bold"), name="venue", size=1)] if state.venue else []
     layout.split_column(
         Layout(header, name="header", size=1),
+        *venue,
         Layout(Panel(markets_table(state), title="Markets"), size=n_markets + 3),
         Layout(Panel(portfolio_table(state), title="Portfolio"), size=portfolio_rows + 3),
         Layout(
@@ -347,9 +357,17 @@ def render(state: DashboardState, height: int | None = None) -> Layout:
             size=(n_orders + 1 if n_orders else 1) + 3,
         ),
         Layout(Panel(logs, title="Logs"), name="logs"),
-        Layout(Text("p pause/resume quoting   q quit (prints a summary)", style="dim"), size=1),
+        Layout(Text(controls_text(state), style="dim"), size=1),
     )
     return layout
+
+
+def controls_text(state: DashboardState) -> str:
+    """The key help under the screen; a dry or real run has the kill key."""
+    keys = "p pause/resume quoting   q quit (prints a summary)"
+    if state.mode != "paper":
+        keys += "   k kill: cancel every order and stop"
+    return keys
 
 
 _EVENT_FIELDS = (

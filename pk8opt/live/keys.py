@@ -17,6 +17,7 @@ from pk8opt.engine.config import ENGINE_PARAMS
 from pk8opt.live.envfile import read_env_values
 from pk8opt.strategies import STRATEGIES
 from pk8opt.trading.trader import TRADER_PARAMS
+from pk8opt.venue.limits import LIMIT_VARS, POST_ONLY_VAR
 
 LIVE_ONLY_VARS = (
     "PM_STRATEGY",
@@ -26,12 +27,25 @@ LIVE_ONLY_VARS = (
     "PM_PAPER_TRADING",
     "PM_DRY_RUN",
 )
+# a dry or real run's credentials: never logged, never in MLflow, never printed
+SECRET_VARS = frozenset(
+    {
+        "PM_PRIVATE_KEY",
+        "PM_API_KEY",
+        "PM_API_SECRET",
+        "PM_API_PASSPHRASE",
+    }
+)
+# where the credentials and the wallet are (not secret themselves)
+VENUE_VARS = ("PM_FUNDER", "PM_SIGNATURE_TYPE", "PM_CREDENTIALS_FILE")
 
 
 def known_pm_keys() -> set[str]:
     """Every `PM_*` variable pk8opt reads: each strategy's, the engine's, the trade
     loop's parameters, and the live runner's own."""
-    keys = set(LIVE_ONLY_VARS)
+    keys = set(LIVE_ONLY_VARS) | SECRET_VARS | set(VENUE_VARS)
+    keys.update(var for var, _, _ in LIMIT_VARS.values())
+    keys.add(POST_ONLY_VAR)
     keys.update(p.env for p in ENGINE_PARAMS)
     keys.update(p.env for p in TRADER_PARAMS)
     for cls in STRATEGIES.values():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
 import time
 from collections import Counter
@@ -15,7 +16,9 @@ from typing import Any
 
 import msgspec
 
+from pk8opt.engine.eventlog import EventLog as EngineLog
 from pk8opt.engine.eventlog import iso_ns
+from pk8opt.engine.market import MarketSpec
 from pk8opt.errors import ConnectionFailed
 from pk8opt.live.dashboard import (
     DashboardState,
@@ -34,7 +37,7 @@ from pk8opt.live.runs import (
     window_of,
 )
 from pk8opt.live.screen import NoTty, Screen
-from pk8opt.live.settings import LiveSettings, Series
+from pk8opt.live.settings import DRY_RUN, LiveSettings, Series
 from pk8opt.live.steppers import BookStepper, EngineStepper
 from pk8opt.live.summary import summary_text
 from pk8opt.live.words import LogFolder
@@ -46,6 +49,8 @@ from pk8opt.recordings.raw import Frame, note_text
 from pk8opt.recordings.schema import Kind
 from pk8opt.trading.fill_metrics import FillMetrics
 from pk8opt.trading.runlog import EVENTS_LOG_NAME, RunLog
+from pk8opt.venue.broker import Broker
+from pk8opt.venue.credentials import load_credentials
 
 RESOLUTION_POLL_S = 10.0  # venue seconds between Gamma polls for an ended market
 RESOLUTION_GIVE_UP_S = 900.0  # stop waiting for a resolution this long after the end
@@ -100,6 +105,10 @@ class LiveRunner:
         self.gamma: Any = None
         self.words = LogFolder(self.state)
         self.fills_by_slug: Counter[str] = Counter()
+        # a dry or real run's broker (venue.broker.Broker), made by `run_live`
+        self.broker: Any = None
+        self.not_cancelled: list[str] = []  # venue ids the last cancel-all left open
+        self.state.mode = settings.mode
         if options.headless:
             out = options.out or (lambda line: print(line, flush=True))
             self.log.listeners.append(lambda ev: out(event_line(ev)))
@@ -113,7 +122,7 @@ class LiveRunner:
         self.log.write({"event": event, "ts": iso_ns(t_ns), "ts_ns": t_ns, **fields})
 
     def _show(self, ev: dict[str, Any]) -> None:
-        if ev.get("event") == "paper_fill":
+        if ev.get("event") in ("paper_fill", "real_fill"):
             self.state.fills += 1
             self.fills_by_slug[str(ev.get("slug", ""))] += 1
         self.words.add(ev)
@@ -126,6 +135,14 @@ class LiveRunner:
             if hasattr(run.stepper, "set_paused"):
                 run.stepper.set_paused(paused)
         self.emit("quoting_paused" if paused else "quoting_resumed", self.clock.now_ns())
+
+    def kill(self, reason: str) -> None:
+        """The kill key or SIGTERM: stop quoting, cancel every order, stop the run (the
+        venue's cancel-all runs at shutdown, which every exit goes through)."""
+        if not self.state.paused:
+            self.pause(True)
+        self.emit("kill", self.clock.now_ns(), reason=reason)
+        self.stopping = True
 
     # ---- the loop -----------------------------------------------------------------
     async def run(self) -> None:
@@ -149,9 +166,22 @@ class LiveRunner:
             if self.settings.run_config is not None
             else None,
         )
-        tasks = [asyncio.create_task(self.msock.run()), asyncio.create_task(self.lsock.run())]
+        tasks: list[asyncio.Task[Any]] = []
         screen = None if self.options.headless else Screen(self.state)
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+            loop.add_signal_handler(signal.SIGTERM, self.kill, "SIGTERM")
         try:
+            if self.broker is not None:  # orders left by an earlier run go before quoting
+                orphans = await self.broker.start()
+                self.emit(
+                    "venue_started",
+                    self.clock.now_ns(),
+                    mode=self.settings.mode,
+                    orphans_cancelled=len(orphans) if not self.broker.dry_run else 0,
+                    orphans=[o.get("venue_order_id") for o in orphans],
+                )
+            tasks += [asyncio.create_task(self.msock.run()), asyncio.create_task(self.lsock.run())]
             with KeyReader() if not self.options.headless else KeyReader(NoTty()) as keys:
                 if screen:
                     screen.start()
@@ -164,6 +194,8 @@ class LiveRunner:
                             raise task.exception()  # type: ignore[misc]
                     await asyncio.sleep(0.05)
         finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGTERM)
             if screen:
                 screen.stop()
             await self.shutdown(tasks)
@@ -192,8 +224,18 @@ class LiveRunner:
         if key == "q":
             self.stopping = True
             return
-        if key == "p":
+        if key == "k":
+            self.kill("key k")
+            return
+        if key == "p" and not self.state.halted:
             self.pause(not self.state.paused)
+        broker = self.broker
+        if broker is not None and broker.halted and not self.state.halted:
+            # the daily loss limit: the broker cancelled everything; quoting stays off
+            self.state.halted = str(broker.halted)
+            if not self.state.paused:
+                self.pause(True)
+            self.emit("quoting_halted", self.clock.now_ns(), reason=self.state.halted)
         if (
             self.options.duration_s is not None
             and now_s - self.started_s >= self.options.duration_s
@@ -215,6 +257,12 @@ class LiveRunner:
 
     def active_runs(self) -> list[MarketRun]:
         return [r for r in self.runs.values() if not r.done]
+
+    def receiving_runs(self) -> list[MarketRun]:
+        """The windows frames go to: open and not settled yet. A window's recording ends
+        with the frame that settled it (it is retired a moment later), so that its
+        replay, which settles after the last frame, steps what live stepped."""
+        return [r for r in self.runs.values() if not r.done and r.resolved is None]
 
     async def discover(self, spec: Series, slug: str, now_s: float) -> None:
         try:
@@ -312,7 +360,7 @@ class LiveRunner:
                 )
 
     def on_frame(self, sock: Any, t_ns: int, raw: str) -> None:
-        targets = self.active_runs()
+        targets = self.receiving_runs()
         start = self.gap_start.pop(sock.kind, None)
         if start is not None:  # as the recorder does: the gap, once data flows again
             note = note_text("gap", socket=sock.kind, start_ns=start, duration_ns=t_ns - start)
@@ -335,7 +383,7 @@ class LiveRunner:
     def on_connected(self, sock: Any, t_ns: int) -> None:
         self.state.connection = "live"
         self.emit("feed_connected", t_ns, socket=sock.kind, url=sock.url)
-        for run in self.active_runs():
+        for run in self.receiving_runs():
             self.feed(run, run.number(t_ns, "note", note_text("connected", socket=sock.kind)), t_ns)
 
     def on_disconnected(self, sock: Any, t_ns: int, reason: str) -> None:
@@ -344,7 +392,7 @@ class LiveRunner:
         self.state.connection = f"{sock.kind} reconnecting"
         self.gap_start.setdefault(sock.kind, t_ns)
         self.emit("feed_disconnected", t_ns, socket=sock.kind, reason=reason)
-        for run in self.active_runs():
+        for run in self.receiving_runs():
             raw = note_text("disconnected", socket=sock.kind, reason=reason)
             self.feed(run, run.number(t_ns, "note", raw), t_ns)
 
@@ -358,6 +406,8 @@ class LiveRunner:
                 view.up_ask = price_or_none(book.best_ask(0))
                 view.down_bid = price_or_none(book.best_bid(1))
                 view.down_ask = price_or_none(book.best_ask(1))
+        if self.broker is not None:
+            self.state.venue = venue_line(self.settings.mode, self.broker)
         views = []
         for run in self.runs.values():  # open windows and settled ones, every symbol
             portfolio = getattr(run.stepper, "portfolio_view", None)
@@ -383,6 +433,14 @@ class LiveRunner:
 
     async def shutdown(self, tasks: list[asyncio.Task[Any]]) -> None:
         t_ns = self.clock.now_ns()
+        if self.broker is not None:  # first: whatever else fails, nothing stays open
+            try:
+                self.not_cancelled = list(await self.broker.stop())
+            except Exception as exc:  # noqa: BLE001 - said, and the ids named below
+                self.emit("venue_stop_failed", t_ns, error=str(exc))
+                self.not_cancelled = [
+                    vid for w in self.broker.windows for vid in w.venue_ids.values()
+                ]
         for run in self.active_runs():
             run.done = True
             run.stepper.finish(t_ns)
@@ -400,13 +458,36 @@ class LiveRunner:
         if self._metrics is not None:
             self._metrics.close()
 
+    def real_log(self) -> Any:
+        """A venue window's event log: the run's, with a metrics line per real fill."""
+        log = EngineLog(self.log)  # type: ignore[arg-type]
+        return self.metrics.tap(log, None, event="real_fill")
+
     @property
     def metrics(self) -> FillMetrics:
-        """`<log-dir>/paper/metrics/live-<start, UTC>.jsonl`, opened at the first use."""
+        """`<log-dir>/paper/metrics/live-<start, UTC>.jsonl` (`real/metrics/` in a dry or
+        real run), opened at the first use."""
         if self._metrics is None:
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.started_s or None))
-            self._metrics = FillMetrics.in_log_dir(self.options.log_dir, f"live-{stamp}")
+            self._metrics = FillMetrics.in_log_dir(
+                self.options.log_dir, f"live-{stamp}", real=self.settings.on_venue
+            )
         return self._metrics
+
+
+def venue_line(mode: str, broker: Any) -> str:
+    """The dashboard's line of a dry or real run: balance, allowance, the day, limits."""
+
+    def usd(v: float | None) -> str:
+        return "?" if v is None else f"${v:,.2f}"
+
+    lim = broker.limits
+    return (
+        f"{mode.upper()}  USDC {usd(broker.balance_usdc)} (allowance "
+        f"{usd(broker.allowance_usdc)})  today {broker.day_pnl():+,.2f}  limits: order "
+        f"<= {lim.max_order_size:g} sh, window <= ${lim.max_window_notional:g}, exposure "
+        f"<= ${lim.max_exposure:g}, day loss ${lim.daily_loss_limit:g}"
+    )
 
 
 def _state_of(run: MarketRun, now_s: float) -> str:
@@ -432,17 +513,47 @@ def _live_symbol(raw: str) -> str:
 def run_live(settings: LiveSettings, options: LiveOptions) -> dict[str, int]:
     """Run until `--duration`, `q` or Ctrl-C; return the count of each event written."""
     runner = LiveRunner(settings, options)
+    if settings.on_venue:
+        runner.broker = make_broker(settings, runner)
     if settings.run_config is not None:
         config = settings.run_config
-        runner.make_stepper = lambda run, traded: EngineStepper(
-            run.manifest, config, runner.log, traded, runner.metrics
-        )
+
+        def make_stepper(run: MarketRun, traded: bool) -> EngineStepper:
+            venue = None
+            if runner.broker is not None and traded:
+                log = runner.real_log()
+                venue = runner.broker.window(MarketSpec.from_manifest(run.manifest), log)
+                log.engine = venue  # its fills' metrics lines read its account
+            return EngineStepper(run.manifest, config, runner.log, traded, runner.metrics, venue)
+
+        runner.make_stepper = make_stepper
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(runner.run())
     runner.refresh_views()
     summary = summary_text(runner.state)
+    if runner.not_cancelled:
+        summary += (
+            f"\nNOT CANCELLED at the venue ({len(runner.not_cancelled)}): "
+            + ", ".join(runner.not_cancelled)
+            + "\ncancel them by hand (Polymarket's site) or run again: open orders are "
+            "cancelled at start"
+        )
     if options.headless:  # stdout stays one line per event
         print(summary, file=sys.stderr, flush=True)
     else:
         print(summary, flush=True)
     return dict(runner.log.counts)
+
+
+def make_broker(settings: LiveSettings, runner: LiveRunner) -> Any:
+    """The broker of a dry or real run: credentials from the settings' secrets (or the
+    owner-only file PM_CREDENTIALS_FILE names), limits checked before every order."""
+    credentials = load_credentials({**settings.env, **settings.secrets})
+    return Broker(
+        credentials,
+        settings.limits,
+        endpoints=runner.endpoints,
+        clock=runner.clock,
+        dry_run=settings.mode == DRY_RUN,
+        log=EngineLog(runner.log),  # type: ignore[arg-type]
+    )

@@ -47,9 +47,10 @@ class EngineStepper(SessionStepper):
         log_sink: RunLog,
         traded: bool,
         metrics: FillMetrics | None = None,
+        venue: Any = None,
     ) -> None:
         log = EngineLog(log_sink)  # type: ignore[arg-type]
-        super().__init__(manifest, config, log, metrics=metrics)
+        super().__init__(manifest, config, log, metrics=metrics, venue=venue)
         self.quoting = bool(self.trader.enabled)  # PM_TRADE_ENABLED
         self.traded = traded
         self.trader.enabled = self.quoting and traded
@@ -59,11 +60,16 @@ class EngineStepper(SessionStepper):
     def on_frame(self, rows: Any, t_ns: int | None = None) -> None:
         super().on_frame(rows)
 
+    def settle(self, winner: str, t_ns: int) -> None:
+        """Settle where the replay of the recording settles (`backtest.replay.run_session`):
+        after the last frame stepped, or at the window's end if that is later; not when
+        the winner became known (`t_ns`). A `market_resolved` frame is that last frame,
+        but a Gamma poll answers later, and settling then would run the engine's timers
+        further than the replay can."""
+        super().settle(winner, max(self.last_ns, self.spec.window_end_ns))
+
     # The runner's times are local (the venue clock of `VenueClock`); the engine may run
     # on the venue's timestamps (PM_PAPER_FEED_CLOCK=venue): convert as frames are.
-    def settle(self, winner: str, t_ns: int) -> None:
-        super().settle(winner, self.clock.convert(t_ns))
-
     def finish(self, t_ns: int) -> None:
         super().finish(self.clock.convert(t_ns))
 
@@ -75,7 +81,7 @@ class EngineStepper(SessionStepper):
             self.trader.cancel_all(self.engine.now_ns)
 
     def portfolio_view(self) -> Any:
-        acct = self.engine.account
+        acct = self.venue.account
         positions = []
         for tok, name in ((0, "UP"), (1, "DOWN")):
             shares = acct.pos[tok]
@@ -99,8 +105,8 @@ class EngineStepper(SessionStepper):
         )
 
     def window_view(self, slug: str, fills: int, state: str) -> Any:
-        """This window's own paper account, positions marked at the best bids."""
-        acct = self.engine.account
+        """This window's own account, positions marked at the best bids."""
+        acct = self.venue.account
         value = 0.0
         if not self.closed:
             for tok in (0, 1):
@@ -122,7 +128,7 @@ class EngineStepper(SessionStepper):
         """Our live orders, oldest first: posting (travelling), open, or cancelling."""
         now_ns = self.engine.now_ns
         views = []
-        for o in sorted(self.engine.orders.values(), key=lambda o: o.id):
+        for o in sorted(self.venue.orders.values(), key=lambda o: o.id):
             if not o.live:
                 continue
             state = (

@@ -15,7 +15,7 @@ def summary_text(state: DashboardState) -> str:
     """A table of every traded window (settled ones at their settlement, the rest marked
     at the best bid) and the total; a line saying so when nothing was traded."""
     windows: list[WindowView] = state.windows
-    head = f"pk8opt live (paper, strategy {state.strategy or '?'}) stopped"
+    head = f"pk8opt live ({state.mode}, strategy {state.strategy or '?'}) stopped"
     if not windows:
         return f"{head}: no window was traded; {state.fills} fill(s)."
     rows = [("Window", "State", "Fills", "Fees", "P&L")]

@@ -1,7 +1,8 @@
 """Where the venue is and what time it is there.
 
 Endpoints come from options, else the environment (`PK8_GAMMA_URL`, `PK8_CLOB_WS_URL`,
-`PK8_LIVE_WS_URL`), else Polymarket's real addresses.
+`PK8_LIVE_WS_URL`, and for real orders `PK8_CLOB_URL` and `PK8_USER_WS_URL`), else
+Polymarket's real addresses.
 
 `VenueClock` is the venue's time as the recorder sees it. Against Polymarket it is the
 wall clock. Against `pk8opt serve --speed X --now` the venue's clock runs X times faster
@@ -23,6 +24,8 @@ from pk8opt.errors import ConfigError
 GAMMA_URL = "https://gamma-api.polymarket.com"
 CLOB_WS_URL = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
 LIVE_WS_URL = "wss://ws-live-data.polymarket.com"
+CLOB_URL = "https://clob.polymarket.com"  # CLOB REST: orders, cancels, balances
+USER_WS_URL = "wss://ws-subscriptions-clob.polymarket.com/ws/user"  # our orders and trades
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class Endpoints:
     gamma_url: str = GAMMA_URL
     clob_ws_url: str = CLOB_WS_URL
     live_ws_url: str = LIVE_WS_URL
+    clob_url: str = CLOB_URL
+    user_ws_url: str = USER_WS_URL
 
     @classmethod
     def resolve(
@@ -38,12 +43,16 @@ class Endpoints:
         clob_ws_url: str | None = None,
         live_ws_url: str | None = None,
         env: Mapping[str, str] | None = None,
+        clob_url: str | None = None,
+        user_ws_url: str | None = None,
     ) -> Endpoints:
         env = os.environ if env is None else env
         return cls(
             gamma_url=(gamma_url or env.get("PK8_GAMMA_URL") or GAMMA_URL).rstrip("/"),
             clob_ws_url=clob_ws_url or env.get("PK8_CLOB_WS_URL") or CLOB_WS_URL,
             live_ws_url=live_ws_url or env.get("PK8_LIVE_WS_URL") or LIVE_WS_URL,
+            clob_url=(clob_url or env.get("PK8_CLOB_URL") or CLOB_URL).rstrip("/"),
+            user_ws_url=user_ws_url or env.get("PK8_USER_WS_URL") or USER_WS_URL,
         )
 
 

@@ -30,6 +30,9 @@ from typing import IO, Any
 from pk8opt.engine.eventlog import iso_ns
 
 METRICS_SUBDIR = Path("paper") / "metrics"
+# a dry or real run's fills (the venue's): `real/metrics/`, as the original system kept
+REAL_METRICS_SUBDIR = Path("real") / "metrics"
+VENUE_FIELDS = ("venue_order_id", "trade_id", "venue_ts", "status")
 EPS = 1e-9
 
 
@@ -43,13 +46,16 @@ class FillMetrics:
         self.lines = 0
 
     @classmethod
-    def in_log_dir(cls, log_dir: Path, run: str) -> FillMetrics:
-        """`<log_dir>/paper/metrics/<run>.jsonl`."""
-        return cls(Path(log_dir) / METRICS_SUBDIR / f"{run}.jsonl")
+    def in_log_dir(cls, log_dir: Path, run: str, *, real: bool = False) -> FillMetrics:
+        """`<log_dir>/paper/metrics/<run>.jsonl` (`real/metrics/` for the venue's fills)."""
+        sub = REAL_METRICS_SUBDIR if real else METRICS_SUBDIR
+        return cls(Path(log_dir) / sub / f"{run}.jsonl")
 
-    def tap(self, log: Any, engine: Any) -> MetricsTap:
-        """An engine event log that also writes this file's line for each fill."""
-        return MetricsTap(log, self, engine)
+    def tap(self, log: Any, engine: Any, *, event: str = "paper_fill") -> MetricsTap:
+        """An event log that also writes this file's line for each fill (`event`:
+        `paper_fill` of the paper engine, `real_fill` of the real venue). `engine` is
+        what holds the account and the market; it may be set on the tap later."""
+        return MetricsTap(log, self, engine, event)
 
     def write_fill(
         self, engine: Any, t_ns: int, fill: dict[str, Any], paired_before: float
@@ -72,6 +78,8 @@ class FillMetrics:
             "liquidity": fill["liquidity"],
             "why": fill["why"],
             "order_id": fill["order_id"],
+            # the venue's own ids and time, on a real fill
+            **{k: fill[k] for k in VENUE_FIELDS if k in fill},
             "pos_up": pos_up,
             "pos_down": pos_dn,
             "avg_up": avg_up,
@@ -94,16 +102,19 @@ class MetricsTap:
     """Stands in for the engine's `EventLog`: passes every event on to `inner` (if
     any) and, after each `paper_fill`, writes the fill's metrics line."""
 
-    def __init__(self, inner: Any, metrics: FillMetrics, engine: Any) -> None:
+    def __init__(
+        self, inner: Any, metrics: FillMetrics, engine: Any, event: str = "paper_fill"
+    ) -> None:
         self.inner = inner
         self.metrics = metrics
         self.engine = engine
+        self.event = event
         self.paired_shares = 0.0
 
     def write(self, event: str, t_ns: int, slug: str, **fields: Any) -> None:
         if self.inner is not None:
             self.inner.write(event, t_ns, slug, **fields)
-        if event == "paper_fill":
+        if event == self.event and self.engine is not None:
             before = self.paired_shares
             pos = self.engine.account.pos
             self.paired_shares = min(pos[0], pos[1])

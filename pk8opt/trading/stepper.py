@@ -18,6 +18,7 @@ from pk8opt.strategies import get_strategy
 from pk8opt.strategies.base import Strategy
 from pk8opt.trading.run_config import RunConfig
 from pk8opt.trading.trader import Trader
+from pk8opt.venue.base import Venue
 
 
 class SessionStepper:
@@ -47,15 +48,21 @@ class SessionStepper:
         view: BookView | None = None,
         skip_unchanged: bool = True,
         metrics: Any = None,
+        venue: Venue | None = None,
     ) -> None:
         self.spec = MarketSpec.from_manifest(manifest)
-        self.engine = PaperEngine(self.spec, config.engine_settings, log=log, view=view)
-        if metrics is not None:  # a fill_metrics.FillMetrics: one line per fill
+        # with a venue the engine only follows the book: no order, nothing to log
+        engine_log = log if venue is None else None
+        self.engine = PaperEngine(self.spec, config.engine_settings, log=engine_log, view=view)
+        if metrics is not None and venue is None:  # a fill_metrics.FillMetrics
             self.engine.log = metrics.tap(log, self.engine)
         if strategy is None:
             strategy = get_strategy(config.strategy)(**config.strategy_params)
+        # Where the orders go: the paper engine, or a venue given (the real one). The
+        # engine follows the book either way; with a venue it holds no order.
+        self.venue: Venue = self.engine if venue is None else venue
         self.trader = Trader(
-            self.engine, strategy, config.trader_params, skip_unchanged=skip_unchanged
+            self.venue, strategy, config.trader_params, skip_unchanged=skip_unchanged
         )
         self.clock = FeedClock.from_params(config.engine_params)
         self.last_ns = 0
@@ -140,8 +147,11 @@ class SessionStepper:
         self._decide(t_ns)
         self.pending.clear()
         self.engine.advance_to(t_ns)
-        self.held = (self.engine.account.pos[0], self.engine.account.pos[1])
+        acct = self.venue.account
+        self.held = (acct.pos[0], acct.pos[1])
         self.engine.close(t_ns, WINNER_INDEX[winner])
+        if self.venue is not self.engine:
+            self.venue.close(t_ns, WINNER_INDEX[winner])
         self.trader.finish(t_ns)
         self.closed = True
 

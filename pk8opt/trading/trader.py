@@ -29,9 +29,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from pk8opt.engine.orders import Order
-from pk8opt.engine.paper import PaperEngine
 from pk8opt.params import Param, ParamSet
 from pk8opt.strategies.base import Desired, Strategy, StrategyContext, StrategyQuote
+from pk8opt.venue.base import Venue
 
 TRADER_PARAMS = ParamSet(
     [
@@ -88,7 +88,7 @@ _NONE_TOP = (-1, -1, -1, -1)
 class Trader:
     def __init__(
         self,
-        engine: PaperEngine,
+        engine: Venue,
         strategy: Strategy,
         params: Mapping[str, Any],
         *,

@@ -190,3 +190,22 @@ def test_a_tracking_password_is_not_kept_in_the_study_and_deploy_asks_for_it(
     tracking = f"sqlite:///{tmp_path / 'm.db'}"
     dep = deploy_trial(tmp_path / ".env", storage=url, evaluator=EVALUATOR, tracking_uri=tracking)
     assert dep.trial == 1
+
+
+def test_a_deployed_env_always_trades_on_paper(tmp_path: Path) -> None:
+    """Going real is a decision on the command line: deploy never writes PM_DRY_RUN=0 or
+    PM_PAPER_TRADING=0, and a line of the user's own setting them is commented out."""
+    url = make_study(tmp_path)
+    env_file = tmp_path / ".env"
+    env_file.write_text(CREDS + "PM_PAPER_TRADING=0\nPM_DRY_RUN=0\n")
+    deploy_trial(
+        env_file, storage=url, evaluator=EVALUATOR, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}"
+    )
+    from pk8opt.live.keys import read_env_file
+
+    env = read_env_file(env_file)
+    assert env["PM_PAPER_TRADING"] == "1" and env["PM_DRY_RUN"] == "1"
+    text = env_file.read_text()
+    assert "# (replaced by pk8opt deploy) PM_PAPER_TRADING=0" in text
+    assert "# (replaced by pk8opt deploy) PM_DRY_RUN=0" in text
+    assert "PM_DRY_RUN=0\n" not in text.replace("# (replaced by pk8opt deploy) PM_DRY_RUN=0", "")

@@ -58,15 +58,21 @@ def test_missing_env_file(tmp_path: Path) -> None:
     assert ".env: no such .env file" in line and "deploy --best" in line
 
 
-@pytest.mark.parametrize("var", ["PM_PAPER_TRADING", "PM_DRY_RUN"])
-def test_real_money_refused(tmp_path: Path, var: str) -> None:
-    line = one_error_line(run_live(tmp_path, f"PM_STRATEGY=balanced_arb\n{var}=0\n"))
-    assert var in line and "real-money trading is out of scope" in line
+def test_real_orders_need_the_flag(tmp_path: Path) -> None:
+    line = one_error_line(
+        run_live(tmp_path, "PM_STRATEGY=balanced_arb\nPM_PAPER_TRADING=0\nPM_DRY_RUN=0\n")
+    )
+    assert "--real" in line and "real orders" in line
 
 
-def test_real_money_refused_from_the_environment_too(tmp_path: Path) -> None:
+def test_the_flag_never_turns_paper_into_real(tmp_path: Path) -> None:
+    line = one_error_line(run_live(tmp_path, "PM_STRATEGY=balanced_arb\n", "--real"))
+    assert "--real needs PM_PAPER_TRADING=0 and PM_DRY_RUN=0" in line
+
+
+def test_a_half_set_real_mode_from_the_environment_is_named(tmp_path: Path) -> None:
     proc = run_live(tmp_path, "PM_STRATEGY=balanced_arb\n", PM_DRY_RUN="0")
-    assert "PM_DRY_RUN" in one_error_line(proc)
+    assert "PM_DRY_RUN=0 with PM_PAPER_TRADING=1" in one_error_line(proc)
 
 
 @pytest.mark.parametrize(

@@ -20,9 +20,9 @@ from support.record_cli import start_serve
 from support.recorder import recorded, run_with_fault
 from support.sessions import START
 
-from pk8opt.fakepm import FakePolymarket
 from pk8opt.fakepm.broken import Slammer
 from pk8opt.fakepm.build import fixture_session
+from pk8opt.fakepm.server import FakePolymarket
 from pk8opt.record import Recorder
 
 PK8 = [sys.executable, "-m", "pk8opt.cli"]

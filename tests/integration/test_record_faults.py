@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from support.recorder import notes, recorded, run_with_fault
 
-from pk8opt.fakepm import FakePolymarket
+from pk8opt.fakepm.server import FakePolymarket
 from pk8opt.record import Recorder
 
 

@@ -224,7 +224,7 @@ def test_unreadable_sessions_are_skipped_not_fatal(
     sel = select_sessions(Data(paths=[str(root)]), "sweep.yaml")
     assert sel.in_sample + sel.holdout == [root / SLUG]
     # serve too: the readable session is served, the others named once each
-    from pk8opt.fakepm import load_venue
+    from pk8opt.fakepm.timeline import load_venue
 
     capsys.readouterr()
     assert list(load_venue([root]).markets) == [SLUG]

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from support.recorder import config, record, recorded
 
-from pk8opt.fakepm import FakePolymarket, load_venue
+from pk8opt.fakepm.server import FakePolymarket
+from pk8opt.fakepm.timeline import load_venue
 from pk8opt.polymarket.endpoints import VenueClock
 from pk8opt.recordings.manifest import read_manifest
 

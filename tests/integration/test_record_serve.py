@@ -10,8 +10,8 @@ import pytest
 from support.recorder import START, config, record, recorded, serving
 from support.sessions import custom_session
 
-from pk8opt.fakepm import FakePolymarket
 from pk8opt.fakepm.build import fixture_session
+from pk8opt.fakepm.server import FakePolymarket
 from pk8opt.record import Recorder
 from pk8opt.recordings.manifest import read_manifest
 

@@ -11,8 +11,9 @@ import httpx
 from support.sessions import START, custom_session
 from websockets.asyncio.client import connect
 
-from pk8opt.fakepm import FakePolymarket, load_venue
 from pk8opt.fakepm.build import fixture_session, ids_for
+from pk8opt.fakepm.server import FakePolymarket
+from pk8opt.fakepm.timeline import load_venue
 from pk8opt.polymarket.endpoints import VenueClock
 
 

@@ -16,8 +16,9 @@ from support.record_cli import PK8, start_record, start_serve
 from support.recorder import START
 from websockets.asyncio.client import connect
 
-from pk8opt.fakepm import FakePolymarket, load_venue
 from pk8opt.fakepm.build import fixture_session
+from pk8opt.fakepm.server import FakePolymarket
+from pk8opt.fakepm.timeline import load_venue
 from pk8opt.polymarket.endpoints import VenueClock
 from pk8opt.polymarket.wire import ASK, BID, BookSnapshot, parse_market_frame, price_milli
 from pk8opt.recordings.book import MarketBook

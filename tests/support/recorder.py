@@ -11,8 +11,9 @@ from typing import Any
 
 import msgspec
 
-from pk8opt.fakepm import FakePolymarket, load_venue
 from pk8opt.fakepm.build import fixture_session
+from pk8opt.fakepm.server import FakePolymarket
+from pk8opt.fakepm.timeline import load_venue
 from pk8opt.polymarket.endpoints import Endpoints, VenueClock
 from pk8opt.record import JsonLog, RecordConfig, Recorder
 from pk8opt.recordings.manifest import Manifest, read_manifest

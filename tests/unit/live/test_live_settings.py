@@ -66,16 +66,74 @@ def test_missing_strategy_is_one_line_naming_it() -> None:
     assert "PM_STRATEGY" in msg and "deploy --best" in msg and "\n" not in msg
 
 
-@pytest.mark.parametrize("var", ["PM_PAPER_TRADING", "PM_DRY_RUN"])
-def test_real_money_is_refused(var: str) -> None:
+@pytest.mark.parametrize(
+    ("env", "real_flag", "mode"),
+    [
+        ({}, False, "paper"),
+        ({"PM_PAPER_TRADING": "1", "PM_DRY_RUN": "1"}, False, "paper"),
+        ({"PM_PAPER_TRADING": "0"}, False, "dry run"),
+        ({"PM_PAPER_TRADING": "0", "PM_DRY_RUN": "1"}, False, "dry run"),
+        ({"PM_PAPER_TRADING": "0", "PM_DRY_RUN": "0"}, True, "real"),
+    ],
+)
+def test_the_mode_comes_from_both_variables_and_the_flag(
+    env: dict[str, str], real_flag: bool, mode: str
+) -> None:
+    got = settings_from_env(
+        {"PM_STRATEGY": "noop", **env}, ".env", with_run_config=False, real_flag=real_flag
+    )
+    assert got.mode == mode
+    assert (got.limits is None) == (mode == "paper")
+
+
+@pytest.mark.parametrize(
+    ("env", "real_flag", "needles"),
+    [
+        # real orders never start from the file alone
+        ({"PM_PAPER_TRADING": "0", "PM_DRY_RUN": "0"}, False, ("--real", "real orders")),
+        # --real never turns a paper file into a real run
+        ({}, True, ("--real", "PM_PAPER_TRADING=0")),
+        ({"PM_PAPER_TRADING": "0"}, True, ("--real", "PM_DRY_RUN=0")),
+        # a half-set file is named, not guessed
+        ({"PM_DRY_RUN": "0"}, False, ("PM_DRY_RUN=0", "PM_PAPER_TRADING=0")),
+        ({"PM_PAPER_TRADING": "sure"}, False, ("PM_PAPER_TRADING",)),
+        ({"PM_PAPER_TRADING": "0", "PM_DRY_RUN": "perhaps"}, False, ("PM_DRY_RUN",)),
+    ],
+)
+def test_real_orders_need_both_variables_and_the_flag(
+    env: dict[str, str], real_flag: bool, needles: tuple[str, ...]
+) -> None:
     with pytest.raises(ConfigError) as err:
-        settings(PM_STRATEGY="balanced_arb", **{var: "0"})
+        settings_from_env(
+            {"PM_STRATEGY": "noop", **env}, ".env", with_run_config=False, real_flag=real_flag
+        )
     msg = str(err.value)
-    assert var in msg and "real-money trading is out of scope" in msg
-    # explicit paper values are fine
-    assert settings(PM_STRATEGY="noop", **{var: "1"}).strategy == "noop"
-    with pytest.raises(ConfigError, match=var):
-        settings(PM_STRATEGY="noop", **{var: "sure"})
+    assert "\n" not in msg
+    for needle in needles:
+        assert needle in msg
+
+
+def test_credentials_never_reach_the_logged_settings() -> None:
+    got = settings_from_env(
+        {"PM_STRATEGY": "noop", "PM_PAPER_TRADING": "0", "PM_PRIVATE_KEY": "0xabc123"},
+        ".env",
+        with_run_config=False,
+    )
+    assert "PM_PRIVATE_KEY" not in got.env and "0xabc123" not in repr(got)
+    assert got.secrets["PM_PRIVATE_KEY"] == "0xabc123"
+
+
+def test_a_credential_in_a_file_others_can_read_is_refused(tmp_path) -> None:
+    from pk8opt.live.settings import load_live_settings
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("PM_STRATEGY=noop\nPM_PAPER_TRADING=0\nPM_PRIVATE_KEY=0xabc123\n")
+    env_file.chmod(0o644)
+    with pytest.raises(ConfigError) as err:
+        load_live_settings(env_file, {})
+    assert "chmod 600" in str(err.value) and "0xabc123" not in str(err.value)
+    env_file.chmod(0o600)
+    assert load_live_settings(env_file, {}).secrets == {"PM_PRIVATE_KEY": "0xabc123"}
 
 
 def test_process_env_overrides_file_for_pm_vars_only() -> None:
