@@ -9,6 +9,7 @@ Each command group lives in its own module of this package and adds its commands
 
 from pk8opt.cli import (  # noqa: F401  (each module adds its commands to `app`)
     backtest_cmd,
+    calibrate_cmd,
     compare_cmd,
     live_cmd,
     record_cmd,

@@ -107,6 +107,8 @@ class SweepConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     objective: Objective | list[Objective] = Objective()
     fixed: dict[str, Any] = {}
     engine: dict[str, Any] = {}
+    # where the `engine:` values come from (`pk8opt calibrate` writes it): a study attr
+    calibration: str | None = None
     trader: dict[str, Any] = {}
     sampler: Sampler = Sampler()
     pruner: Pruner = Pruner()
@@ -336,6 +338,7 @@ def validate(
 ) -> None:
     """Every check that does not need the data: declared parameters, ranges, budget."""
     check_fixed(cfg, where, strategy_params, engine_params, trader_params)
+    check_calibration(cfg, where)
     every = strategy_params + engine_params + trader_params
     check_space(cfg, where, every, strategy_params)
     check_objectives(cfg, where)
@@ -369,6 +372,21 @@ def check_fixed(
                 raise ConfigError(f"{where}: {section}.{name}: unknown parameter ({hint})")
             pset.get(name, where).parse(raw, f"{where}: {section}.{name}")
     check_bounds(cfg, where, strategy_params + engine_params + trader_params)
+
+
+def check_calibration(cfg: SweepConfig, where: str) -> None:
+    """`calibration:` says where the `engine:` values come from: it needs them."""
+    if cfg.calibration is None:
+        return
+    if not cfg.calibration.strip():
+        raise ConfigError(
+            f"{where}: calibration: empty; say where the engine: values come from, or remove it"
+        )
+    if not cfg.engine:
+        raise ConfigError(
+            f"{where}: calibration: no engine: settings to describe; paste the engine: block "
+            "`pk8opt calibrate` wrote (engine.yaml) beside it"
+        )
 
 
 def check_bounds(cfg: SweepConfig, where: str, every: ParamSet) -> None:

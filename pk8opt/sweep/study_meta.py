@@ -1,7 +1,7 @@
 """What a study records about the sweep that made it: small Optuna study attrs.
 
 Each fact is its own short attr (`pk8opt.strategy`, `pk8opt.objective`,
-`pk8opt.config_sha`, ...) so that `optuna studies` and Optuna's dashboard show a
+`pk8opt.config_sha`, `pk8opt.calibration` where the config's `engine:` values come from, ...) so that `optuna studies` and Optuna's dashboard show a
 readable row. The long parts (the whole config, the list of in-sample and holdout
 sessions) go to the sweep's MLflow parent run as `config.yaml` and `study.json`;
 `pk8opt.config_sha` is the SHA-256 of that `config.yaml`, so a config file can be
@@ -42,6 +42,7 @@ class StudyMeta:
     code_version: str = "?"
     tracking_uri: str | None = None
     experiment: str | None = None
+    calibration: str | None = None  # the config's `calibration:` (its engine: values' source)
 
     def objective_text(self) -> str:
         """`maximize pnl_per_window` (several: joined by `, `)."""
@@ -69,6 +70,7 @@ def study_attrs(meta: StudyMeta) -> dict[str, Any]:
         # never a password: deploy asks for the URL when the one kept lacks it
         f"{PREFIX}tracking_uri": mask_url(meta.tracking_uri) if meta.tracking_uri else None,
         f"{PREFIX}experiment": meta.experiment,
+        f"{PREFIX}calibration": meta.calibration,
     }
 
 
@@ -106,6 +108,7 @@ def read_meta(attrs: dict[str, Any]) -> StudyMeta | None:
             code_version=str(attrs.get(f"{PREFIX}code_version", "?")),
             tracking_uri=attrs.get(f"{PREFIX}tracking_uri"),
             experiment=attrs.get(f"{PREFIX}experiment"),
+            calibration=attrs.get(f"{PREFIX}calibration"),
         )
     old = attrs.get(LEGACY)
     if not isinstance(old, dict) or "strategy" not in old:
@@ -151,6 +154,7 @@ def sweep_meta(
         code_version=version,
         tracking_uri=cfg.tracking_uri(),
         experiment=cfg.experiment_name(),
+        calibration=cfg.calibration,
     )
 
 
