@@ -14,72 +14,32 @@ limit without a market feed of its own.
 
 from __future__ import annotations
 
+from pk8opt.engine.accounting import Account
 from pk8opt.engine.orders import Order
 
 
-class RealAccount:
-    __slots__ = (
-        "starting_cash",
-        "cash",
-        "reserved",
-        "pos",
-        "cost",
-        "fees",
-        "volume",
-        "maker_volume",
-        "rebates",
-        "fills",
-        "settled_usdc",
-        "marks",
-    )
+class RealAccount(Account):
+    """The paper account, with the venue's ways: a reservation is never refused (the
+    venue refuses, not us), a fill can be taken back, a position set to the venue's."""
+
+    __slots__ = ("marks",)
 
     def __init__(self, starting_cash_usdc: float) -> None:
-        self.starting_cash = starting_cash_usdc
-        self.cash = starting_cash_usdc
-        self.reserved = 0.0  # price x remaining of this window's live orders
-        self.pos = [0.0, 0.0]
-        self.cost = [0.0, 0.0]  # fees excluded
-        self.fees = 0.0
-        self.volume = 0.0
-        self.maker_volume = 0.0
-        self.rebates = 0.0  # not estimated for real fills: the venue pays them
-        self.fills = 0
-        self.settled_usdc = 0.0
+        super().__init__(starting_cash_usdc)
         self.marks: list[float | None] = [None, None]  # last prices equity was asked at
 
-    def avg_cost(self, token: int) -> float:
-        q = self.pos[token]
-        return self.cost[token] / q if q > 0.0 else 0.0
-
-    def reserve(self, order: Order, amount: float) -> None:
+    def reserve(self, order: Order, amount: float) -> bool:
         """Hold `amount` for a live order (the venue holds it too)."""
         self.cash -= amount
         self.reserved += amount
         order.reserved_usdc += amount
+        return True
 
-    def release(self, order: Order) -> None:
-        """What is left of an order's reservation goes back once it can no longer fill."""
-        self.cash += order.reserved_usdc
-        self.reserved -= order.reserved_usdc
-        order.reserved_usdc = 0.0
-        if abs(self.reserved) < 1e-9:
-            self.reserved = 0.0
-
-    def fill(
+    def fill(  # type: ignore[override]
         self, order: Order, qty: float, price_usdc: float, fee_usdc: float, maker: bool
     ) -> None:
-        charge = qty * price_usdc + fee_usdc
-        take = min(charge, order.reserved_usdc)
-        order.reserved_usdc -= take
-        self.reserved -= take
-        self.cash -= charge - take
-        self.pos[order.token] += qty
-        self.cost[order.token] += qty * price_usdc
-        self.fees += fee_usdc
-        self.volume += qty * price_usdc
-        if maker:
-            self.maker_volume += qty * price_usdc
-        self.fills += 1
+        """A fill the venue reported (no rebate estimate: the venue pays those)."""
+        super().fill(order, qty, price_usdc, fee_usdc, 0.0, maker)
 
     def unfill(
         self, order: Order, qty: float, price_usdc: float, fee_usdc: float, maker: bool
@@ -106,34 +66,14 @@ class RealAccount:
         self.cost[token] += qty * price_usdc
         self.cash -= qty * price_usdc
 
-    def settle(self, winner: int) -> float:
-        payout = self.pos[winner] * 1.0
-        self.cash += payout
-        self.settled_usdc = payout
-        self.pos = [0.0, 0.0]
-        self.cost = [0.0, 0.0]
-        return payout
-
     def equity(self, mark_up: float | None, mark_dn: float | None) -> float:
-        """Cash + reservations + positions marked at the given prices (at cost where a
-        mark is None, as the paper account does). Marks given are kept for `pnl`."""
+        """The paper account's equity; the marks given are kept for `pnl`."""
         if mark_up is not None:
             self.marks[0] = mark_up
         if mark_dn is not None:
             self.marks[1] = mark_dn
-        value = self.cash + self.reserved
-        for token, mark in ((0, mark_up), (1, mark_dn)):
-            q = self.pos[token]
-            if q:
-                value += q * mark if mark is not None else self.cost[token]
-        return value
+        return super().equity(mark_up, mark_dn)
 
     def pnl(self) -> float:
         """Realized + marked P&L of the window (fees in), at the last marks known."""
-        value = self.cash + self.reserved - self.starting_cash
-        for token in (0, 1):
-            q = self.pos[token]
-            if q:
-                mark = self.marks[token]
-                value += q * mark if mark is not None else self.cost[token]
-        return value
+        return super().equity(self.marks[0], self.marks[1]) - self.starting_cash
