@@ -89,6 +89,16 @@ ENGINE_PARAMS = ParamSet(
             "changes at that price (0: the asks stay visible, as before)",
         ),
         Param(
+            "queue_ahead_frac",
+            float,
+            1.0,
+            "PM_PAPER_QUEUE_AHEAD_FRAC",
+            "Fraction of the size displayed at an order's price when it rests that is ahead "
+            "of it (1: behind all of it)",
+            low=0.0,
+            high=1.0,
+        ),
+        Param(
             "queue_add_ahead_frac",
             float,
             0.0,
@@ -155,6 +165,7 @@ class EngineSettings:
     cancel_clear_ns: int
     response_ns: int
     take_depletes: bool
+    queue_ahead_frac: float
     queue_add_ahead_frac: float
     maker_flow: bool  # maker flow on: asked for, at a positive base rate
     flow_base: float
@@ -176,6 +187,7 @@ class EngineSettings:
             cancel_clear_ns=_ns(params["cancel_clear_latency_ms"]),
             response_ns=_ns(params["response_latency_ms"]),
             take_depletes=bool(params["take_depletes"]),
+            queue_ahead_frac=float(params["queue_ahead_frac"]),
             queue_add_ahead_frac=float(params["queue_add_ahead_frac"]),
             maker_flow=bool(params["maker_flow"]) and flow_base > 0,
             flow_base=flow_base,

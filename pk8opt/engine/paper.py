@@ -56,6 +56,7 @@ class PaperEngine:
         self.post_ns = st.post_ns
         self.cancel_req_ns = st.cancel_req_ns
         self.cancel_clear_ns = st.cancel_clear_ns
+        self.ahead_frac = st.queue_ahead_frac
         self.add_ahead = st.queue_add_ahead_frac
         self.responses = Responses(st.response_ns)
         self.flow: MakerFlow | None = None
@@ -451,7 +452,7 @@ class PaperEngine:
             self._take(o, ask)
             o.phantom = o.status == Status.OPEN and not self.deplete
         if o.status == Status.OPEN:
-            o.ahead = self.view.size(o.token, BID, o.price)
+            o.ahead = self.ahead_frac * self.view.size(o.token, BID, o.price)
             if not self.resting[o.token] and self.flow is not None:
                 self._flow_next[o.token] = self.flow.next_after(o.token, self.now_ns)
             self.resting[o.token].append(o)

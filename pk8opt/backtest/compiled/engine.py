@@ -98,6 +98,7 @@ from pk8opt.backtest.compiled.layout import (
     POS0,
     POS1,
     Q_ADD_AHEAD,
+    Q_AHEAD,
     Q_FEE_EXP,
     Q_FEE_RATE,
     Q_FLOW_NOISE,
@@ -384,7 +385,7 @@ def open_order(
                 break
         OI[o, O_PHANTOM] = 1 if (OI[o, O_STATUS] == OPEN and not deplete) else 0
     if OI[o, O_STATUS] == OPEN:
-        OF[o, O_AHEAD] = BB[tok, price]
+        OF[o, O_AHEAD] = FP[Q_AHEAD] * BB[tok, price]
         if NR[tok] == 0 and IP[P_FLOW]:
             if tok == 0:
                 nt, nz, nj = next_flow(ft0, fz0, now, S[FLOWJ0])

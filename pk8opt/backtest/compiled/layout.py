@@ -105,8 +105,9 @@ HELD_UP, HELD_DOWN, HELD_PAYOUT, N_HELD = range(4)
     Q_FEE_EXP,
     Q_REBATE,
     Q_WINDOW_S,
+    Q_AHEAD,
     N_FP,
-) = range(10)
+) = range(11)
 # buffer capacities (`buffers`' caps)
 CAP_ORDERS, CAP_FILLS, CAP_EQ, CAP_EV, N_CAPS = range(5)
 

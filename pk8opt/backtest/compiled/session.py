@@ -195,6 +195,7 @@ class _Trial:
         ip[L.P_LOG] = logging
         self.ip = ip
         fp = np.zeros(L.N_FP, dtype=np.float64)
+        fp[L.Q_AHEAD] = es.queue_ahead_frac
         fp[L.Q_ADD_AHEAD] = es.queue_add_ahead_frac
         fp[L.Q_FLOW_SCALE] = es.flow_depth_scale
         fp[L.Q_FLOW_NOISE] = es.flow_noise

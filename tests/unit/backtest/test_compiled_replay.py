@@ -214,6 +214,7 @@ _NEAR = {
     "flow_base": (0.0, 8.0),
     "flow_depth_scale": (0.0, 1.0),
     "flow_noise": (0.0, 1.5),
+    "queue_ahead_frac": (0.0, 1.0),
     "queue_add_ahead_frac": (0.0, 1.0),
     "warmup_seconds": (0.0, 10.0),
     "min_requote_seconds": (0.0, 3.0),

@@ -357,3 +357,14 @@ def test_takes_use_up_the_asks_until_the_venue_changes_them(deplete: bool) -> No
     frame(e, T0 + 4 * MS, (Kind.LEVEL, UP, ASK, 500, 25.0))  # the venue's book moves there
     assert b.status == Status.FILLED
     assert [f[4] for f in e.fill_log] == ["taker", "taker", "book_through"]
+
+
+def test_queue_ahead_frac_puts_a_new_order_behind_part_of_the_displayed_size() -> None:
+    e = engine(queue_ahead_frac=0.25)
+    book(e, T0, (480, 100.0), (500, 50.0))
+    o = e.submit(T0, UP, 480, 10.0)
+    frame(e, T0 + 60 * MS)
+    assert o.status == Status.OPEN and o.ahead == pytest.approx(25.0)
+    # 30 traded at our price: 25 go to the queue ahead, 5 to us
+    frame(e, T0 + 100 * MS, (Kind.TRADE, UP, ASK, 480, 30.0), (Kind.LEVEL, UP, BID, 480, 70.0))
+    assert o.filled == pytest.approx(5.0) and o.ahead == 0.0
