@@ -14,7 +14,8 @@ hash, then PCG64's initial state) costs more than the draws at the default rate.
 drivers draw through `MakerFlow.draw` instead: the same numbers, from the generator
 state numpy's seeding gives, kept per block (`_seeded`: it does not depend on the rate,
 so replaying a session again, at any rate, seeds nothing) and set on one reused
-generator.
+generator. The compiled replay draws the same numbers from the same kept states
+(`block_states`) with numpy's algorithms compiled (pk8opt.backtest.compiled.flow_draws).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ BLOCK_NS = 60_000_000_000
 _SEEDED: OrderedDict[tuple[int, int, int, int], int] = OrderedDict()
 _SEEDED_MAX = 1 << 16
 _MASK128 = (1 << 128) - 1
+_MASK64 = (1 << 64) - 1
 
 
 def _seeded(seed: int, key: int, token: int, k: int) -> int:
@@ -46,6 +48,18 @@ def _seeded(seed: int, key: int, token: int, k: int) -> int:
             _SEEDED.popitem(last=False)
         _SEEDED[where] = got
     return got
+
+
+def block_states(seed: int, key: int, token: int, first: int, last: int) -> np.ndarray:
+    """The initial generator states (`_seeded`) of blocks `first` to `last` (included)
+    of `token`, a row of four uint64 words each: the state's high and low word, then
+    the increment's. What the compiled replay draws its arrivals from
+    (pk8opt.backtest.compiled.flow_draws)."""
+    words: list[int] = []
+    for k in range(first, last + 1):
+        p = _seeded(seed, key, token, k)
+        words += (p >> 192, (p >> 128) & _MASK64, (p >> 64) & _MASK64, p & _MASK64)
+    return np.array(words, dtype=np.uint64).reshape(-1, 4)
 
 
 class MakerFlow:

@@ -24,7 +24,7 @@ from pk8opt.backtest.compiled import layout as L
 from pk8opt.backtest.replay_handle import ReplaySession, replay_handle, replay_store, session_cache
 from pk8opt.backtest.session_result import SessionResult
 from pk8opt.engine.eventlog import EventLog
-from pk8opt.engine.flow import BLOCK_NS, MakerFlow
+from pk8opt.engine.flow import BLOCK_NS, MakerFlow, block_states
 from pk8opt.engine.market import WINNER_INDEX, MarketSpec
 from pk8opt.engine.markout import HORIZONS_S, REASONS, Fill
 from pk8opt.errors import ConfigError
@@ -133,14 +133,21 @@ def _flow_arrays(
 ) -> tuple[np.ndarray, ...]:
     """Maker-flow arrivals of both tokens over the blocks from `lo_ns` to past `hi_ns`:
     times and z of the Up token, then of the Down token (read, never written, by the
-    kernel: see `_flows`)."""
+    kernel: see `_flows`). Drawn as numba code (`flow_draws.arrivals`: the very numbers
+    `MakerFlow.arrivals` draws with numpy, which draws any rate it does not)."""
+    # numba: imported on the first compiled run
+    from pk8opt.backtest.compiled.flow_draws import arrivals
+
     first, last = max(lo_ns, 0) // BLOCK_NS, max(hi_ns, 0) // BLOCK_NS + 1
     span = (slug, first, last)
     held = _flows.get(span)
     if held is not None and held[0] == seed and held[1] == rate:
         return held[2]
     flow = MakerFlow(seed, slug, rate)
-    arrays = (*flow.arrivals(0, first, last), *flow.arrivals(1, first, last))
+    arrays: tuple[np.ndarray, ...] = ()
+    for token in (0, 1):
+        drawn = arrivals(block_states(flow.seed, flow.key, token, first, last), rate, first)
+        arrays += drawn if drawn is not None else flow.arrivals(token, first, last)
     size = sum(a.nbytes for a in arrays)
     if held is not None:
         del _flows[span]

@@ -107,7 +107,7 @@ SHARED: tuple[tuple[str, str], ...] = (
 
 # the modules of compiled functions
 MODULES: tuple[str, ...] = ("engine", "responses", "trader", "kernel", "strategies")
-MODULES += ("equity", "feed", "markout", "numeric")
+MODULES += ("equity", "feed", "markout", "numeric", "flow_draws")
 
 
 def resolve(dotted: str) -> Any:
