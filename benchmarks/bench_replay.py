@@ -164,8 +164,9 @@ def _maker_flow_against_plain(sessions, n_events: int) -> None:  # type: ignore[
     p = best["plain"]
     print(
         f"   maker flow against defaults, compiled, back to back: defaults {speed('plain')}; "
-        f"maker flow {speed('kept')}, ratio {best['kept'] / p:.2f} (target <= 1.5); "
-        f"maker flow at a new rate each trial {speed('new')}, ratio {best['new'] / p:.2f}"
+        f"maker flow {speed('kept')}, ratio {best['kept'] / p:.2f}; "
+        f"maker flow at a new rate each trial {speed('new')}, ratio {best['new'] / p:.2f} "
+        "(target <= 1.5 for both)"
     )
     kept, new = best["cal_kept"], best["cal_new"]
     print(

@@ -1,9 +1,20 @@
 """`pk8opt compare` of a real (or dry) run: its venue's fills against a paper replay.
 
 A window a real run traded has `real_*` events in the live log instead of the paper
-engine's. Its recording is replayed on paper with the settings the run logged (the same
-closed-loop replay as for a paper run: the strategy decides on the paper engine's
-answers), and the two lists of fills are set side by side.
+engine's. Its recording is replayed on paper, and the two lists of fills are set side
+by side. The paper side is one of two replays:
+
+- closed loop (the default): the strategy runs again with the settings the run logged,
+  the same replay as for a paper run: it decides on the paper engine's answers, so it
+  may post orders the run never sent. It answers "what would the strategy have done on
+  paper";
+- open loop (`orders` given: the run's own orders, read from its log): each order is
+  posted when the run sent it and cancelled when it asked (`openloop.replay_orders`),
+  under the run's `PM_PAPER_*` settings. It answers "what would the paper engine have
+  filled of the very orders the venue saw", the question `pk8opt calibrate` fits the
+  engine's parameters on. A paper fill's time is then the engine's fill time plus the
+  response latency: when the run would have heard of it, as a real fill's time is when
+  the run heard of it (the same times `pk8opt calibrate` sets side by side).
 
 Matching (`match_fills`): a real fill and a paper fill are the same fill when they buy
 the same token at the same price (on the 1/1000 grid) and the paper fill's time is
@@ -24,12 +35,16 @@ Without a resolution only cost and positions are compared.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pk8opt.backtest.compare import LiveWindow, replay_events
+from pk8opt.backtest.openloop import OpenLoopResult, PlannedOrder, engine_params, replay_orders
+from pk8opt.engine.config import ENGINE_PARAMS
+from pk8opt.engine.eventlog import EventLog
 from pk8opt.errors import ConfigError
 from pk8opt.trading.run_config import RunConfig
 
@@ -42,6 +57,24 @@ MATCH_RULE = (
     "same token and price, paper fill within the window of the real fill's time; "
     "real fills in time order, each taking the earliest unused paper fill"
 )
+# the paper side of the comparison (`RealReport.paper_side`), and what each answers
+PAPER_SIDES = {
+    "closed": "closed loop: the strategy decides again on the paper engine's answers "
+    "(what would the strategy have done on paper)",
+    "open": "open loop: the run's own orders, each posted when the run sent it and "
+    "cancelled when it asked (what would the paper engine have filled of the orders "
+    "the venue saw)",
+}
+OPEN_LOOP_FILL_TIME = (
+    "a paper fill's time is the engine's fill time plus the response latency (when the "
+    "run would have heard of it), as a real fill's is when the run heard of it"
+)
+# where the paper side's settings came from
+SETTINGS = {
+    "run": "the settings the run logged",
+    "given": "the settings given (--env-file)",
+    "defaults": "the engine's defaults (the log names no settings)",
+}
 
 
 @dataclass(frozen=True)
@@ -291,8 +324,14 @@ class RealWindow:
 
 @dataclass
 class RealReport:
+    """Every window of a real run against its paper side (`paper_side`: "closed" or
+    "open" loop, `PAPER_SIDES`), and where the paper side's settings came from
+    (`settings`: keys of `SETTINGS`, in the order of the windows)."""
+
     match_window_s: float
     windows: list[RealWindow]
+    paper_side: str = "closed"
+    settings: list[str] = field(default_factory=list)
 
     def totals(self) -> dict[str, Figures]:
         """Sums over the windows (payout and P&L over the resolved ones, alike on both
@@ -301,10 +340,19 @@ class RealReport:
         paper = total_figures(w.paper for w in self.windows)
         return {"real": real, "paper": paper, "diff": real.minus(paper)}
 
+    def paper_side_dict(self) -> dict[str, Any]:
+        """Which replay the paper side is, what it answers, and its settings' source."""
+        out: dict[str, Any] = {"loop": self.paper_side, "what": PAPER_SIDES[self.paper_side]}
+        if self.paper_side == "open":
+            out["fill_time"] = OPEN_LOOP_FILL_TIME
+        out["settings"] = [SETTINGS[k] for k in self.settings]
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         totals = self.totals()
         return {
             "match": {"window_s": self.match_window_s, "rule": MATCH_RULE},
+            "paper_side": self.paper_side_dict(),
             "windows": [w.to_dict() for w in self.windows],
             "total": {
                 "windows": len(self.windows),
@@ -326,16 +374,24 @@ def compare_window(
     window_ns: int,
 ) -> RealWindow:
     """One window's fills and figures, from its real log lines and its replay's."""
-    counted, failed = real_fills(real_events)
     paper = [fill_from_event(e) for e in paper_events if e.get("event") == "paper_fill"]
+    return compare_fills(
+        slug, real_events, paper, _order_counts(paper_events, "paper"), winner, window_ns
+    )
+
+
+def compare_fills(
+    slug: str,
+    real_events: list[dict[str, Any]],
+    paper: list[Fill],
+    paper_orders: dict[str, int],
+    winner: str | None,
+    window_ns: int,
+) -> RealWindow:
+    """One window's fills and figures, from its real log lines and the paper side's
+    fills and order counts (`submitted`, `rejected`)."""
+    counted, failed = real_fills(real_events)
     dry = any(e.get("event") == "real_order_dry_run" for e in real_events)
-    orders = {
-        side: {
-            "submitted": sum(1 for e in events if e.get("event") == f"{side}_order_submit"),
-            "rejected": sum(1 for e in events if e.get("event") == f"{side}_order_rejected"),
-        }
-        for side, events in (("real", real_events), ("paper", paper_events))
-    }
     return RealWindow(
         slug,
         winner,
@@ -344,8 +400,15 @@ def compare_window(
         failed,
         figures(counted, winner),
         figures(paper, winner),
-        orders,
+        {"real": _order_counts(real_events, "real"), "paper": dict(paper_orders)},
     )
+
+
+def _order_counts(events: list[dict[str, Any]], side: str) -> dict[str, int]:
+    return {
+        "submitted": sum(1 for e in events if e.get("event") == f"{side}_order_submit"),
+        "rejected": sum(1 for e in events if e.get("event") == f"{side}_order_rejected"),
+    }
 
 
 def window_winner(session: ReplaySession, win: LiveWindow) -> str | None:
@@ -367,25 +430,107 @@ def compare_real(
     windows: Mapping[str, LiveWindow],
     env_override: Any = None,
     match_window_s: float = MATCH_WINDOW_S,
+    orders: Mapping[str, Sequence[PlannedOrder]] | None = None,
 ) -> RealReport:
-    """Each recorded window of a real run, replayed on paper with its run's settings
-    (or `env_override`), fill by fill against what the venue filled."""
+    """Each recorded window of a real run, replayed on paper, fill by fill against what
+    the venue filled. Without `orders`: closed loop, the strategy replayed with its
+    run's settings (or `env_override`, a `RunConfig`). With `orders` (the run's own
+    orders, by slug): open loop, those orders through the engine under the run's engine
+    settings (or `env_override`'s; the engine's defaults when the log names none, as
+    for another runner's log)."""
     window_ns = round(match_window_s * 1e9)
     out = []
+    settings: dict[str, None] = {}
     for session in sessions:
         win = windows[session.slug]
-        if env_override is not None:
-            config = env_override
-        elif win.config_env is None:
-            raise ConfigError(
-                f"{session.slug}: the live run did not log its settings; give them with --env-file"
-            )
-        else:
-            config = RunConfig.from_env(win.config_env, where="the live run's settings")
-        paper = replay_events(session, config, win.traded)
         winner = window_winner(session, win)
-        out.append(compare_window(session.slug, win.real_events, paper, winner, window_ns))
-    return RealReport(match_window_s, out)
+        if orders is None:
+            config, source = _run_config(session.slug, win, env_override)
+            paper = replay_events(session, config, win.traded)
+            out.append(compare_window(session.slug, win.real_events, paper, winner, window_ns))
+        else:
+            params, source = open_loop_params(win, env_override)
+            planned = _this_run(win, orders.get(session.slug, ()))
+            fills, result = open_loop_fills(session, planned, params)
+            counts = {
+                "submitted": len(result.outcomes),
+                "rejected": sum(1 for o in result.outcomes if o.rejected),
+            }
+            out.append(
+                compare_fills(session.slug, win.real_events, fills, counts, winner, window_ns)
+            )
+        settings.setdefault(source)
+    return RealReport(match_window_s, out, "closed" if orders is None else "open", [*settings])
+
+
+def _run_config(slug: str, win: LiveWindow, env_override: Any) -> tuple[Any, str]:
+    """The closed loop's settings, and where they came from (a key of `SETTINGS`)."""
+    if env_override is not None:
+        return env_override, "given"
+    if win.config_env is None:
+        raise ConfigError(
+            f"{slug}: the live run did not log its settings; give them with --env-file"
+        )
+    return RunConfig.from_env(win.config_env, where="the live run's settings"), "run"
+
+
+def open_loop_params(win: LiveWindow, env_override: Any = None) -> tuple[dict[str, Any], str]:
+    """The open loop's engine parameters, and where they came from (a key of
+    `SETTINGS`): `env_override`'s (a `RunConfig`), else the `PM_PAPER_*` values the run
+    logged (as `pk8opt calibrate` takes them), else the engine's defaults."""
+    if env_override is not None:
+        return dict(env_override.engine_params), "given"
+    if win.config_env is None:
+        return ENGINE_PARAMS.defaults(), "defaults"
+    return ENGINE_PARAMS.from_env(win.config_env, "the live run's settings"), "run"
+
+
+def _this_run(win: LiveWindow, orders: Sequence[PlannedOrder]) -> list[PlannedOrder]:
+    """The orders of the run whose lines the window keeps: a window discovered again by
+    a later run (a restart within it) keeps that run's fills only, so the orders an
+    earlier run sent before it (decided before the later run's first) are left out."""
+    first = min(
+        (int(e["ts_ns"]) for e in win.real_events if e.get("event") == "real_order_submit"),
+        default=None,
+    )
+    return [o for o in orders if first is None or o.submit_ns >= first]
+
+
+class _Collect(EventLog):
+    """An engine event log kept as the records themselves."""
+
+    def __init__(self) -> None:
+        super().__init__(io.StringIO())
+        self.events: list[dict[str, Any]] = []
+
+    def write(self, event: str, t_ns: int, slug: str, **fields: Any) -> None:
+        self.events.append({"event": event, "ts_ns": t_ns, "slug": slug, **fields})
+
+
+def open_loop_fills(
+    session: ReplaySession, orders: Sequence[PlannedOrder], params: Mapping[str, Any]
+) -> tuple[list[Fill], OpenLoopResult]:
+    """The paper fills of `orders` replayed open loop on `session` under the engine
+    parameters `params` (`openloop.replay_orders`), and the replay's result (each
+    order's outcome: which the engine refused).
+
+    Each fill's `ts_ns` is the engine's fill time plus the response latency: a real
+    fill's time is when the run heard of it, so a paper fill is timed when the run would
+    have heard of it (as `pk8opt calibrate` compares times to first fill). Its
+    `order_id` is the planned order's, so both sides name the same order."""
+    log = _Collect()
+    result = replay_orders(session, orders, params, log=log)
+    heard_ns = round(float(engine_params(params)["response_latency_ms"]) * 1e6)
+    planned: dict[Any, str] = {}  # engine order id -> the planned order's id
+    fills = []
+    for ev in log.events:
+        if ev["event"] == "paper_order_submit":
+            planned[ev["order_id"]] = str(ev["why"])
+        elif ev["event"] == "paper_fill":
+            f = fill_from_event(ev)
+            order_id = planned.get(f.order_id, f.order_id)
+            fills.append(replace(f, ts_ns=f.ts_ns + heard_ns, order_id=order_id))
+    return fills, result
 
 
 def utc_time(t_ns: int) -> str:

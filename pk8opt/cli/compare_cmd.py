@@ -3,12 +3,18 @@ event, a real run fill by fill)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pk8opt.cli.base import app
+from pk8opt.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pk8opt.backtest.compare import LiveWindow
+    from pk8opt.backtest.openloop import PlannedOrder
 
 # the arguments of `compare`, each with its --help text
 _Recording = Annotated[
@@ -44,6 +50,16 @@ _MatchWindow = Annotated[
         "up to this many seconds before or after it.",
     ),
 ]
+_OpenLoop = Annotated[
+    bool,
+    typer.Option(
+        "--open-loop",
+        help="A real run: the paper side replays the run's own orders (each posted when "
+        "the run sent it, cancelled when it asked) instead of the strategy: how well the "
+        "paper engine fills the orders you actually sent (what `pk8opt calibrate` fits). "
+        "Without it, closed loop: what the strategy would have done on paper.",
+    ),
+]
 _Json = Annotated[
     bool,
     typer.Option(
@@ -60,6 +76,7 @@ def compare(
     log_dir: _LogDir = Path("logs"),
     env_file: _EnvFile = None,
     match_window: _MatchWindow = 5.0,
+    open_loop: _OpenLoop = False,
     as_json: _Json = False,
 ) -> None:
     """Replay a live run's recording with the settings it ran with, and print where it
@@ -74,12 +91,22 @@ def compare(
     real only, paper only), with each side's cost and P&L and their difference, per
     window and in total. Differences are the answer here: exit code 0.
 
+    Which paper side. Closed loop (the default): the strategy decides again on the paper
+    engine's answers, so paper may post orders the run never sent; it answers "what
+    would the strategy have done on paper". Open loop (--open-loop): the run's own
+    orders, posted when it sent them and cancelled when it asked, go through the paper
+    engine with the run's PM_PAPER_* settings (the defaults when the log names none);
+    it answers "how well does the paper engine fill the orders you actually sent", the
+    question `pk8opt calibrate` answers by fitting the engine's parameters to the
+    venue: run it when the answer is "not well enough".
+
     Examples:
 
         pk8opt live --record rec/ --log-dir logs/ --headless --duration 3600
         pk8opt compare rec/ --log-dir logs/
         pk8opt live --real --env-file real.env --record rec/ --log-dir logs/
         pk8opt compare rec/ --log-dir logs/ --match-window 2
+        pk8opt compare rec/ --log-dir logs/ --open-loop
         pk8opt compare rec/ --log-dir logs/ --json > compare.json
     """
     from pk8opt.backtest.compare import compare as compare_windows
@@ -87,6 +114,7 @@ def compare(
     from pk8opt.recordings.load import load_sessions
 
     windows = read_live_log(log_dir)
+    orders = _run_orders(log_dir, windows) if open_loop else None
     override = None
     if env_file is not None:
         from pk8opt.live.keys import read_env_file
@@ -101,7 +129,7 @@ def compare(
     if real or as_json:
         from pk8opt.backtest.compare_real import compare_real
 
-        report = compare_real(real, windows, override, match_window)
+        report = compare_real(real, windows, override, match_window, orders)
         if as_json:
             from pk8opt.cli.json_out import echo_json
 
@@ -118,3 +146,18 @@ def compare(
                 typer.echo(line)
     if diffs:
         raise typer.Exit(1)
+
+
+def _run_orders(log_dir: Path, windows: Mapping[str, LiveWindow]) -> dict[str, list[PlannedOrder]]:
+    """The run's own orders by slug, as `pk8opt calibrate` reads them (the venue's
+    refusals and a dry run's unsent orders left out), for --open-loop."""
+    from pk8opt.calibrate.reallog import read_real_log
+
+    if not any(w.real for w in windows.values()):
+        raise ConfigError(
+            f"{log_dir}: --open-loop replays a real run's own orders, and this log has no "
+            "real_* events (a paper run's): leave out --open-loop, or give the --log-dir "
+            "of a `live --real` run"
+        )
+    log = read_real_log(log_dir)
+    return {slug: [o.plan for o in w.orders] for slug, w in log.windows.items()}

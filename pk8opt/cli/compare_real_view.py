@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pk8opt.backtest.compare_real import Figures, Fill, RealReport, RealWindow, utc_time
+from pk8opt.backtest.compare_real import (
+    SETTINGS,
+    Figures,
+    Fill,
+    RealReport,
+    RealWindow,
+    utc_time,
+)
 from pk8opt.cli import tables
 
 # the columns of the total table a narrow terminal leaves out, first to last
@@ -21,6 +28,8 @@ def print_report(report: RealReport) -> None:
     console.print(Text("Real against paper, fill by fill: a real fill matches a paper fill"))
     console.print(Text(f"of the same token and price within {s} s of it (each fill used once,"))
     console.print(Text("in time order; see docs/live.md)."))
+    for line in _paper_side(report):
+        console.print(Text(line))
     for win in report.windows:
         console.print()
         for part in _window(win):
@@ -28,6 +37,23 @@ def print_report(report: RealReport) -> None:
     console.print()
     for part in _totals(report, console.width):
         console.print(part)
+
+
+def _paper_side(report: RealReport) -> list[str]:
+    """Which replay the paper side is, in lines that fit 80 columns."""
+    if report.paper_side == "open":
+        lines = [
+            "Paper side: open loop, the run's own orders through the paper engine",
+            "(a paper fill's time: the engine's, + the response latency).",
+        ]
+    else:
+        lines = [
+            "Paper side: closed loop, the strategy deciding again on the paper engine's",
+            "answers (--open-loop: the run's own orders instead).",
+        ]
+    if report.settings:
+        lines.append("Replayed with " + "; ".join(SETTINGS[k] for k in report.settings) + ".")
+    return lines
 
 
 def _window(win: RealWindow) -> list[Any]:
