@@ -89,6 +89,14 @@ ENGINE_PARAMS = ParamSet(
             "changes at that price (0: the asks stay visible, as before)",
         ),
         Param(
+            "trade_through_volume",
+            bool,
+            False,
+            "PM_PAPER_TRADE_THROUGH_VOLUME",
+            "A trade printed through a resting order's price fills it up to the trade's "
+            "size (1), or fills all of it (0)",
+        ),
+        Param(
             "queue_ahead_frac",
             float,
             1.0,
@@ -165,6 +173,7 @@ class EngineSettings:
     cancel_clear_ns: int
     response_ns: int
     take_depletes: bool
+    trade_through_volume: bool
     queue_ahead_frac: float
     queue_add_ahead_frac: float
     maker_flow: bool  # maker flow on: asked for, at a positive base rate
@@ -187,6 +196,7 @@ class EngineSettings:
             cancel_clear_ns=_ns(params["cancel_clear_latency_ms"]),
             response_ns=_ns(params["response_latency_ms"]),
             take_depletes=bool(params["take_depletes"]),
+            trade_through_volume=bool(params["trade_through_volume"]),
             queue_ahead_frac=float(params["queue_ahead_frac"]),
             queue_add_ahead_frac=float(params["queue_add_ahead_frac"]),
             maker_flow=bool(params["maker_flow"]) and flow_base > 0,

@@ -56,6 +56,7 @@ class PaperEngine:
         self.post_ns = st.post_ns
         self.cancel_req_ns = st.cancel_req_ns
         self.cancel_clear_ns = st.cancel_clear_ns
+        self.through_volume = st.trade_through_volume
         self.ahead_frac = st.queue_ahead_frac
         self.add_ahead = st.queue_add_ahead_frac
         self.responses = Responses(st.response_ns)
@@ -218,10 +219,13 @@ class PaperEngine:
                 o.ahead = new
 
     def on_trade(self, token: int, price: int, size: float) -> None:
-        """A trade printed on `token` at `price`: queue at the price, through below.
+        """A trade printed on `token` at `price`: queue at the price, through below (all
+        of an order, or with `trade_through_volume` the trade's size, shared by the
+        orders it went through in the order they rested).
 
         Compiled twin: pk8opt.backtest.compiled.engine.on_trade.
         """
+        through = size
         for o in list(self.resting[token]):
             if price == o.price:
                 o.trade_debt += size
@@ -231,7 +235,13 @@ class PaperEngine:
                 if rest > EPS:
                     self._fill(o, min(rest, o.remaining), o.price, maker=True, why="queue")
             elif price < o.price:
-                self._fill(o, o.remaining, o.price, maker=True, why="trade_through")
+                qty = o.remaining
+                if self.through_volume:
+                    qty = min(qty, through)
+                    through -= qty
+                    if qty <= EPS:
+                        continue
+                self._fill(o, qty, o.price, maker=True, why="trade_through")
 
     def check_cross(self) -> None:
         """A best ask at or below a resting bid means the book traded through it.

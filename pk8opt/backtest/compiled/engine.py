@@ -93,6 +93,7 @@ from pk8opt.backtest.compiled.layout import (
     P_POST,
     P_RESP,
     P_SCHED,
+    P_THROUGH_VOL,
     P_WINNER,
     PENDING,
     POS0,
@@ -544,6 +545,7 @@ def on_trade(S, F, OI, OF, R, NR, QD, QK, QO, QQ, QP, FL, FLF, EV, EVF, IP, FP, 
     snap = R[R_SCRATCH]
     for i in range(n):
         snap[i] = R[tok, i]
+    through = size
     for i in range(n):
         o = snap[i]
         op = OI[o, O_PRICE]
@@ -558,8 +560,14 @@ def on_trade(S, F, OI, OF, R, NR, QD, QK, QO, QQ, QP, FL, FLF, EV, EVF, IP, FP, 
                 fill(S, F, OI, OF, R, NR, QD, QK, QO, QQ, QP, FL, FLF, EV, EVF, IP, FP,
                      o, rest if rest < rem else rem, op, True, W_QUEUE)  # fmt: skip
         elif price < op:
+            qty = OF[o, O_SIZE] - OF[o, O_FILLED]
+            if IP[P_THROUGH_VOL]:
+                qty = qty if qty < through else through
+                through -= qty
+                if qty <= EPS:
+                    continue
             fill(S, F, OI, OF, R, NR, QD, QK, QO, QQ, QP, FL, FLF, EV, EVF, IP, FP,
-                 o, OF[o, O_SIZE] - OF[o, O_FILLED], op, True, W_THROUGH)  # fmt: skip
+                 o, qty, op, True, W_THROUGH)  # fmt: skip
 
 
 @nopython_noref

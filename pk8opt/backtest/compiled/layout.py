@@ -92,8 +92,9 @@ HELD_UP, HELD_DOWN, HELD_PAYOUT, N_HELD = range(4)
     P_LOG,
     P_SCHED,
     P_WINNER,
+    P_THROUGH_VOL,
     N_IP,
-) = range(20)
+) = range(21)
 # FP: float parameters
 (
     Q_ADD_AHEAD,

@@ -190,6 +190,7 @@ class _Trial:
         ip[L.P_CCLEAR] = es.cancel_clear_ns
         ip[L.P_RESP] = es.response_ns
         ip[L.P_DEPLETE] = es.take_depletes
+        ip[L.P_THROUGH_VOL] = es.trade_through_volume
         ip[L.P_FLOW] = self.flow_on
         ip[L.P_DELAY] = self.delay
         ip[L.P_WARMUP] = int(round(float(tp["warmup_seconds"]) * 1e9))

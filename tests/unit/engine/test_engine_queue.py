@@ -368,3 +368,15 @@ def test_queue_ahead_frac_puts_a_new_order_behind_part_of_the_displayed_size() -
     # 30 traded at our price: 25 go to the queue ahead, 5 to us
     frame(e, T0 + 100 * MS, (Kind.TRADE, UP, ASK, 480, 30.0), (Kind.LEVEL, UP, BID, 480, 70.0))
     assert o.filled == pytest.approx(5.0) and o.ahead == 0.0
+
+
+def test_a_trade_through_fills_all_or_only_its_own_size() -> None:
+    for volume, want in ((False, [10.0, 10.0]), (True, [10.0, 2.0])):
+        e = engine(trade_through_volume=volume)
+        book(e, T0, (480, 100.0), (500, 50.0))
+        first = e.submit(T0, UP, 480, 10.0)
+        second = e.submit(T0, UP, 470, 10.0)
+        frame(e, T0 + 60 * MS)
+        # 12 shares printed at 460, below both: all of each, or 12 shared in resting order
+        frame(e, T0 + 70 * MS, (Kind.TRADE, UP, ASK, 460, 12.0))
+        assert [first.filled, second.filled] == want, volume
