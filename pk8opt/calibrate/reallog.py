@@ -12,7 +12,11 @@ object per line,
 
 Times are nanoseconds on the run's clock (the clock of the recording's frames). Also read
 when present: `real_order_rejected` and `real_order_dry_run` (the order never reached the
-venue: left out), `real_order_open` (the venue took the order; it binds a
+venue: left out), `real_order_sent` (`sent_ns`: when the order left, signed; it is posted
+then in the replay, and the time from the decision to it is the run's own delay, added
+back to the fitted post latency), `real_order_cancel_sent` (when a cancel left: a cancel
+asked while its post was on its way leaves after the post's answer; the replay cancels
+from then), `real_order_open` (the venue took the order; it binds a
 `venue_order_id` to it, for fills that name only that; in a log that has them, an order
 with neither an acknowledgement nor a fill never rested and is left out: e.g. cancelled
 before it was sent), `real_trade_failed` (takes a fill back), `market_resolved` and
@@ -50,6 +54,12 @@ class RealOrder:
     liquidity: str  # "maker", "taker", "maker+taker", or "" (no fill or not said)
     cost_usdc: float  # price x qty + fees
     fees_usdc: float
+    decided_ns: int = 0  # when the run decided to send it (`plan.submit_ns`: when it left)
+
+    @property
+    def client_delay_ns(self) -> int:
+        """From the run's decision to the order leaving signed (0 when not logged)."""
+        return self.plan.submit_ns - self.decided_ns if self.decided_ns else 0
 
     @property
     def fraction(self) -> float:
@@ -85,6 +95,8 @@ class _Order:
     ev: Mapping[str, Any]
     line: int
     cancel: tuple[int, int] | None = None  # (ts_ns, line)
+    sent_ns: int | None = None  # signed and sent (`real_order_sent`), on the run's clock
+    cancel_sent: bool = False  # `cancel` is when the cancel left (`real_order_cancel_sent`)
     fills: list[dict[str, Any]] = field(default_factory=list)
     excluded: str = ""
 
@@ -161,11 +173,28 @@ class _Reader:
             if vid is not None:
                 self.by_venue_id[str(vid)] = key
 
+    def sent(self, ev: Mapping[str, Any], n: int) -> None:
+        key = self.key(ev)
+        if key is not None and ev.get("sent_ns") is not None:
+            self.orders[key].sent_ns = int(ev["sent_ns"])
+
     def cancel(self, ev: Mapping[str, Any], n: int) -> None:
         self.need(ev, ("ts_ns",), n)
         key = self.key(ev)
         if key is not None and self.orders[key].cancel is None:
             self.orders[key].cancel = (int(ev["ts_ns"]), n)
+
+    def cancel_sent(self, ev: Mapping[str, Any], n: int) -> None:
+        """The cancel left (later than asked when the post was still on its way): the
+        time it counts from."""
+        self.need(ev, ("ts_ns",), n)
+        key = self.key(ev)
+        if key is None:
+            return
+        o = self.orders[key]
+        if o.cancel is None or not o.cancel_sent:
+            o.cancel = (max(int(ev["ts_ns"]), o.cancel[0] if o.cancel else 0), n)
+            o.cancel_sent = True
 
     def fill(self, ev: Mapping[str, Any], n: int) -> None:
         self.need(ev, FILL_FIELDS, n)
@@ -198,10 +227,12 @@ class _Reader:
 
 _HANDLERS = {
     "real_order_submit": _Reader.submit,
+    "real_order_sent": _Reader.sent,
     "real_order_rejected": _Reader.rejected,
     "real_order_dry_run": _Reader.dry_run,
     "real_order_open": _Reader.opened,
     "real_order_cancel_req": _Reader.cancel,
+    "real_order_cancel_sent": _Reader.cancel_sent,
     "real_fill": _Reader.fill,
     "real_trade_failed": _Reader.failed,
     "market_resolved": _Reader.resolved,
@@ -256,12 +287,13 @@ def read_real_log(path: Path) -> RealLog:
 
 def _real_order(o: _Order) -> RealOrder:
     ev = o.ev
+    decided = int(ev["ts_ns"])
     plan = PlannedOrder(
         order_id=o.oid,
         token=TOKENS[str(ev["outcome"]).lower()],
         price_milli=round(float(ev["price"]) * 1000),
         size=float(ev["size"]),
-        submit_ns=int(ev["ts_ns"]),
+        submit_ns=max(decided, o.sent_ns) if o.sent_ns is not None else decided,
         cancel_ns=o.cancel[0] if o.cancel is not None else None,
         submit_seq=o.line,
         cancel_seq=o.cancel[1] if o.cancel is not None else 0,
@@ -279,4 +311,5 @@ def _real_order(o: _Order) -> RealOrder:
             q * float(f["price"]) + fee for q, f, fee in zip(qty, fills, fees, strict=True)
         ),
         fees_usdc=sum(fees),
+        decided_ns=decided,
     )

@@ -34,10 +34,19 @@ class ParamResult:
     default: Any
     interval: Interval
     profile: Profile
+    # added to what is written: for the post latency, the run's own median delay from
+    # deciding to sending (the fit replays each order from when it left; the engine
+    # posts it when the trade loop decides)
+    offset: float = 0.0
+
+    @property
+    def written(self) -> Any:
+        return self.value + self.offset if self.offset and not self.param.is_bool else self.value
 
     def engine_values(self) -> dict[str, Any]:
-        """The value as `ENGINE_PARAMS` values (a cancel latency in two halves), rounded."""
-        return {k: _round(k, v) for k, v in to_engine({self.param.name: self.value}).items()}
+        """The written value as `ENGINE_PARAMS` values (a cancel latency in two halves),
+        rounded."""
+        return {k: _round(k, v) for k, v in to_engine({self.param.name: self.written}).items()}
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,7 @@ class CalibrationReport:
     candidates: int = 0
     run_id: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
+    client_delay: dict[str, float] = field(default_factory=dict)  # ms: median, p90; orders
 
     @property
     def n_holdout(self) -> int:
@@ -157,15 +167,17 @@ class CalibrationReport:
         out = []
         for r in self.params:
             share = 0.5 if len(r.param.engine_names) == 2 else 1.0
-            iv = r.interval
+            iv, add = r.interval, r.offset
             for name, v in r.engine_values().items():
                 out.append(
                     {
                         "name": ENGINE_PARAMS.by_name[name].env,
                         "param": name,
                         "value": _num(v),
-                        "low": _num(_round(name, iv.low * share)) if iv.low is not None else None,
-                        "high": _num(_round(name, iv.high * share))
+                        "low": _num(_round(name, (iv.low + add) * share))
+                        if iv.low is not None
+                        else None,
+                        "high": _num(_round(name, (iv.high + add) * share))
                         if iv.high is not None
                         else None,
                         "identified": r.profile.identified,
@@ -193,6 +205,7 @@ class CalibrationReport:
                 "defaults": self.defaults.to_dict(),
             },
             "windows": [w.to_dict(self.rule) for w in self.windows],
+            "client_delay_ms": {k: _num(v) for k, v in self.client_delay.items()},
             "orders_left_out": self.excluded,
             "windows_not_recorded": self.unrecorded,
             "search": {
@@ -215,6 +228,7 @@ def _param_dict(r: ParamResult) -> dict[str, Any]:
         "value": _num(_round(r.param.name, r.value)),
         "fitted": _num(r.fitted),
         "default": _num(r.default),
+        "added_when_written": _num(r.offset),
         "interval": {"low": _num(iv.low), "high": _num(iv.high), "draws": iv.draws}
         | ({"share_on": _num(iv.share_on)} if r.param.is_bool else {}),
         "range": [r.param.low, r.param.high] if not r.param.is_bool else [False, True],
@@ -264,9 +278,14 @@ def _explain(r: ParamResult) -> str:
     if r.param.is_bool:
         share = f"{iv.share_on:.0%}" if iv.share_on is not None else "?"
         return f"fitted; on in {share} of {iv.draws} bootstrap draws"
+    added = (
+        f"; written with the run's own {r.offset:.4g} ms from deciding to sending added"
+        if r.offset and not r.param.is_bool
+        else ""
+    )
     if iv.low is None or iv.high is None:
-        return "fitted; no bootstrap interval"
-    return f"fitted; 90% bootstrap interval {iv.low:.4g} .. {iv.high:.4g}"
+        return "fitted; no bootstrap interval" + added
+    return f"fitted; 90% bootstrap interval {iv.low:.4g} .. {iv.high:.4g}" + added
 
 
 def summary_lines(report: CalibrationReport) -> list[str]:
@@ -286,6 +305,14 @@ def summary_lines(report: CalibrationReport) -> list[str]:
             f"{r.param.name:<22} {_show(r.value):>10} {_show(r.default):>9}  {span:<19} {ident}"
         )
     c, d = report.calibrated, report.defaults
+    cd = report.client_delay
+    if cd:
+        out += [
+            f"post_latency_ms is the venue's part, from an order leaving signed to it resting; "
+            f"the run's own delay from deciding to sending (median {cd['median']:.4g} ms, "
+            f"90th percentile {cd['p90']:.4g} ms, {cd['orders']:.0f} orders) is added to it "
+            "in what is written"
+        ]
     out += [
         "",
         f"held-out windows: {report.n_holdout}, orders: {c.orders}",

@@ -11,10 +11,12 @@ held-out ones (`report`). What is written: `--out` and an MLflow run.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from pk8opt.backtest.session_cache import ReplaySession
 from pk8opt.calibrate.evaluate import Evaluator, Problem, Window
@@ -81,8 +83,15 @@ def calibrate(opts: Options, say: Say = lambda _: None) -> CalibrationReport:
     )
     results, counts = _fit(opts, ev, params, fit, study, say)
     final = {r.param.name: r.value for r in results}
+    delay = client_delay(log)
+    if delay:
+        results = [
+            replace(r, offset=delay["median"]) if r.param.name == "post_latency_ms" else r
+            for r in results
+        ]
     report = _report(opts, ev, windows, n_fit, results, final, log, unrecorded)
     report.trials, report.candidates = counts
+    report.client_delay = delay
     write_outputs(report, opts.out, opts.tracking_uri, say)
     return report
 
@@ -264,6 +273,21 @@ def _report(
         replays=ev.replays,
         created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
+
+
+def client_delay(log: RealLog) -> dict[str, float]:
+    """The run's own delay from deciding on an order to sending it signed, in ms:
+    median and 90th percentile over its orders (empty when the log does not say)."""
+    ms = sorted(
+        o.client_delay_ns / 1e6 for w in log.windows.values() for o in w.orders if o.decided_ns
+    )
+    if not ms or not any(ms):
+        return {}
+    return {
+        "median": float(np.percentile(ms, 50)),
+        "p90": float(np.percentile(ms, 90)),
+        "orders": float(len(ms)),
+    }
 
 
 def _fitted_names(results: Sequence[ParamResult]) -> set[str]:

@@ -3,8 +3,8 @@ becomes `ENGINE_PARAMS` values.
 
 Searched under these names:
 
-- `post_latency_ms`, `response_latency_ms`, `queue_add_ahead_frac`, `maker_flow`,
-  `flow_base`: the engine's own (`flow_base` only while `maker_flow` is on);
+- `post_latency_ms`, `response_latency_ms`, `trade_through_volume`, `queue_ahead_frac`,
+  `queue_add_ahead_frac`, `maker_flow`, `flow_base`: the engine's own (`flow_base` only while `maker_flow` is on);
 - `cancel_latency_ms`: the time from a cancel request until the order is gone. The
   engine splits it in two (`cancel_req_latency_ms`, the acknowledgement, then
   `cancel_clear_latency_ms`) but an order can fill until the end of both, so fills only
@@ -64,6 +64,8 @@ FIT_PARAMS: tuple[FitParam, ...] = (
     FitParam("post_latency_ms", 0.0, 2000.0, unit="ms"),
     FitParam(CANCEL, 0.0, 3000.0, unit="ms"),
     FitParam("response_latency_ms", 0.0, 1000.0, unit="ms"),
+    FitParam("trade_through_volume", 0.0, 1.0, is_bool=True),
+    FitParam("queue_ahead_frac", 0.0, 1.0),
     FitParam("queue_add_ahead_frac", 0.0, 1.0),
     FitParam("maker_flow", 0.0, 1.0, is_bool=True),
     FitParam("flow_base", 0.05, 50.0, log=True, needs="maker_flow", unit="1/s"),

@@ -79,7 +79,9 @@ _Fit = Annotated[
     typer.Option(
         "--fit",
         help="Comma-separated parameters to fit (default all): post_latency_ms, "
-        "cancel_latency_ms, response_latency_ms, queue_add_ahead_frac, maker_flow, flow_base.",
+        "cancel_latency_ms, response_latency_ms, trade_through_volume, queue_ahead_frac, "
+        "queue_add_ahead_frac, "
+        "maker_flow, flow_base.",
     ),
 ]
 _Range = Annotated[

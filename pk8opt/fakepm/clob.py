@@ -45,7 +45,7 @@ from pk8opt.fakepm.auth import (
 )
 from pk8opt.fakepm.clob_markets import MarketRoutes
 from pk8opt.fakepm.exchange import Exchange
-from pk8opt.fakepm.intake import Rejected
+from pk8opt.fakepm.intake import Incoming, Rejected
 from pk8opt.fakepm.ledger import Ledger, VenueStats
 from pk8opt.fakepm.timeline import Venue
 from pk8opt.fakepm.userws import UserSockets
@@ -54,6 +54,7 @@ from pk8opt.polymarket.endpoints import VenueClock
 
 END_CURSOR = "LTE="  # base64 of "-1"
 MAX_BATCH = 15
+SIGNED_WITHIN_NS = 10 * 10**9  # a post's latency counts from its signing time this recent
 STALE_S = 300  # a signed request older (or newer) than this is refused
 NEG_RISK_ADAPTER = "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296"
 MAX_ALLOWANCE = str(2**256 - 1)
@@ -218,6 +219,21 @@ class ClobServer:
         if ms > 0:
             await self.clock.sleep_until_ns(self.clock.now_ns() + int(ms * 1e6))
 
+    async def _post_delay(self, incoming: Incoming) -> None:
+        """Wait until `post_latency_ms` after the order was signed, on the venue clock.
+
+        Counted from the order's own signing time, not from its arrival: on an
+        accelerated clock every wall millisecond the client spends signing and sending is
+        `--speed` venue milliseconds, which a venue at full speed would not see."""
+        now = self.clock.now_ns()
+        start = self.clock.venue_ns_at(incoming.signed_ms * 1_000_000)
+        if not now - SIGNED_WITHIN_NS <= start <= now:
+            start = now  # no timestamp, or a client clock far off: from arrival
+        due = start + int(self.params.post_latency_ms * 1e6)
+        if due < now:
+            self.stats.posts_late += 1
+        await self.clock.sleep_until_ns(due)
+
     @staticmethod
     def _json(body: str) -> Any:
         try:
@@ -265,7 +281,7 @@ class ClobServer:
     async def _place(self, creds: Creds, payload: Any) -> dict[str, Any]:
         try:
             incoming = self.exchange.check(creds, payload)
-            await self._delay(self.params.post_latency_ms)
+            await self._post_delay(incoming)
             out = self.exchange.place(creds, incoming)
         except Rejected as exc:
             self.stats.posts_rejected += 1

@@ -11,7 +11,12 @@ the other mirrored), and fills the orders resting in it:
 - What rests gets a place in the queue: `queue_frac` of the displayed size at its price
   and side is ahead of it. Volume traded at its price (a `last_trade_price` there, or a
   fall of the displayed size that no trade explains, with `decrease_fills`) goes first
-  to the size ahead, then to the order (a maker, at its own price).
+  to the size ahead, then to the order (a maker, at its own price). Without
+  `decrease_fills`, a fall no trade explains is cancellation from all over the queue
+  alike: the size ahead shrinks in proportion.
+- A trade hits both tokens' books: the side it took of its own token, and the other
+  side of the other token at the complementary price (a taker buying Up at p trades
+  with Down bids at 1 - p), as the venue matches complementary orders.
 - With `trade_through`, a trade at a better price than ours, or size of the other side
   resting at or through our price, fills us at once (a maker, at our price).
 
@@ -208,24 +213,28 @@ class MarketFills:
                 continue
             if self.decrease_fills:
                 self._at_price(*key, drop, t_ns, fills)
-            else:
+            else:  # cancelled from all over the queue alike: ahead of us pro rata
+                base = was - explained
                 for r in self.resting:
                     if (r.token, r.side, r.price) == key:
-                        r.ahead = min(r.ahead, now)
+                        r.ahead = min(r.ahead * max(now, 0.0) / base, now) if base > EPS else 0.0
         self._crossing(t_ns, fills)
 
     def _on_trade(self, ev: Trade, t_ns: int, fills: list[Fill]) -> None:
         tok = self._token(ev.asset_id)
         if tok is None or ev.size <= 0:
             return
-        # the taker sold (or we cannot tell): bids at that price were hit; bought: asks
+        # the taker sold (or we cannot tell): bids at that price were hit; bought: asks.
+        # The tokens are complements: a side of one at p is the other side of the other
+        # at 1 - p (a taker buying Up at p matches a Down bid at 1 - p), so both are hit
         hit = [BID, ASK] if ev.side not in (BID, ASK) else [ASK if ev.side == BID else BID]
         for side in hit:
-            key = (tok, side, ev.price)
-            self.printed[key] = self.printed.get(key, 0.0) + ev.size
-            self._at_price(tok, side, ev.price, ev.size, t_ns, fills)
-            if self.trade_through:
-                self._through(tok, side, ev.price, ev.size, t_ns, fills)
+            for t, s, p in ((tok, side, ev.price), (1 - tok, 1 - side, PRICE_SCALE - ev.price)):
+                key = (t, s, p)
+                self.printed[key] = self.printed.get(key, 0.0) + ev.size
+                self._at_price(t, s, p, ev.size, t_ns, fills)
+                if self.trade_through:
+                    self._through(t, s, p, ev.size, t_ns, fills)
 
     def _at_price(
         self, token: int, side: int, price: int, volume: float, t_ns: int, fills: list[Fill]

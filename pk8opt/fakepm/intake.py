@@ -38,6 +38,7 @@ class Incoming:
     expiration: int
     maker: str
     post_only: bool
+    signed_ms: int  # the order's own `timestamp`: when its client signed it (wall ms)
 
 
 def read_order(
@@ -56,6 +57,7 @@ def read_order(
         order_id, signer = order_hash_and_signer(order, chain_id, False)
         maker_amount, taker_amount = int(order["makerAmount"]), int(order["takerAmount"])
         expiration = int(order.get("expiration") or 0)
+        signed_ms = int(order.get("timestamp") or 0)
     except (KeyError, ValueError, TypeError):
         raise Rejected("Invalid order payload") from None
     if str(order.get("signer", "")).lower() != creds.address.lower():
@@ -80,5 +82,6 @@ def read_order(
         raise Rejected("invalid expiration")
     maker = str(order.get("maker") or creds.address)
     return Incoming(
-        order_id, token, side, price, shares / 1e6, order_type, expiration, maker, post_only
-    )
+        order_id, token, side, price, shares / 1e6, order_type, expiration, maker, post_only,
+        signed_ms,
+    )  # fmt: skip

@@ -104,6 +104,7 @@ class VenueStats:
 
     posts_received: int = 0
     posts_accepted: int = 0
+    posts_late: int = 0  # arrived after their signing time + post_latency_ms
     posts_rejected: int = 0
     cancels_received: int = 0
     orders_cancelled: int = 0

@@ -24,7 +24,9 @@ def _param(default: Any, help: str, lo: float | None = 0.0, hi: float | None = N
 @dataclass(frozen=True)
 class VenueParams:
     post_latency_ms: float = _param(
-        100.0, "venue ms from an order's arrival to its matching (the book it meets then)"
+        100.0,
+        "venue ms from an order's signing (its timestamp) to its matching; from its "
+        "arrival when later (docs/serve.md)",
     )
     cancel_latency_ms: float = _param(
         100.0, "venue ms from a cancel's arrival to the order leaving (it can fill meanwhile)"
@@ -38,7 +40,7 @@ class VenueParams:
     decrease_fills: bool = _param(
         True,
         "a fall of the displayed size at our price that no trade explains counts as traded "
-        "volume (1), or only shortens the queue ahead (0)",
+        "volume (1), or as cancels that shorten the queue ahead pro rata (0)",
         None,
     )
     balance_usdc: float = _param(1000.0, "USDC each new account starts with")

@@ -92,10 +92,7 @@ class VenueClock:
         return self.speed == 1.0 and self.venue_anchor_ns == self.wall_anchor_ns
 
     def now_ns(self) -> int:
-        wall = time.time_ns()
-        if self.is_wall:
-            return wall
-        return self.venue_anchor_ns + int((wall - self.wall_anchor_ns) * self.speed)
+        return self.venue_ns_at(time.time_ns())
 
     def now_s(self) -> float:
         return self.now_ns() / 1e9
@@ -105,6 +102,12 @@ class VenueClock:
         if self.is_wall:
             return venue_ns
         return self.wall_anchor_ns + int((venue_ns - self.venue_anchor_ns) / self.speed)
+
+    def venue_ns_at(self, wall_ns: int) -> int:
+        """The venue clock's reading at wall time `wall_ns`."""
+        if self.is_wall:
+            return wall_ns
+        return self.venue_anchor_ns + int((wall_ns - self.wall_anchor_ns) * self.speed)
 
     def wall_seconds(self, venue_seconds: float) -> float:
         """How long `venue_seconds` of venue time last on the wall."""

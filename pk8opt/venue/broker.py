@@ -314,12 +314,9 @@ class Broker:
                         o, {**order_fields(signed), "post_only": self.limits.post_only}
                     )
                     return
-                post_only = self.limits.post_only
-
-                def create_and_post() -> dict[str, Any]:
-                    return api.post_order(api.create_order(token_id, price, size, info), post_only)
-
-                answer = await asyncio.to_thread(create_and_post)
+                signed = await asyncio.to_thread(api.create_order, token_id, price, size, info)
+                venue.sent(o, self._signed_ns(signed))
+                answer = await asyncio.to_thread(api.post_order, signed, self.limits.post_only)
             except VenueError as exc:
                 venue.post_failed(o, str(exc))
                 return
@@ -328,6 +325,15 @@ class Broker:
                 return
             venue.posted(o, str(answer["orderID"]), str(answer.get("status") or "live"))
 
+    def _signed_ns(self, signed: Any) -> int:
+        """When a signed order was signed, on the venue clock: its own `timestamp` (wall
+        ms), the time the venue sees; now when it has none."""
+        try:
+            ms = int(getattr(signed, "timestamp", 0) or 0)
+        except (TypeError, ValueError):
+            ms = 0
+        return self.clock.venue_ns_at(ms * 1_000_000) if ms > 0 else self.clock.now_ns()
+
     async def _cancel(self, venue: RealVenue, o: Order, attempts: int = 3) -> None:
         vid = venue.venue_ids.get(o.id)
         api = self.api
@@ -335,6 +341,11 @@ class Broker:
             return
         async with self._slots:
             for attempt in range(attempts):
+                if attempt == 0:  # when it left: a cancel asked while the post was on its
+                    # way waits for its answer, and a cancel may wait for a slot
+                    venue.write_event(
+                        "real_order_cancel_sent", venue.now_ns, order_id=o.id, venue_order_id=vid
+                    )
                 try:
                     answer = await asyncio.to_thread(api.cancel, vid)
                 except VenueError as exc:

@@ -26,8 +26,9 @@ With `dry_run` the order is signed by the client but never sent (`real_order_dry
 it then rests locally (seen open, never fills) until cancelled.
 
 Event log names (the paper engine's, with `real_`; all of them in `REAL_EVENTS`):
-real_order_submit, real_order_rejected, real_order_dry_run, real_order_open, real_fill,
-real_order_cancel_req, real_order_cancelled, real_order_cancel_failed,
+real_order_submit, real_order_sent (signed and on its way: `sent_ns`, its signing time),
+real_order_rejected, real_order_dry_run, real_order_open, real_fill,
+real_order_cancel_req, real_order_cancel_sent (the cancel leaves: after the post's answer), real_order_cancelled, real_order_cancel_failed,
 real_trade_failed, real_reconcile, real_settlement.
 """
 
@@ -52,11 +53,13 @@ TOKEN_NAMES = ("Up", "Down")
 # every event a real run writes: a window's (slug set), then the broker's (slug "")
 REAL_EVENTS = (
     "real_order_submit",
+    "real_order_sent",
     "real_order_rejected",
     "real_order_dry_run",
     "real_order_open",
     "real_fill",
     "real_order_cancel_req",
+    "real_order_cancel_sent",
     "real_order_cancelled",
     "real_order_cancel_failed",
     "real_trade_failed",
@@ -214,6 +217,10 @@ class RealVenue:
         self.in_flight -= 1
         self.reject(o, f"venue: {message}")
         self._drop_early()
+
+    def sent(self, o: Order, sent_ns: int) -> None:
+        """The order is signed (at `sent_ns`, the venue clock) and on its way."""
+        self.write_event("real_order_sent", self.now_ns, order_id=o.id, sent_ns=sent_ns)
 
     def posted(self, o: Order, venue_order_id: str, status: str = "live") -> None:
         """The venue took the order under `venue_order_id`."""

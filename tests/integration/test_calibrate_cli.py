@@ -41,7 +41,7 @@ def calibrated(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path):
     args = ["calibrate", "--log", str(tmp / "real.jsonl"), "--out", str(tmp / "out")]
     for f in folders:
         args += ["--recording", str(f)]
-    args += ["--trials", "30", "--refine", "40", "--profile-points", "5", "--bootstrap", "10"]
+    args += ["--trials", "60", "--refine", "60", "--profile-points", "5", "--bootstrap", "10"]
     done = subprocess.run(
         [*PK8, *args, "--tracking-uri", uri, "--json"],
         capture_output=True,
@@ -63,6 +63,8 @@ def test_the_hidden_parameters_are_found_again(calibrated) -> None:
     # not planted: the engine's default, 50 + 50 ms
     assert got["cancel_latency_ms"]["value"] == pytest.approx(100.0, rel=0.2)
     assert got["queue_add_ahead_frac"]["value"] == pytest.approx(0.5, abs=0.1)
+    # not planted: behind all the displayed size (the default)
+    assert got["queue_ahead_frac"]["value"] == pytest.approx(1.0, abs=0.1)
     assert got["maker_flow"]["value"] is False
     # with maker flow off its rate cannot be told: not identified, kept at its default
     assert not got["flow_base"]["identified"] and got["flow_base"]["value"] == 5.0

@@ -97,6 +97,10 @@ class ManualClock:
     def now_s(self) -> float:
         return self.t / 1e9
 
+    def venue_ns_at(self, wall_ns: int) -> int:
+        """Any wall time reads as now: this clock follows the test, not the wall."""
+        return self.t
+
     def to_env(self) -> dict[str, str]:
         return {"PK8_CLOCK_VENUE_NS": str(self.t), "PK8_CLOCK_WALL_NS": "0", "PK8_CLOCK_SPEED": "1"}
 

@@ -137,6 +137,45 @@ def test_the_live_runners_log_folder(tmp_path: Path) -> None:
     assert win.winner == "Down" and got.run_env == {"PM_PAPER_FEED_CLOCK": "local"}
 
 
+
+def test_an_order_is_replayed_from_when_it_left_and_cancelled_from_when_the_cancel_left(
+    tmp_path: Path,
+) -> None:
+    """`real_order_sent` moves the post to when the order left signed (the run's own delay
+    from deciding is kept apart); `real_order_cancel_sent` moves the cancel to when it
+    left: a cancel asked while its post was on its way leaves after the post's answer."""
+    from pk8opt.calibrate.run import client_delay
+
+    sent = [{"event": "real_order_sent", "slug": SLUG, "ts_ns": T + 9, "order_id": o,
+             "sent_ns": T + d} for o, d in (("a", 150), ("b", 250), ("c", 350))]  # fmt: skip
+    log = _write(
+        tmp_path / "run.jsonl",
+        [
+            _submit("a", T + 100),
+            _submit("b", T + 200),
+            _submit("c", T + 300),
+            {"event": "real_order_cancel_req", "slug": SLUG, "ts_ns": T + 210, "order_id": "b"},
+            *sent,
+            {"event": "real_order_cancel_sent", "slug": SLUG, "ts_ns": T + 900, "order_id": "b"},
+            {"event": "real_order_cancel_req", "slug": SLUG, "ts_ns": T + 950, "order_id": "c"},
+        ],
+    )
+    a, b, c = read_real_log(log).windows[SLUG].orders
+    assert (a.plan.submit_ns, a.decided_ns, a.client_delay_ns) == (T + 150, T + 100, 50)
+    assert (b.plan.submit_ns, b.plan.cancel_ns) == (T + 250, T + 900)  # not T + 210
+    assert c.plan.cancel_ns == T + 950  # no cancel_sent: when it was asked
+    delay = client_delay(read_real_log(log))
+    assert delay["median"] == pytest.approx(50e-6) and delay["orders"] == 3
+
+
+def test_a_log_without_sent_times_posts_at_the_decision(tmp_path: Path) -> None:
+    from pk8opt.calibrate.run import client_delay
+
+    log = _write(tmp_path / "run.jsonl", [_submit("a", T + 100)])
+    (a,) = read_real_log(log).windows[SLUG].orders
+    assert a.plan.submit_ns == T + 100 and a.client_delay_ns == 0
+    assert client_delay(read_real_log(log)) == {}
+
 @pytest.mark.parametrize(
     ("line", "says"),
     [

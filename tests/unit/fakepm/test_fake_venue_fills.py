@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from pk8opt.fakepm.fills import ASK, BID, MarketFills
 from pk8opt.fakepm.timeline import MarketFrame
 
@@ -62,7 +64,7 @@ def test_a_fraction_of_the_queue_is_ahead() -> None:
     assert _filled(m, 2) == [(460, 5, True)]
 
 
-def test_a_fall_no_trade_explains_is_volume_or_only_shortens_the_queue() -> None:
+def test_a_fall_no_trade_explains_is_volume_or_cancels_that_shorten_the_queue() -> None:
     falls = [_level(2, "BUY", "0.46", "20")]
     m = _market(falls, queue_frac=0.5, decrease_fills=True)
     m.rest("o1", 0, BID, 460, 10)
@@ -70,6 +72,10 @@ def test_a_fall_no_trade_explains_is_volume_or_only_shortens_the_queue() -> None
     m = _market(falls, queue_frac=1.0, decrease_fills=False)
     r = m.rest("o1", 0, BID, 460, 10)
     assert _filled(m, 2) == [] and r.ahead == 20
+    # cancels from all over the queue: 30 of 50 gone, the 25 ahead of us shrink to 10
+    m = _market(falls, queue_frac=0.5, decrease_fills=False)
+    r = m.rest("o1", 0, BID, 460, 10)
+    assert _filled(m, 2) == [] and r.ahead == pytest.approx(10.0)
 
 
 def test_a_fall_after_its_trade_is_counted_once() -> None:
@@ -126,3 +132,18 @@ def test_sells_rest_on_the_ask_side() -> None:
     m = _market([_trade(2, "0.52", "120", side="BUY")], queue_frac=1.0)
     m.rest("s1", 0, ASK, 520, 10)
     assert _filled(m, 2) == [(520, 10, True)]  # 100 ahead, then ours
+
+
+def test_a_taker_buying_one_token_trades_with_the_other_tokens_bids() -> None:
+    """Up and Down are complements: buying Up at 0.46 matches a Down bid at 0.54, and a
+    Down bid at 0.55 is better than that (trade-through)."""
+    m = _market([_trade(2, "0.46", "12", side="BUY")], queue_frac=0.0)
+    through = m.rest("d1", 1, BID, 550, 10)
+    at = m.rest("d2", 1, BID, 540, 10)
+    # at its price: the queue (none ahead) then us; through it: ours first, up to 12
+    assert _filled(m, 2) == [(540, 10, True), (550, 10, True)]
+    assert through.left == 0.0 and at.left == 0.0
+    # a taker selling Up hits Up bids, not Down's
+    m = _market([_trade(2, "0.46", "12", side="SELL")], queue_frac=0.0)
+    down = m.rest("d1", 1, BID, 550, 10)
+    assert _filled(m, 2) == [] and down.left == 10
