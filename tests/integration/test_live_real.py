@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.live import BIN, LEAD, START, clean_env, duration_for
+from support.live import BIN, LEAD, START, clean_env, duration_for, serve_env
 
 from pk8opt.recordings.manifest import read_manifest
 
@@ -51,14 +51,7 @@ class Served:
             text=True,
             env=clean_env(),
         )
-        self.env = clean_env()
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("export "):
-                key, _, value = line[len("export ") :].strip().partition("=")
-                self.env[key] = value
-            if line.startswith("# serving"):
-                break
+        self.env = serve_env(self.proc)
         assert "PK8_CLOB_URL" in self.env and "PK8_USER_WS_URL" in self.env
 
     def stats(self) -> dict[str, Any]:

@@ -46,6 +46,20 @@ def simulate_windows(src: Path) -> list[Path]:
     ]
 
 
+def serve_env(proc: subprocess.Popen[str]) -> dict[str, str]:
+    """The environment for a client of a starting `pk8opt serve`: ours with the `export`
+    lines it prints before `# serving`."""
+    env = clean_env()
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("export "):
+            key, _, value = line[len("export ") :].strip().partition("=")
+            env[key] = value
+        if line.startswith("# serving"):
+            break
+    return env
+
+
 @contextlib.contextmanager
 def serving(src: Path, faults: Sequence[str] = ()):
     """`pk8opt serve` of the sessions under `src` at SPEED, its first frame LEAD venue
@@ -69,14 +83,7 @@ def serving(src: Path, faults: Sequence[str] = ()):
         text=True,
         env=clean_env(),
     )
-    env = clean_env()
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("export "):
-            key, _, value = line[len("export ") :].strip().partition("=")
-            env[key] = value
-        if line.startswith("# serving"):
-            break
+    env = serve_env(proc)
     assert "PK8_GAMMA_URL" in env and "PK8_CLOCK_SPEED" in env, proc.stderr.read()
     try:
         yield env
