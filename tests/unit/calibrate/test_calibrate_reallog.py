@@ -137,7 +137,6 @@ def test_the_live_runners_log_folder(tmp_path: Path) -> None:
     assert win.winner == "Down" and got.run_env == {"PM_PAPER_FEED_CLOCK": "local"}
 
 
-
 def test_an_order_is_replayed_from_when_it_left_and_cancelled_from_when_the_cancel_left(
     tmp_path: Path,
 ) -> None:
@@ -175,6 +174,7 @@ def test_a_log_without_sent_times_posts_at_the_decision(tmp_path: Path) -> None:
     (a,) = read_real_log(log).windows[SLUG].orders
     assert a.plan.submit_ns == T + 100 and a.client_delay_ns == 0
     assert client_delay(read_real_log(log)) == {}
+
 
 @pytest.mark.parametrize(
     ("line", "says"),
