@@ -179,6 +179,9 @@ class RealVenue:
     def _refusal(self, o: Order) -> str:
         if self.closed:
             return "closed"
+        state = self.desk.limit_state(self)
+        if state.halted:  # before the order's own faults: nothing leaves after a halt
+            return f"halted: {state.halted}"
         if o.token not in (0, 1):
             return "token"
         if not o.size >= self.min_order_size - EPS:
@@ -188,7 +191,7 @@ class RealVenue:
             return "tick_size"
         if o.price < tick or o.price > 1000 - tick:
             return "price_bounds"
-        return self.desk.limits.check(o, self.desk.limit_state(self)) or ""
+        return self.desk.limits.check(o, state) or ""
 
     # ------------------------------------------------------------------ the post's answer
     def reject(

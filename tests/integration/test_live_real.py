@@ -307,11 +307,18 @@ def test_the_venue_cancels_a_silent_clients_orders(tmp_path: Path, key: str) -> 
 
 @pytest.mark.slow
 def test_the_daily_loss_limit_cancels_all_and_stops_quoting(tmp_path: Path, key: str) -> None:
-    # nothing queued ahead of our orders: the first trade at a price we bid fills us, so
-    # the run has fills (and a loss past 0.01) whatever the timing of its posts
+    # a loss for certain: nothing queued ahead of our orders (the first trade at a price
+    # we bid fills us), and only the token that loses the first window is bought, so its
+    # settlement (if no mark before it) takes the run past the limit
     served = Served(tmp_path, 60, ["heartbeat_timeout_s=0", "queue_frac=0"])
     try:
-        path = env_file(tmp_path, key, REAL + "PM_DAILY_LOSS_LIMIT=0.01\n")
+        loser = "down" if served.manifests[0].resolution.outcome == "Up" else "up"
+        path = tmp_path / "real.env"
+        path.write_text(
+            f"PM_STRATEGY=join\nPM_JOIN_TOKEN={loser}\nPM_WATCHLIST=BTC:5m\n"
+            f"PM_TRADELIST=BTC:5m\n{REAL}PM_DAILY_LOSS_LIMIT=0.01\nPM_PRIVATE_KEY={key}\n"
+        )
+        path.chmod(0o600)
         proc = subprocess.run(
             live_args(tmp_path, path, duration_for(served.manifests, served.lead), "--real"),
             capture_output=True,
