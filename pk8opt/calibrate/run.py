@@ -44,7 +44,7 @@ class Options:
     recordings: Sequence[Path]
     tracking_uri: str | None
     out: Path = Path("calibration")
-    trials: int = 60
+    trials: int = 150
     holdout: float = 0.3
     bootstrap: int = 20
     bootstrap_trials: int = 0

@@ -138,7 +138,7 @@ def calibrate(
     log: _Log,
     recording: _Recording,
     out: _Out = Path("calibration"),
-    trials: _Trials = 60,
+    trials: _Trials = 150,
     holdout: _Holdout = 0.3,
     bootstrap: _Bootstrap = 20,
     bootstrap_trials: _BootstrapTrials = 0,

@@ -111,6 +111,7 @@ def run(tmp_path_factory: pytest.TempPathFactory):
     cal = subprocess.run(
         [str(BIN / "pk8opt"), "calibrate", "--log", str(tmp / "logs"), "--recording"]
         + [str(tmp / "rec"), "--out", str(tmp / "out"), "--json", "--fit", ",".join(FIT)]
+        + ["--trials", "150"]
         + ["--tracking-uri", f"sqlite:///{tmp / 'mlflow.db'}"],
         capture_output=True,
         text=True,
